@@ -1,0 +1,54 @@
+"""The ``prefdyn`` command line.
+
+Each sub-command lives in its own module of this package and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking the
+parsed namespace and returning an exit status. Modules are discovered, so adding a command
+never edits a shared table. Registration must stay cheap (no torch import); heavy imports
+happen inside the command.
+
+Exit status: 0 success, 1 a check failed (e.g. a theorem did not verify), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from prefdyn import __version__
+from prefdyn.errors import PrefdynError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prefdyn",
+        description="Learning dynamics of preference alignment: derive, simulate, verify, measure.",
+    )
+    parser.add_argument("--version", action="version", version=f"prefdyn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{info.name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except PrefdynError as err:
+        print(f"prefdyn {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"prefdyn {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""prefdyn.theory: the symbolic layer (SymPy only; never imports torch)."""

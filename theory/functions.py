@@ -1,0 +1,91 @@
+r"""Special functions of preference learning as SymPy objects.
+
+:class:`sigmoid` :math:`\sigma(x) = 1/(1+e^{-x})` and :class:`logsigmoid`
+:math:`\log\sigma(x)` are kept as named functions (not expanded into exponentials) so that
+
+* derivatives stay readable (:math:`\sigma' = \sigma(x)\sigma(-x)`,
+  :math:`(\log\sigma)' = \sigma(-x)`), and print as :math:`\sigma` in LaTeX;
+* the numerics layer can lambdify them to numerically stable kernels
+  (``torch.sigmoid``, ``torch.nn.functional.logsigmoid``) instead of overflowing
+  ``log(1 + exp(-x))``.
+
+:func:`to_elementary` rewrites both into ``exp``/``log`` when a symbolic check needs it.
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class sigmoid(sp.Function):  # noqa: N801 - mathematical name
+    r"""The logistic function :math:`\sigma(x) = \frac{1}{1+e^{-x}}`."""
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_zero:
+            return sp.Rational(1, 2)
+        if x is sp.oo:
+            return sp.Integer(1)
+        if x is sp.S.NegativeInfinity:
+            return sp.Integer(0)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        x = self.args[0]
+        return sigmoid(x) * sigmoid(-x)
+
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
+        return 1 / (1 + sp.exp(-x))
+
+    def _eval_is_positive(self) -> bool | None:
+        return True if self.args[0].is_extended_real else None
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\sigma\left({printer._print(self.args[0])}\right)"
+
+
+class logsigmoid(sp.Function):  # noqa: N801 - mathematical name
+    r"""The log-sigmoid :math:`\log\sigma(x) = -\log(1+e^{-x})`."""
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_zero:
+            return -sp.log(2)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sigmoid(-self.args[0])
+
+    def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
+        return -sp.log(1 + sp.exp(-x))
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_is_extended_negative(self) -> bool | None:
+        return True if self.args[0].is_real else None
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\log\sigma\left({printer._print(self.args[0])}\right)"
+
+
+def to_elementary(expr: sp.Basic) -> sp.Basic:
+    """Rewrite :class:`sigmoid`/:class:`logsigmoid` into ``exp``/``log``."""
+    return expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x))).replace(
+        logsigmoid, lambda x: -sp.log(1 + sp.exp(-x))
+    )
+
+
+def std_normal_cdf(x: sp.Expr) -> sp.Expr:
+    r"""The standard normal CDF :math:`\Phi(x) = \tfrac12\,(1 + \operatorname{erf}(x/\sqrt2))`."""
+    return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+
+#: Names the numerics layer must map when lambdifying theory expressions.
+SPECIAL_FUNCTIONS: dict[str, type[sp.Function]] = {
+    "sigmoid": sigmoid,
+    "logsigmoid": logsigmoid,
+}
