@@ -1,0 +1,110 @@
+r"""Training configuration of the simulator: loss, :math:`\beta`, :math:`\eta`, optimizer, phases.
+
+A :class:`TrainConfig` validates itself on construction (every violation is a
+:class:`~prefdyn.errors.PrefdynError` naming the ``training.*`` field and the rule), so code that
+builds one directly (the ``persona`` command, notebooks) gets the same checks as a scenario file.
+
+Phases
+------
+Training is a sequence of :class:`Phase` objects. A phase trains for ``steps`` steps on the
+original labels :math:`s` (``labels="original"``) or on flipped labels :math:`-s`
+(``labels="flipped"``: the misalignment experiment of Im & Li, started from the aligned head).
+The optimizer state (Adam moments and step count) restarts at every phase, as a new fine-tuning
+run from the previous weights would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from prefdyn.errors import require
+
+OPTIMIZERS = ("sgd", "adam", "adamw")
+LABEL_MODES = ("original", "flipped")
+
+
+def require_finite(value: float, name: str) -> None:
+    """Reject NaN and infinities (TOML allows ``nan`` and ``inf``)."""
+    require(isinstance(value, (int, float)) and not isinstance(value, bool), name, "must be a number")
+    require(math.isfinite(value), name, f"must be finite, not {value}")
+
+
+@dataclass(frozen=True)
+class Phase:
+    """``steps`` optimisation steps on the ``original`` or ``flipped`` labels."""
+
+    name: str
+    steps: int
+    labels: str = "original"
+
+    def __post_init__(self) -> None:
+        where = f"phases[{self.name}]"
+        require(isinstance(self.steps, int) and self.steps > 0, f"{where}.steps", "must be an integer > 0")
+        require(self.labels in LABEL_MODES, f"{where}.labels", f"must be one of {', '.join(LABEL_MODES)}")
+
+    @property
+    def label_sign(self) -> float:
+        """+1 to train on :math:`s`, -1 to train on :math:`-s`."""
+        return 1.0 if self.labels == "original" else -1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    r"""How the head is trained.
+
+    ``loss`` is a registered loss name (``prefdyn.theory.losses.loss_names()``) or a
+    :class:`~prefdyn.theory.losses.Loss`; ``beta`` is :math:`\beta`; ``learning_rate`` is
+    :math:`\eta`; ``batch_size`` 0 means full-batch gradient descent, otherwise minibatch SGD
+    with a fresh seeded shuffle of the training set every epoch (the last batch of an epoch may
+    be smaller). ``weight_decay`` is AdamW's decoupled decay, applied to the two answer rows (the
+    only trainable rows: the other :math:`V-2` rows of the head get no gradient).
+    """
+
+    loss: object = "dpo"
+    beta: float = 0.1
+    learning_rate: float = 0.1
+    phases: tuple[Phase, ...] = field(default_factory=lambda: (Phase("train", 100),))
+    batch_size: int = 0
+    optimizer: str = "sgd"
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    weight_decay: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "learning_rate", "adam_eps", "weight_decay"):
+            require_finite(getattr(self, name), f"training.{name}")
+        require(self.beta > 0, "training.beta", "must be > 0")
+        require(self.learning_rate > 0, "training.learning_rate", "must be > 0")
+        require(self.adam_eps > 0, "training.adam_eps", "must be > 0")
+        require(self.weight_decay >= 0, "training.weight_decay", "must be >= 0")
+        require(
+            self.weight_decay == 0 or self.optimizer == "adamw",
+            "training.weight_decay",
+            "is only used by optimizer = 'adamw'",
+        )
+        require(
+            isinstance(self.batch_size, int) and self.batch_size >= 0,
+            "training.batch_size",
+            "must be an integer >= 0 (0 means full batch)",
+        )
+        require(self.optimizer in OPTIMIZERS, "training.optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        require(len(self.adam_betas) == 2, "training.adam_betas", "must be two numbers [beta1, beta2]")
+        for b in self.adam_betas:
+            require_finite(b, "training.adam_betas")
+            require(0 <= b < 1, "training.adam_betas", "each must lie in [0, 1)")
+        require(len(self.phases) > 0, "phases", "at least one phase is needed")
+
+    @property
+    def steps(self) -> int:
+        """Total number of optimisation steps over all phases."""
+        return sum(p.steps for p in self.phases)
+
+    def phase_bounds(self) -> list[tuple[Phase, int, int]]:
+        """``(phase, first_step, end_step)``: phase ``p`` performs steps ``first..end-1``
+        (recorded indices ``first+1..end``; index 0 is before training)."""
+        bounds, start = [], 0
+        for phase in self.phases:
+            bounds.append((phase, start, start + phase.steps))
+            start += phase.steps
+        return bounds

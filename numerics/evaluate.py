@@ -1,0 +1,166 @@
+r"""Theory on tensors: SymPy expressions lambdified to torch.
+
+Any expression of :mod:`prefdyn.theory` (a loss :math:`\phi(h)`, its derivative, the side of a
+theorem's statement) becomes a torch function that broadcasts over parameter grids on any device.
+prefdyn's special functions are mapped to stable kernels:
+:math:`\sigma \mapsto` ``torch.sigmoid`` and :math:`\log\sigma \mapsto`
+``torch.nn.functional.logsigmoid``, so :math:`\phi_{\mathrm{DPO}}(h) = -\log\sigma(h)` stays finite
+for :math:`|h| = 10^7` in float32 and bfloat16 (``-log(1 + exp(-h))`` would overflow).
+``Piecewise`` (hinge) prints as ``torch.where``.
+
+Example
+-------
+>>> import torch
+>>> from prefdyn.numerics.evaluate import loss_kernels
+>>> k = loss_kernels("dpo")
+>>> k.dphi(torch.tensor([0.0, 1e4]), torch.tensor(1e3)).tolist()
+[-0.5, -0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sympy as sp
+import torch
+from sympy.printing.pytorch import TorchPrinter
+
+from prefdyn.errors import PrefdynError
+from prefdyn.theory.functions import SPECIAL_FUNCTIONS
+from prefdyn.theory.losses import Loss, get_loss
+from prefdyn.theory.symbols import beta as beta_symbol
+from prefdyn.theory.symbols import h as h_symbol
+
+#: torch kernels for prefdyn's special SymPy functions (keys are :data:`SPECIAL_FUNCTIONS`).
+TORCH_KERNELS: dict[str, str] = {
+    "sigmoid": "torch.sigmoid",
+    "logsigmoid": "torch.nn.functional.logsigmoid",
+}
+assert set(TORCH_KERNELS) == set(SPECIAL_FUNCTIONS), "map every special function to a kernel"
+
+
+class _PrefdynTorchPrinter(TorchPrinter):
+    """SymPy's torch printer, extended with prefdyn's special functions."""
+
+    def _print_Function(self, expr: sp.Function) -> str:
+        name = type(expr).__name__
+        if name in TORCH_KERNELS:
+            return f"{TORCH_KERNELS[name]}({self._print(expr.args[0])})"
+        return super()._print_Function(expr)
+
+
+TensorFunction = Callable[..., torch.Tensor]
+
+
+def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunction:
+    """A torch function of ``symbols`` computing ``expr``.
+
+    Arguments may be tensors or numbers; they are broadcast together, and the result is a tensor
+    of the broadcast shape in the floating dtype and device of the first tensor argument (so a
+    constant expression or an integer-valued ``torch.where`` still yields a float tensor).
+    """
+    # constant sub-expressions (e.g. log(999/1000)) become floats: torch.log takes no numbers
+    numeric = expr.evalf(20) if isinstance(expr, sp.Basic) else sp.sympify(expr)
+    raw = sp.lambdify(list(symbols), numeric, modules="torch", printer=_PrefdynTorchPrinter)
+
+    def call(*args: Any) -> torch.Tensor:
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        like = tensors[0] if tensors else torch.tensor(0.0, dtype=torch.float64)
+        dtype = like.dtype if like.is_floating_point() else torch.get_default_dtype()
+        cast = [torch.as_tensor(a, dtype=dtype, device=like.device) for a in args]
+        shape = torch.broadcast_shapes(*(c.shape for c in cast)) if cast else ()
+        out = torch.as_tensor(raw(*cast), dtype=dtype, device=like.device)
+        return torch.broadcast_to(out, shape)
+
+    return call
+
+
+def evaluate(
+    expr: sp.Expr,
+    values: Mapping[str | sp.Symbol, float | torch.Tensor],
+    *,
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Evaluate ``expr`` with every free symbol given in ``values`` (by symbol or name).
+
+    Values broadcast (use :func:`parameter_grid` for a Cartesian grid).
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> evaluate(2 * x, {"x": torch.arange(3.0)}).tolist()
+    [0.0, 2.0, 4.0]
+    """
+    by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
+    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
+    missing = [s.name for s in symbols if s.name not in by_name]
+    if missing:
+        raise PrefdynError(f"values: missing a value for symbol(s) {', '.join(missing)}")
+    args = [torch.as_tensor(by_name[s.name], dtype=dtype, device=device) for s in symbols]
+    if not args:
+        return torch.as_tensor(float(expr), dtype=dtype, device=device)
+    return torch_lambdify(expr, symbols)(*args)
+
+
+def parameter_grid(
+    *, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu", **axes: Sequence[float]
+) -> dict[str, torch.Tensor]:
+    """Cartesian grid: ``parameter_grid(beta=[..], eta=[..])`` maps each name to a tensor of
+    shape ``[len(beta), len(eta)]`` (``indexing="ij"``)."""
+    tensors = [torch.as_tensor(list(v), dtype=dtype, device=device) for v in axes.values()]
+    return dict(zip(axes, torch.meshgrid(*tensors, indexing="ij")))
+
+
+def evaluate_theorem(
+    theorem: Any,
+    values: Mapping[str | sp.Symbol, float | torch.Tensor],
+    *,
+    claim: str | None = None,
+    side: str = "rhs",
+    dtype: torch.dtype = torch.float64,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """One side of a theorem's claim (the statement by default) evaluated on tensors.
+
+    ``theorem`` is a :class:`prefdyn.theory.framework.Theorem` (``get_theorem(id)``).
+    """
+    chosen = theorem.claims[0] if claim is None else theorem.claim(claim)
+    require_side = {"rhs": chosen.rhs, "lhs": chosen.lhs}
+    if side not in require_side:
+        raise PrefdynError(f"side: must be 'lhs' or 'rhs', not {side!r}")
+    return evaluate(require_side[side], values, dtype=dtype, device=device)
+
+
+@dataclass(frozen=True)
+class LossKernels:
+    r"""A loss as torch functions of the margin and :math:`\beta` (parameters bound to defaults).
+
+    ``phi(h, beta)`` is :math:`\phi(h)` and ``dphi(h, beta)`` is :math:`\phi'(h)`.
+    """
+
+    loss: Loss
+    phi: TensorFunction
+    dphi: TensorFunction
+
+
+def resolve_loss(loss: str | Loss) -> Loss:
+    """A :class:`Loss` from a registered name or alias (or the loss itself)."""
+    return get_loss(loss) if isinstance(loss, str) else loss
+
+
+def loss_kernels(loss: str | Loss) -> LossKernels:
+    """Lambdify :math:`\\phi` and :math:`\\phi'` of ``loss`` with its default parameters bound."""
+    resolved = resolve_loss(loss)
+    symbols = (h_symbol, beta_symbol)
+
+    def compile_side(expr: sp.Expr) -> TensorFunction:
+        bound = resolved.bind(expr)
+        extra = bound.free_symbols - set(symbols)
+        if extra:
+            names = ", ".join(sorted(s.name for s in extra))
+            raise PrefdynError(f"loss: parameter(s) {names} of {resolved.name!r} have no value")
+        return torch_lambdify(bound, symbols)
+
+    return LossKernels(resolved, compile_side(resolved.phi), compile_side(resolved.dphi))

