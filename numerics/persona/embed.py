@@ -40,7 +40,7 @@ _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
 
 
 @dataclass(frozen=True)
-class ReferenceHead:
+class AnswerHead:
     r"""The two moving rows of :math:`W_{\mathrm{ref}}` and what the head is.
 
     ``rows``: ``[2, d]``, rows of :math:`y_1, y_2`; ``vocab_size``: :math:`V`;
@@ -111,7 +111,7 @@ class Embedder(ABC):
         return f"{type(self).__name__}:{self.name}:{_folder_identity(self.path)}"
 
     @abstractmethod
-    def head(self, responses: tuple[str, str]) -> ReferenceHead:
+    def head(self, responses: tuple[str, str]) -> AnswerHead:
         """The reference head restricted to the two responses."""
 
     @abstractmethod
@@ -151,8 +151,8 @@ class SentenceEmbedder(Embedder):
         get_dim = getattr(model, "get_embedding_dimension", None)
         return int(get_dim() if get_dim else model.get_sentence_embedding_dimension())
 
-    def head(self, responses: tuple[str, str]) -> ReferenceHead:
-        return ReferenceHead(torch.zeros(2, self.dim), vocab_size=2, token_ids=None)
+    def head(self, responses: tuple[str, str]) -> AnswerHead:
+        return AnswerHead(torch.zeros(2, self.dim), vocab_size=2, token_ids=None)
 
     def features(self, texts: Sequence[str], responses: tuple[str, str],
                  batch_size: int = 64) -> Features:
@@ -214,7 +214,7 @@ class CausalLMEmbedder(Embedder):
         bias = getattr(head, "bias", None)
         return head.weight.detach().float(), None if bias is None else bias.detach().float()
 
-    def head(self, responses: tuple[str, str]) -> ReferenceHead:
+    def head(self, responses: tuple[str, str]) -> AnswerHead:
         ids = (self.token_id(responses[0]), self.token_id(responses[1]))
         if ids[0] == ids[1]:
             raise PrefdynError(f"responses: {responses!r} map to the same token {ids[0]}")
@@ -222,7 +222,7 @@ class CausalLMEmbedder(Embedder):
         if bias is not None:
             raise PrefdynError(f"model: {self.name} has an lm_head bias; only bias-free heads "
                                "are supported")
-        return ReferenceHead(weight[list(ids)].cpu(), vocab_size=weight.shape[0], token_ids=ids)
+        return AnswerHead(weight[list(ids)].cpu(), vocab_size=weight.shape[0], token_ids=ids)
 
     @torch.no_grad()
     def features(self, texts: Sequence[str], responses: tuple[str, str],

@@ -21,7 +21,7 @@ import torch
 from prefdyn.errors import PrefdynError
 
 from .cache import EmbeddingCache, cache_key
-from .embed import Embedder, Features, ReferenceHead
+from .embed import Embedder, Features, AnswerHead
 from .loader import Behaviour, PersonaCorpus, PersonaRecord
 
 
@@ -43,7 +43,7 @@ class EmbeddedCorpus:
     model: str
     template: str
     responses: tuple[str, str]
-    head: ReferenceHead
+    head: AnswerHead
     behaviours: tuple[EmbeddedBehaviour, ...]
     cache_hits: int = field(default=0, compare=False)
 
@@ -94,7 +94,7 @@ def _embed_behaviour(
 
 
 def _head(embedder: Embedder, responses: tuple[str, str],
-          cache: EmbeddingCache | None) -> ReferenceHead:
+          cache: EmbeddingCache | None) -> AnswerHead:
     key = cache_key(kind="head", model=embedder.identity, responses=list(responses))
     stored = cache.get(key) if cache is not None else None
     if stored is None:
@@ -105,7 +105,7 @@ def _head(embedder: Embedder, responses: tuple[str, str],
         if cache is not None:
             cache.put(key, stored)
     ids = stored.get("token_ids")
-    return ReferenceHead(stored["rows"], int(stored["vocab_size"]),
+    return AnswerHead(stored["rows"], int(stored["vocab_size"]),
                          None if ids is None else (int(ids[0]), int(ids[1])))
 
 
