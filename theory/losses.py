@@ -60,6 +60,9 @@ class Loss:
     params: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
 
+    def __hash__(self) -> int:
+        return hash((self.name, self.phi, tuple(self.params.items())))
+
     @cached_property
     def dphi(self) -> sp.Expr:
         r""":math:`\phi'(h)`."""
@@ -279,7 +282,7 @@ def loss_from_expression(
             global_dict={"__builtins__": {}, **{k: getattr(sp, k) for k in ("Integer", "Float", "Rational", "Symbol")}},
             transformations=(*standard_transformations, implicit_multiplication_application),
         )
-    except (SyntaxError, TypeError, ValueError, NameError, AttributeError, sp.SympifyError) as err:
+    except Exception as err:  # parse_expr evaluates the text: any failure means "unparsable"
         raise PrefdynError(f"loss-expr: cannot parse {text!r} as a SymPy expression ({err})") from None
     if not isinstance(expr, sp.Expr):
         raise PrefdynError(f"loss-expr: {text!r} is not a scalar expression")

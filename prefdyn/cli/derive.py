@@ -1,0 +1,74 @@
+"""``prefdyn derive ID``: one theorem with its verified derivation (LaTeX, JSON or text)."""
+
+from __future__ import annotations
+
+import argparse
+
+import sympy as sp
+
+from ._loss_args import add_loss_options, loss_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("derive", help="print one theorem and its SymPy-verified derivation")
+    parser.add_argument("id", help="theorem id (see `prefdyn theorems`)")
+    add_loss_options(parser)
+    fmt = parser.add_mutually_exclusive_group()
+    fmt.add_argument("--latex", action="store_const", dest="format", const="latex", help="theorem + proof block")
+    fmt.add_argument("--json", action="store_const", dest="format", const="json", help="one JSON document")
+    fmt.add_argument("--text", action="store_const", dest="format", const="text", help="plain text (default)")
+    parser.set_defaults(func=run, format="text")
+
+
+def run(args: argparse.Namespace) -> int:
+    from prefdyn.theory.catalogue import get_theorem
+
+    from ._output import emit_json
+
+    loss = loss_from_args(args)
+    theorem = get_theorem(args.id, loss)
+    report = theorem.check()
+    if args.format == "latex":
+        print(theorem.latex())
+    elif args.format == "json":
+        emit_json(
+            {
+                "id": theorem.id,
+                "title": theorem.title,
+                "loss": loss.name,
+                "loss_latex": loss.latex(),
+                "assumptions": [a.latex for a in theorem.assumptions],
+                "statement_latex": sp.latex(theorem.statement),
+                "statement_sympy": sp.srepr(theorem.statement),
+                "claims": [
+                    {"label": c.label, "statement_latex": sp.latex(c.statement)} for c in theorem.claims
+                ],
+                "steps": [
+                    {
+                        "claim": claim.label,
+                        "latex": step.latex(),
+                        "reason": step.reason,
+                        "verified": result.verified,
+                        "method": result.method,
+                    }
+                    for claim, step, result in report.steps()
+                ],
+                "passed": report.passed,
+            }
+        )
+    else:
+        _print_text(theorem, report)
+    return 0 if report.passed else 1
+
+
+def _print_text(theorem, report) -> None:  # type: ignore[no-untyped-def]
+    print(f"{theorem.id}: {theorem.title}  [loss: {theorem.loss_name}]")
+    print("Assumptions:")
+    for a in theorem.assumptions:
+        print(f"  - {a.name}: {a.latex}")
+    for claim, results in report.results:
+        print(f"\n{claim.label}:")
+        print("  " + sp.pretty(claim.statement, use_unicode=True).replace("\n", "\n  "))
+        for k, (step, result) in enumerate(zip(claim.steps, results), 1):
+            mark = "verified" if result.verified else "NOT VERIFIED"
+            print(f"  step {k} ({step.rel}) {step.reason}\n      -> {mark}, {result.method}")

@@ -1,0 +1,43 @@
+"""The theorem catalogue: id -> module whose ``build(loss)`` returns the :class:`Theorem`.
+
+>>> from prefdyn.theory.catalogue import get_theorem, theorem_ids
+>>> "dpo-gradient" in theorem_ids()
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+from prefdyn.errors import PrefdynError
+
+from .framework import Theorem
+from .losses import Loss, get_loss
+
+#: theorem id -> module under :mod:`prefdyn.theory.theorems` (catalogue order).
+_MODULES: dict[str, str] = {
+    "dpo-gradient": "dpo_gradient",
+    "update-rate": "update_rate",
+    "weight-growth": "weight_growth",
+}
+
+
+def theorem_ids() -> list[str]:
+    """Ids of every built-in theorem, in catalogue order."""
+    return list(_MODULES)
+
+
+@lru_cache(maxsize=None)
+def _build(theorem_id: str, loss: Loss) -> Theorem:
+    module = importlib.import_module(f"{__package__}.theorems.{_MODULES[theorem_id]}")
+    return module.build(loss)  # type: ignore[no-any-return]
+
+
+def get_theorem(theorem_id: str, loss: Loss | str = "dpo") -> Theorem:
+    """The theorem ``theorem_id`` instantiated for ``loss`` (a :class:`Loss` or a name)."""
+    if theorem_id not in _MODULES:
+        raise PrefdynError(
+            f"theorem: unknown theorem id {theorem_id!r}; known ids: {', '.join(_MODULES)}"
+        )
+    return _build(theorem_id, get_loss(loss) if isinstance(loss, str) else loss)

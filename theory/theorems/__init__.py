@@ -1,0 +1,1 @@
+"""The built-in theorems, one module each; :mod:`prefdyn.theory.catalogue` indexes them."""
