@@ -1,0 +1,145 @@
+"""The batched closed-form simulator against the plain autograd reference, and its invariants."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from prefdyn.numerics.data import PreferenceData, ReferenceHead
+from prefdyn.numerics.reference import train_reference
+from prefdyn.numerics.sampling import sample_scenario
+from prefdyn.numerics.scenario import parse_scenario
+from prefdyn.numerics.simulator import simulate
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """One intra-op thread: on a shared 2-core machine, OpenMP spin-waiting makes small matmuls
+    ~1000x slower with 2 threads under load; results are identical either way."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+BASE = {
+    "training": {"beta": 0.5, "learning_rate": 0.3, "steps": 12, "samples": 61, "dim": 6,
+                 "test_fraction": 0.2, "seed": 3},
+    "behaviors": [
+        {"name": "a", "weight": 0.5, "distinguishability": 2.0, "positive_fraction": 0.3},
+        {"name": "b", "weight": 0.3, "distinguishability": 1.0, "distribution": "laplace", "offset": 0.7},
+        {"name": "c", "weight": 0.2, "distinguishability": 0.5, "label_noise": 0.1},
+    ],
+}
+
+
+def scenario(**training):
+    doc = copy.deepcopy(BASE)
+    doc["training"].update(training)
+    return parse_scenario(doc)
+
+
+def with_head(data: PreferenceData, vocab: int, seed: int = 11) -> tuple[PreferenceData, torch.Tensor]:
+    """Attach a random nonzero V-way reference head (shared by the runs)."""
+    w_ref = 0.7 * torch.randn(vocab, data.dim, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    head = ReferenceHead.from_matrix(w_ref, data.g)
+    return PreferenceData(data.g, data.s, data.behavior, data.train, data.behavior_names, head), w_ref
+
+
+CASES = {
+    "sgd-full": dict(optimizer="sgd"),
+    "sgd-minibatch": dict(optimizer="sgd", batch_size=13),
+    "adam": dict(optimizer="adam", learning_rate=0.05, batch_size=16),
+    "adamw": dict(optimizer="adamw", learning_rate=0.05, weight_decay=0.3),
+    "ipo": dict(loss="ipo", learning_rate=0.05),
+    "hinge-minibatch": dict(loss="hinge", batch_size=7),
+}
+
+
+@pytest.mark.parametrize("vocab", [2, 7])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fast_path_equals_autograd_reference(case: str, vocab: int) -> None:
+    # float64 throughout: the two paths differ only in summation order, so 1e-6 relative is
+    # many orders above rounding (~1e-15 per op, a few hundred ops) yet catches any real slip.
+    sc = scenario(**CASES[case])
+    data, w_ref = with_head(sample_scenario(sc, runs=3, seed=5), vocab)
+    result = simulate(data, sc.training, seed=5)
+    for r in range(3):
+        ref = train_reference(data.g[r], data.s[r], data.train, w_ref, sc.training, seed=5, run=r)
+        final = ref[-1]
+        assert final.abs().max() > 1e-3, "training must have moved the head"
+        rel = (result.rows[r] - final).abs().max() / final.abs().max()
+        assert rel <= 1e-6, f"{case} V={vocab} run {r}: relative difference {rel:.3g}"
+
+
+def test_metrics_equal_full_softmax_at_the_end() -> None:
+    """Accuracy and log-prob changes of the closed form equal the full V-way softmax's."""
+    sc = scenario(optimizer="adamw", learning_rate=0.05, weight_decay=0.3)
+    data, w_ref = with_head(sample_scenario(sc, runs=2, seed=1), vocab=7)
+    result = simulate(data, sc.training, seed=1)
+    for r in range(2):
+        rows = train_reference(data.g[r], data.s[r], data.train, w_ref, sc.training, seed=1, run=r)[-1]
+        w = w_ref.clone()
+        w[:2] += rows
+        change = torch.log_softmax(data.g[r] @ w.T, -1) - torch.log_softmax(data.g[r] @ w_ref.T, -1)
+        logp = torch.log_softmax(data.g[r] @ w.T, -1)
+        win = (data.s[r] < 0).long()
+        chosen = change.gather(1, win[:, None]).squeeze(1)
+        rejected = change.gather(1, (1 - win)[:, None]).squeeze(1)
+        correct = (logp.gather(1, win[:, None]) > logp.gather(1, (1 - win)[:, None])).squeeze(1).double()
+        train_a = data.train & (data.behavior == 0)
+        for metric, values in (("chosen_logp_change", chosen), ("rejected_logp_change", rejected), ("accuracy", correct)):
+            got = result.curve(metric, "train")[r, -1, 0]
+            assert torch.isclose(got, values[train_a].mean(), rtol=1e-9, atol=1e-12), metric
+
+
+def test_flipped_phase_matches_reference() -> None:
+    doc = copy.deepcopy(BASE)
+    doc["training"].pop("steps")
+    doc["phases"] = [{"name": "align", "steps": 6}, {"name": "misalign", "steps": 5, "labels": "flipped"}]
+    doc["training"].update(optimizer="adam", learning_rate=0.05)
+    sc = parse_scenario(doc)
+    data = sample_scenario(sc, runs=1, seed=2)
+    result = simulate(data, sc.training, seed=2)
+    ref = train_reference(data.g[0], data.s[0], data.train, torch.zeros(2, 6, dtype=torch.float64), sc.training, seed=2)
+    assert torch.allclose(result.rows[0], ref[-1], rtol=1e-9, atol=1e-12)
+    assert [p["end"] for p in result.phases] == [6, 11]
+    acc = result.curve("reward_accuracy")[0, :, 0]
+    assert acc[6] > 0.6 and acc[-1] < acc[6], "misalignment must undo the aligned accuracy"
+
+
+def test_shared_data_sweep_equals_separate_runs() -> None:
+    """Per-run beta/lr over shared data (the sweep GEMMs) equal one simulation per setting."""
+    sc = scenario(batch_size=9)
+    data = sample_scenario(sc, runs=1, seed=4)
+    shared = PreferenceData(data.g[0], data.s[0], data.behavior, data.train, data.behavior_names)
+    betas = torch.tensor([0.1, 1.0, 3.0])
+    lrs = torch.tensor([0.5, 0.2, 0.05])
+    batched = simulate(shared, sc.training, beta=betas, learning_rate=lrs, seed=4)
+    for i in range(3):
+        single = simulate(shared, sc.training, beta=float(betas[i]), learning_rate=float(lrs[i]), seed=4, first_run=i)
+        assert torch.allclose(batched.rows[i], single.rows[0], rtol=1e-10, atol=1e-13)
+        assert torch.allclose(batched.curves[i], single.curves[0], rtol=1e-10, atol=1e-12)
+
+
+def test_cpu_results_are_bit_for_bit_reproducible() -> None:
+    sc = scenario(batch_size=8, optimizer="adam", learning_rate=0.05)
+    first = simulate(sample_scenario(sc, runs=2, seed=9, dtype=torch.float32), sc.training, seed=9)
+    second = simulate(sample_scenario(sc, runs=2, seed=9, dtype=torch.float32), sc.training, seed=9)
+    assert torch.equal(first.curves, second.curves) and torch.equal(first.rows, second.rows)
+    other = simulate(sample_scenario(sc, runs=2, seed=10, dtype=torch.float32), sc.training, seed=10)
+    assert not torch.equal(first.curves, other.curves), "a different seed must change the result"
+
+
+def test_weight_norms_match_linalg() -> None:
+    sc = scenario(optimizer="adamw", learning_rate=0.05, weight_decay=0.3)
+    data, _ = with_head(sample_scenario(sc, runs=2, seed=0), vocab=2)
+    result = simulate(data, sc.training, seed=0)
+    for r in range(2):
+        op = torch.linalg.matrix_norm(result.rows[r], ord=2)
+        fro = torch.linalg.matrix_norm(result.rows[r])
+        assert torch.isclose(result.curve("weight_change_opnorm")[r, -1], op, rtol=1e-9)
+        assert torch.isclose(result.curve("weight_change_frobenius")[r, -1], fro, rtol=1e-9)
