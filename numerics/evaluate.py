@@ -77,23 +77,54 @@ def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunctio
     return call
 
 
+def _concretise(expr: sp.Expr, by_name: Mapping[str, Any]) -> tuple[sp.Expr, dict[str, Any]]:
+    """Substitute integer values (sizes such as ``K``, indices such as ``b``), expand the now
+    finite sums, and replace each ``x[i, j]`` of an ``IndexedBase`` by the entry
+    ``values["x"][..., i-1, j-1]`` (indices are 1-based, as in the theorems' sums)."""
+    integers = {
+        s: by_name[s.name]
+        for s in expr.free_symbols | expr.atoms(sp.Idx)
+        if getattr(s, "name", None) in by_name and isinstance(by_name[s.name], int)
+    }
+    expr = expr.subs(integers).doit() if integers else expr
+    entries: dict[str, Any] = {}
+    replace: dict[sp.Basic, sp.Symbol] = {}
+    for atom in expr.atoms(sp.Indexed):
+        name = atom.base.name
+        if name not in by_name or not all(i.is_Integer for i in atom.indices):
+            continue
+        symbol = sp.Symbol(f"_{name}_{'_'.join(str(i) for i in atom.indices)}")
+        array = torch.as_tensor(by_name[name])
+        entries[symbol.name] = array[(..., *(int(i) - 1 for i in atom.indices))]
+        replace[atom] = symbol
+    return expr.xreplace(replace), entries
+
+
 def evaluate(
     expr: sp.Expr,
-    values: Mapping[str | sp.Symbol, float | torch.Tensor],
+    values: Mapping[str | sp.Symbol, Any],
     *,
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Evaluate ``expr`` with every free symbol given in ``values`` (by symbol or name).
 
-    Values broadcast (use :func:`parameter_grid` for a Cartesian grid).
+    Values broadcast (use :func:`parameter_grid` for a Cartesian grid). Python ``int`` values
+    fix sizes and indices (``K``, ``b``), so finite sums over an ``IndexedBase`` expand; an
+    ``IndexedBase`` ``x`` takes a tensor whose last dimensions it indexes (1-based), the leading
+    ones broadcast.
 
     >>> import sympy as sp
     >>> x = sp.Symbol("x")
     >>> evaluate(2 * x, {"x": torch.arange(3.0)}).tolist()
     [0.0, 2.0, 4.0]
+    >>> b, K, p = sp.Idx("b"), sp.Symbol("K", integer=True), sp.IndexedBase("p")
+    >>> evaluate(sp.Sum(p[b], (b, 1, K)), {"K": 3, "p": torch.tensor([1.0, 2.0, 4.0])}).item()
+    7.0
     """
     by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
+    expr, entries = _concretise(sp.sympify(expr), by_name)
+    by_name.update(entries)
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     missing = [s.name for s in symbols if s.name not in by_name]
     if missing:
@@ -115,7 +146,7 @@ def parameter_grid(
 
 def evaluate_theorem(
     theorem: Any,
-    values: Mapping[str | sp.Symbol, float | torch.Tensor],
+    values: Mapping[str | sp.Symbol, Any],
     *,
     claim: str | None = None,
     side: str = "rhs",
