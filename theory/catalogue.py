@@ -20,6 +20,12 @@ _MODULES: dict[str, str] = {
     "dpo-gradient": "dpo_gradient",
     "update-rate": "update_rate",
     "weight-growth": "weight_growth",
+    "accuracy-gaussian": "accuracy_gaussian",
+    "accuracy-subexponential": "accuracy_subexponential",
+    "population-flow": "population_flow",
+    "priority": "priority",
+    "misalignment-rate": "misalignment_rate",
+    "stable-step-size": "stable_step_size",
 }
 
 
