@@ -6,8 +6,9 @@ r"""Special functions of preference learning as SymPy objects.
 * derivatives stay readable (:math:`\sigma' = \sigma(x)\sigma(-x)`,
   :math:`(\log\sigma)' = \sigma(-x)`), and print as :math:`\sigma` in LaTeX;
 * the numerics layer can lambdify them to numerically stable kernels
-  (``torch.sigmoid``, ``torch.nn.functional.logsigmoid``) instead of overflowing
-  ``log(1 + exp(-x))``.
+  (``torch.sigmoid``, ``torch.nn.functional.logsigmoid``: SymPy's torch printer calls their
+  ``_torchcode``, which only writes the code string, so this module never imports torch)
+  instead of overflowing ``log(1 + exp(-x))``.
 
 :func:`to_elementary` rewrites both into ``exp``/``log`` when a symbolic check needs it.
 """
@@ -46,6 +47,9 @@ class sigmoid(sp.Function):  # noqa: N801 - mathematical name
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\sigma\left({printer._print(self.args[0])}\right)"
 
+    def _torchcode(self, printer: sp.printing.printer.Printer) -> str:
+        return f"torch.sigmoid({printer._print(self.args[0])})"
+
 
 class logsigmoid(sp.Function):  # noqa: N801 - mathematical name
     r"""The log-sigmoid :math:`\log\sigma(x) = -\log(1+e^{-x})`."""
@@ -70,6 +74,9 @@ class logsigmoid(sp.Function):  # noqa: N801 - mathematical name
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\log\sigma\left({printer._print(self.args[0])}\right)"
+
+    def _torchcode(self, printer: sp.printing.printer.Printer) -> str:
+        return f"torch.nn.functional.logsigmoid({printer._print(self.args[0])})"
 
 
 def to_elementary(expr: sp.Basic) -> sp.Basic:

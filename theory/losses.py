@@ -28,11 +28,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy as sp
-from sympy.parsing.sympy_parser import (
-    implicit_multiplication_application,
-    parse_expr,
-    standard_transformations,
-)
+from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
 from prefdyn.errors import PrefdynError
 
@@ -280,7 +276,7 @@ def loss_from_expression(
             text,
             local_dict=namespace,
             global_dict={"__builtins__": {}, **{k: getattr(sp, k) for k in ("Integer", "Float", "Rational", "Symbol")}},
-            transformations=(*standard_transformations, implicit_multiplication_application),
+            transformations=standard_transformations,
         )
     except Exception as err:  # parse_expr evaluates the text: any failure means "unparsable"
         raise PrefdynError(f"loss-expr: cannot parse {text!r} as a SymPy expression ({err})") from None

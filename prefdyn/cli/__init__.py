@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PrefdynError as err:
         print(f"prefdyn {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `prefdyn derive ... | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"prefdyn {args.command}: interrupted", file=sys.stderr)
         return 130

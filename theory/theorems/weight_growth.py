@@ -48,17 +48,17 @@ def _norm(v: sp.Matrix) -> sp.Expr:
 
 
 def _deviations() -> list[tuple[sp.Matrix, sp.Matrix]]:
-    """Heads of the trained form :math:`\tfrac12(e_1-e_2)\Delta^\top` and their :math:`\Delta`."""
+    r"""Heads of the trained form :math:`\tfrac12(e_1-e_2)\Delta^\top` and their :math:`\Delta`."""
     return [(_e12(V) * vector("Delta", d).T / 2, vector("Delta", d)) for V, d in SHAPES]
 
 
 def _op_norm(A: sp.Matrix) -> sp.Expr:
-    """:math:`\|A\|_{op}` = square root of the largest eigenvalue of :math:`A^\top A`."""
+    r""":math:`\|A\|_{op}` = square root of the largest eigenvalue of :math:`A^\top A`."""
     return sp.sqrt(sp.Max(*(A.T * A).eigenvals()))
 
 
 def _two_steps() -> list[tuple[sp.Matrix, sp.Matrix]]:
-    """Two real GD steps (generic :math:`\phi`, through the log-softmax) from :math:`W_{\rm ref}`
+    r"""Two real GD steps (generic :math:`\phi`, through the log-softmax) from :math:`W_{\rm ref}`
     on a 3x2 head, and their projection onto the trained form."""
     phi = sp.Function("phi")
     V, d = 3, 2
