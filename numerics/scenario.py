@@ -199,7 +199,9 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
         total = sum(p.steps for p in parsed)
         require(steps is None or steps == total, "training.steps", f"must equal the phases' total ({total}) or be omitted")
     else:
-        parsed = [Phase("train", _integer(table, "steps", "training"))]
+        steps = _integer(table, "steps", "training")
+        require(steps > 0, "training.steps", "must be an integer > 0")
+        parsed = [Phase("train", steps)]
     betas = table.get("adam_betas", [0.9, 0.999])
     require(isinstance(betas, list), "training.adam_betas", "must be two numbers [beta1, beta2]")
     config = TrainConfig(

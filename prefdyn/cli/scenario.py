@@ -1,0 +1,51 @@
+"""``prefdyn scenario``: print the scenario template or the built-in scenario; validate a file."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "scenario",
+        help="print a commented scenario template, the built-in scenario, or validate a file",
+        description="Scenario files (TOML) describe structured preference data and training.",
+    )
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--example", action="store_true", help="print a commented template")
+    group.add_argument("--default", action="store_true", help="print the built-in default scenario")
+    group.add_argument("--validate", metavar="FILE", help="check a scenario file and summarise it")
+    parser.add_argument("--json", action="store_true", help="with --validate: print the summary as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from prefdyn.numerics.scenario import builtin_text, load_scenario, stratified_counts
+
+    if args.example or args.default:
+        print(builtin_text("example" if args.example else "default"), end="")
+        return 0
+    scenario = load_scenario(args.validate)
+    counts = stratified_counts(scenario)
+    summary = {
+        "name": scenario.name,
+        "hash": scenario.content_hash(),
+        "dim": scenario.dim,
+        "samples": scenario.samples,
+        "steps": scenario.training.steps,
+        "loss": str(scenario.training.loss),
+        "optimizer": scenario.training.optimizer,
+        "behaviors": [
+            {"name": b.name, "weight": b.weight, "train_samples": c[0], "test_samples": c[1]}
+            for b, c in zip(scenario.behaviors, counts)
+        ],
+    }
+    if args.json:
+        from prefdyn.cli._output import emit_json
+
+        emit_json(summary)
+    else:
+        print(f"{args.validate}: valid scenario {scenario.name!r}: {len(counts)} behaviours, dim {scenario.dim}, "
+              f"{scenario.samples} samples, {scenario.training.steps} steps")
+    return 0
