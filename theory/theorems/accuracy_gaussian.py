@@ -37,7 +37,7 @@ from sympy.stats import Normal, P
 from ..framework import Assumption, Form, Theorem, chain
 from ..losses import Loss
 from ..symbols import beta, eta
-from ._traj import Phi, dot, norm, symmetric, vector
+from ._traj import Phi, dot, norm, vector
 
 q = sp.Symbol("q_b", positive=True)
 u = sp.Symbol("u", real=True)
@@ -139,7 +139,7 @@ def _span_accuracy(coefficients: str, kind: str) -> Callable[[], list[sp.Expr]]:
             elif kind == "balanced":
                 out.append(Phi(dot(D, d1) / (2 * s1 * norm(D))))
             else:
-                Gm = sp.Matrix(Kc, Kc, lambda x, y: dot(deltas[x], deltas[y]))
+                Gm = sp.Matrix([[dot(u1, u2) for u2 in deltas] for u1 in deltas])
                 cv = sp.Matrix(coefs if coefficients == "a" else [sp.Symbol(f"p_{c}", positive=True) for c in range(1, Kc + 1)])
                 out.append(Phi((Gm[0, :] * cv)[0, 0] / (2 * s1 * sp.sqrt((cv.T * Gm * cv)[0, 0]))))
         return out
