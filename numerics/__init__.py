@@ -1,0 +1,33 @@
+"""Tensors: theory evaluated on torch, structured sampling, batched simulated training.
+
+Public API (thin facade over the modules below):
+
+* scenarios: :func:`load_scenario`, :func:`parse_scenario`, :func:`default_scenario`,
+  :class:`Scenario` (:mod:`~prefdyn.numerics.scenario`);
+* data: :class:`PreferenceData`, :class:`ReferenceHead` (:mod:`~prefdyn.numerics.data`),
+  :func:`sample_scenario` (:mod:`~prefdyn.numerics.sampling`);
+* training: :class:`TrainConfig`, :class:`Phase` (:mod:`~prefdyn.numerics.config`),
+  :func:`simulate`, :class:`SimulationResult` (:mod:`~prefdyn.numerics.simulator`),
+  :func:`sweep` (:mod:`~prefdyn.numerics.sweep`), :func:`run_scenario` (resumable,
+  :mod:`~prefdyn.numerics.runner`), :func:`train_reference` (autograd baseline,
+  :mod:`~prefdyn.numerics.reference`);
+* theory on tensors: :func:`evaluate`, :func:`evaluate_theorem`, :func:`parameter_grid`,
+  :func:`loss_kernels`, :func:`torch_lambdify` (:mod:`~prefdyn.numerics.evaluate`).
+"""
+
+from .config import Phase, TrainConfig
+from .data import PreferenceData, ReferenceHead
+from .evaluate import evaluate, evaluate_theorem, loss_kernels, parameter_grid, torch_lambdify
+from .reference import train_reference
+from .runner import run_scenario
+from .sampling import sample_scenario
+from .scenario import Scenario, default_scenario, load_scenario, parse_scenario
+from .simulator import SimulationResult, simulate
+from .sweep import SweepResult, sweep
+
+__all__ = [
+    "Phase", "PreferenceData", "ReferenceHead", "Scenario", "SimulationResult", "SweepResult",
+    "TrainConfig", "default_scenario", "evaluate", "evaluate_theorem", "load_scenario",
+    "loss_kernels", "parameter_grid", "parse_scenario", "run_scenario", "sample_scenario",
+    "simulate", "sweep", "torch_lambdify", "train_reference",
+]

@@ -102,6 +102,15 @@ class PreferenceData:
     def num_behaviors(self) -> int:
         return len(self.behavior_names)
 
+    def shared(self, run: int = 0) -> PreferenceData:
+        """Run ``run``'s sample as a shared data set (``g``: ``[n, d]``, ``s``: ``[n]``)."""
+        g = self.g[run] if self.g.dim() == 3 else self.g
+        s = self.s[run] if self.s.dim() == 2 else self.s
+        head = self.head
+        if head is not None and head.other_logsumexp is not None and head.other_logsumexp.dim() == 2:
+            head = ReferenceHead(head.rows, head.other_logsumexp[run])
+        return replace(self, g=g, s=s, head=head)
+
     def to(self, device: torch.device | str, dtype: torch.dtype) -> PreferenceData:
         """Move to ``device``; floating tensors to ``dtype``."""
         head = self.head

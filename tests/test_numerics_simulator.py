@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -143,3 +144,17 @@ def test_weight_norms_match_linalg() -> None:
         fro = torch.linalg.matrix_norm(result.rows[r])
         assert torch.isclose(result.curve("weight_change_opnorm")[r, -1], op, rtol=1e-9)
         assert torch.isclose(result.curve("weight_change_frobenius")[r, -1], fro, rtol=1e-9)
+
+
+def test_sweep_grid_matches_single_settings() -> None:
+    from prefdyn.numerics.sweep import sweep
+
+    sc = scenario()
+    data = sample_scenario(sc, runs=1, seed=6).shared(0)
+    out = sweep(data, sc.training, betas=[0.2, 2.0], learning_rates=[0.1, 0.4], losses=["dpo", "ipo"])
+    assert [(s["loss"], s["beta"], s["learning_rate"]) for s in out.settings][:3] == [
+        ("dpo", 0.2, 0.1), ("dpo", 0.2, 0.4), ("dpo", 2.0, 0.1)]
+    assert out.final("accuracy").shape == (8, 3)
+    i = 6  # ("ipo", 2.0, 0.1)
+    alone = simulate(data, replace(sc.training, loss="ipo", beta=2.0, learning_rate=0.1), record_every=0)
+    assert torch.allclose(out.result.rows[i], alone.rows[0], rtol=1e-10, atol=1e-13)

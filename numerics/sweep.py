@@ -1,0 +1,81 @@
+r"""Hyper-parameter sweeps over one shared data set, as GEMMs.
+
+Every setting :math:`(\phi, \beta, \eta)` of the grid is one "run" of the batched simulator
+over the same embeddings :math:`g \in \mathbb R^{n\times d}`: per step the logit changes of all
+:math:`S` settings are one ``[S, d] x [d, n]`` GEMM and their gradients one ``[S, n] x [n, d]``
+GEMM (:math:`4Snd` flops per step). Settings that share a loss are batched together; each loss
+is one batch.
+
+Example
+-------
+>>> from prefdyn.numerics import default_scenario, sample_scenario
+>>> from prefdyn.numerics.sweep import sweep
+>>> sc = default_scenario()
+>>> data = sample_scenario(sc, runs=1).shared(0)
+>>> out = sweep(data, sc.training, betas=[0.1, 1.0], learning_rates=[0.1, 1.0], losses=["dpo", "ipo"])
+>>> len(out.settings), out.result.runs
+(8, 8)
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from prefdyn.errors import require
+
+from .config import TrainConfig
+from .data import PreferenceData
+from .simulator import SimulationResult, simulate
+
+
+@dataclass
+class SweepResult:
+    """``settings[i]`` (``loss``, ``beta``, ``learning_rate``) produced run ``i`` of ``result``."""
+
+    settings: list[dict[str, Any]]
+    result: SimulationResult
+
+    def final(self, metric: str, split: str = "train") -> torch.Tensor:
+        """``[S, K]`` value of a per-behaviour metric after the last step, per setting."""
+        return self.result.curve(metric, split)[:, -1]
+
+
+def sweep(
+    data: PreferenceData,
+    config: TrainConfig,
+    *,
+    betas: Sequence[float],
+    learning_rates: Sequence[float],
+    losses: Sequence[str] | None = None,
+    seed: int = 0,
+    record_every: int = 0,
+    device: str | torch.device | None = "cpu",
+    dtype: torch.dtype | None = None,
+) -> SweepResult:
+    """Train every setting of ``losses x betas x learning_rates`` on the shared ``data``.
+
+    ``data.g`` must be ``[n, d]`` (shared). Minibatch shuffles are those of runs ``0..S-1`` of
+    ``seed`` in grid order; by default only the ends of phases are recorded.
+    """
+    require(data.runs is None, "data", "a sweep needs shared data (g: [n, d], s: [n])")
+    require(len(betas) > 0 and len(learning_rates) > 0, "sweep", "needs at least one beta and one learning rate")
+    names = [str(config.loss)] if losses is None else list(losses)
+    settings, parts = [], []
+    for name in names:
+        grid = list(itertools.product(betas, learning_rates))
+        first = len(settings)
+        settings += [{"loss": name, "beta": float(b), "learning_rate": float(lr)} for b, lr in grid]
+        parts.append(
+            simulate(
+                data, replace(config, loss=name),
+                beta=torch.tensor([b for b, _ in grid], dtype=torch.float64),
+                learning_rate=torch.tensor([lr for _, lr in grid], dtype=torch.float64),
+                seed=seed, first_run=first, record_every=record_every, device=device, dtype=dtype,
+            )
+        )
+    return SweepResult(settings, SimulationResult.concat(parts))
