@@ -37,7 +37,7 @@ def theorem_ids() -> list[str]:
 @lru_cache(maxsize=None)
 def _build(theorem_id: str, loss: Loss) -> Theorem:
     module = importlib.import_module(f"{__package__}.theorems.{_MODULES[theorem_id]}")
-    return module.build(loss)  # type: ignore[no-any-return]
+    return module.build(loss)
 
 
 def get_theorem(theorem_id: str, loss: Loss | str = "dpo") -> Theorem:

@@ -29,7 +29,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -38,7 +38,8 @@ from sympy.core.function import AppliedUndef
 from ._timeout import run_with_time_limit
 from .functions import to_elementary
 
-Relation = Literal["=", "<=", ">="]
+#: One of ``"="``, ``"<="``, ``">="`` (validated by :class:`Step`).
+Relation = str
 _LATEX_REL = {"=": "=", "<=": r"\le", ">=": r"\ge"}
 
 #: How many random points a numeric check evaluates, and its relative tolerance.
@@ -104,10 +105,14 @@ class Step:
     instances: Instances | None = None
     domain: Mapping[sp.Symbol, tuple[float, float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        if self.rel not in _LATEX_REL:
+            raise ValueError(f"step relation must be one of =, <=, >=; got {self.rel!r}")
+
     def latex(self) -> str:
         """``lhs rel rhs`` (``rel rhs`` when the step continues a chain)."""
-        head = "" if self.lhs is None else sp.latex(self.lhs) + " "
-        return f"{head}{_LATEX_REL[self.rel]} {sp.latex(self.rhs)}"
+        head = "" if self.lhs is None else tex(self.lhs) + " "
+        return f"{head}{_LATEX_REL[self.rel]} {tex(self.rhs)}"
 
     def check(self, lhs: Any) -> StepResult:
         """Verify ``lhs rel rhs`` (or its concrete instances)."""
@@ -180,9 +185,9 @@ class Claim:
         """An ``align`` body: one numbered line per step, each with its justification."""
         lines = []
         for k, step in enumerate(self.steps):
-            head = sp.latex(step.lhs) if k == 0 else ""
+            head = tex(step.lhs) if k == 0 else ""
             lines.append(
-                rf"{head} &{_LATEX_REL[step.rel]} {sp.latex(step.rhs)}"
+                rf"{head} &{_LATEX_REL[step.rel]} {tex(step.rhs)}"
                 rf" && \text{{{_latex_text(step.reason)}}}"
             )
         return " \\\\\n".join(lines)
@@ -253,8 +258,8 @@ class Theorem:
             out.append(self.summary)
         out.append(r"Then")
         for claim in self.claims:
-            out.append(rf"\begin{{equation}}\label{{eq:{self.id}:{claim.label}}}")
-            out.append(sp.latex(claim.statement))
+            out.append(rf"\begin{{equation}}\label{{eq:{self.id}:{_slug(claim.label)}}}")
+            out.append(tex(claim.statement))
             out.append(r"\end{equation}")
             if claim.prose:
                 out.append(claim.prose)
@@ -275,7 +280,19 @@ class Theorem:
         return "\n".join(out)
 
     def _repr_latex_(self) -> str:
-        return "$$" + sp.latex(self.statement) + "$$"
+        return "$$" + tex(self.statement) + "$$"
+
+
+def tex(expr: Any) -> str:
+    r"""LaTeX of a SymPy object; symbols whose names are already LaTeX (they contain ``\``,
+    ``{`` or ``|``) print verbatim instead of being re-parsed into sub/superscripts."""
+    symbols = getattr(expr, "free_symbols", set())
+    verbatim = {s: s.name for s in symbols if any(c in s.name for c in "\\{|")}
+    return sp.latex(expr, symbol_names=verbatim)
+
+
+def _slug(text: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
 
 
 def _latex_text(text: str) -> str:
@@ -408,7 +425,7 @@ def chain(
     steps, previous = [], first
     for k, link in enumerate(links):
         rel, form, reason = link[0], link[1], link[2]
-        check: Instances | None = link[3] if len(link) == 4 else None  # type: ignore[misc]
+        check: Instances | None = link[3] if len(link) == 4 else None
         if check is None and previous.concrete is not None and form.concrete is not None:
             check = Instances(instances, _pairing(previous.concrete, form.concrete))
         steps.append(

@@ -117,7 +117,7 @@ class PreferenceModel:
         out: dict[sp.Symbol, object] = {}
         for field_name, vals in values.items():
             symbols = getattr(self, field_name)
-            out.update(zip(symbols, vals))  # type: ignore[arg-type]
+            out.update(zip(symbols, vals))  # type: ignore[call-overload]
         return out
 
 

@@ -6,6 +6,8 @@ import argparse
 
 import sympy as sp
 
+from prefdyn.theory.framework import CheckReport, Theorem, tex
+
 from ._loss_args import add_loss_options, loss_from_args
 
 
@@ -38,10 +40,10 @@ def run(args: argparse.Namespace) -> int:
                 "loss": loss.name,
                 "loss_latex": loss.latex(),
                 "assumptions": [a.latex for a in theorem.assumptions],
-                "statement_latex": sp.latex(theorem.statement),
+                "statement_latex": tex(theorem.statement),
                 "statement_sympy": sp.srepr(theorem.statement),
                 "claims": [
-                    {"label": c.label, "statement_latex": sp.latex(c.statement)} for c in theorem.claims
+                    {"label": c.label, "statement_latex": tex(c.statement)} for c in theorem.claims
                 ],
                 "steps": [
                     {
@@ -61,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
-def _print_text(theorem, report) -> None:  # type: ignore[no-untyped-def]
+def _print_text(theorem: Theorem, report: CheckReport) -> None:
     print(f"{theorem.id}: {theorem.title}  [loss: {theorem.loss_name}]")
     print("Assumptions:")
     for a in theorem.assumptions:

@@ -15,6 +15,7 @@ loss); the test-suite checks it against torch autograd for :math:`V \in \{2, 7, 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import sympy as sp
 
@@ -35,7 +36,7 @@ phi_prime = sp.Function(r"\phi'")
 phi = sp.Function(r"phi")
 
 
-def _elementwise(build: object) -> object:
+def _elementwise(build: Callable[..., sp.Expr]) -> Callable[[], list[sp.Expr]]:
     """Concrete builder: ``build(W, W_ref, g, w, l, i, j)`` over every instance and entry."""
 
     def concrete() -> list[sp.Expr]:
@@ -43,7 +44,7 @@ def _elementwise(build: object) -> object:
         for V, d, w, l in INSTANCES:
             W, W_ref, g = head("W", V, d), head("R", V, d), vector("g", d)
             for a, b in itertools.product(range(V), range(d)):
-                out.append(build(W, W_ref, g, w, l, a, b))  # type: ignore[operator]
+                out.append(build(W, W_ref, g, w, l, a, b))
         return out
 
     return concrete

@@ -26,7 +26,7 @@ from functools import cache
 
 import sympy as sp
 
-from ..framework import Assumption, Form, Instances, Theorem, chain
+from ..framework import Assumption, Claim, Form, Instances, Theorem, chain
 from ..functions import std_normal_cdf
 from ..losses import Loss
 from ..model import FiniteLaw, PreferenceModel
@@ -93,7 +93,7 @@ def _first_step_forms(loss: Loss) -> list[Callable[[], list[sp.Matrix]]]:
     ]
 
 
-def _first_step(loss: Loss) -> object:
+def _first_step(loss: Loss) -> Claim:
     dphi0 = loss.bind(loss.dphi_at_zero)
     c0, c1, c2, c3 = _first_step_forms(loss)
     kron = sp.KroneckerDelta
@@ -114,7 +114,7 @@ def _first_step(loss: Loss) -> object:
     )
 
 
-def _margin_growth(loss: Loss) -> object:
+def _margin_growth(loss: Loss) -> Claim:
     """Mean margin of a fresh sample of behaviour b after the population step (V = 2 head)."""
     dphi0 = loss.bind(loss.dphi_at_zero)
     first = _first_step_forms(loss)[0]
@@ -148,7 +148,7 @@ def _margin_growth(loss: Loss) -> object:
     )
 
 
-def _finite_n(loss: Loss) -> object:
+def _finite_n(loss: Loss) -> Claim:
     """Full-batch GD on a stratified training set: counts (2, 1), n = 3, d = 1, exact joint law."""
     dphi0 = loss.bind(loss.dphi_at_zero)
     counts = (2, 1)
@@ -191,7 +191,7 @@ def _finite_n(loss: Loss) -> object:
     )
 
 
-def _orthogonal(loss: Loss) -> object:
+def _orthogonal(loss: Loss) -> Claim:
     dphi0 = loss.bind(loss.dphi_at_zero)
     model = PreferenceModel(3)
     balanced = {**{qq: sp.Rational(1, 2) for qq in model.positive_fractions},
@@ -224,7 +224,7 @@ def _orthogonal(loss: Loss) -> object:
     )
 
 
-def _concentration(loss: Loss) -> list[object]:
+def _concentration(loss: Loss) -> list[Claim]:
     dphi0 = loss.bind(loss.dphi_at_zero)
     C = 2 * eta * beta**2 * sp.Abs(dphi0) * sp.Symbol(r"\|m_b\|", positive=True)
     event = sp.Symbol(r"|\hat{\mathbb{E}}[h_1\mid b] - \mathbb{E}[h_1\mid b]|", nonnegative=True)

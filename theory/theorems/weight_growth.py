@@ -21,7 +21,7 @@ from functools import cache
 
 import sympy as sp
 
-from ..framework import Assumption, Form, Instances, Theorem, chain
+from ..framework import Assumption, Claim, Form, Instances, Theorem, chain
 from ..losses import Loss
 from ..model import FiniteLaw
 from ..symbols import beta, eta, h, t
@@ -74,7 +74,7 @@ def _two_steps() -> list[tuple[sp.Matrix, sp.Matrix]]:
     return [(moved, e * (e.T * moved) / 2)]
 
 
-def _exact_norm() -> list:
+def _exact_norm() -> list[Claim]:
     deviations, op_norm = _deviations, _op_norm
     operator = chain(
         "operator norm",
@@ -98,7 +98,7 @@ def _exact_norm() -> list:
     return [operator, frobenius]
 
 
-def _growth(loss: Loss) -> object:
+def _growth(loss: Loss) -> Claim:
     dphi = loss.bind(loss.dphi)
     law = FiniteLaw(1, 2)
     Delta = vector("Delta", 2)
