@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from prefdyn.errors import require
+from prefdyn.theory.losses import Loss
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LABEL_MODES = ("original", "flipped")
@@ -61,7 +62,7 @@ class TrainConfig:
     only trainable rows: the other :math:`V-2` rows of the head get no gradient).
     """
 
-    loss: object = "dpo"
+    loss: str | Loss = "dpo"
     beta: float = 0.1
     learning_rate: float = 0.1
     phases: tuple[Phase, ...] = field(default_factory=lambda: (Phase("train", 100),))

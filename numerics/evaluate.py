@@ -95,7 +95,8 @@ def _concretise(expr: sp.Expr, by_name: Mapping[str, Any]) -> tuple[sp.Expr, dic
             continue
         symbol = sp.Symbol(f"_{name}_{'_'.join(str(i) for i in atom.indices)}")
         array = torch.as_tensor(by_name[name])
-        entries[symbol.name] = array[(..., *(int(i) - 1 for i in atom.indices))]
+        index: tuple[Any, ...] = (..., *(int(i) - 1 for i in atom.indices))
+        entries[symbol.name] = array[index]
         replace[atom] = symbol
     return expr.xreplace(replace), entries
 

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ def _chunk_path(out: Path, index: int) -> Path:
     return out / f"chunk-{index:05d}.pt"
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     write(tmp)
     os.replace(tmp, path)
@@ -97,12 +98,16 @@ def run_scenario(
             bar.update(size * scenario.training.steps)
             continue
         data = sample_scenario(scenario, size, seed, first_run=start, dtype=compute_dtype(dtype), device=dev)
+
+        def advance(steps: int, size: int = size) -> None:
+            bar.update(steps * size)
+
         part = simulate(
             data, scenario.training, seed=seed, first_run=start, record_every=record_every,
-            device=dev, dtype=dtype, progress=lambda k, size=size: bar.update(k * size),
+            device=dev, dtype=dtype, progress=advance,
         )
         if path is not None:
-            _atomic_write(path, lambda p, part=part: torch.save(part.state_dict(), p))
+            _atomic_write(path, partial(torch.save, part.state_dict()))
         parts.append(part)
         if on_chunk is not None:
             on_chunk(index)

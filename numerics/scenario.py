@@ -120,7 +120,7 @@ def _number(table: dict[str, Any], key: str, where: str, default: float) -> floa
 
 def _integer(table: dict[str, Any], key: str, where: str, default: int | None = None) -> int:
     require(key in table or default is not None, f"{where}.{key}", "is required")
-    value = table.get(key, default)
+    value: Any = table.get(key, default)
     require(isinstance(value, int) and not isinstance(value, bool), f"{where}.{key}", "must be an integer")
     return int(value)
 
@@ -211,7 +211,7 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
         phases=tuple(parsed),
         batch_size=_integer(table, "batch_size", "training", 0),
         optimizer=table.get("optimizer", "sgd"),
-        adam_betas=tuple(betas),  # type: ignore[arg-type]
+        adam_betas=tuple(betas),
         adam_eps=_number(table, "adam_eps", "training", 1e-8),
         weight_decay=_number(table, "weight_decay", "training", 0.0),
     )
@@ -281,10 +281,10 @@ def stratified_counts(scenario: Scenario) -> list[tuple[int, int]]:
     order = np.argsort(-(raw - totals), kind="stable")
     totals[order[: scenario.samples - totals.sum()]] += 1
     counts = []
-    for behavior, total in zip(scenario.behaviors, totals):
-        test = int(round(scenario.test_fraction * total))
+    for behavior, total in zip(scenario.behaviors, totals.tolist()):
+        test = round(scenario.test_fraction * total)
         require(total - test >= 1, "training.samples", f"too small: behaviour {behavior.name!r} gets no training sample")
-        counts.append((int(total - test), test))
+        counts.append((total - test, test))
     return counts
 
 

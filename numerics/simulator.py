@@ -40,7 +40,14 @@ from prefdyn.errors import PrefdynError, require
 from .config import TrainConfig
 from .data import PreferenceData
 from .evaluate import loss_kernels
-from .metrics import NORM_METRICS, SAMPLE_METRICS, SPLITS, GroupReducer, sample_metrics, weight_norms
+from .metrics import (
+    NORM_METRICS,
+    SAMPLE_METRICS,
+    SPLITS,
+    GroupReducer,
+    sample_metrics,
+    weight_norms,
+)
 from .optim import RowOptimizer
 from .schedule import BatchSchedule
 

@@ -65,7 +65,8 @@ def sweep(
     require(data.runs is None, "data", "a sweep needs shared data (g: [n, d], s: [n])")
     require(len(betas) > 0 and len(learning_rates) > 0, "sweep", "needs at least one beta and one learning rate")
     names = [str(config.loss)] if losses is None else list(losses)
-    settings, parts = [], []
+    settings: list[dict[str, Any]] = []
+    parts: list[SimulationResult] = []
     for name in names:
         grid = list(itertools.product(betas, learning_rates))
         first = len(settings)

@@ -61,7 +61,7 @@ def test_full_covariance_and_label_noise_moments() -> None:
     sc = parse_scenario(doc(noise=0.5, distribution="laplace", noise_scales=scales, noise_correlation=corr.tolist()))
     data = sample_scenario(sc, runs=4)
     g, s, behavior = data.g.reshape(-1, 5), data.s.reshape(-1), data.behavior.repeat(4)
-    plus, minus = class_means(sc)
+    _plus, minus = class_means(sc)
     m = population_margin_vectors(sc)
     for b in range(3):
         sg = (s[:, None] * g)[behavior == b].mean(0).numpy()

@@ -15,7 +15,6 @@ from prefdyn.numerics.scenario import parse_scenario
 from prefdyn.numerics.simulator import simulate
 
 
-
 @pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """One intra-op thread: on a shared 2-core machine, OpenMP spin-waiting makes small matmuls
@@ -51,12 +50,12 @@ def with_head(data: PreferenceData, vocab: int, seed: int = 11) -> tuple[Prefere
 
 
 CASES = {
-    "sgd-full": dict(optimizer="sgd"),
-    "sgd-minibatch": dict(optimizer="sgd", batch_size=13),
-    "adam": dict(optimizer="adam", learning_rate=0.05, batch_size=16),
-    "adamw": dict(optimizer="adamw", learning_rate=0.05, weight_decay=0.3),
-    "ipo": dict(loss="ipo", learning_rate=0.05),
-    "hinge-minibatch": dict(loss="hinge", batch_size=7),
+    "sgd-full": {"optimizer": "sgd"},
+    "sgd-minibatch": {"optimizer": "sgd", "batch_size": 13},
+    "adam": {"optimizer": "adam", "learning_rate": 0.05, "batch_size": 16},
+    "adamw": {"optimizer": "adamw", "learning_rate": 0.05, "weight_decay": 0.3},
+    "ipo": {"loss": "ipo", "learning_rate": 0.05},
+    "hinge-minibatch": {"loss": "hinge", "batch_size": 7},
 }
 
 
