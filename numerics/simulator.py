@@ -175,6 +175,7 @@ def simulate(
     device: str | torch.device | None = "cpu",
     dtype: torch.dtype | None = None,
     progress: Callable[[int], None] | None = None,
+    check_finite: bool = True,
 ) -> SimulationResult:
     """Train ``R`` heads from :math:`W_{\\mathrm{ref}}` and record their curves.
 
@@ -183,7 +184,8 @@ def simulate(
     ``seed`` and ``first_run`` select the minibatch shuffles (:mod:`prefdyn.numerics.schedule`).
     ``dtype`` is the storage dtype of ``g`` (default: the data's); bfloat16 storage computes in
     float32. Curves are recorded every ``record_every`` steps (0: only at 0, phase ends and the
-    end); ``progress(k)`` is called after every ``k`` steps.
+    end); ``progress(k)`` is called after every ``k`` steps. A run that diverges (non-finite
+    curves) is an error unless ``check_finite=False``.
     """
     dev = resolve_device(device)
     storage = data.g.dtype if dtype is None else dtype
@@ -264,7 +266,7 @@ def simulate(
                 progress(1)
     a1, a2 = logits(rows, g_store.to(work))
     record(a1, a2, rows)
-    if not all(torch.isfinite(c).all() for c in curves):
+    if check_finite and not all(torch.isfinite(c).all() for c in curves):
         raise PrefdynError(
             f"loss: {kernels.loss.name!r} produced non-finite values (the loss or its derivative "
             "overflows at these margins; lower beta or the learning rate)"

@@ -40,6 +40,11 @@ class SweepResult:
     settings: list[dict[str, Any]]
     result: SimulationResult
 
+    @property
+    def diverged(self) -> torch.Tensor:
+        """``[S]`` bool: the setting's curves became non-finite (e.g. IPO with a large step)."""
+        return ~torch.isfinite(self.result.curves.flatten(1)).all(1)
+
     def final(self, metric: str, split: str = "train") -> torch.Tensor:
         """``[S, K]`` value of a per-behaviour metric after the last step, per setting."""
         return self.result.curve(metric, split)[:, -1]
@@ -60,7 +65,8 @@ def sweep(
     """Train every setting of ``losses x betas x learning_rates`` on the shared ``data``.
 
     ``data.g`` must be ``[n, d]`` (shared). Minibatch shuffles are those of runs ``0..S-1`` of
-    ``seed`` in grid order; by default only the ends of phases are recorded.
+    ``seed`` in grid order; by default only the ends of phases are recorded. Diverging settings
+    do not stop the sweep: see :attr:`SweepResult.diverged`.
     """
     require(data.runs is None, "data", "a sweep needs shared data (g: [n, d], s: [n])")
     require(len(betas) > 0 and len(learning_rates) > 0, "sweep", "needs at least one beta and one learning rate")
@@ -77,6 +83,7 @@ def sweep(
                 beta=torch.tensor([b for b, _ in grid], dtype=torch.float64),
                 learning_rate=torch.tensor([lr for _, lr in grid], dtype=torch.float64),
                 seed=seed, first_run=first, record_every=record_every, device=device, dtype=dtype,
+                check_finite=False,
             )
         )
     return SweepResult(settings, SimulationResult.concat(parts))

@@ -157,3 +157,14 @@ def test_sweep_grid_matches_single_settings() -> None:
     i = 6  # ("ipo", 2.0, 0.1)
     alone = simulate(data, replace(sc.training, loss="ipo", beta=2.0, learning_rate=0.1), record_every=0)
     assert torch.allclose(out.result.rows[i], alone.rows[0], rtol=1e-10, atol=1e-13)
+
+
+def test_sweep_reports_divergence_instead_of_failing() -> None:
+    from prefdyn.numerics.sweep import sweep
+
+    sc = scenario()
+    data = sample_scenario(sc, runs=1, seed=6, dtype=torch.float32).shared(0)
+    # IPO's phi'' = 2/beta^2 makes GD on h unstable for a large step: with eta = 50 the float32
+    # loss overflows within 12 steps, while eta = 1e-3 stays small.
+    out = sweep(data, sc.training, betas=[0.01], learning_rates=[1e-3, 50.0], losses=["ipo"])
+    assert out.diverged.tolist() == [False, True]
