@@ -8,7 +8,7 @@ import pytest
 
 
 def prefdyn(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "prefdyn.cli", *args], capture_output=True, text=True, timeout=600)
+    return subprocess.run([sys.executable, "-m", "prefdyn.cli", *args], capture_output=True, text=True, timeout=600, check=False)
 
 
 def test_theorems_json_lists_foundation_verified():

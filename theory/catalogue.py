@@ -8,7 +8,7 @@ True
 from __future__ import annotations
 
 import importlib
-from functools import lru_cache
+from functools import cache
 
 from prefdyn.errors import PrefdynError
 
@@ -34,7 +34,7 @@ def theorem_ids() -> list[str]:
     return list(_MODULES)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _build(theorem_id: str, loss: Loss) -> Theorem:
     module = importlib.import_module(f"{__package__}.theorems.{_MODULES[theorem_id]}")
     return module.build(loss)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sympy as sp
 
 
-class sigmoid(sp.Function):  # noqa: N801 - mathematical name
+class sigmoid(sp.Function):
     r"""The logistic function :math:`\sigma(x) = \frac{1}{1+e^{-x}}`."""
 
     @classmethod
@@ -51,7 +51,7 @@ class sigmoid(sp.Function):  # noqa: N801 - mathematical name
         return f"torch.sigmoid({printer._print(self.args[0])})"
 
 
-class logsigmoid(sp.Function):  # noqa: N801 - mathematical name
+class logsigmoid(sp.Function):
     r"""The log-sigmoid :math:`\log\sigma(x) = -\log(1+e^{-x})`."""
 
     @classmethod

@@ -278,7 +278,7 @@ def loss_from_expression(
             global_dict={"__builtins__": {}, **{k: getattr(sp, k) for k in ("Integer", "Float", "Rational", "Symbol")}},
             transformations=standard_transformations,
         )
-    except Exception as err:  # parse_expr evaluates the text: any failure means "unparsable"
+    except Exception as err:  # noqa: BLE001 - parse_expr evaluates the text: any failure means "unparsable"
         raise PrefdynError(f"loss-expr: cannot parse {text!r} as a SymPy expression ({err})") from None
     if not isinstance(expr, sp.Expr):
         raise PrefdynError(f"loss-expr: {text!r} is not a scalar expression")

@@ -34,6 +34,9 @@ import sympy as sp
 
 Covariance = Literal["isotropic", "diagonal", "full"]
 
+#: The embedding dimension :math:`d` when left symbolic.
+DIMENSION = sp.Symbol("d", positive=True, integer=True)
+
 
 @dataclass(frozen=True)
 class PreferenceModel:
@@ -41,7 +44,7 @@ class PreferenceModel:
 
     K: int
     covariance_kind: Covariance = "isotropic"
-    dim: int | sp.Symbol = sp.Symbol("d", positive=True, integer=True)
+    dim: int | sp.Symbol = DIMENSION
 
     def __post_init__(self) -> None:
         if self.K < 1:

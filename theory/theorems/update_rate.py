@@ -57,7 +57,7 @@ def _gradient_matrix(loss: Loss) -> Callable[[sp.Matrix, int], sp.Matrix]:
     grads = {}
     for sign, (w, l) in ((1, (0, 1)), (-1, (1, 0))):
         rho = log_ratio_difference(W, R, g, w, l)
-        grads[sign] = sp.Matrix(V_CONCRETE, D_CONCRETE, lambda a, c: sp.diff(phi.subs(h, beta * rho), W[a, c]).subs(at_ref))
+        grads[sign] = sp.Matrix(V_CONCRETE, D_CONCRETE, lambda a, c, rho=rho: sp.diff(phi.subs(h, beta * rho), W[a, c]).subs(at_ref))
 
     def gradient(embedding: sp.Matrix, sign: int) -> sp.Matrix:
         return grads[sign].subs(dict(zip(g, embedding)))

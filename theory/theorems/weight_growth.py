@@ -67,7 +67,7 @@ def _two_steps() -> list[tuple[sp.Matrix, sp.Matrix]]:
     for name, (w, l) in (("g", (0, 1)), ("f", (1, 0))):
         g = vector(name, d)
         loss = phi(beta * log_ratio_difference(W, R, g, w, l))
-        grad = sp.Matrix(V, d, lambda a, c: sp.diff(loss, W[a, c]))
+        grad = sp.Matrix(V, d, lambda a, c, loss=loss: sp.diff(loss, W[a, c]))
         current = current - eta * grad.subs({W[a, c]: current[a, c] for a in range(V) for c in range(d)})
     moved = current - R
     e = _e12(V)
