@@ -12,17 +12,6 @@ from prefdyn.cli import main
 from prefdyn.numerics.runner import run_scenario
 from prefdyn.numerics.scenario import builtin_text, load_scenario
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP spin-waiting makes small matmuls
-    ~1000x slower with 2 threads under load; results are identical either way."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 SMALL = """
 [training]
 steps = 5

@@ -14,17 +14,6 @@ from prefdyn.numerics.sampling import sample_scenario
 from prefdyn.numerics.scenario import parse_scenario
 from prefdyn.numerics.simulator import simulate
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP spin-waiting makes small matmuls
-    ~1000x slower with 2 threads under load; results are identical either way."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 BASE = {
     "training": {"beta": 0.5, "learning_rate": 0.3, "steps": 12, "samples": 61, "dim": 6,
                  "test_fraction": 0.2, "seed": 3},

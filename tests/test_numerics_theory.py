@@ -13,17 +13,6 @@ from prefdyn.numerics.sampling import population_margin_vectors, sample_scenario
 from prefdyn.numerics.scenario import class_means, parse_scenario, stratified_counts
 from prefdyn.numerics.simulator import simulate
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP spin-waiting makes small matmuls
-    ~1000x slower with 2 threads under load; results are identical either way."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 UPDATE_RATE = {
     "training": {"beta": 0.7, "learning_rate": 0.4, "steps": 1, "samples": 40, "dim": 6, "seed": 1},
     "geometry": {"cosines": [[1, 0.6, 0], [0.6, 1, -0.3], [0, -0.3, 1]]},

@@ -209,7 +209,8 @@ _BUILTIN = [
     ),
     Loss(
         "discopop",
-        -logsigmoid(h) * (1 - sigmoid(h / tau)) + sp.exp(-h) * sigmoid(h / tau),
+        # = -log(sigma(h)) (1 - sigma(h/tau)) + e^{-h} sigma(h/tau), written without inf * 0
+        -logsigmoid(h) * sigmoid(-h / tau) + sp.exp(logsigmoid(h / tau) - h),
         r"DiscoPOP (log-ratio modulated logistic/exponential mix)",
         "Chris Lu et al. 2024",
         params={tau: sp.Rational(1, 20)},
