@@ -1,0 +1,300 @@
+r"""Population gradient descent on Gaussian preference mixtures (theory curves on tensors).
+
+Implements the ``population-flow`` theorem (Im & Li 2024, arXiv 2403.18742, Sec. 4): for classes
+:math:`g \mid (b, c) \sim N(\mu_b^c, \Sigma_b^c)` observed with label sign :math:`s`,
+
+.. math:: F(\Delta) = \mathbb E[-\phi'(h)\,s\,g]
+          = \sum_{b,c} p_b\,w_{bc}\big[s\,\mu_b^c A_{bc} - \beta\,\Sigma_b^c\Delta\,B_{bc}\big],
+   \quad A = \mathbb E[-\phi'(\beta z)],\; B = \mathbb E[\phi''(\beta z)],\; z\sim N(m, r^2),
+
+:math:`m = s\Delta^\top\mu_b^c`, :math:`r^2 = \Delta^\top\Sigma_b^c\Delta`, with :math:`A, B` by
+Gauss-Hermite quadrature (:mod:`prefdyn.numerics.quadrature`). Components :math:`c` are
+(true class, label flipped?) with weights :math:`q^{\pm}(1-\epsilon_b)` and :math:`q^{\pm}\epsilon_b`.
+The head :math:`W = W_{\rm ref} + \frac12(e_1-e_2)\Delta^\top` (:math:`W_{\rm ref} = 0`) is stepped
+by the simulator's own optimizer (:class:`prefdyn.numerics.optim.RowOptimizer`) on the population
+gradient of its first answer row, :math:`-\beta F(\Delta)`: SGD gives
+:math:`\Delta_{t+1} = \Delta_t + 2\eta\beta F(\Delta_t)`. Minibatch SGD is modelled *in
+expectation* (the same recursion: the expected minibatch gradient is the population gradient; the
+:math:`O(\eta^2/\text{batch})` fluctuation of the iterate is neglected); Adam/AdamW are applied to
+the population gradient (deterministic: their second moment misses the minibatch variance, so
+this is exact only for full-batch training on :math:`n\to\infty` samples).
+
+Per behaviour and step (index 0 = before training), everything in closed form or by quadrature:
+accuracy :math:`\sum_c w_c\Phi(m_c/r_c)` (= reward accuracy, :math:`W_{\rm ref} = 0`), loss
+:math:`\mathbb E\phi(h)`, margin :math:`\mathbb E h = \beta\sum_c w_c m_c` and its standard deviation,
+:math:`\log\pi` changes of the chosen / rejected answer
+:math:`\mathbb E\log\sigma(\pm\rho) + \log 2` (two-way head), and
+:math:`\|W_t - W_{\rm ref}\|_{op} = \|W_t - W_{\rm ref}\|_F = \|\Delta_t\|/\sqrt2` (rank one).
+
+Example (DESIGN's worked example, one SGD step):
+
+>>> import torch
+>>> mix = GaussianMixture.isotropic(weights=[0.5, 0.5], distinguishability=[3.0, 1.0], noise=1.0, dim=16)
+>>> out = population_gd(mix, "dpo", beta=1.0, learning_rate=2.0, steps=1)
+>>> [round(x, 4) for x in out.accuracy[-1, 0].tolist()]
+[0.9226, 0.5628]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from prefdyn.errors import require
+from prefdyn.theory.losses import Loss, get_loss
+from prefdyn.theory.symbols import beta as beta_symbol
+from prefdyn.theory.symbols import h as h_symbol
+
+from .config import Phase, TrainConfig
+from .evaluate import TensorFunction, torch_lambdify
+from .optim import RowOptimizer
+from .quadrature import DEFAULT_NODES, HermiteRule, hermite_rule, normal_expectation
+
+#: observed sign and true class (0 = "+", 1 = "-") of the four components (class, flipped?)
+_SIGN = (1.0, -1.0, -1.0, 1.0)
+_CLASS = (0, 1, 0, 1)
+
+
+@dataclass(frozen=True)
+class GaussianMixture:
+    r"""Gaussian classes per behaviour, as plain tensors (float64 by default).
+
+    ``weights`` :math:`p_b` ``[K]``; ``positive_fraction`` :math:`q_b` ``[K]``; ``means``
+    ``[K, 2, d]`` (index 0: :math:`\mu_b^+`, 1: :math:`\mu_b^-`); ``covariances`` ``[K, 2, d, d]``
+    (full), ``[K, 2, d]`` (diagonal) or ``[K, 2]`` (isotropic variances); ``label_noise``
+    :math:`\epsilon_b` ``[K]`` (observed label flipped with that probability).
+    """
+
+    weights: torch.Tensor
+    positive_fraction: torch.Tensor
+    means: torch.Tensor
+    covariances: torch.Tensor
+    label_noise: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+
+    def __post_init__(self) -> None:
+        K, two, d = self.means.shape
+        require(two == 2, "means", "must have shape [K, 2, d]")
+        require(self.weights.shape == (K,) and self.positive_fraction.shape == (K,), "weights", "need shape [K]")
+        require(self.covariances.shape[:2] == (K, 2) and self.covariances.dim() in (2, 3, 4), "covariances",
+                "must be [K, 2, d, d], [K, 2, d] or [K, 2]")
+        if self.label_noise.numel() == 0:
+            object.__setattr__(self, "label_noise", torch.zeros_like(self.weights))
+
+    @classmethod
+    def isotropic(cls, weights: Sequence[float], distinguishability: Sequence[float], noise: float | Sequence[float],
+                  dim: int, positive_fraction: float = 0.5, dtype: torch.dtype = torch.float64) -> GaussianMixture:
+        r"""Orthogonal :math:`\delta_b = \|\delta_b\| e_b`, :math:`\mu_b^\pm = \pm\delta_b/2`, :math:`\Sigma = \sigma_b^2 I`."""
+        K = len(weights)
+        delta = torch.zeros(K, dim, dtype=dtype)
+        delta[range(K), range(K)] = torch.as_tensor(distinguishability, dtype=dtype)
+        sigma = torch.as_tensor(noise, dtype=dtype).expand(K)
+        return cls(torch.as_tensor(weights, dtype=dtype), torch.full((K,), positive_fraction, dtype=dtype),
+                   torch.stack([delta / 2, -delta / 2], dim=1), (sigma**2).unsqueeze(1).expand(K, 2).clone())
+
+    @property
+    def dim(self) -> int:
+        return self.means.shape[-1]
+
+    def component_weights(self) -> torch.Tensor:
+        """``[K, 4]``: P(component | behaviour) for (class +, -, + flipped, - flipped)."""
+        q, e = self.positive_fraction, self.label_noise
+        return torch.stack([q * (1 - e), (1 - q) * (1 - e), q * e, (1 - q) * e], dim=-1)
+
+    def covariance_times(self, delta: torch.Tensor) -> torch.Tensor:
+        r""":math:`\Sigma_b^c\Delta` for every class, ``delta [..., d]`` -> ``[..., K, 2, d]``."""
+        x = delta[..., None, None, :]
+        if self.covariances.dim() == 4:
+            return torch.einsum("kcij,...j->...kci", self.covariances, delta)
+        if self.covariances.dim() == 3:
+            return self.covariances * x
+        return self.covariances[..., None] * x
+
+    def second_moment(self) -> torch.Tensor:
+        r""":math:`\mathbb E[gg^\top] = \sum_b p_b\sum_c q^c(\Sigma_b^c + \mu_b^c\mu_b^{c\top})` ``[d, d]``."""
+        d = self.dim
+        eye = torch.eye(d, dtype=self.means.dtype, device=self.means.device)
+        cov = self.covariances
+        full = cov if cov.dim() == 4 else (torch.diag_embed(cov) if cov.dim() == 3 else cov[..., None, None] * eye)
+        qc = torch.stack([self.positive_fraction, 1 - self.positive_fraction], dim=-1)
+        outer = self.means[..., :, None] * self.means[..., None, :]
+        return torch.einsum("k,kc,kcij->ij", self.weights, qc, full + outer)
+
+
+@dataclass(frozen=True)
+class LossDerivatives:
+    r""":math:`\phi, \phi', \phi''` of a loss as torch functions of ``(h, beta)``. For a piecewise
+    :math:`\phi` (hinge), :math:`B` is computed from :math:`\phi'` by Stein's identity
+    :math:`\mathbb E\phi''(\beta z) = \mathbb E[\phi'(\beta z)(z - m)]/(\beta r^2)` instead."""
+
+    loss: Loss
+    phi: TensorFunction
+    dphi: TensorFunction
+    d2phi: TensorFunction | None
+
+    @classmethod
+    def of(cls, loss: str | Loss) -> LossDerivatives:
+        resolved = get_loss(loss) if isinstance(loss, str) else loss
+        symbols = (h_symbol, beta_symbol)
+        compile_ = lambda e: torch_lambdify(resolved.bind(e), symbols)  # noqa: E731
+        smooth = not resolved.phi.has(*_NONSMOOTH)
+        return cls(resolved, compile_(resolved.phi), compile_(resolved.dphi), compile_(resolved.d2phi) if smooth else None)
+
+    def moments(self, m: torch.Tensor, r: torch.Tensor, beta: torch.Tensor, rule: HermiteRule) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A, B)`` at ``z ~ N(m, r^2)`` (broadcast)."""
+        b = beta.unsqueeze(-1)
+        A = normal_expectation(lambda z: -self.dphi(b * z, b), m, r, rule)
+        if self.d2phi is not None:
+            B = normal_expectation(lambda z: self.d2phi(b * z, b), m, r, rule)  # type: ignore[misc]
+        else:
+            stein = (self.dphi(b * (m.unsqueeze(-1) + r.unsqueeze(-1) * rule.z), b) * rule.z * rule.w).sum(-1)
+            B = stein / (beta * r).clamp(min=torch.finfo(m.dtype).tiny)
+        return A, B
+
+
+def _nonsmooth() -> tuple[type, ...]:
+    import sympy as sp
+
+    return (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside)
+
+
+_NONSMOOTH = _nonsmooth()
+
+
+def _component_stats(mix: GaussianMixture, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    r"""``(m, r, Sigma Delta)`` per component: ``[..., K, 4]``, ``[..., K, 4]``, ``[..., K, 4, d]``."""
+    sign = torch.tensor(_SIGN, dtype=delta.dtype, device=delta.device)
+    proj = torch.einsum("kcd,...d->...kc", mix.means, delta)[..., _CLASS]
+    sd = mix.covariance_times(delta)
+    r2 = (sd * delta[..., None, None, :]).sum(-1)[..., _CLASS]
+    return sign * proj, r2.clamp(min=0).sqrt(), sd[..., _CLASS, :]
+
+
+def population_gradient(mix: GaussianMixture, delta: torch.Tensor, derivs: LossDerivatives, beta: torch.Tensor,
+                        rule: HermiteRule, flipped: bool = False) -> torch.Tensor:
+    r""":math:`F(\Delta) = \mathbb E[-\phi'(h)\,s\,g]` ``[..., d]`` for ``delta [..., d]`` (``beta``
+    broadcasts against the leading dims). ``flipped`` trains on :math:`-s`."""
+    m, r, sd = _component_stats(mix, delta)
+    sign = torch.tensor(_SIGN, dtype=delta.dtype, device=delta.device)
+    if flipped:
+        m, sign = -m, -sign
+    A, B = derivs.moments(m, r, beta[..., None, None], rule)
+    w = mix.weights[:, None] * mix.component_weights()  # [K, 4]
+    mean_part = torch.einsum("...kc,kcd->...d", w * sign * A, mix.means[:, _CLASS])
+    cov_part = torch.einsum("...kc,...kcd->...d", w * B, sd)
+    return mean_part - beta[..., None] * cov_part
+
+
+@dataclass
+class Trajectory:
+    r"""Theory curves, indexed ``[step, run, ...]`` (runs: one per ``beta``/``learning_rate`` entry).
+
+    ``delta`` ``[T+1, R, d]``; per behaviour ``[T+1, R, K]``: ``accuracy``, ``loss``, ``margin``,
+    ``margin_std``, ``chosen_logp_change``, ``rejected_logp_change``; ``weight_change_opnorm``
+    ``[T+1, R]``; ``phases`` as the simulator reports them.
+    """
+
+    steps: list[int]
+    delta: torch.Tensor
+    accuracy: torch.Tensor
+    loss: torch.Tensor
+    margin: torch.Tensor
+    margin_std: torch.Tensor
+    chosen_logp_change: torch.Tensor
+    rejected_logp_change: torch.Tensor
+    weight_change_opnorm: torch.Tensor
+    phases: list[dict[str, object]]
+
+
+def behaviour_metrics(mix: GaussianMixture, delta: torch.Tensor, derivs: LossDerivatives, beta: torch.Tensor,
+                      rule: HermiteRule) -> dict[str, torch.Tensor]:
+    """Per-behaviour population metrics at ``delta [..., d]`` (original labels), ``[..., K]`` each."""
+    m, r, _ = _component_stats(mix, delta)
+    w = mix.component_weights()
+    b = beta[..., None, None]
+    safe_r = r.clamp(min=torch.finfo(r.dtype).tiny)
+    acc = torch.where(r > 0, torch.special.ndtr(m / safe_r), (m > 0).to(m.dtype))
+    rho_expect = lambda f: normal_expectation(f, m, r, rule)  # noqa: E731
+    loss = rho_expect(lambda z: derivs.phi(b[..., None] * z, b[..., None]))
+    logsig = torch.nn.functional.logsigmoid
+    mean_h = (w * b * m).sum(-1)
+    second = (w * b**2 * (m**2 + r**2)).sum(-1)
+    return {
+        "accuracy": (w * acc).sum(-1),
+        "loss": (w * loss).sum(-1),
+        "margin": mean_h,
+        "margin_std": (second - mean_h**2).clamp(min=0).sqrt(),
+        "chosen_logp_change": (w * rho_expect(lambda z: logsig(z))).sum(-1) + math.log(2.0),
+        "rejected_logp_change": (w * rho_expect(lambda z: logsig(-z))).sum(-1) + math.log(2.0),
+    }
+
+
+def population_gd(
+    mix: GaussianMixture,
+    loss: str | Loss,
+    *,
+    beta: float | torch.Tensor,
+    learning_rate: float | torch.Tensor,
+    steps: int | None = None,
+    config: TrainConfig | None = None,
+    nodes: int = DEFAULT_NODES,
+) -> Trajectory:
+    r"""Run population GD (see the module docstring) from :math:`W_{\rm ref} = 0`.
+
+    ``config`` supplies the optimizer and phases (``steps`` alone: one SGD phase). ``beta`` and
+    ``learning_rate`` may be ``[R]`` tensors: R trajectories, batched.
+    """
+    dtype, device = mix.means.dtype, mix.means.device
+    beta_t = torch.as_tensor(beta, dtype=dtype, device=device).reshape(-1)
+    lr_t = torch.as_tensor(learning_rate, dtype=dtype, device=device).reshape(-1)
+    R = max(beta_t.numel(), lr_t.numel())
+    beta_t, lr_t = beta_t.expand(R), lr_t.expand(R)
+    if config is None:
+        require(steps is not None and steps >= 0, "steps", "must be >= 0")
+        config = TrainConfig(loss=loss, beta=float(beta_t[0]), learning_rate=float(lr_t[0]), phases=(Phase("train", int(steps or 0)),))
+    derivs, rule = LossDerivatives.of(loss), hermite_rule(nodes, dtype, device)
+    optimizer = RowOptimizer(config, lr_t, torch.zeros(1, mix.dim, dtype=dtype, device=device))
+    rows = torch.zeros(R, 1, mix.dim, dtype=dtype, device=device)  # first answer row = Delta / 2
+    deltas, phases = [rows[:, 0] * 2], []
+    for phase, start, end in config.phase_bounds():
+        phases.append({"name": phase.name, "labels": phase.labels, "start": start, "end": end})
+        optimizer.reset()
+        for _ in range(start, end):
+            F = population_gradient(mix, rows[:, 0] * 2, derivs, beta_t, rule, flipped=phase.labels == "flipped")
+            rows = optimizer.step(rows, (-beta_t[:, None] * F).unsqueeze(1))
+            deltas.append(rows[:, 0] * 2)
+    delta = torch.stack(deltas)
+    metrics = behaviour_metrics(mix, delta, derivs, beta_t.expand(delta.shape[:2]), rule)
+    return Trajectory(list(range(delta.shape[0])), delta, **metrics,
+                      weight_change_opnorm=delta.norm(dim=-1) / math.sqrt(2.0), phases=phases)
+
+
+def fixed_point(mix: GaussianMixture, loss: str | Loss, *, beta: float, learning_rate: float,
+                tol: float = 1e-12, max_steps: int = 100_000, nodes: int = DEFAULT_NODES) -> torch.Tensor:
+    r"""A fixed point :math:`\Delta^\star` of population SGD, by iterating until
+    :math:`\|\Delta_{t+1} - \Delta_t\| \le \text{tol}\,\|\Delta_t\|`; per-behaviour accuracies then
+    come from :func:`behaviour_metrics`."""
+    derivs, rule = LossDerivatives.of(loss), hermite_rule(nodes, mix.means.dtype, mix.means.device)
+    b = torch.tensor(beta, dtype=mix.means.dtype, device=mix.means.device)
+    delta = torch.zeros(mix.dim, dtype=mix.means.dtype, device=mix.means.device)
+    for _ in range(max_steps):
+        step = 2 * learning_rate * beta * population_gradient(mix, delta, derivs, b, rule)
+        delta = delta + step
+        if step.norm() <= tol * delta.norm():
+            return delta
+    raise RuntimeError(f"population GD did not reach a fixed point in {max_steps} steps")
+
+
+def max_learning_rate(mix: GaussianMixture, loss: str | Loss, beta: float) -> float:
+    r"""``stable-step-size``: :math:`\eta_{\max} = 1/(\beta^2\sup|\phi''|\,\lambda_{\max}(\mathbb E gg^\top))`
+    (``inf`` for a linear loss, ``0`` for a non-smooth one: no guarantee)."""
+    from prefdyn.theory.theorems.stable_step_size import smoothness
+
+    resolved = get_loss(loss) if isinstance(loss, str) else loss
+    L2 = float(smoothness(resolved).subs(beta_symbol, beta))
+    top = float(torch.linalg.eigvalsh(mix.second_moment())[-1])
+    if not math.isfinite(L2):
+        return 0.0
+    return math.inf if L2 == 0 else 1.0 / (beta**2 * L2 * top)
