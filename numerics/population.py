@@ -41,6 +41,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import sympy as sp
 import torch
 
 from prefdyn.errors import require
@@ -53,6 +54,8 @@ from .evaluate import TensorFunction, torch_lambdify
 from .optim import RowOptimizer
 from .quadrature import DEFAULT_NODES, HermiteRule, hermite_rule, normal_expectation
 
+#: SymPy heads whose presence makes phi non-smooth (phi'' is then taken by Stein's identity)
+_NONSMOOTH = (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside)
 #: observed sign and true class (0 = "+", 1 = "-") of the four components (class, flipped?)
 _SIGN = (1.0, -1.0, -1.0, 1.0)
 _CLASS = (0, 1, 0, 1)
@@ -75,7 +78,7 @@ class GaussianMixture:
     label_noise: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
 
     def __post_init__(self) -> None:
-        K, two, d = self.means.shape
+        K, two, _ = self.means.shape
         require(two == 2, "means", "must have shape [K, 2, d]")
         require(self.weights.shape == (K,) and self.positive_fraction.shape == (K,), "weights", "need shape [K]")
         require(self.covariances.shape[:2] == (K, 2) and self.covariances.dim() in (2, 3, 4), "covariances",
@@ -138,7 +141,7 @@ class LossDerivatives:
     def of(cls, loss: str | Loss) -> LossDerivatives:
         resolved = get_loss(loss) if isinstance(loss, str) else loss
         symbols = (h_symbol, beta_symbol)
-        compile_ = lambda e: torch_lambdify(resolved.bind(e), symbols)  # noqa: E731
+        compile_ = lambda e: torch_lambdify(resolved.bind(e), symbols)
         smooth = not resolved.phi.has(*_NONSMOOTH)
         return cls(resolved, compile_(resolved.phi), compile_(resolved.dphi), compile_(resolved.d2phi) if smooth else None)
 
@@ -152,15 +155,6 @@ class LossDerivatives:
             stein = (self.dphi(b * (m.unsqueeze(-1) + r.unsqueeze(-1) * rule.z), b) * rule.z * rule.w).sum(-1)
             B = stein / (beta * r).clamp(min=torch.finfo(m.dtype).tiny)
         return A, B
-
-
-def _nonsmooth() -> tuple[type, ...]:
-    import sympy as sp
-
-    return (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside)
-
-
-_NONSMOOTH = _nonsmooth()
 
 
 def _component_stats(mix: GaussianMixture, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -216,7 +210,7 @@ def behaviour_metrics(mix: GaussianMixture, delta: torch.Tensor, derivs: LossDer
     b = beta[..., None, None]
     safe_r = r.clamp(min=torch.finfo(r.dtype).tiny)
     acc = torch.where(r > 0, torch.special.ndtr(m / safe_r), (m > 0).to(m.dtype))
-    rho_expect = lambda f: normal_expectation(f, m, r, rule)  # noqa: E731
+    rho_expect = lambda f: normal_expectation(f, m, r, rule)
     loss = rho_expect(lambda z: derivs.phi(b[..., None] * z, b[..., None]))
     logsig = torch.nn.functional.logsigmoid
     mean_h = (w * b * m).sum(-1)
