@@ -1,0 +1,295 @@
+"""``prefdyn persona stats|train|pair|misalign|finetune``: the paper's measurements on real data.
+
+Every action loads persona-format JSONL (``--data``: a file, a folder or a glob), embeds it with
+``--model`` (default: the bundled all-MiniLM-L6-v2; or a local Hugging Face causal-LM or
+sentence-transformers folder), served from the on-disk cache when possible, and prints a
+summary (``--json``: one JSON document). ``--out DIR`` also writes the JSON document and, for
+``stats`` and ``train``, CSV and LaTeX (booktabs) tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from ._output import emit_json
+
+STATS_COLUMNS = ("name", "n", "balance", "distinguishability", "distinguishability_lo",
+                 "distinguishability_hi", "distinguishability_debiased", "concentration",
+                 "concentration_lo", "concentration_hi", "trace", "trace_lo", "trace_hi")
+TRAIN_COLUMNS = ("name", "distinguishability", "steps_to_threshold", "loss_auc",
+                 "final_train_loss", "final_test_loss", "final_train_accuracy",
+                 "final_test_accuracy")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="persona JSONL file, folder or glob")
+    p.add_argument("--model", default=None,
+                   help="'minilm' (default, bundled) or a local model folder (never downloads)")
+    p.add_argument("--behaviors", nargs="+", default=None, metavar="NAME",
+                   help="behaviours (file stems) to use; default: all")
+    p.add_argument("--responses", nargs=2, default=None, metavar=("FIRST", "SECOND"),
+                   help="ordered answer pair (default: the first line's, matching answer first)")
+    p.add_argument("--template", default=None,
+                   help="prompt template with {question}/{statement} (default: per model)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    p.add_argument("--no-cache", action="store_true", help="recompute embeddings")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--out", type=Path, default=None, help="also write results into this folder")
+
+
+def _training(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("last-layer training (paper defaults)")
+    g.add_argument("--loss", default="dpo")
+    g.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
+    g.add_argument("--batch-size", type=int, default=128, help="0 = full batch")
+    g.add_argument("--steps", type=int, default=100)
+    g.add_argument("--lr", type=float, default=0.1)
+    g.add_argument("--beta", type=float, default=0.01)
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--test-fraction", type=float, default=0.1)
+    g.add_argument("--threshold", type=float, default=0.6,
+                   help="training-loss threshold for steps-to-threshold")
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from prefdyn.numerics.persona.training import TrainSettings
+
+    return TrainSettings(loss=args.loss, optimizer=args.optimizer, batch_size=args.batch_size,
+                         steps=args.steps, learning_rate=args.lr, beta=args.beta,
+                         weight_decay=args.weight_decay, test_fraction=args.test_fraction,
+                         seed=args.seed, device=args.device or "auto")
+
+
+def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(corpus, embedder, embedded corpus); reports embedding time and cache hits on stderr."""
+    from prefdyn.numerics.persona import embed_corpus, load_persona, resolve_embedder
+
+    responses = tuple(args.responses) if args.responses else None
+    corpus = load_persona(args.data, behaviours=args.behaviors, responses=responses)
+    embedder = resolve_embedder(args.model, args.device)
+    start = time.perf_counter()
+    embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache)
+    print(f"persona: {len(embedded.behaviours)} behaviour(s) embedded by {embedder.name} in "
+          f"{time.perf_counter() - start:.2f} s ({embedded.cache_hits} from the cache)",
+          file=sys.stderr)
+    return corpus, embedder, embedded
+
+
+def _finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
+            tables: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] | None = None) -> int:
+    if args.out is not None:
+        from prefdyn.numerics.persona.tables import to_csv, to_latex
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"persona-{args.action}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        for name, (rows, columns) in (tables or {}).items():
+            (args.out / f"{name}.csv").write_text(to_csv(rows, columns))
+            (args.out / f"{name}.tex").write_text(
+                to_latex(rows, columns, caption=f"persona {name}"))
+    if args.json:
+        emit_json(doc)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _corr_text(label: str, c: dict[str, Any]) -> str:
+    return (f"Spearman rho({label}) = {c['rho']:+.3f}  95% CI [{c['ci']['low']:+.3f}, "
+            f"{c['ci']['high']:+.3f}]  permutation p = {c['p_value']:.4g}  (n = {c['n']})\n")
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from prefdyn.numerics.persona.stats import behaviour_stats, delta, priority_level
+    from prefdyn.numerics.persona.tables import to_text
+
+    _, _, data = _load(args)
+    rows = [behaviour_stats(b.name, b.g, b.sign, resamples=args.resamples, seed=args.seed).row()
+            for b in data.behaviours]
+    deltas = {b.name: delta(b.g, b.sign) for b in data.behaviours}
+    names = list(deltas)
+    priority = [{"first": i, "second": j, "gap": priority_level(deltas[i], deltas[j])[2]}
+                for a, i in enumerate(names) for j in names[a + 1:]]
+    doc = {"model": data.model, "template": data.template, "responses": list(data.responses),
+           "behaviors": rows}
+    if args.priority:
+        doc["priority"] = priority
+    tables = {"stats": (rows, STATS_COLUMNS),
+              "priority": (priority, ("first", "second", "gap"))}
+    return _finish(args, doc, to_text(rows, ("name", "n", "balance", "distinguishability",
+                                             "concentration", "trace")), tables)
+
+
+def _curves(result: Any, b: int) -> dict[str, list[float]]:
+    return {f"{split}_{m}": result.curve(m, split)[0, :, b].tolist()
+            for split in ("train", "test") for m in ("loss", "accuracy")}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from prefdyn.numerics.persona.experiments import distinguishability, speed_correlation
+    from prefdyn.numerics.persona.tables import to_text
+    from prefdyn.numerics.persona.training import train_each
+
+    _, _, data = _load(args)
+    settings = _settings(args)
+    each = train_each(data, settings, args.threshold)
+    dist = distinguishability(data)
+    rows = [{"name": k, "distinguishability": dist[k], **asdict(s)} for k, (s, _) in each.items()]
+    doc: dict[str, Any] = {"settings": asdict(settings), "threshold": args.threshold,
+                           "behaviors": [{**row, "curves": _curves(each[row["name"]][1], 0)}
+                                         for row in rows]}
+    text = to_text(rows, TRAIN_COLUMNS)
+    if len(rows) >= 3:
+        corr = speed_correlation(data, settings, args.threshold,
+                                 permutations=args.permutations).to_json()
+        doc["rho_steps_to_threshold"] = corr["rho_steps_to_threshold"]
+        doc["rho_loss_auc"] = corr["rho_loss_auc"]
+        text += _corr_text("distinguishability, steps to threshold",
+                           corr["rho_steps_to_threshold"])
+        text += _corr_text("distinguishability, loss AUC", corr["rho_loss_auc"])
+    return _finish(args, doc, text, {"train": (rows, TRAIN_COLUMNS)})
+
+
+def _pair_json(r: Any) -> dict[str, Any]:
+    return {"first": r.first, "second": r.second, "priority": list(r.priority), "gap": r.gap,
+            "predicted_first": r.predicted_first, "observed_first": r.observed_first,
+            "agrees": r.agrees, "joint": [asdict(s) for s in r.joint],
+            "alone": [asdict(s) for s in r.alone]}
+
+
+def _pair(args: argparse.Namespace) -> int:
+    from prefdyn.numerics.persona.experiments import default_pair, pair_priority, pair_sweep
+
+    _, _, data = _load(args)
+    settings = _settings(args)
+    if args.pairs > 1 and len(data.behaviours) > 2:
+        results, corr = pair_sweep(data, settings, args.threshold, args.pairs,
+                                   permutations=args.permutations)
+        agree = sum(r.agrees for r in results) / len(results)
+        doc: dict[str, Any] = {"pairs": [_pair_json(r) for r in results], "agreement": agree,
+                               "rho_gap_lead": None if corr is None else asdict(corr)}
+        text = f"{len(results)} pairs: prediction agrees with the observed order in {agree:.1%}\n"
+        if corr is not None:
+            text += _corr_text("priority gap, joint loss-AUC lead", asdict(corr))
+        return _finish(args, doc, text)
+    first, second = data.names if len(data.names) == 2 else default_pair(data)
+    r = pair_priority(data, first, second, settings, args.threshold)
+    text = (f"pair {r.first} / {r.second}: priority p = {r.priority[0]:.4f} / "
+            f"{r.priority[1]:.4f}, gap = {r.gap:+.4f} -> predicted first: {r.predicted_first}; "
+            f"observed first (smaller joint loss AUC): {r.observed_first}\n"
+            f"  final train accuracy joint {r.joint[0].final_train_accuracy:.3f} / "
+            f"{r.joint[1].final_train_accuracy:.3f}, alone {r.alone[0].final_train_accuracy:.3f}"
+            f" / {r.alone[1].final_train_accuracy:.3f}\n")
+    return _finish(args, _pair_json(r), text)
+
+
+def _misalign_text(m: Any, label: str = "") -> str:
+    return (f"{label}steps to flip: from reference {m.steps_to_flip_from_reference}, from aligned "
+            f"{m.steps_to_flip_from_aligned} (aligned train accuracy "
+            f"{m.aligned_train_accuracy:.3f}); first-step size ratio aligned/reference "
+            f"{m.first_step_ratio:.3f}\n")
+
+
+def _misalign_json(m: Any) -> dict[str, Any]:
+    return {**asdict(m), "first_step_ratio": m.first_step_ratio}
+
+
+def _misalign(args: argparse.Namespace) -> int:
+    from prefdyn.numerics.persona.experiments import misalignment
+
+    _, _, data = _load(args)
+    m = misalignment(data, _settings(args), args.flip_steps)
+    return _finish(args, _misalign_json(m), _misalign_text(m))
+
+
+def _finetune(args: argparse.Namespace) -> int:
+    from prefdyn.numerics.persona import load_persona, resolve_embedder
+    from prefdyn.numerics.persona.finetune import FinetuneSettings, finetune
+
+    responses = tuple(args.responses) if args.responses else None
+    corpus = load_persona(args.data, behaviours=args.behaviors, responses=responses)
+    if args.behaviors is None:
+        corpus = corpus.select(corpus.names[:args.subset])
+    ft = FinetuneSettings(samples=args.samples, steps=args.ft_steps, batch_size=args.ft_batch,
+                          learning_rate=args.ft_lr, head_learning_rate=args.head_lr,
+                          beta=args.ft_beta, seed=args.seed)
+    r = finetune(corpus, resolve_embedder(args.model, args.device), ft, _settings(args),
+                 args.template)
+    doc = {"settings": asdict(ft), **{k: v for k, v in asdict(r).items()
+                                      if not k.startswith("misalign")},
+           "misalign_base": _misalign_json(r.misalign_base),
+           "misalign_tuned": _misalign_json(r.misalign_tuned)}
+    text = "".join(f"{b}: distinguishability {r.distinguishability_base[b]:.4f} -> "
+                   f"{r.distinguishability_tuned[b]:.4f} (held-out "
+                   f"{r.test_distinguishability_base[b]:.4f} -> "
+                   f"{r.test_distinguishability_tuned[b]:.4f})\n" for b in r.behaviours)
+    text += f"DPO loss {r.loss[0]:.4f} -> {r.loss[-1]:.4f} over {len(r.loss)} steps\n"
+    text += _misalign_text(r.misalign_base, "base features:  ")
+    text += _misalign_text(r.misalign_tuned, "tuned features: ")
+    return _finish(args, doc, text)
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+        return value
+    return parse
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "persona", help="measurements on persona-format preference data embedded by a real model",
+        description=__doc__)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    p = actions.add_parser("stats", help="per-behaviour geometry with bootstrap CIs")
+    _common(p)
+    p.add_argument("--resamples", type=_positive(int), default=200, help="bootstrap resamples")
+    p.add_argument("--priority", action="store_true", help="list pairwise priority levels")
+    p.set_defaults(func=_stats)
+
+    p = actions.add_parser("train", help="last-layer DPO per behaviour; rho(distinguishability, "
+                                         "speed)")
+    _common(p)
+    _training(p)
+    p.add_argument("--permutations", type=_positive(int), default=10000)
+    p.set_defaults(func=_train)
+
+    p = actions.add_parser("pair", help="joint training of a pair vs the priority prediction")
+    _common(p)
+    _training(p)
+    p.add_argument("--pairs", type=_positive(int), default=1,
+                   help="> 1: that many random pairs among --behaviors")
+    p.add_argument("--permutations", type=_positive(int), default=10000)
+    p.set_defaults(func=_pair)
+
+    p = actions.add_parser("misalign", help="flipped labels from the reference / aligned head")
+    _common(p)
+    _training(p)
+    p.add_argument("--flip-steps", type=_positive(int), default=None,
+                   help="steps on flipped labels (default: --steps)")
+    p.set_defaults(func=_misalign)
+
+    p = actions.add_parser("finetune", help="full DPO fine-tuning of the encoder + head")
+    _common(p)
+    _training(p)
+    g = p.add_argument_group("fine-tuning (CPU-feasible defaults)")
+    g.add_argument("--subset", type=_positive(int), default=4,
+                   help="behaviours used when --behaviors is not given (the first N)")
+    g.add_argument("--samples", type=_positive(int), default=128, help="per behaviour")
+    g.add_argument("--ft-steps", type=_positive(int), default=60)
+    g.add_argument("--ft-batch", type=_positive(int), default=32)
+    g.add_argument("--ft-lr", type=_positive(float), default=2e-5)
+    g.add_argument("--head-lr", type=_positive(float), default=1e-2)
+    g.add_argument("--ft-beta", type=_positive(float), default=0.1)
+    p.set_defaults(func=_finetune)
+
