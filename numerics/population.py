@@ -52,7 +52,7 @@ from prefdyn.theory.symbols import h as h_symbol
 from .config import Phase, TrainConfig
 from .evaluate import TensorFunction, torch_lambdify
 from .optim import RowOptimizer
-from .quadrature import DEFAULT_NODES, HermiteRule, hermite_rule, normal_expectation
+from .quadrature import DEFAULT_NODES, HermiteRule, hermite_rule, normal_expectation, rule_for
 
 #: SymPy heads whose presence makes phi non-smooth (phi'' is then taken by Stein's identity)
 _NONSMOOTH = (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside)
@@ -148,6 +148,7 @@ class LossDerivatives:
     def moments(self, m: torch.Tensor, r: torch.Tensor, beta: torch.Tensor, rule: HermiteRule) -> tuple[torch.Tensor, torch.Tensor]:
         """``(A, B)`` at ``z ~ N(m, r^2)`` (broadcast)."""
         b = beta.unsqueeze(-1)
+        rule = rule_for(beta * r, rule)
         A = normal_expectation(lambda z: -self.dphi(b * z, b), m, r, rule)
         if self.d2phi is not None:
             B = normal_expectation(lambda z: self.d2phi(b * z, b), m, r, rule)  # type: ignore[misc]
@@ -210,7 +211,8 @@ def behaviour_metrics(mix: GaussianMixture, delta: torch.Tensor, derivs: LossDer
     b = beta[..., None, None]
     safe_r = r.clamp(min=torch.finfo(r.dtype).tiny)
     acc = torch.where(r > 0, torch.special.ndtr(m / safe_r), (m > 0).to(m.dtype))
-    rho_expect = lambda f: normal_expectation(f, m, r, rule)
+    rho_rule = rule_for(b.clamp(min=1.0) * r, rule)  # phi(beta z) and log sigma(z)
+    rho_expect = lambda f: normal_expectation(f, m, r, rho_rule)
     loss = rho_expect(lambda z: derivs.phi(b[..., None] * z, b[..., None]))
     logsig = torch.nn.functional.logsigmoid
     mean_h = (w * b * m).sum(-1)
