@@ -11,14 +11,21 @@ from scipy import integrate
 from scipy.special import expit
 from scipy.stats import norm
 
-from prefdyn.numerics.population import (GaussianMixture, LossDerivatives, behaviour_metrics, fixed_point,
-                                         max_learning_rate, population_gd, population_gradient)
+from prefdyn.numerics.population import (
+    GaussianMixture,
+    LossDerivatives,
+    behaviour_metrics,
+    fixed_point,
+    max_learning_rate,
+    population_gd,
+    population_gradient,
+)
 from prefdyn.numerics.quadrature import hermite_rule
 
 
 def _A_B_quad(m: float, r: float, beta: float) -> tuple[float, float]:
     """DPO's A = E sigma(-beta z), B = E sigma'(beta z) by adaptive quadrature (scipy)."""
-    dens = lambda z: norm.pdf(z, m, r)  # noqa: E731
+    dens = lambda z: norm.pdf(z, m, r)
     lo, hi, kw = m - 12 * r, m + 12 * r, {"epsabs": 1e-15, "limit": 1000, "points": [0.0]}
     A = integrate.quad(lambda z: expit(-beta * z) * dens(z), lo, hi, **kw)[0]
     B = integrate.quad(lambda z: expit(beta * z) * expit(-beta * z) * dens(z), lo, hi, **kw)[0]
