@@ -25,6 +25,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..framework import Assumption, Claim, Form, Theorem, chain
+from ..functions import to_elementary
 from ..losses import Loss
 from ..symbols import beta, eta, h
 from ._traj import dot, vector
@@ -113,7 +114,7 @@ def _claims(loss: Loss) -> list[Claim]:
     )
     x = sp.Symbol("x", real=True)
     dphi = loss.bind(loss.dphi)
-    omega_expr = sp.simplify(_omega(lambda y: dphi.subs(h, y), x))
+    omega_expr = sp.simplify(to_elementary(_omega(lambda y: dphi.subs(h, y), x)))
     omega = chain(
         f"omega for {loss.name}",
         Form(_omega(lambda y: sp.Function(r"\phi'")(y), x), lambda: [_omega(lambda y: dphi.subs(h, y), x)]),

@@ -92,7 +92,7 @@ def _priority(kind: str) -> Callable[[], list[sp.Expr]]:
 
 # symbols of the ordering induction step
 D_gap, k_gap, A_i, c_t, k_j, B_bar, slack = (
-    sp.Symbol(n, nonnegative=True) for n in ("D", r"k_i - k_j", "A_i", "c_t", "k_j", r"\bar B", "s")
+    sp.Symbol(n, nonnegative=True) for n in ("D", r"(k_{i} - k_{j})", "A_{i}", "c_{t}", "k_{j}", r"\bar B", "s")
 )
 
 
@@ -143,7 +143,7 @@ def _claims() -> list[Claim]:
     c_slack = 1 - k_j * beta * B_bar - slack  # the step-size condition, as s >= 0
     ordering = chain(
         "ordering",
-        Form(sp.Symbol(r"m_i(t+1) - m_j(t+1)"), lambda: [(1 - c_slack) * D_gap + (k_gap + k_j) * A_i - k_j * (A_i + beta * B_bar * D_gap)]),
+        Form(sp.Symbol(r"m_{i}(t+1) - m_{j}(t+1)"), lambda: [(1 - c_slack) * D_gap + (k_gap + k_j) * A_i - k_j * (A_i + beta * B_bar * D_gap)]),
         [
             ("=", Form((1 - c_t - k_j * beta * B_bar) * D_gap + k_gap * A_i, lambda: [(1 - c_slack - k_j * beta * B_bar) * D_gap + k_gap * A_i]),
              r"mean value theorem $A(m_j) = A(m_i) + \beta\bar B\,(m_i - m_j)$, $\bar B \in [0, L_2]$; $s := 1 - c_t - k_j\beta\bar B \ge 0$ by the step-size condition"),
