@@ -11,12 +11,12 @@ import torch
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from prefdyn.cli import main  # noqa: E402
-from prefdyn.errors import PrefdynError  # noqa: E402
-from prefdyn.numerics.persona.cache import EmbeddingCache  # noqa: E402
-from prefdyn.numerics.persona.embed import CausalLMEmbedder, resolve_embedder  # noqa: E402
-from prefdyn.numerics.persona.embedded import embed_corpus  # noqa: E402
-from prefdyn.numerics.persona.loader import load_persona  # noqa: E402
+from prefdyn.cli import main
+from prefdyn.errors import PrefdynError
+from prefdyn.numerics.persona.cache import EmbeddingCache
+from prefdyn.numerics.persona.embed import CausalLMEmbedder, resolve_embedder
+from prefdyn.numerics.persona.embedded import embed_corpus
+from prefdyn.numerics.persona.loader import load_persona
 
 pytestmark = pytest.mark.real
 WORDS = ["[PAD]", "[UNK]", "[EOS]", "Human", "Assistant", ":", "Is", "this", "you", "?",

@@ -194,8 +194,8 @@ class CausalLMEmbedder(Embedder):
         from transformers import AutoModelForCausalLM
 
         dtype = torch.float32 if self.device.type == "cpu" else "auto"
-        model = AutoModelForCausalLM.from_pretrained(str(self.path), local_files_only=True,
-                                                     dtype=dtype)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(self.path), local_files_only=True,
+                                                          dtype=dtype)
         return model.to(self.device).eval()
 
     def token_id(self, response: str) -> int:

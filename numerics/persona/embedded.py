@@ -21,7 +21,7 @@ import torch
 from prefdyn.errors import PrefdynError
 
 from .cache import EmbeddingCache, cache_key
-from .embed import Embedder, Features, AnswerHead
+from .embed import AnswerHead, Embedder, Features
 from .loader import Behaviour, PersonaCorpus, PersonaRecord
 
 

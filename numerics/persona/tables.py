@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 Row = Mapping[str, float | int | str]
 
 
-def _cell(value: float | int | str, digits: int) -> str:
+def _cell(value: float | str, digits: int) -> str:
     if isinstance(value, float):
         return f"{value:.{digits}g}"
     return str(value)
