@@ -39,10 +39,13 @@ from typing import Any
 import torch
 
 from prefdyn.errors import require
+from prefdyn.numerics.sampling import sample_scenario
+from prefdyn.numerics.scenario import Scenario
+from prefdyn.numerics.simulator import simulate
 
 from .embedded import EmbeddedCorpus
 from .experiments import distinguishability
-from .predict_flow import fit_mixture, flow_curves
+from .predict_flow import fit_mixture, flow_curves, scenario_mixture
 from .stats import Correlation, spearman
 from .training import TrainSettings, preference_data, train, train_each
 
@@ -209,3 +212,21 @@ def predict_corpus(corpus: EmbeddedCorpus, settings: TrainSettings, *, joint: bo
     rho_speed, rho_steps, rho_dist = _correlations(rows, permutations, settings.seed)
     return PredictionReport(settings, joint, threshold, rows, rho_speed, rho_steps, rho_dist,
                             harm_score(rows) if joint else None, seconds)
+
+
+def scenario_errors(scenario: Scenario, *, runs: int, seed: int = 0,
+                    fitted: bool = False) -> torch.Tensor:
+    r"""The same comparison on a synthetic scenario: ``[runs, K]`` max-over-steps absolute
+    training-loss error of the population flow against ``runs`` simulated trainings of the
+    scenario (one shared head, as the scenario trains). The flow runs on the scenario's hidden
+    Gaussian structure (:func:`.predict_flow.scenario_mixture`), or with ``fitted`` on each run's
+    own moment model (:func:`.predict_flow.fit_mixture`). For Gaussian data both errors are
+    sampling errors, :math:`O(n^{-1/2})` in the number of training samples :math:`n`."""
+    data = sample_scenario(scenario, runs, seed)
+    observed = simulate(data, scenario.training, seed=seed).curve("loss", "train")
+    if fitted:
+        predicted = torch.stack([flow_curves(fit_mixture(data.shared(r)), scenario.training,
+                                             joint=True).loss for r in range(runs)])
+    else:
+        predicted = flow_curves(scenario_mixture(scenario), scenario.training, joint=True).loss
+    return (predicted - observed).abs().amax(dim=1)
