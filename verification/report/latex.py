@@ -1,0 +1,146 @@
+r"""LaTeX primitives of the report: escaping, numbers, booktabs tables, figures, macros.
+
+Everything here is a pure function of its arguments (no dates, no paths of this machine), so
+the same inputs give byte-identical ``.tex`` files.
+
+Paths inside the document are written ``\PDpath tables/x``: ``macros.tex`` defines
+``\PDpath`` as empty unless the including paper already did, so a researcher who keeps the
+report in ``prefdyn/`` next to their paper writes ``\newcommand{\PDpath}{prefdyn/}`` and then
+``\input{prefdyn/macros}``.
+
+>>> escape("50% of a_b & c")
+'50\\% of a\\_b \\& c'
+>>> message("run `a > b` first")
+'run \\texttt{a {\\char62} b} first'
+>>> number(0.0000123456)
+'1.23\\times 10^{-5}'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+_ESCAPES = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}",
+}
+
+
+def escape(text: str) -> str:
+    """Text-mode LaTeX for arbitrary user text (behaviour names, file names, messages)."""
+    return "".join(_ESCAPES.get(c, c) for c in str(text))
+
+
+def message(text: str) -> str:
+    """Escaped plain text in which `` `code` `` spans become ``\\texttt`` (skip reasons)."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # unbalanced backticks: no code spans
+        return escape(text)
+    return "".join(rf"\texttt{{{_code(p)}}}" if i % 2 else escape(p) for i, p in enumerate(parts))
+
+
+def _code(text: str) -> str:
+    """Escaped text for ``\\texttt``: typewriter fonts have ``<`` and ``>`` in their ASCII slots
+    (the text-mode ``\\textgreater`` would fall back to a math font there)."""
+    return escape(text).replace(r"\textless{}", r"{\char60}").replace(r"\textgreater{}", r"{\char62}")
+
+
+def number(value: float, digits: int = 3) -> str:
+    r"""``value`` with ``digits`` significant digits, for math mode (``1.23\times 10^{-4}``)."""
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e6):
+        return str(int(value))
+    if not math.isfinite(value):
+        return r"\text{n/a}"
+    text = f"{value:.{digits}g}"
+    if "e" in text:
+        mantissa, exponent = text.split("e")
+        return rf"{mantissa}\times 10^{{{int(exponent)}}}"
+    return text
+
+
+def macros(definitions: Mapping[str, str]) -> str:
+    r"""``\newcommand`` lines for ``{name (without backslash): body}``, sorted by name."""
+    return "".join(rf"\newcommand{{\{k}}}{{{v}}}" + "\n" for k, v in sorted(definitions.items()))
+
+
+@dataclass(frozen=True)
+class Table:
+    """A booktabs table: ``columns`` are ``(header, alignment)``; cells are LaTeX already."""
+
+    label: str
+    caption: str
+    columns: Sequence[tuple[str, str]]
+    rows: Sequence[Sequence[str]]
+    note: str = ""
+
+    def latex(self) -> str:
+        """A complete ``table`` float (``\\input`` it, or copy the ``tabular``)."""
+        spec = "".join(align for _, align in self.columns)
+        body = [" & ".join(row) + r" \\" for row in self.rows]
+        lines = [
+            r"\begin{table}[htbp]", r"\centering", rf"\caption{{{self.caption}}}",
+            rf"\label{{tab:{self.label}}}", r"\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+            " & ".join(h for h, _ in self.columns) + r" \\", r"\midrule", *body, r"\bottomrule",
+            r"\end{tabular}",
+        ]
+        if self.note:
+            lines += [r"\par\smallskip", rf"\parbox{{0.9\linewidth}}{{\footnotesize {self.note}}}"]
+        lines.append(r"\end{table}")
+        return "\n".join(lines) + "\n"
+
+
+def figure(name: str, caption: str, width: str = r"\linewidth") -> str:
+    """A ``figure`` float including ``figures/<name>`` (pdflatex picks the vector PDF)."""
+    return "\n".join([
+        r"\begin{figure}[htbp]", r"\centering",
+        rf"\includegraphics[width={width}]{{\PDpath figures/{name}}}",
+        rf"\caption{{{caption}}}", rf"\label{{fig:{name}}}", r"\end{figure}",
+    ]) + "\n"
+
+
+def input_file(relative: str) -> str:
+    r"""``\input`` of a file of the report (``relative`` without ``.tex``)."""
+    return rf"\input{{\PDpath {relative}}}" + "\n"
+
+
+def itemize(items: Iterable[str]) -> str:
+    """An ``itemize`` list (empty string for no items)."""
+    body = [rf"  \item {item}" for item in items]
+    return "\n".join([r"\begin{itemize}", *body, r"\end{itemize}"]) + "\n" if body else ""
+
+
+#: Packages ``theorems.tex`` and the tables and figures need in the including document.
+PACKAGES = ("amsmath", "amssymb", "amsthm", "booktabs", "graphicx")
+
+#: Helpers every report file may use. ``\PDfit`` typesets display math at its natural size and
+#: shrinks it to the line only when it would overflow (measured by TeX, not guessed here).
+HELPERS = r"""\providecommand{\PDpath}{}
+\makeatletter
+\newsavebox{\PD@box}
+\newlength{\PD@room}
+\newcommand{\PDfit}[2][0pt]{%
+  \setlength{\PD@room}{\dimexpr\linewidth-#1\relax}%
+  \sbox{\PD@box}{$\displaystyle #2$}%
+  \ifdim\wd\PD@box>\PD@room\resizebox{\PD@room}{!}{\usebox{\PD@box}}\else\usebox{\PD@box}\fi}
+\newcommand{\PDwhy}[1]{\parbox[t]{\dimexpr\linewidth-4em\relax}{\raggedright\footnotesize\itshape #1}}
+\makeatother
+\ifdefined\theorem\else\newtheorem{theorem}{Theorem}\fi
+"""
+
+
+def preamble(title: str) -> str:
+    """The standalone document's preamble (no ``\\date``: the output must not change daily)."""
+    return "\n".join([
+        r"\documentclass[11pt]{article}",
+        r"\usepackage[margin=2.5cm]{geometry}",
+        rf"\usepackage{{{','.join(PACKAGES)}}}",
+        r"\usepackage[hidelinks]{hyperref}",
+        r"\allowdisplaybreaks",
+        r"\input{macros}",
+        rf"\title{{{title}}}",
+        r"\author{prefdyn}",
+        r"\date{}",
+    ]) + "\n"

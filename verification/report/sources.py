@@ -1,0 +1,224 @@
+"""Gather each part of the report from whatever this installation provides.
+
+A gatherer returns its data or raises :class:`Skip` with a reason a reader understands (the
+reason is printed in the document and in ``manifest.json``). Commands that other layers expose
+only on the command line (``prefdyn predict``, ``prefdyn verify``) are run as subprocesses
+through their ``--json`` contract (DESIGN, "Contracts other parts rely on").
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scipy.stats import spearmanr
+
+from prefdyn.errors import PrefdynError
+from prefdyn.numerics import Scenario, SimulationResult, run_scenario
+from prefdyn.theory.catalogue import get_theorem, theorem_ids
+from prefdyn.theory.framework import Theorem
+
+from .figures import Scatter
+from .variants import SWEEP_DISTINGUISHABILITY, toml_text
+
+#: Loss threshold of the persona speed measurement (steps until a behaviour's training loss
+#: first falls below it; DPO starts at log 2 = 0.693).
+PERSONA_THRESHOLD = 0.6
+
+
+class Skip(Exception):
+    """This part cannot be produced here; ``str(skip)`` says why."""
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "no message"
+
+
+def cli_json(args: Sequence[str]) -> Any:
+    """``prefdyn ARGS --json`` in a subprocess, parsed; :class:`Skip` when the command is
+    missing from this installation or fails."""
+    proc = subprocess.run([sys.executable, "-m", "prefdyn", *args, "--json"],
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        if "invalid choice" in proc.stderr:
+            raise Skip(f"this installation has no `prefdyn {args[0]}` command")
+        raise Skip(f"`prefdyn {args[0]}` failed (exit {proc.returncode}): {_last_line(proc.stderr)}")
+    try:
+        return json.loads(proc.stdout)
+    except json.JSONDecodeError as err:
+        raise Skip(f"`prefdyn {args[0]} --json` printed no JSON document ({err})") from None
+
+
+# ----------------------------------------------------------------------------- theory
+
+
+def check_theorem_ids(ids: Sequence[str]) -> None:
+    """Raise :class:`PrefdynError` naming the first id that is not in the catalogue."""
+    known = theorem_ids()
+    for theorem_id in ids:
+        if theorem_id not in known:
+            raise PrefdynError(f"--theorem: unknown theorem id {theorem_id!r}; known ids: "
+                               f"{', '.join(known)}")
+
+
+def theorems(loss: str, ids: Sequence[str] | None = None) -> tuple[list[Theorem], dict[str, str]]:
+    """The catalogue theorems ``ids`` (default: all) for ``loss``, checked; ``{id: reason}`` for
+    those that failed to build or check (a theorem being written concurrently must not sink the
+    report)."""
+    built, skipped = [], {}
+    for theorem_id in ids or theorem_ids():
+        try:
+            theorem = get_theorem(theorem_id, loss)
+            theorem.check()
+        except Exception as err:  # noqa: BLE001 - reported, never hidden
+            skipped[theorem_id] = f"{type(err).__name__}: {err}"
+            continue
+        built.append(theorem)
+    return built, skipped
+
+
+def prediction(scenario: Scenario, workdir: Path) -> dict[str, Any]:
+    """Theory curves of ``scenario`` from ``prefdyn predict`` (the simulate JSON shape)."""
+    path = workdir / f"{scenario.name}.toml"
+    path.write_text(toml_text(scenario), encoding="utf-8")
+    return cli_json(["predict", str(path)])
+
+
+# ----------------------------------------------------------------------------- simulation
+
+
+def simulation(scenario: Scenario, device: str) -> tuple[dict[str, Any], SimulationResult]:
+    """The scenario's own runs (seed, runs from its ``[training]`` table): summary and result."""
+    result = run_scenario(scenario, device=device, progress=False)
+    return result.summary(), result
+
+
+def speed_scatter(scenario: Scenario, result: SimulationResult) -> Scatter:
+    """Distinguishability against the loss area (mean training loss over the steps, lower is
+    faster) of the synthetic sweep, one point per behaviour (mean and std across runs)."""
+    area = result.curve("loss", "train")[:, 1:].mean(1)  # [R, K]
+    mean, std = area.mean(0).tolist(), area.std(0, correction=0).tolist()
+    x = [b.distinguishability for b in scenario.behaviors]
+    rho, p_value = spearmanr(x, mean)
+    return Scatter([b.name for b in scenario.behaviors], x, mean, std, float(rho), float(p_value),
+                   r"distinguishability $\|\delta_b\|$",
+                   "loss area (mean training loss; lower = faster)")
+
+
+# ----------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class VerificationRow:
+    """One theorem's result of ``prefdyn verify --json``."""
+
+    theorem: str
+    examples: int
+    passed: bool
+    max_violation: float
+    tightness_min: float
+    tightness_median: float
+
+
+def _entries(doc: Any) -> list[Mapping[str, Any]]:
+    if isinstance(doc, Mapping):
+        for key in ("theorems", "results"):
+            if isinstance(doc.get(key), list):
+                return doc[key]
+        return [dict(v, id=k) for k, v in doc.items() if isinstance(v, Mapping)]
+    return list(doc) if isinstance(doc, list) else []
+
+
+def verification(examples: int, seed: int) -> list[VerificationRow]:
+    """Per-theorem verification against simulation (``prefdyn verify``)."""
+    doc = cli_json(["verify", "--examples", str(examples), "--seed", str(seed)])
+    rows = []
+    for entry in _entries(doc):
+        tight = entry.get("tightness") or {}
+        rows.append(VerificationRow(
+            str(entry.get("id", entry.get("theorem", "?"))), int(entry.get("examples", 0)),
+            bool(entry.get("passed", False)), float(entry.get("max_violation", float("nan"))),
+            float(tight.get("min", float("nan"))), float(tight.get("median", float("nan"))),
+        ))
+    if not rows:
+        raise Skip("`prefdyn verify --json` reported no theorem")
+    return rows
+
+
+# ----------------------------------------------------------------------------- benchmarks
+
+
+def benchmarks(path: Path | None) -> dict[str, Any]:
+    """A results file of ``benchmarks/bench_simulator.py`` (its JSON output), flattened to
+    ``{"sweep.TFLOP_per_s": ...}``. Timings are never measured during the report: a wall-clock
+    number would make the ``.tex`` output differ from run to run."""
+    if path is None:
+        raise Skip("no benchmark results given (run `python benchmarks/bench_simulator.py > "
+                   "bench.json` and pass `--benchmarks bench.json`)")
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise Skip(f"cannot read benchmark results {path}: {err}") from None
+
+    def flat(prefix: str, value: Any) -> dict[str, Any]:
+        if isinstance(value, Mapping):
+            return {k2: v2 for k, v in value.items() for k2, v2 in flat(f"{prefix}{k}.", v).items()}
+        return {prefix.rstrip("."): value}
+
+    return flat("", doc)
+
+
+# ----------------------------------------------------------------------------- persona
+
+
+@dataclass(frozen=True)
+class PersonaResults:
+    """Real-data measurements (Im & Li 2024, Sec. 5) on a persona-format data set."""
+
+    model: str
+    responses: tuple[str, str]
+    stats: list[Any]  # prefdyn.numerics.persona.stats.BehaviourStats
+    speed: Any  # prefdyn.numerics.persona.experiments.SpeedCorrelation
+    misalignment: Any  # prefdyn.numerics.persona.experiments.Misalignment
+    settings: Any  # prefdyn.numerics.persona.training.TrainSettings
+
+    def scatter(self) -> Scatter:
+        names = list(self.speed.speeds)
+        return Scatter(names, [self.speed.distinguishability[n] for n in names],
+                       [self.speed.speeds[n].loss_auc for n in names], None,
+                       self.speed.rho_auc.rho, self.speed.rho_auc.p_value,
+                       r"distinguishability $\|\mu_b^+ - \mu_b^-\|$",
+                       "loss area (mean training loss; lower = faster)")
+
+
+def persona(path: str, device: str) -> PersonaResults:
+    """Embed the persona data at ``path`` (MiniLM, cached on disk), measure every behaviour's
+    geometry, its learning speed alone, and one misalignment run of the whole set."""
+    try:
+        from prefdyn.numerics.persona.embed import resolve_embedder
+        from prefdyn.numerics.persona.embedded import embed_corpus
+        from prefdyn.numerics.persona.experiments import misalignment, speed_correlation
+        from prefdyn.numerics.persona.loader import load_persona
+        from prefdyn.numerics.persona.stats import behaviour_stats
+        from prefdyn.numerics.persona.training import TrainSettings
+    except ImportError as err:
+        raise Skip(f"the real-data layer is not importable ({err}); install prefdyn[real]") from None
+    corpus = embed_corpus(load_persona(path), resolve_embedder(None, device))
+    settings = TrainSettings(device=device)
+    stats = [behaviour_stats(b.name, b.g, b.sign) for b in corpus.behaviours]
+    speed = speed_correlation(corpus, settings, PERSONA_THRESHOLD)
+    return PersonaResults(corpus.model, corpus.responses, stats, speed,
+                          misalignment(corpus, settings), settings)
+
+
+def sweep_label() -> str:
+    """One-line description of the synthetic sweep, for captions."""
+    values = ", ".join(f"{d:.2f}" for d in SWEEP_DISTINGUISHABILITY)
+    return f"{len(SWEEP_DISTINGUISHABILITY)} orthogonal isotropic behaviours with distinguishability {values}"
+

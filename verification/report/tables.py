@@ -1,0 +1,119 @@
+"""The report's booktabs tables, each built from gathered data (:mod:`.sources`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from prefdyn.numerics import Scenario
+from prefdyn.theory.framework import Theorem
+
+from .latex import Table, escape, number
+from .sources import PersonaResults, VerificationRow
+
+
+def _pm(curve: Mapping[str, Sequence[float]], digits: int = 3) -> str:
+    return rf"${number(curve['mean'][-1], digits)} \pm {number(curve['std'][-1], 2)}$"
+
+
+def scenario_table(scenario: Scenario) -> Table:
+    """The behaviours of the scenario (the structured preference distribution)."""
+    rows = [[escape(b.name), f"${number(b.weight)}$", f"${number(b.positive_fraction)}$",
+             f"${number(b.distinguishability)}$", f"${number(b.noise)}$", escape(b.distribution),
+             f"${number(b.label_noise)}$"] for b in scenario.behaviors]
+    t = scenario.training
+    note = (rf"Training: loss {escape(str(t.loss))}, $\beta = {number(t.beta)}$, "
+            rf"$\eta = {number(t.learning_rate)}$, {t.steps} steps, optimiser {escape(t.optimizer)}, "
+            rf"batch {'full' if t.batch_size == 0 else t.batch_size}; $n = {scenario.samples}$ "
+            rf"samples per run, $d = {scenario.dim}$, seed {scenario.seed}.")
+    return Table("scenario", rf"Scenario \texttt{{{escape(scenario.name)}}}: behaviours.",
+                 [("behaviour", "l"), ("$p_b$", "r"), ("$q_b$", "r"), (r"$\|\delta_b\|$", "r"),
+                  (r"$\sigma_b$", "r"), ("law", "l"), (r"$\epsilon_b$", "r")], rows, note)
+
+
+def theorem_table(theorems: Sequence[Theorem], skipped: Mapping[str, str]) -> Table:
+    """Catalogue: every theorem with its SymPy verification count (or why it is missing)."""
+    rows = []
+    for theorem in theorems:
+        steps = theorem.check().steps()
+        ok = sum(r.verified for _, _, r in steps)
+        rows.append([rf"\texttt{{{escape(theorem.id)}}}", rf"Thm.~\ref{{thm:{theorem.id}}}",
+                     f"{ok}/{len(steps)}"])
+    rows += [[rf"\texttt{{{escape(i)}}}", "omitted", "--"] for i in sorted(skipped)]
+    return Table("theorems", "Theorem catalogue and SymPy verification of every derivation step.",
+                 [("id", "l"), ("statement", "l"), ("steps verified", "r")], rows)
+
+
+def simulation_table(summary: Mapping[str, Any], theory: Mapping[str, Any] | None,
+                     runs: int) -> Table:
+    """Final values per behaviour: simulation mean +- std across runs, theory if predicted."""
+    has_test = "test" in summary["behaviors"][0]
+    columns = [("behaviour", "l"), ("train accuracy", "r")]
+    columns += [("test accuracy", "r")] if has_test else []
+    columns += [("margin $h$", "r")]
+    predicted = {b["name"]: b for b in theory["behaviors"]} if theory else {}
+    if predicted:
+        columns += [("theory accuracy", "r"), ("theory margin", "r")]
+    rows = []
+    for b in summary["behaviors"]:
+        row = [escape(b["name"]), _pm(b["accuracy"])]
+        row += [_pm(b["test"]["accuracy"])] if has_test else []
+        row.append(_pm(b["margin"]))
+        if predicted:
+            p = predicted.get(b["name"], {})
+            row += [f"${number(p[m]['mean'][-1])}$" if m in p else "--" for m in ("accuracy", "margin")]
+        rows.append(row)
+    return Table("simulation", rf"Values after the last step (mean $\pm$ std over {runs} runs).",
+                 columns, rows)
+
+
+def verification_table(rows: Sequence[VerificationRow]) -> Table:
+    """``prefdyn verify``: examples, outcome, largest violation and tightness per theorem."""
+    body = [[rf"\texttt{{{escape(r.theorem)}}}", str(r.examples),
+             "yes" if r.passed else r"\textbf{no}", f"${number(r.max_violation)}$",
+             f"${number(r.tightness_min)}$", f"${number(r.tightness_median)}$"] for r in rows]
+    return Table("verification", "Theorems against simulated training (property-based examples).",
+                 [("theorem", "l"), ("examples", "r"), ("passed", "l"), ("max.\\ violation", "r"),
+                  ("tightness min", "r"), ("tightness median", "r")], body,
+                 "Tightness is the ratio of the observed quantity to the bound (1 = tight).")
+
+
+def benchmark_table(results: Mapping[str, Any]) -> Table:
+    """The benchmark results file, one row per reported quantity."""
+    rows = [[rf"\texttt{{{escape(k)}}}",
+             f"${number(v)}$" if isinstance(v, (int, float)) and not isinstance(v, bool) else escape(str(v))]
+            for k, v in results.items()]
+    return Table("benchmarks", "Simulator benchmark (from the given results file).",
+                 [("quantity", "l"), ("value", "l")], rows)
+
+
+def persona_stats_table(persona: PersonaResults) -> Table:
+    """Per-behaviour geometry of the embedded persona data (Im & Li's three statistics)."""
+    rows = [[escape(s.name), str(s.n), f"${number(s.balance, 2)}$",
+             f"${number(s.distinguishability)}$",
+             rf"$[{number(s.distinguishability_ci.low)}, {number(s.distinguishability_ci.high)}]$",
+             f"${number(s.concentration)}$", f"${number(s.trace)}$"] for s in persona.stats]
+    return Table("persona-stats", rf"Persona behaviours embedded by \texttt{{{escape(persona.model)}}}.",
+                 [("behaviour", "l"), ("$n$", "r"), ("share ``Yes''", "r"),
+                  ("distinguishability", "r"), ("95\\% CI", "r"), ("concentration", "r"),
+                  ("trace", "r")], rows,
+                 "Distinguishability $\\|\\mu^+ - \\mu^-\\|$; concentration and trace: the larger "
+                 "spectral norm and trace of the two class covariances; bootstrap CI.")
+
+
+def persona_misalignment_table(persona: PersonaResults, theorem: str) -> Table:
+    """Flipped-label training from the reference head and from the aligned head; ``theorem``
+    cites the misalignment theorem (a ``\\ref`` only when the document contains it)."""
+    m = persona.misalignment
+    rows = [
+        ["steps to flip the majority", str(m.steps_to_flip_from_reference),
+         str(m.steps_to_flip_from_aligned)],
+        [r"first step $\|W_{t+1} - W_t\|_F$", f"${number(m.first_step_from_reference)}$",
+         f"${number(m.first_step_from_aligned)}$"],
+    ]
+    return Table("persona-misalignment",
+                 rf"Misalignment on persona data (aligned training accuracy "
+                 rf"${number(m.aligned_train_accuracy)}$; first-step ratio "
+                 rf"${number(m.first_step_ratio)}$; {theorem} "
+                 rf"predicts 2 at a stationary point).",
+                 [("", "l"), ("from $W_{\\mathrm{ref}}$", "r"), ("from aligned", "r")], rows)
