@@ -54,19 +54,27 @@ def distinguishability(corpus: EmbeddedCorpus) -> dict[str, float]:
     return {b.name: float(delta(b.g, b.sign).norm()) for b in corpus.behaviours}
 
 
-def speed_correlation(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float, *,
-                      permutations: int = 10000, resamples: int = 2000) -> SpeedCorrelation:
-    """Train each behaviour alone and correlate its speed with its distinguishability."""
-    require(len(corpus.behaviours) >= 3, "behaviors", "the correlation needs at least three")
-    dist = distinguishability(corpus)
-    speeds = {k: v[0] for k, v in train_each(corpus, settings, threshold).items()}
+def correlate_speeds(dist: dict[str, float], speeds: dict[str, Speed], threshold: float, *,
+                     permutations: int = 10000, resamples: int = 2000,
+                     seed: int = 0) -> SpeedCorrelation:
+    """Spearman's rho of distinguishability against both speed measures of ``speeds``."""
+    require(len(speeds) >= 3, "behaviors", "the correlation needs at least three")
     x = [dist[k] for k in speeds]
-    kw = {"permutations": permutations, "resamples": resamples, "seed": settings.seed}
+    kw = {"permutations": permutations, "resamples": resamples, "seed": seed}
     return SpeedCorrelation(
         threshold, dist, speeds,
         spearman(x, [s.steps_to_threshold for s in speeds.values()], **kw),
         spearman(x, [s.loss_auc for s in speeds.values()], **kw),
     )
+
+
+def speed_correlation(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float, *,
+                      permutations: int = 10000, resamples: int = 2000) -> SpeedCorrelation:
+    """Train each behaviour alone and correlate its speed with its distinguishability."""
+    require(len(corpus.behaviours) >= 3, "behaviors", "the correlation needs at least three")
+    speeds = {k: v[0] for k, v in train_each(corpus, settings, threshold).items()}
+    return correlate_speeds(distinguishability(corpus), speeds, threshold,
+                            permutations=permutations, resamples=resamples, seed=settings.seed)
 
 
 @dataclass(frozen=True)

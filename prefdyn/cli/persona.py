@@ -133,7 +133,7 @@ def _curves(result: Any, b: int) -> dict[str, list[float]]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.persona.experiments import distinguishability, speed_correlation
+    from prefdyn.numerics.persona.experiments import correlate_speeds, distinguishability
     from prefdyn.numerics.persona.tables import to_text
     from prefdyn.numerics.persona.training import train_each
 
@@ -147,8 +147,9 @@ def _train(args: argparse.Namespace) -> int:
                                          for row in rows]}
     text = to_text(rows, TRAIN_COLUMNS)
     if len(rows) >= 3:
-        corr = speed_correlation(data, settings, args.threshold,
-                                 permutations=args.permutations).to_json()
+        speeds = {k: s for k, (s, _) in each.items()}
+        corr = correlate_speeds(dist, speeds, args.threshold, permutations=args.permutations,
+                                seed=args.seed).to_json()
         doc["rho_steps_to_threshold"] = corr["rho_steps_to_threshold"]
         doc["rho_loss_auc"] = corr["rho_loss_auc"]
         text += _corr_text("distinguishability, steps to threshold",
