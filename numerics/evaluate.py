@@ -2,9 +2,9 @@ r"""Theory on tensors: SymPy expressions lambdified to torch.
 
 Any expression of :mod:`prefdyn.theory` (a loss :math:`\phi(h)`, its derivative, the side of a
 theorem's statement) becomes a torch function that broadcasts over parameter grids on any device.
-prefdyn's special functions are mapped to stable kernels:
-:math:`\sigma \mapsto` ``torch.sigmoid`` and :math:`\log\sigma \mapsto`
-``torch.nn.functional.logsigmoid``, so :math:`\phi_{\mathrm{DPO}}(h) = -\log\sigma(h)` stays finite
+prefdyn's special functions print themselves as stable kernels (their ``_torchcode``):
+:math:`\sigma \mapsto` ``torch.sigmoid``, :math:`\log\sigma \mapsto`
+``torch.nn.functional.logsigmoid``, :math:`\Phi \mapsto` ``torch.special.ndtr``, so :math:`\phi_{\mathrm{DPO}}(h) = -\log\sigma(h)` stays finite
 for :math:`|h| = 10^7` in float32 and bfloat16 (``-log(1 + exp(-h))`` would overflow).
 ``Piecewise`` (hinge) prints as ``torch.where``.
 
@@ -25,31 +25,11 @@ from typing import Any
 
 import sympy as sp
 import torch
-from sympy.printing.pytorch import TorchPrinter
 
 from prefdyn.errors import PrefdynError
-from prefdyn.theory.functions import SPECIAL_FUNCTIONS
 from prefdyn.theory.losses import Loss, get_loss
 from prefdyn.theory.symbols import beta as beta_symbol
 from prefdyn.theory.symbols import h as h_symbol
-
-#: torch kernels for prefdyn's special SymPy functions (keys are :data:`SPECIAL_FUNCTIONS`).
-TORCH_KERNELS: dict[str, str] = {
-    "sigmoid": "torch.sigmoid",
-    "logsigmoid": "torch.nn.functional.logsigmoid",
-}
-assert set(TORCH_KERNELS) == set(SPECIAL_FUNCTIONS), "map every special function to a kernel"
-
-
-class _PrefdynTorchPrinter(TorchPrinter):
-    """SymPy's torch printer, extended with prefdyn's special functions."""
-
-    def _print_Function(self, expr: sp.Function) -> str:
-        name = type(expr).__name__
-        if name in TORCH_KERNELS:
-            return f"{TORCH_KERNELS[name]}({self._print(expr.args[0])})"
-        return super()._print_Function(expr)
-
 
 TensorFunction = Callable[..., torch.Tensor]
 
@@ -63,7 +43,7 @@ def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunctio
     """
     # constant sub-expressions (e.g. log(999/1000)) become floats: torch.log takes no numbers
     numeric = expr.evalf(20) if isinstance(expr, sp.Basic) else sp.sympify(expr)
-    raw = sp.lambdify(list(symbols), numeric, modules="torch", printer=_PrefdynTorchPrinter)
+    raw = sp.lambdify(list(symbols), numeric, modules="torch")
 
     def call(*args: Any) -> torch.Tensor:
         tensors = [a for a in args if isinstance(a, torch.Tensor)]

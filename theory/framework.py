@@ -55,7 +55,7 @@ def _numpy_functions() -> dict[str, Callable[..., Any]]:
         from scipy import special
 
         NUMPY_FUNCTIONS.update(
-            sigmoid=special.expit, logsigmoid=special.log_expit, erf=special.erf
+            sigmoid=special.expit, logsigmoid=special.log_expit, Phi=special.ndtr, erf=special.erf
         )
     return NUMPY_FUNCTIONS
 

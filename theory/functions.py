@@ -80,19 +80,56 @@ class logsigmoid(sp.Function):
 
 
 def to_elementary(expr: sp.Basic) -> sp.Basic:
-    """Rewrite :class:`sigmoid`/:class:`logsigmoid` into ``exp``/``log``."""
-    return expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x))).replace(
-        logsigmoid, lambda x: -sp.log(1 + sp.exp(-x))
+    """Rewrite :class:`sigmoid`/:class:`logsigmoid` into ``exp``/``log`` and :class:`Phi` into
+    ``erf``."""
+    return (
+        expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x)))
+        .replace(logsigmoid, lambda x: -sp.log(1 + sp.exp(-x)))
+        .replace(Phi, lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2)
     )
 
 
-def std_normal_cdf(x: sp.Expr) -> sp.Expr:
+class Phi(sp.Function):
     r"""The standard normal CDF :math:`\Phi(x) = \tfrac12\,(1 + \operatorname{erf}(x/\sqrt2))`."""
-    return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+    @classmethod
+    def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        if x.is_zero:
+            return sp.Rational(1, 2)
+        if x is sp.oo:
+            return sp.Integer(1)
+        if x is sp.S.NegativeInfinity:
+            return sp.Integer(0)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        x = self.args[0]
+        return sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+
+    def _eval_rewrite_as_erf(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
+        return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+    def _eval_is_positive(self) -> bool | None:
+        return True if self.args[0].is_finite and self.args[0].is_real else None
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\Phi\left({printer._print(self.args[0])}\right)"
+
+    def _torchcode(self, printer: sp.printing.printer.Printer) -> str:
+        return f"torch.special.ndtr({printer._print(self.args[0])})"
+
+
+def std_normal_cdf(x: sp.Expr) -> sp.Expr:
+    r""":math:`\Phi(x)` as the named function :class:`Phi` (prints as :math:`\Phi`)."""
+    return Phi(x)
 
 
 #: Names the numerics layer must map when lambdifying theory expressions.
 SPECIAL_FUNCTIONS: dict[str, type[sp.Function]] = {
     "sigmoid": sigmoid,
     "logsigmoid": logsigmoid,
+    "Phi": Phi,
 }

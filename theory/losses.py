@@ -94,6 +94,11 @@ class Loss:
         return sp.oo
 
     @cached_property
+    def sup_abs_d2phi(self) -> sp.Expr:
+        r""":math:`\sup_h |\phi''(h)|` (the smoothness constant of :math:`\phi`), defaults bound."""
+        return sp.simplify(_sup_abs(self.bind(self.d2phi)))
+
+    @cached_property
     def sup_abs_dphi(self) -> sp.Expr:
         r""":math:`\sup_h |\phi'(h)|` (``oo`` when unbounded, e.g. IPO), defaults bound.
 

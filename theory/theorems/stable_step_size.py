@@ -25,7 +25,7 @@ from collections.abc import Callable
 import sympy as sp
 
 from ..framework import Assumption, Form, Theorem, chain
-from ..losses import Loss, _sup_abs, get_loss
+from ..losses import Loss, get_loss
 from ..model import FiniteLaw
 from ..symbols import beta, eta, h
 from ._traj import vector
@@ -40,7 +40,7 @@ def smoothness(loss: Loss) -> sp.Expr:
     r""":math:`L_2 = \sup_h|\phi''(h)|` (``oo`` for piecewise losses, whose :math:`\phi'` jumps)."""
     if loss.phi.has(sp.Piecewise, sp.Max, sp.Abs, sp.Heaviside):
         return sp.oo
-    return sp.simplify(_sup_abs(loss.bind(loss.d2phi)))
+    return loss.sup_abs_d2phi
 
 
 def _hessian(kind: str) -> Callable[[], list[sp.Matrix]]:
