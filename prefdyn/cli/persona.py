@@ -294,3 +294,6 @@ def register(subparsers: Any) -> None:
     g.add_argument("--ft-beta", type=_positive(float), default=0.1)
     p.set_defaults(func=_finetune)
 
+    from ._persona_predict import register_predict  # issue 8: theory vs real curves
+
+    register_predict(actions, (_common, _training))
