@@ -72,7 +72,7 @@ def _band(ax: Axes, steps: Sequence[int], curve: Mapping[str, Sequence[float]], 
 
 def _steps_axis(ax: Axes) -> None:
     ax.set_xlabel("training step $t$")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
 
 
 def _legend(fig: Figure, ax: Axes, names: Sequence[str], styles: Sequence[tuple[str, str]],

@@ -116,7 +116,8 @@ def itemize(items: Iterable[str]) -> str:
 PACKAGES = ("amsmath", "amssymb", "amsthm", "booktabs", "graphicx")
 
 #: Helpers every report file may use. ``\PDfit`` typesets display math at its natural size and
-#: shrinks it to the line only when it would overflow (measured by TeX, not guessed here).
+#: shrinks it to the line only when it would overflow (measured by TeX, not guessed here);
+#: ``\PDrel{lhs}{rel}{rhs}`` breaks a too-wide relation after its left-hand side first.
 HELPERS = r"""\providecommand{\PDpath}{}
 \makeatletter
 \newsavebox{\PD@box}
@@ -125,6 +126,11 @@ HELPERS = r"""\providecommand{\PDpath}{}
   \setlength{\PD@room}{\dimexpr\linewidth-#1\relax}%
   \sbox{\PD@box}{$\displaystyle #2$}%
   \ifdim\wd\PD@box>\PD@room\resizebox{\PD@room}{!}{\usebox{\PD@box}}\else\usebox{\PD@box}\fi}
+\newcommand{\PDrel}[3]{%
+  \sbox{\PD@box}{$\displaystyle #1 #2 #3$}%
+  \ifdim\wd\PD@box>\dimexpr\linewidth-3em\relax
+    \begin{aligned}&\PDfit[3em]{#1}\\&\quad #2 \PDfit[6em]{#3}\end{aligned}%
+  \else #1 #2 #3\fi}
 \newcommand{\PDwhy}[1]{\parbox[t]{\dimexpr\linewidth-4em\relax}{\raggedright\footnotesize\itshape #1}}
 \makeatother
 \ifdefined\theorem\else\newtheorem{theorem}{Theorem}\fi

@@ -79,7 +79,8 @@ def theorem_block(theorem: Theorem, verification: Mapping[str, Any] | None, skip
     out.append("Then")
     for claim in theorem.claims:
         out += [rf"\begin{{equation}}\label{{eq:{theorem.id}:{slug(claim.label)}}}",
-                rf"\PDfit{{{tex(claim.statement)}}}", r"\end{equation}"]
+                rf"\PDrel{{{tex(claim.lhs)}}}{{{_REL[claim.relation]}}}{{{tex(claim.rhs)}}}",
+                r"\end{equation}"]
         if claim.prose:
             out.append(claim.prose)
     out += [r"\end{theorem}", r"\begin{proof}"]

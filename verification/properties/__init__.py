@@ -1,0 +1,44 @@
+"""One property per built-in theorem: id -> module whose ``PROPERTY`` checks it.
+
+Adding a theorem to the catalogue means adding one module here with a
+:class:`~prefdyn.verification.properties._base.Property` named ``PROPERTY`` and one line in
+:data:`MODULES` (the registry; :func:`missing` lists catalogue ids without a property).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from prefdyn.errors import PrefdynError
+from prefdyn.theory.catalogue import theorem_ids
+
+from ._base import Property
+
+#: theorem id -> module of this package.
+MODULES: dict[str, str] = {
+    "dpo-gradient": "dpo_gradient",
+    "update-rate": "update_rate",
+    "weight-growth": "weight_growth",
+    "accuracy-gaussian": "accuracy_gaussian",
+    "accuracy-subexponential": "accuracy_subexponential",
+    "population-flow": "population_flow",
+    "priority": "priority",
+    "misalignment-rate": "misalignment_rate",
+    "stable-step-size": "stable_step_size",
+}
+
+
+def get_property(theorem_id: str) -> Property:
+    """The property of ``theorem_id`` (a catalogue id)."""
+    if theorem_id not in MODULES:
+        known = ", ".join(MODULES)
+        raise PrefdynError(f"theorem: no property for {theorem_id!r}; properties exist for: {known}")
+    return importlib.import_module(f"{__name__}.{MODULES[theorem_id]}").PROPERTY
+
+
+def missing() -> list[str]:
+    """Catalogue ids that have no property yet (should be empty)."""
+    return [i for i in theorem_ids() if i not in MODULES]
+
+
+__all__ = ["MODULES", "Property", "get_property", "missing"]

@@ -1,0 +1,59 @@
+r"""``stable-step-size`` vs simulated full-batch GD below the stable learning rate.
+
+Example: a scenario trained by full-batch SGD (any noise family, geometry, phases of original
+labels) with a loss of finite :math:`L_2 = \sup|\phi''|` and a learning rate
+:math:`\eta = u\,\eta_{\max}`, :math:`u \in (0, 1]` drawn by Hypothesis, where :math:`\eta_{\max}` is the
+claim ``max step`` (:math:`1/(\beta^2L_2\lambda_{\max}(\mathbb E gg^\top))`, DPO: :math:`4/(\beta^2\lambda)`)
+evaluated with the *empirical* second moment of each run's training set (the law full-batch GD
+descends on), minimised over runs. Claim ``descent`` (a bound): the training loss
+:math:`\sum_b (n_b/n)\,\overline{\phi(h)}_b` never increases, at every step of every run; the
+comparison is deterministic (floating-point tolerance only). No tightness is reported (the bound
+is 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+from hypothesis import strategies as st
+
+from prefdyn.numerics import Scenario, sample_scenario
+
+from ..outcome import Comparison, Outcome
+from ..statements import claim_function
+from ..strategies import scenarios
+from ..tolerance import float_radius
+from ._base import Property, train, train_counts
+
+#: Losses with finite :math:`L_2` whose ``max step`` SymPy derives in well under a second
+#: (``exo-pair`` and ``discopop`` take 5-12 s each; ``hinge`` has no finite :math:`L_2`).
+SMOOTH_LOSSES = ("dpo", "ipo", "cdpo", "rdpo")
+LAMBDA = r"\lambda_{\max}(\mathbb{E}[gg^\top])"
+
+EXAMPLES = st.tuples(scenarios(optimizer="sgd", batch_size=0, phases=None, loss=st.sampled_from(SMOOTH_LOSSES)),
+                     st.one_of(st.just(1.0), st.floats(0.05, 1.0)))
+
+
+def stable_rate(scenario: Scenario) -> float:
+    """The claim ``max step`` at the smallest empirical :math:`\lambda_{\max}` bound over runs."""
+    data = sample_scenario(scenario, scenario.runs, dtype=torch.float64)
+    g = data.g[:, data.train]
+    second = g.mT @ g / g.shape[1]  # [R, d, d]
+    top = torch.linalg.eigvalsh(second)[:, -1].max()
+    rate = claim_function("stable-step-size", "max step", loss=scenario.training.loss)(
+        {"beta": scenario.training.beta, LAMBDA: top})
+    return float(rate)
+
+
+def check(example: tuple[Scenario, float], device: str) -> Outcome:
+    scenario, fraction = example
+    config = replace(scenario.training, learning_rate=fraction * stable_rate(scenario))
+    _, result = train(scenario, device, config=config, record_every=1)
+    weights = train_counts(scenario) / train_counts(scenario).sum()
+    loss = (result.curve("loss") * weights).sum(-1)  # [R, T+1]
+    increase = loss[:, 1:] - loss[:, :-1]
+    return Outcome([Comparison("L(t+1) - L(t)", increase, torch.zeros(()), "<=", float_radius(loss))])
+
+
+PROPERTY = Property("stable-step-size", "bound", EXAMPLES, check)
