@@ -144,7 +144,8 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
         figures.save(figures.speed_scatter(parts.speed), fig_dir, "speed")
 
     def verify() -> None:
-        parts.verification = sources.verification(options.examples, scenario.seed)
+        parts.verification = sources.verification(options.examples, scenario.seed,
+                                                 options.theorems or ())
 
     def bench() -> None:
         parts.benchmarks = sources.benchmarks(None if options.benchmarks is None

@@ -135,9 +135,10 @@ def _entries(doc: Any) -> list[Mapping[str, Any]]:
     return list(doc) if isinstance(doc, list) else []
 
 
-def verification(examples: int, seed: int) -> list[VerificationRow]:
-    """Per-theorem verification against simulation (``prefdyn verify``)."""
-    doc = cli_json(["verify", "--examples", str(examples), "--seed", str(seed)])
+def verification(examples: int, seed: int, ids: Sequence[str] = ()) -> list[VerificationRow]:
+    """Per-theorem verification against simulation (``prefdyn verify [ID ...]``; all theorems
+    when ``ids`` is empty)."""
+    doc = cli_json(["verify", *ids, "--examples", str(examples), "--seed", str(seed)])
     rows = []
     for entry in _entries(doc):
         tight = entry.get("tightness") or {}
