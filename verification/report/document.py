@@ -15,8 +15,18 @@ from prefdyn.theory.framework import Theorem
 
 from . import tables
 from .figures import Scatter
-from .latex import (HELPERS, Table, escape, figure, input_file, itemize, macros, message, number,
-                    preamble)
+from .latex import (
+    HELPERS,
+    Table,
+    escape,
+    figure,
+    input_file,
+    itemize,
+    macros,
+    message,
+    number,
+    preamble,
+)
 from .sources import PersonaResults, VerificationRow
 from .theorems import theorem_block
 from .variants import align_then_flip
@@ -119,8 +129,8 @@ def macros_tex(parts: Parts) -> str:
 def _section_simulation(parts: Parts) -> list[str]:
     theory = ("dashed lines are the theory curves of \\texttt{prefdyn predict}"
               if parts.prediction is not None else "no theory curves")
-    out = [rf"Per-behaviour training curves of scenario \texttt{{\PDscenario}} "
-           rf"(Table~\ref{{tab:scenario}}) over \PDruns{{}} independent runs; {theory}.", ""]
+    out = [(rf"Per-behaviour training curves of scenario \texttt{{\PDscenario}} "
+           rf"(Table~\ref{{tab:scenario}}) over \PDruns{{}} independent runs; {theory}."), ""]
     if parts.prediction is None:
         out.append(_skip_note(parts.skipped.get("prediction", "no prediction")))
     out.append(figure("theory-vs-simulation",
@@ -132,10 +142,10 @@ def _section_simulation(parts: Parts) -> list[str]:
 
 def _section_prioritisation(parts: Parts) -> list[str]:
     return [
-        rf"One head learns all behaviours at once. {parts.cite('priority')} predicts that "
+        (rf"One head learns all behaviours at once. {parts.cite('priority')} predicts that "
         "the most distinguishable behaviour dominates the shared preference direction and adds "
         "noise to the others' margins; Figure~\\ref{fig:prioritisation} compares each behaviour "
-        "trained jointly with the same behaviour trained alone on its own samples.", "",
+        "trained jointly with the same behaviour trained alone on its own samples."), "",
         figure("prioritisation", "Prioritisation: test accuracy per behaviour, trained jointly by "
                "one head (solid, band over runs) and alone (dotted).", r"0.75\linewidth"),
     ]
@@ -144,9 +154,9 @@ def _section_prioritisation(parts: Parts) -> list[str]:
 def _section_misalignment(parts: Parts) -> list[str]:
     flip = align_then_flip(parts.scenario).training.phase_bounds()[-1][1]
     return [
-        rf"Align for {flip} steps, then train on flipped labels from the aligned head "
+        (rf"Align for {flip} steps, then train on flipped labels from the aligned head "
         rf"({parts.cite('misalignment-rate')}: from a stationary point the first flipped step is "
-        "twice the first alignment step). Accuracy is measured on the original labels.", "",
+        "twice the first alignment step). Accuracy is measured on the original labels."), "",
         figure("misalignment", f"Misalignment: accuracy on the original labels; labels flipped "
                f"from step {flip} (shaded).", r"0.75\linewidth"),
     ]
@@ -158,10 +168,10 @@ def _section_speed(parts: Parts) -> list[str]:
               else f"a synthetic sweep: {parts.sweep_label}, trained by one head with the "
                    "scenario's training settings")
     return [
-        rf"{parts.cite('update-rate')} predicts a first-step margin growth $\propto "
+        (rf"{parts.cite('update-rate')} predicts a first-step margin growth $\propto "
         r"p_b\|\delta_b\|^2$: more distinguishable behaviours are learned faster, so the loss "
         rf"area falls with distinguishability (negative $\rho$). Points: {source}. "
-        rf"Spearman $\rho = {number(parts.speed.rho, 2)}$ (Figure~\ref{{fig:speed}}).", "",
+        rf"Spearman $\rho = {number(parts.speed.rho, 2)}$ (Figure~\ref{{fig:speed}})."), "",
         figure("speed", r"Distinguishability against learning speed (loss area: mean training "
                r"loss over the steps), with Spearman's $\rho$.", r"0.7\linewidth"),
     ]
@@ -172,10 +182,10 @@ def _section_persona(parts: Parts) -> list[str]:
     p = parts.persona
     s = p.settings
     return [
-        rf"Data embedded by \texttt{{{escape(p.model)}}}, responses "
+        (rf"Data embedded by \texttt{{{escape(p.model)}}}, responses "
         rf"\texttt{{{escape(p.responses[0])}}}/\texttt{{{escape(p.responses[1])}}}; last-layer "
         rf"training with {escape(s.optimizer)}, batch {s.batch_size}, {s.steps} steps, "
-        rf"$\eta = {number(s.learning_rate)}$, $\beta = {number(s.beta)}$.", "",
+        rf"$\eta = {number(s.learning_rate)}$, $\beta = {number(s.beta)}$."), "",
         input_file("tables/persona-stats"), input_file("tables/persona-misalignment"),
     ]
 
@@ -199,9 +209,9 @@ def main_tex(parts: Parts) -> str:
     out = [preamble(r"prefdyn report: scenario \texttt{\PDscenario}"), r"\begin{document}",
            r"\maketitle", "",
            r"\section{Setting}\label{sec:setting}",
-           r"Last-layer preference training of scenario \texttt{\PDscenario} with loss "
+           (r"Last-layer preference training of scenario \texttt{\PDscenario} with loss "
            r"\PDloss{}, $\beta = \PDbeta$, $\eta = \PDeta$, \PDsteps{} steps, \PDruns{} runs "
-           r"(Table~\ref{tab:scenario}).", "", input_file("tables/scenario")]
+           r"(Table~\ref{tab:scenario})."), "", input_file("tables/scenario")]
     for key, heading in SECTIONS.items():
         out += ["", rf"\section{{{heading}}}\label{{sec:{key}}}"]
         out += [_skip_note(parts.skipped[key])] if key in parts.skipped else _body(parts, key)

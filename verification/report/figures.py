@@ -19,16 +19,16 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 #: Okabe & Ito (2008), ordered so that the first colours are the most distinct on white.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-STYLE = {
+STYLE: dict[Any, Any] = {
     "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "legend.fontsize": 8,
     "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.5,
@@ -59,8 +59,11 @@ def save(fig: Figure, outdir: Path, name: str) -> list[Path]:
     return [pdf, png]
 
 
-def _band(ax: Axes, steps: Sequence[int], curve: Mapping[str, Sequence[float]], i: int,
+def _band(ax: Axes, steps: Sequence[int], curve: Mapping[str, Sequence[float]] | None, i: int,
           line: str = "-", band: bool = True) -> None:
+    """Mean curve of behaviour ``i`` (and its +-1 std band); nothing when ``curve`` is absent."""
+    if curve is None:
+        return
     mean, std = curve["mean"], curve["std"]
     every = max(1, len(steps) // 8)
     ax.plot(steps, mean, line, color=colour(i), marker=marker(i), markevery=every, markersize=4)
@@ -75,8 +78,8 @@ def _steps_axis(ax: Axes) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
 
 
-def _legend(fig: Figure, ax: Axes, names: Sequence[str], styles: Sequence[tuple[str, str]],
-            loc: str = "best") -> None:
+def _legend(fig: Figure, ax: Axes, names: Sequence[str], styles: Sequence[tuple[Any, str]],
+            loc: Any = "best") -> None:
     """Behaviours (colour + marker) in a row below the panels; line styles inside ``ax``."""
     handles = [Line2D([], [], color=colour(i), marker=marker(i), label=n) for i, n in enumerate(names)]
     columns = min(len(handles), 4)
@@ -112,7 +115,7 @@ def theory_vs_simulation(simulation: Summary, theory: Summary | None, panels: Se
             for b in range(len(names)):
                 _band(ax, simulation["steps"], _curve(simulation, b, panel), b)
                 predicted = None if theory is None else _curve(theory, b, panel)
-                if predicted is not None:
+                if theory is not None and predicted is not None:
                     ax.plot(theory["steps"], predicted["mean"], "--", color=colour(b), linewidth=1.2)
             _steps_axis(ax)
             ax.set_ylabel(f"{LABELS.get(panel.metric, panel.metric)} ({panel.split})")
