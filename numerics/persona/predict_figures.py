@@ -11,7 +11,7 @@ marker as well, so a greyscale print still separates them.
 * :func:`speed_scatter`: predicted vs observed speed, and distinguishability vs observed speed,
   each with Spearman's rho and its bootstrap CI;
 * :func:`harm_panel` (joint mode): observed vs predicted final-minus-initial loss, harmed
-  behaviours highlighted and named.
+  behaviours highlighted and listed (missed ones and false alarms marked).
 """
 
 from __future__ import annotations
@@ -128,23 +128,19 @@ def speed_scatter(doc: Doc, outdir: Path, name: str = "predict-speed") -> list[P
 
 def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]:
     """Joint training: final minus initial training loss, observed vs predicted; behaviours
-    observed harmed (above 0) are highlighted and named, with the prediction's precision and
-    recall."""
+    observed harmed (above 0) are highlighted and listed beside the axes, with the prediction's
+    precision and recall."""
     rows = list(doc["behaviors"])
     change = lambda r, kind: r[f"{kind}_loss"][-1] - r[f"{kind}_loss"][0]  # noqa: E731
     harmed = set(doc["harmed"]["observed"]) if doc.get("harmed") else set()
     with plt.rc_context(STYLE):
-        fig, ax = plt.subplots(figsize=(4.2, 3.6))
+        fig, ax = plt.subplots(figsize=(6.8, 3.6))
         for group, colour, mark, label in ((False, BLUE, "o", "not harmed"),
                                            (True, VERMILLION, "D", "harmed (observed)")):
             sel = [r for r in rows if (r["name"] in harmed) == group]
             ax.scatter([change(r, "predicted") for r in sel], [change(r, "observed") for r in sel],
                        s=16 if group else 10, color=colour, marker=mark, label=label,
                        linewidths=0)
-            if group:
-                for r in sel:
-                    ax.annotate(r["name"][:24], (change(r, "predicted"), change(r, "observed")),
-                                fontsize=5, xytext=(3, 2), textcoords="offset points")
         ax.axhline(0, color="0.4", linestyle=":")
         ax.axvline(0, color="0.4", linestyle=":")
         ax.set_xlabel(r"predicted $L_T - L_0$")
@@ -153,8 +149,13 @@ def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]
         fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
         ax.set_title(f"{_title(doc)}\nharmed: precision {fmt(score.get('precision'))}, "
                      f"recall {fmt(score.get('recall'))}")
-        ax.legend(loc="upper left")
-        fig.tight_layout()
+        ax.legend(loc="lower right")
+        predicted = set(score.get("predicted") or [])
+        listing = [f"{n}{'' if n in predicted else ' (missed)'}" for n in sorted(harmed)]
+        listing += [f"{n} (false alarm)" for n in sorted(predicted - harmed)]
+        ax.text(1.03, 1.0, "harmed behaviours:\n" + ("\n".join(listing) or "none"),
+                transform=ax.transAxes, va="top", fontsize=5.5)
+        fig.subplots_adjust(left=0.1, right=0.52, bottom=0.13, top=0.86)
         return _save(fig, outdir, name)
 
 
