@@ -7,9 +7,9 @@ import torch
 
 from prefdyn.numerics.config import Phase, TrainConfig
 from prefdyn.numerics.data import PreferenceData
-from prefdyn.numerics.population import GaussianMixture, population_gd
 from prefdyn.numerics.persona.predict import curve_speed, harm_score, scenario_errors
 from prefdyn.numerics.persona.predict_flow import fit_mixture, flow_curves, single
+from prefdyn.numerics.population import GaussianMixture, population_gd
 from prefdyn.numerics.scenario import parse_scenario
 
 
@@ -43,7 +43,7 @@ def test_design_priority_example_alone_and_joint():
     joint = flow_curves(mix, _config(1, lr=2.0), joint=True)
     assert joint.accuracy[-1].tolist() == pytest.approx([0.9226, 0.5628], abs=5e-5)
     alone = flow_curves(mix, _config(3, lr=2.0), joint=False)
-    phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))  # noqa: E731
+    phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))
     assert alone.accuracy[-1].tolist() == pytest.approx([phi(1.5), phi(0.5)], abs=1e-9)
 
 

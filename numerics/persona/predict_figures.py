@@ -23,12 +23,12 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 #: Okabe & Ito (2008): blue, vermillion, bluish green, reddish purple, orange
 BLUE, VERMILLION, GREEN, PURPLE, ORANGE = "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00"
-STYLE = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 7,
+STYLE: Any = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 7,
          "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
          "grid.alpha": 0.3, "pdf.fonttype": 42, "svg.hashsalt": "prefdyn"}
 Doc = Mapping[str, Any]
@@ -131,7 +131,7 @@ def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]
     observed harmed (above 0) are highlighted and listed beside the axes, with the prediction's
     precision and recall."""
     rows = list(doc["behaviors"])
-    change = lambda r, kind: r[f"{kind}_loss"][-1] - r[f"{kind}_loss"][0]  # noqa: E731
+    change = lambda r, kind: r[f"{kind}_loss"][-1] - r[f"{kind}_loss"][0]
     harmed = set(doc["harmed"]["observed"]) if doc.get("harmed") else set()
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(6.8, 3.6))
@@ -146,7 +146,7 @@ def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]
         ax.set_xlabel(r"predicted $L_T - L_0$")
         ax.set_ylabel(r"observed $L_T - L_0$")
         score = doc.get("harmed") or {}
-        fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+        fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
         ax.set_title(f"{_title(doc)}\nharmed: precision {fmt(score.get('precision'))}, "
                      f"recall {fmt(score.get('recall'))}")
         ax.legend(loc="lower right")

@@ -123,7 +123,7 @@ def scenario_mixture(scenario: Scenario) -> GaussianMixture:
     plus, minus = (torch.as_tensor(m) for m in class_means(scenario))
     factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
     cov = torch.stack([f @ f.T for f in factors])
-    as_tensor = lambda xs: torch.tensor(xs, dtype=torch.float64)  # noqa: E731
+    as_tensor = lambda xs: torch.tensor(xs, dtype=torch.float64)
     return GaussianMixture(
         torch.as_tensor(scenario.weights, dtype=torch.float64),
         as_tensor([b.positive_fraction for b in scenario.behaviors]),

@@ -49,7 +49,7 @@ def _text(doc: dict[str, Any]) -> str:
     out += _corr("distinguishability vs observed speed", doc["rho_distinguishability_observed_speed"])
     harm = doc["harmed"]
     if harm is not None:
-        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
         out += (f"harmed (final loss > initial): observed {harm['observed'] or 'none'}; "
                 f"predicted {harm['predicted'] or 'none'}; precision {fmt(harm['precision'])}, "
                 f"recall {fmt(harm['recall'])}\n")
@@ -68,7 +68,7 @@ def run_predict(args: argparse.Namespace) -> int:
     report = predict_corpus(data, _settings(args), joint=args.joint, threshold=args.threshold,
                             permutations=args.permutations)
     doc = report.to_json()
-    rows = [{"name": r.name, "distinguishability": r.distinguishability,
+    rows: list[dict[str, Any]] = [{"name": r.name, "distinguishability": r.distinguishability,
              "loss_error_max": r.loss_error_max, "loss_error_mean": r.loss_error_mean,
              "accuracy_error_max": r.accuracy_error_max,
              "predicted_speed": r.predicted_speed.mean_loss_decrease,
