@@ -7,6 +7,7 @@ A conjecture file (TOML)::
     [restrict]                      # optional: fix (value), choose (array) or bound ({min, max})
     steps = 1                       # any keyword of prefdyn.verification.strategies.scenarios
     distinguishability = {min = 0.5, max = 6.0}
+    noise_scales = false            # false: absent (isotropic; likewise cosines, reference, phases)
 
 **Statement.** A SymPy relation (``<=``, ``>=``, ``<``, ``>``, ``==``) over
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from tokenize import TokenError
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,7 @@ BEHAVIOR_PARAMETERS = ("weight", "positive_fraction", "distinguishability", "noi
 EQUALITY_RTOL = 1e-4
 _RELATIONS = {sp.GreaterThan: ">=", sp.StrictGreaterThan: ">=", sp.LessThan: "<=", sp.StrictLessThan: "<=",
               sp.Equality: "="}
+_CONSTANTS = ("pi", "E")
 _FUNCTIONS = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "Abs": sp.Abs, "Max": sp.Max, "Min": sp.Min,
               "erf": sp.erf, "Phi": lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2}
 
@@ -85,26 +88,21 @@ def _namespace() -> dict[str, Any]:
 def parse_statement(text: str) -> sp.Basic:
     """The relation of a statement (``==`` becomes ``Eq``); errors name the problem."""
     require(isinstance(text, str) and text.strip() != "", "statement", "must be a non-empty string")
+    known = set(_namespace())
+    for name in re.findall(r"[A-Za-z_]\w*", text):
+        require(name in known or name in _CONSTANTS, "statement",
+                f"unknown observable or parameter {name!r}; known: {', '.join(sorted(known))}")
     parts = re.split(r"(?<![<>=!])==(?!=)", text)
     require(len(parts) <= 2, "statement", "at most one '=='")
     try:
         exprs = [parse_expr(p, local_dict=_namespace(), transformations=standard_transformations) for p in parts]
-    except (SyntaxError, TypeError, ValueError, sp.SympifyError) as err:
+    except (SyntaxError, TypeError, ValueError, TokenError, sp.SympifyError) as err:
         raise PrefdynError(f"statement: cannot parse {text!r} ({type(err).__name__}: {err})") from None
     relation = sp.Eq(*exprs, evaluate=False) if len(exprs) == 2 else exprs[0]
     require(type(relation) in _RELATIONS, "statement", "must be a relation (<=, >=, <, >, ==)")
-    known = set(_namespace())
-    for atom in relation.free_symbols:
-        name = atom.base.name if isinstance(atom, sp.Indexed) else getattr(atom, "name", str(atom))
-        if isinstance(atom, sp.Indexed):
-            continue
-        require(name in known and name in SCALAR_PARAMETERS, "statement",
-                f"unknown observable or parameter {name!r}; known: {', '.join(sorted(known - set(_FUNCTIONS)))}")
-    for func in relation.atoms(sp.Function):
-        require(not isinstance(func, sp.core.function.AppliedUndef), "statement",
-                f"unknown function {type(func).__name__!r}; known: {', '.join(_FUNCTIONS)}")
-    for base in relation.atoms(sp.IndexedBase):
-        require(base.name in known, "statement", f"unknown observable or parameter {base.name!r}")
+    indexed = {atom.base for atom in relation.atoms(sp.Indexed)}
+    for base in relation.atoms(sp.IndexedBase) - indexed:
+        raise PrefdynError(f"statement: {base.name} needs an index, e.g. {base.name}[{'0, 1' if _arity(base.name) == 2 else '0'}]")
     return relation
 
 
@@ -128,7 +126,13 @@ def index_needs(relation: sp.Basic) -> dict[str, int]:
     return needs
 
 
+#: Fields whose "absent" value (``None``) a restriction writes as ``false`` (TOML has no null).
+_OPTIONAL = ("noise_scales", "noise_correlation", "cosines", "reference", "phases")
+
+
 def _restriction(key: str, value: Any) -> Any:
+    if value is False and key in _OPTIONAL:
+        return None
     if isinstance(value, list) and key not in ("weights", "cosines", "phases", "noise_scales", "adam_betas"):
         require(len(value) > 0, f"restrict.{key}", "an array of choices must not be empty")
         return st.sampled_from(value)

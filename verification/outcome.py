@@ -7,8 +7,8 @@ radius (statistical or floating point, :mod:`prefdyn.verification.tolerance`).
 
 The *violation* of a comparison is the largest excess over its radius, in the quantity's units:
 :math:`\max(|o - c| - r)` for ``=``, :math:`\max(o - c - r)` for ``<=``, :math:`\max(c - o - r)`
-for ``>=``; it is :math:`\le 0` exactly when the comparison holds. The *tightness* of a bound is
-``claimed / observed`` (bound over observed), reported where the observed value is non-zero.
+for ``>=``; it is :math:`\le 0` exactly when the comparison holds (a NaN counts as :math:`+\infty`). The *tightness* of a bound is
+``claimed / observed`` (bound over observed), reported where both are non-zero.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Comparison:
         if self.relation == "=":
             return []
         o, c = torch.broadcast_tensors(self.observed.double(), torch.as_tensor(self.claimed, dtype=torch.float64))
-        keep = o.abs() > 1e-12
+        keep = (o.abs() > 1e-12) & (c.abs() > 1e-12)  # a bound of 0 has no ratio
         return (c[keep] / o[keep]).flatten().tolist()
 
 

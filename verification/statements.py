@@ -26,11 +26,21 @@ from prefdyn.theory.catalogue import get_theorem
 Entry = tuple[str, tuple[int | None, ...]]
 
 
-def _numeric_constants(expr: sp.Expr) -> sp.Expr:
-    """Fold constant sub-expressions such as ``sqrt(2)`` inside ``erf`` to floats (``evalf`` leaves
-    them exact there, and ``torch.sqrt`` rejects a Python number)."""
+def _torch_ready(expr: sp.Expr) -> sp.Expr:
+    """Work around two gaps of the torch printer: fold constant sub-expressions such as ``sqrt(2)``
+    inside ``erf`` to floats (``torch.sqrt`` rejects a Python number), and write
+    :math:`\max(a, b) = (a + b + |a - b|)/2`, :math:`\min(a, b) = (a + b - |a - b|)/2`
+    (``torch.max(0, x)`` is not a valid call)."""
+    expr = expr.replace(sp.Max, lambda *a: _pairwise(a, +1)).replace(sp.Min, lambda *a: _pairwise(a, -1))
     return expr.replace(lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Atom,
                         lambda e: sp.Float(e.evalf(20)))
+
+
+def _pairwise(args: tuple[sp.Expr, ...], sign: int) -> sp.Expr:
+    first, *rest = args
+    for other in rest:
+        first = (first + other + sign * sp.Abs(first - other)) / 2
+    return first
 
 
 @lru_cache(maxsize=256)
@@ -49,7 +59,7 @@ def _compiled(theorem_id: str, loss: str, claim: str, side: str, integers: tuple
         symbol = sp.Symbol(f"_{atom.base.name}_{'_'.join(map(str, index))}")
         entries[symbol.name] = (atom.base.name, index)
         replace[atom] = symbol
-    expr = _numeric_constants(expr.xreplace(replace))
+    expr = _torch_ready(expr.xreplace(replace))
     symbols = tuple(sorted(expr.free_symbols - {sp.Symbol(v) for v in vector}, key=lambda s: s.name))
     return torch_lambdify(expr, symbols), symbols, entries
 

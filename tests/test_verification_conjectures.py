@@ -1,0 +1,79 @@
+"""Conjectures: the three shipped false ones give runnable shrunk counterexamples; a true one
+passes; bad files exit 2 naming the problem."""
+
+import json
+import subprocess
+import sys
+from importlib import resources
+
+import pytest
+
+from prefdyn.cli import main
+from prefdyn.verification import check_conjecture, load_conjecture
+
+FALSE = ["flipped-step-equals-alignment-step", "one-step-accuracy", "subexponential-exponent-doubled"]
+
+
+def shipped(name):
+    return resources.files("prefdyn.verification").joinpath("conjectures", f"{name}.toml")
+
+
+@pytest.mark.parametrize("name", FALSE)
+def test_false_conjecture_gives_runnable_counterexample(name, tmp_path):
+    report = check_conjecture(load_conjecture(shipped(name)), examples=100, seed=0, out=tmp_path)
+    assert not report.passed and report.max_violation > 0
+    assert "observed" in report.detail and "claimed" in report.detail
+    run = subprocess.run([sys.executable, "-m", "prefdyn", "simulate", report.counterexample, "--json"],
+                         capture_output=True, text=True, check=True)
+    assert json.loads(run.stdout)["behaviors"]
+
+
+def test_true_bound_survives(tmp_path):
+    """The same bound with the correct exponent (alpha = 2) is not refuted."""
+    text = shipped("subexponential-exponent-doubled").read_text().replace(")))**4", ")))**2")
+    text = text.replace('name = "subexponential-exponent-doubled"', 'name = "subexponential"')
+    path = tmp_path / "true.toml"
+    path.write_text(text)
+    report = check_conjecture(load_conjecture(path), examples=40, seed=0, out=tmp_path)
+    assert report.passed, report.detail
+
+
+def test_cli_json_reports_counterexample(tmp_path, capsys):
+    code = main(["verify", "--conjecture", str(shipped("one-step-accuracy")), "--examples", "20", "--json",
+                 "--out", str(tmp_path)])
+    assert code == 1
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert set(result) >= {"examples", "passed", "max_violation", "tightness", "counterexample"}
+    assert result["passed"] is False and result["counterexample"].startswith(str(tmp_path))
+
+
+@pytest.mark.parametrize("statement, problem", [
+    ("accuracy[0, 1] >= colour", "unknown observable or parameter 'colour'"),
+    ("accracy[0, 1] >= 0.5", "unknown observable or parameter 'accracy'"),
+    ("accuracy[0, 1] >= (", "cannot parse"),
+    ("accuracy[0, 1] + 1", "must be a relation"),
+    ("accuracy[1, 1] >= 0.5", "needs behaviors >= 2 but restrict.behaviors = 1"),
+    ("accuracy[0, 9] >= 0.5", "needs steps >= 9 but restrict.steps = 2"),
+    ("accuracy[0] >= 0.5", "accuracy takes 2 index(es)"),
+    ("frobnicate(beta) >= 0", "unknown observable or parameter 'frobnicate'"),
+])
+def test_bad_conjecture_exits_2(statement, problem, tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text(f'name = "bad"\nstatement = "{statement}"\n[restrict]\nbehaviors = 1\nsteps = 2\n')
+    assert main(["verify", "--conjecture", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and len(err.strip().splitlines()) == 1
+
+
+def test_unknown_restriction_exits_2(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\nstatement = "accuracy[0, 1] >= 0"\n[restrict]\ncolour = "red"\n')
+    assert main(["verify", "--conjecture", str(path)]) == 2
+    assert "restrict.colour: unknown field" in capsys.readouterr().err
+
+
+def test_missing_index_exits_2(tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text('name = "bad"\nstatement = "accuracy >= 0"\n')
+    assert main(["verify", "--conjecture", str(path)]) == 2
+    assert "accuracy needs an index" in capsys.readouterr().err
