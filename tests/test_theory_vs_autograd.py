@@ -19,7 +19,7 @@ from prefdyn.theory.symbols import beta, eta, h, n
 from prefdyn.theory.theorems import dpo_gradient as G
 from prefdyn.theory.theorems import update_rate as U
 
-torch.set_default_dtype(torch.float64)
+F64 = torch.float64
 
 
 def _torch_phi(loss):
@@ -45,11 +45,11 @@ def test_gradient_matches_autograd(V, loss_name):
     gen = torch.Generator().manual_seed(V)
     d, b = 5, 0.8
     for trial in range(3):
-        W = torch.randn(V, d, generator=gen, requires_grad=True)
-        W_ref, g = torch.randn(V, d, generator=gen), torch.randn(d, generator=gen)
+        W = torch.randn(V, d, generator=gen, dtype=F64, requires_grad=True)
+        W_ref, g = torch.randn(V, d, generator=gen, dtype=F64), torch.randn(d, generator=gen, dtype=F64)
         w, l = torch.randperm(V, generator=gen)[:2].tolist()
         rho = _rho(W, W_ref, g, w, l)
-        phi(b * rho, torch.tensor(b)).backward()
+        phi(b * rho, torch.tensor(b, dtype=F64)).backward()
         expected = np.array([[formula(b * rho.item(), b, g[j].item(), i, w, l) for j in range(d)] for i in range(V)])
         np.testing.assert_allclose(W.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
 
@@ -77,25 +77,25 @@ def test_first_step_matches_monte_carlo():
     K, V, d, N = 2, 3, 4, 40_000
     gen = torch.Generator().manual_seed(7)
     p, q, eps = [0.3, 0.7], [0.35, 0.6], [0.1, 0.0]
-    mu_p = [torch.randn(d, generator=gen) for _ in range(K)]
-    mu_m = [torch.randn(d, generator=gen) for _ in range(K)]
+    mu_p = [torch.randn(d, generator=gen, dtype=F64) for _ in range(K)]
+    mu_m = [torch.randn(d, generator=gen, dtype=F64) for _ in range(K)]
     lr, b_val = 0.5, 0.9
-    behaviour = torch.multinomial(torch.tensor(p), N, replacement=True, generator=gen)
-    true_pos = torch.rand(N, generator=gen) < torch.tensor(q)[behaviour]
-    flip = torch.rand(N, generator=gen) < torch.tensor(eps)[behaviour]
-    s = torch.where(true_pos ^ flip, 1, -1)
+    behaviour = torch.multinomial(torch.tensor(p, dtype=F64), N, replacement=True, generator=gen)
+    true_pos = torch.rand(N, generator=gen, dtype=F64) < torch.tensor(q, dtype=F64)[behaviour]
+    flip = torch.rand(N, generator=gen, dtype=F64) < torch.tensor(eps, dtype=F64)[behaviour]
+    s = torch.where(true_pos ^ flip, 1.0, -1.0).to(F64)
     means = torch.stack([torch.stack(mu_p), torch.stack(mu_m)])  # [2, K, d]
-    g = means[(~true_pos).long(), behaviour] + 0.7 * torch.randn(N, d, generator=gen)
-    W_ref = torch.randn(V, d, generator=gen)
+    g = means[(~true_pos).long(), behaviour] + 0.7 * torch.randn(N, d, generator=gen, dtype=F64)
+    W_ref = torch.randn(V, d, generator=gen, dtype=F64)
     phi = _torch_phi(loss)
 
-    e12 = torch.tensor([1.0, -1.0, 0.0])
+    e12 = torch.tensor([1.0, -1.0, 0.0], dtype=F64)
 
     def sample_loss(W, g_i, s_i):
         # e_{y_w} - e_{y_l} = s (e_1 - e_2): responses 1 and 2, preferred one first when s = +1
         lp, lr_ = torch.log_softmax(W @ g_i, -1), torch.log_softmax(W_ref @ g_i, -1)
         rho = (s_i * e12) @ (lp - lr_)
-        return phi(b_val * rho, torch.tensor(b_val))
+        return phi(b_val * rho, torch.tensor(b_val, dtype=F64))
 
     grads = torch.func.vmap(torch.func.grad(sample_loss), in_dims=(None, 0, 0))(W_ref.clone(), g, s)
     steps = -lr * grads  # [N, V, d]
@@ -121,22 +121,22 @@ def test_finite_n_self_term_matches_simulation():
     size = sum(counts)
     gen = torch.Generator().manual_seed(11)
     q = [0.7, 0.4]
-    mu_p = torch.tensor([[1.0, 0.5, 0.0], [0.0, -1.0, 0.5]])
-    mu_m = torch.tensor([[-0.5, 0.2, 0.3], [0.4, 0.0, -0.6]])
+    mu_p = torch.tensor([[1.0, 0.5, 0.0], [0.0, -1.0, 0.5]], dtype=F64)
+    mu_m = torch.tensor([[-0.5, 0.2, 0.3], [0.4, 0.0, -0.6]], dtype=F64)
     noise = 0.8
     behaviour = torch.tensor([b for b, c in enumerate(counts) for _ in range(c)])
-    pos = torch.rand(M, size, generator=gen) < torch.tensor(q)[behaviour]
-    s = torch.where(pos, 1.0, -1.0)
-    g = torch.where(pos[..., None], mu_p[behaviour], mu_m[behaviour]) + noise * torch.randn(M, size, d, generator=gen)
-    W = torch.zeros(M, 2, d, requires_grad=True)
+    pos = torch.rand(M, size, generator=gen, dtype=F64) < torch.tensor(q, dtype=F64)[behaviour]
+    s = torch.where(pos, 1.0, -1.0).to(F64)
+    g = torch.where(pos[..., None], mu_p[behaviour], mu_m[behaviour]) + noise * torch.randn(M, size, d, generator=gen, dtype=F64)
+    W = torch.zeros(M, 2, d, dtype=F64, requires_grad=True)
     phi = _torch_phi(loss)
-    e12 = torch.tensor([1.0, -1.0])
+    e12 = torch.tensor([1.0, -1.0], dtype=F64)
 
     def margins(W):
         rho = s * torch.einsum("v,mvd,mnd->mn", e12, W, g)  # log-softmax normaliser cancels (V = 2)
         return b_val * rho
 
-    phi(margins(W), torch.tensor(b_val)).mean(1).sum().backward()
+    phi(margins(W), torch.tensor(b_val, dtype=F64)).mean(1).sum().backward()
     with torch.no_grad():
         h1 = margins(W - lr * W.grad)
     statement = get_theorem("update-rate", loss).claim("finite-n self-term").rhs
