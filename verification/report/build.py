@@ -144,7 +144,7 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
         figures.save(figures.speed_scatter(parts.speed), fig_dir, "speed")
 
     def verify() -> None:
-        parts.verification = sources.verification(options.examples, scenario.seed,
+        parts.verification = sources.verification(options.examples, scenario.seed, device,
                                                  options.theorems or ())
 
     def bench() -> None:

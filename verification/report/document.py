@@ -18,6 +18,7 @@ from .figures import Scatter
 from .latex import (
     HELPERS,
     Table,
+    breakable,
     escape,
     figure,
     input_file,
@@ -98,12 +99,7 @@ def theorems_tex(parts: Parts) -> str:
     out = ["% prefdyn report: theorems (needs amsmath, amssymb, amsthm, graphicx and macros.tex)",
            r"\begingroup\allowdisplaybreaks"]
     for theorem in parts.theorems:
-        row = rows.get(theorem.id)
-        formatted = None if row is None else {
-            "examples": row.examples, "passed": row.passed,
-            "max_violation": number(row.max_violation), "tightness_min": number(row.tightness_min),
-            "tightness_median": number(row.tightness_median)}
-        out.append(theorem_block(theorem, formatted, reason))
+        out.append(theorem_block(theorem, rows.get(theorem.id), reason))
     out.append(r"\endgroup")
     return "\n".join(out) + "\n"
 
@@ -182,7 +178,7 @@ def _section_persona(parts: Parts) -> list[str]:
     p = parts.persona
     s = p.settings
     return [
-        (rf"Data embedded by \texttt{{{escape(p.model)}}}, responses "
+        (rf"Data embedded by \texttt{{{breakable(p.model)}}}, responses "
         rf"\texttt{{{escape(p.responses[0])}}}/\texttt{{{escape(p.responses[1])}}}; last-layer "
         rf"training with {escape(s.optimizer)}, batch {s.batch_size}, {s.steps} steps, "
         rf"$\eta = {number(s.learning_rate)}$, $\beta = {number(s.beta)}$."), "",

@@ -189,6 +189,7 @@ def speed_scatter(data: Scatter) -> Figure:
                 ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
         ax.set_xlabel(data.xlabel)
         ax.set_ylabel(data.ylabel)
+        ax.ticklabel_format(axis="y", useOffset=False)
         text = rf"Spearman $\rho = {data.rho:.2f}$ ($p = {data.p_value:.2g}$, $n = {len(data.x)}$)"
         ax.set_title(text)
         fig.tight_layout()

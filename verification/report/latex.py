@@ -48,6 +48,11 @@ def _code(text: str) -> str:
     return escape(text).replace(r"\textless{}", r"{\char60}").replace(r"\textgreater{}", r"{\char62}")
 
 
+def breakable(text: str) -> str:
+    """Escaped identifier (model name, path) that may break after ``/`` and ``:``."""
+    return escape(text).replace("/", r"/\allowbreak{}").replace(":", r":\allowbreak{}")
+
+
 def number(value: float, digits: int = 3) -> str:
     r"""``value`` with ``digits`` significant digits, for math mode (``1.23\times 10^{-4}``)."""
     if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e6):
@@ -82,9 +87,9 @@ class Table:
         body = [" & ".join(row) + r" \\" for row in self.rows]
         lines = [
             r"\begin{table}[htbp]", r"\centering", rf"\caption{{{self.caption}}}",
-            rf"\label{{tab:{self.label}}}", r"\small", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+            rf"\label{{tab:{self.label}}}", r"\small", rf"\PDbox{{\begin{{tabular}}{{{spec}}}", r"\toprule",
             " & ".join(h for h, _ in self.columns) + r" \\", r"\midrule", *body, r"\bottomrule",
-            r"\end{tabular}",
+            r"\end{tabular}}",
         ]
         if self.note:
             lines += [r"\par\smallskip", rf"\parbox{{0.9\linewidth}}{{\footnotesize {self.note}}}"]
@@ -117,7 +122,7 @@ PACKAGES = ("amsmath", "amssymb", "amsthm", "booktabs", "graphicx")
 
 #: Helpers every report file may use. ``\PDfit`` typesets display math at its natural size and
 #: shrinks it to the line only when it would overflow (measured by TeX, not guessed here);
-#: ``\PDrel{lhs}{rel}{rhs}`` breaks a too-wide relation after its left-hand side first.
+#: ``\PDbox`` does the same for a text-mode box (a wide table); ``\PDrel{lhs}{rel}{rhs}`` breaks a too-wide relation after its left-hand side first.
 HELPERS = r"""\providecommand{\PDpath}{}
 \makeatletter
 \newsavebox{\PD@box}
@@ -126,6 +131,9 @@ HELPERS = r"""\providecommand{\PDpath}{}
   \setlength{\PD@room}{\dimexpr\linewidth-#1\relax}%
   \sbox{\PD@box}{$\displaystyle #2$}%
   \ifdim\wd\PD@box>\PD@room\resizebox{\PD@room}{!}{\usebox{\PD@box}}\else\usebox{\PD@box}\fi}
+\newcommand{\PDbox}[1]{%
+  \sbox{\PD@box}{#1}%
+  \ifdim\wd\PD@box>\linewidth\resizebox{\linewidth}{!}{\usebox{\PD@box}}\else\usebox{\PD@box}\fi}
 \newcommand{\PDrel}[3]{%
   \sbox{\PD@box}{$\displaystyle #1 #2 #3$}%
   \ifdim\wd\PD@box>\dimexpr\linewidth-3em\relax

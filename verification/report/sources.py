@@ -42,10 +42,11 @@ def _last_line(text: str) -> str:
 
 def cli_json(args: Sequence[str]) -> Any:
     """``prefdyn ARGS --json`` in a subprocess, parsed; :class:`Skip` when the command is
-    missing from this installation or fails."""
+    missing from this installation or fails. Exit status 1 ("a check failed") with a JSON
+    document is a result, not a failure."""
     proc = subprocess.run([sys.executable, "-m", "prefdyn", *args, "--json"],
                           capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
+    if proc.returncode not in (0, 1) or (proc.returncode == 1 and not proc.stdout.strip()):
         if "invalid choice" in proc.stderr:
             raise Skip(f"this installation has no `prefdyn {args[0]}` command")
         raise Skip(f"`prefdyn {args[0]}` failed (exit {proc.returncode}): {_last_line(proc.stderr)}")
@@ -119,6 +120,7 @@ class VerificationRow:
     """One theorem's result of ``prefdyn verify --json``."""
 
     theorem: str
+    kind: str
     examples: int
     passed: bool
     max_violation: float
@@ -128,22 +130,25 @@ class VerificationRow:
 
 def _entries(doc: Any) -> list[Mapping[str, Any]]:
     if isinstance(doc, Mapping):
-        for key in ("theorems", "results"):
+        for key in ("results", "theorems"):
             if isinstance(doc.get(key), list):
                 return doc[key]
         return [dict(v, id=k) for k, v in doc.items() if isinstance(v, Mapping)]
     return list(doc) if isinstance(doc, list) else []
 
 
-def verification(examples: int, seed: int, ids: Sequence[str] = ()) -> list[VerificationRow]:
+def verification(examples: int, seed: int, device: str,
+                 ids: Sequence[str] = ()) -> list[VerificationRow]:
     """Per-theorem verification against simulation (``prefdyn verify [ID ...]``; all theorems
-    when ``ids`` is empty)."""
-    doc = cli_json(["verify", *ids, "--examples", str(examples), "--seed", str(seed)])
+    when ``ids`` is empty). A theorem without a bound (an identity) has no tightness (NaN)."""
+    doc = cli_json(["verify", *ids, "--examples", str(examples), "--seed", str(seed),
+                    "--device", device])
     rows = []
     for entry in _entries(doc):
         tight = entry.get("tightness") or {}
+        name = entry.get("name", entry.get("id", entry.get("theorem", "?")))
         rows.append(VerificationRow(
-            str(entry.get("id", entry.get("theorem", "?"))), int(entry.get("examples", 0)),
+            str(name), str(entry.get("kind", "")), int(entry.get("examples", 0)),
             bool(entry.get("passed", False)), float(entry.get("max_violation", float("nan"))),
             float(tight.get("min", float("nan"))), float(tight.get("median", float("nan"))),
         ))

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefdyn.numerics import Scenario
 from prefdyn.theory.framework import Theorem
 
-from .latex import Table, escape, number
+from .latex import Table, breakable, escape, number
 from .sources import PersonaResults, VerificationRow
 
 
 def _pm(curve: Mapping[str, Sequence[float]], digits: int = 3) -> str:
     return rf"${number(curve['mean'][-1], digits)} \pm {number(curve['std'][-1], 2)}$"
+
+
+def _value(x: float) -> str:
+    return "--" if math.isnan(x) else f"${number(x)}$"
 
 
 def scenario_table(scenario: Scenario) -> Table:
@@ -69,13 +74,15 @@ def simulation_table(summary: Mapping[str, Any], theory: Mapping[str, Any] | Non
 
 def verification_table(rows: Sequence[VerificationRow]) -> Table:
     """``prefdyn verify``: examples, outcome, largest violation and tightness per theorem."""
-    body = [[rf"\texttt{{{escape(r.theorem)}}}", str(r.examples),
-             "yes" if r.passed else r"\textbf{no}", f"${number(r.max_violation)}$",
-             f"${number(r.tightness_min)}$", f"${number(r.tightness_median)}$"] for r in rows]
+    body = [[rf"\texttt{{{escape(r.theorem)}}}", escape(r.kind), str(r.examples),
+             "yes" if r.passed else r"\textbf{no}", _value(r.max_violation),
+             _value(r.tightness_min), _value(r.tightness_median)] for r in rows]
     return Table("verification", "Theorems against simulated training (property-based examples).",
-                 [("theorem", "l"), ("examples", "r"), ("passed", "l"), ("max.\\ violation", "r"),
-                  ("tightness min", "r"), ("tightness median", "r")], body,
-                 "Tightness is the ratio of the observed quantity to the bound (1 = tight).")
+                 [("theorem", "l"), ("kind", "l"), ("examples", "r"), ("passed", "l"),
+                  ("max.\\ violation", "r"), ("tightness min", "r"), ("tightness median", "r")],
+                 body, "Violation: largest excess over the claim's tolerance (negative: within it). "
+                 "Tightness: how close the bound comes to the observed value (1 = tight); "
+                 "-- for identities, which have none.")
 
 
 def benchmark_table(results: Mapping[str, Any]) -> Table:
@@ -93,7 +100,7 @@ def persona_stats_table(persona: PersonaResults) -> Table:
              f"${number(s.distinguishability)}$",
              rf"$[{number(s.distinguishability_ci.low)}, {number(s.distinguishability_ci.high)}]$",
              f"${number(s.concentration)}$", f"${number(s.trace)}$"] for s in persona.stats]
-    return Table("persona-stats", rf"Persona behaviours embedded by \texttt{{{escape(persona.model)}}}.",
+    return Table("persona-stats", rf"Persona behaviours embedded by \texttt{{{breakable(persona.model)}}}.",
                  [("behaviour", "l"), ("$n$", "r"), ("share ``Yes''", "r"),
                   ("distinguishability", "r"), ("95\\% CI", "r"), ("concentration", "r"),
                   ("trace", "r")], rows,

@@ -11,13 +11,13 @@ by TeX only when it is wider than the line). Statements keep the framework's lab
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
-from typing import Any
 
 from prefdyn.theory.framework import Claim, StepResult, Theorem, tex
 
-from .latex import message
+from .latex import escape, message, number
+from .sources import VerificationRow
 
 _REL = {"=": "=", "<=": r"\le", ">=": r"\ge"}
 
@@ -52,22 +52,20 @@ def _check_line(results: list[StepResult]) -> str:
     return rf"\noindent{{\footnotesize SymPy re-verified {what} ({methods}).}}"
 
 
-def _verification_line(row: Mapping[str, Any] | None, skipped: str) -> str:
+def _verification_line(row: VerificationRow | None, skipped: str) -> str:
     if row is None:
         return rf"\noindent{{\footnotesize Against simulation: not verified here ({message(skipped)}).}}"
-    outcome = "passed" if row["passed"] else r"\textbf{failed}"
-    return (rf"\noindent{{\footnotesize Against simulation (Table~\ref{{tab:verification}}): "
-            rf"{row['examples']} examples, {outcome}; max.\ violation ${row['max_violation']}$, "
-            rf"tightness min ${row['tightness_min']}$, median ${row['tightness_median']}$.}}")
+    outcome = "passed" if row.passed else r"\textbf{failed}"
+    tight = ("" if math.isnan(row.tightness_min) else
+             rf", tightness min ${number(row.tightness_min)}$, median ${number(row.tightness_median)}$")
+    return (rf"\noindent{{\footnotesize Against simulation (Table~\ref{{tab:verification}}, "
+            rf"{escape(row.kind)}): {row.examples} examples, {outcome}; max.\ violation "
+            rf"${number(row.max_violation)}${tight}.}}")
 
 
-def theorem_block(theorem: Theorem, verification: Mapping[str, Any] | None, skipped: str) -> str:
-    """Statement, derivation (numbered steps) and both verification summaries of ``theorem``.
-
-    ``verification`` is this theorem's formatted row of the verification table (keys
-    ``examples``, ``passed``, ``max_violation``, ``tightness_min``, ``tightness_median``) or
-    ``None``, in which case ``skipped`` says why.
-    """
+def theorem_block(theorem: Theorem, verification: VerificationRow | None, skipped: str) -> str:
+    """Statement, derivation (numbered steps) and both verification summaries of ``theorem``;
+    ``verification`` is its ``prefdyn verify`` result, or ``None`` and ``skipped`` says why."""
     report = theorem.check()
     out = [rf"\begin{{theorem}}[{prose(theorem.title)}]\label{{thm:{theorem.id}}}"]
     if theorem.assumptions:
