@@ -92,6 +92,12 @@ def test_second_run_is_served_from_the_cache(tiny: Path, tmp_path: Path) -> None
     assert torch.equal(first.behaviours[0].g, second.behaviours[0].g)
     other = embed_corpus(corpus, fresh, cache=cache, template="{statement}")
     assert other.cache_hits == 0  # the template is part of the key
+    swapped = load_persona(tmp_path / "likes.jsonl", responses=(" No", " Yes"))
+    flipped = embed_corpus(swapped, fresh, cache=cache)
+    assert flipped.cache_hits == 1
+    assert flipped.head.token_ids == first.head.token_ids[::-1]
+    assert torch.equal(flipped.head.rows, first.head.rows.flip(0))
+    assert torch.equal(flipped.behaviours[0].sign, -first.behaviours[0].sign)
 
 
 def test_multi_token_answers_are_rejected(tiny: Path) -> None:

@@ -74,7 +74,7 @@ def _embed_behaviour(
     cache: EmbeddingCache | None, batch_size: int,
 ) -> tuple[EmbeddedBehaviour, bool]:
     key = cache_key(kind="features", model=embedder.identity, file=behaviour.digest,
-                    template=template, responses=list(responses))
+                    template=template, responses=_canonical(responses))
     stored = cache.get(key) if cache is not None else None
     hit = stored is not None
     if stored is None:
@@ -93,20 +93,28 @@ def _embed_behaviour(
     return EmbeddedBehaviour(behaviour.name, features.g, sign, features.lse_other), hit
 
 
+def _canonical(responses: tuple[str, str]) -> list[str]:
+    """The pair in a fixed order: features do not depend on which response is first, so a
+    subset whose first line happens to prefer the other answer still hits the cache."""
+    return sorted(responses, reverse=True)
+
+
 def _head(embedder: Embedder, responses: tuple[str, str],
           cache: EmbeddingCache | None) -> AnswerHead:
-    key = cache_key(kind="head", model=embedder.identity, responses=list(responses))
+    canonical = _canonical(responses)
+    key = cache_key(kind="head", model=embedder.identity, responses=canonical)
     stored = cache.get(key) if cache is not None else None
     if stored is None:
-        head = embedder.head(responses)
+        head = embedder.head((canonical[0], canonical[1]))
         stored = {"rows": head.rows, "vocab_size": torch.tensor(head.vocab_size)}
         if head.token_ids is not None:
             stored["token_ids"] = torch.tensor(head.token_ids)
         if cache is not None:
             cache.put(key, stored)
+    order = [0, 1] if list(responses) == canonical else [1, 0]
     ids = stored.get("token_ids")
-    return AnswerHead(stored["rows"], int(stored["vocab_size"]),
-                         None if ids is None else (int(ids[0]), int(ids[1])))
+    return AnswerHead(stored["rows"][order], int(stored["vocab_size"]),
+                      None if ids is None else (int(ids[order[0]]), int(ids[order[1]])))
 
 
 def embed_corpus(
