@@ -53,6 +53,7 @@ from .config import Phase, TrainConfig
 from .evaluate import TensorFunction, torch_lambdify
 from .optim import RowOptimizer
 from .quadrature import DEFAULT_NODES, HermiteRule, hermite_rule, normal_expectation, rule_for
+from .scenario import Scenario, behavior_noise_factor, class_means
 
 #: SymPy heads whose presence makes phi non-smooth (phi'' is then taken by Stein's identity)
 _NONSMOOTH = (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside)
@@ -294,3 +295,23 @@ def max_learning_rate(mix: GaussianMixture, loss: str | Loss, beta: float) -> fl
     if not math.isfinite(L2):
         return 0.0
     return math.inf if L2 == 0 else 1.0 / (beta**2 * L2 * top)
+
+
+def scenario_mixture(scenario: Scenario) -> GaussianMixture:
+    r"""The hidden Gaussian structure of a synthetic scenario: :math:`\mu_b^\pm` from
+    :func:`~prefdyn.numerics.scenario.class_means`, :math:`\Sigma_b^\pm = F_bF_b^\top` with
+    :math:`F_b` the behaviour's noise factor, and the declared weights, balances and label noise."""
+    plus, minus = (torch.as_tensor(m, dtype=torch.float64) for m in class_means(scenario))
+    factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
+    cov = torch.stack([f @ f.T for f in factors])
+
+    def as_tensor(values: Sequence[float]) -> torch.Tensor:
+        return torch.tensor(values, dtype=torch.float64)
+
+    return GaussianMixture(
+        as_tensor(scenario.weights),
+        as_tensor([b.positive_fraction for b in scenario.behaviors]),
+        torch.stack([plus, minus], dim=1),
+        torch.stack([cov, cov], dim=1),
+        as_tensor([b.label_noise for b in scenario.behaviors]),
+    )

@@ -39,13 +39,14 @@ from typing import Any
 import torch
 
 from prefdyn.errors import require
+from prefdyn.numerics.population import scenario_mixture
 from prefdyn.numerics.sampling import sample_scenario
 from prefdyn.numerics.scenario import Scenario
 from prefdyn.numerics.simulator import simulate
 
 from .embedded import EmbeddedCorpus
 from .experiments import distinguishability
-from .predict_flow import fit_mixture, flow_curves, scenario_mixture
+from .predict_flow import fit_mixture, flow_curves
 from .stats import Correlation, spearman
 from .training import TrainSettings, preference_data, train, train_each
 
@@ -219,7 +220,7 @@ def scenario_errors(scenario: Scenario, *, runs: int, seed: int = 0,
     r"""The same comparison on a synthetic scenario: ``[runs, K]`` max-over-steps absolute
     training-loss error of the population flow against ``runs`` simulated trainings of the
     scenario (one shared head, as the scenario trains). The flow runs on the scenario's hidden
-    Gaussian structure (:func:`.predict_flow.scenario_mixture`), or with ``fitted`` on each run's
+    Gaussian structure (:func:`~prefdyn.numerics.population.scenario_mixture`), or with ``fitted`` on each run's
     own moment model (:func:`.predict_flow.fit_mixture`). For Gaussian data both errors are
     sampling errors, :math:`O(n^{-1/2})` in the number of training samples :math:`n`."""
     data = sample_scenario(scenario, runs, seed)

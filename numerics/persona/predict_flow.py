@@ -74,7 +74,6 @@ from prefdyn.numerics.population import (
     population_gd,
 )
 from prefdyn.numerics.quadrature import DEFAULT_NODES, HermiteRule, hermite_rule
-from prefdyn.numerics.scenario import Scenario, behavior_noise_factor, class_means
 
 #: label sign of class index 0 (:math:`\mu^+`) and 1 (:math:`\mu^-`)
 _CLASS_SIGN = (1.0, -1.0)
@@ -114,22 +113,6 @@ def fit_mixture(data: PreferenceData) -> GaussianMixture:
     require(bool(torch.all(per_behaviour > 0)), "data", "every behaviour needs training samples")
     return GaussianMixture(per_behaviour / per_behaviour.sum(), counts[:, 0] / per_behaviour,
                            means, covs)
-
-
-def scenario_mixture(scenario: Scenario) -> GaussianMixture:
-    r"""The hidden Gaussian structure of a synthetic scenario: :math:`\mu_b^\pm` from
-    :func:`~prefdyn.numerics.scenario.class_means`, :math:`\Sigma_b^\pm = F_bF_b^\top` with
-    :math:`F_b` the behaviour's noise factor, weights, balances and label noise as declared."""
-    plus, minus = (torch.as_tensor(m) for m in class_means(scenario))
-    factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
-    cov = torch.stack([f @ f.T for f in factors])
-    as_tensor = lambda xs: torch.tensor(xs, dtype=torch.float64)
-    return GaussianMixture(
-        torch.as_tensor(scenario.weights, dtype=torch.float64),
-        as_tensor([b.positive_fraction for b in scenario.behaviors]),
-        torch.stack([plus, minus], dim=1), torch.stack([cov, cov], dim=1),
-        as_tensor([b.label_noise for b in scenario.behaviors]),
-    )
 
 
 def _full_covariances(mix: GaussianMixture) -> torch.Tensor:

@@ -46,25 +46,16 @@ def _with_steps(scenario: Any, steps: int | None) -> Any:
 
 def predict_document(scenario: Any) -> dict[str, Any]:
     """The ``predict`` JSON document for a parsed scenario (see the module docstring)."""
-    import numpy as np
     import torch
 
     from prefdyn.errors import require
-    from prefdyn.numerics.population import GaussianMixture, max_learning_rate, population_gd
-    from prefdyn.numerics.scenario import behavior_noise_factor, class_means
+    from prefdyn.numerics.population import max_learning_rate, population_gd, scenario_mixture
+    from prefdyn.numerics.scenario import behavior_noise_factor
 
     require(scenario.reference.scale == 0, "reference.scale", "predict needs W_ref = 0 (scale = 0)")
     config = scenario.training
-    plus, minus = class_means(scenario)
+    mix = scenario_mixture(scenario)
     factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
-    covariances = torch.stack([f @ f.T for f in factors])
-    mix = GaussianMixture(
-        torch.as_tensor(scenario.weights),
-        torch.tensor([b.positive_fraction for b in scenario.behaviors], dtype=torch.float64),
-        torch.as_tensor(np.stack([plus, minus], axis=1)),
-        torch.stack([covariances, covariances], dim=1),
-        torch.tensor([b.label_noise for b in scenario.behaviors], dtype=torch.float64),
-    )
     head = {"scenario": scenario.name, "runs": 1, "steps": list(range(config.steps + 1)),
             "model": "population limit (n -> infinity); minibatch SGD in expectation; Adam on the population gradient",
             "max_learning_rate": max_learning_rate(mix, config.loss, config.beta)}
