@@ -117,7 +117,7 @@ def build(loss: Loss) -> Theorem:
         title="Largest step size for monotone population-loss decrease",
         assumptions=[
             Assumption("head", r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$, $h = \beta s\Delta^\top g$; full-batch (population) gradient descent with learning rate $\eta$."),
-            Assumption("smooth loss", rf"$L_2 = \sup_h|\phi''(h)| < \infty$ (here {sp.latex(L2)}); $\mathbb{{E}}\|g\|^2 < \infty$."),
+            Assumption("smooth loss", rf"$L_2 = \sup_h|\phi''(h)| < \infty$ (here $L_2 = {sp.latex(L2)}$); $\mathbb{{E}}\|g\|^2 < \infty$."),
         ],
         claims=[descent, hessian, eta_max],
         summary=r"$L(\Delta) = \mathbb{E}\,\phi(\beta s\Delta^\top g)$.",
