@@ -112,3 +112,20 @@ def test_lambdify_weight_growth_bound():
 
 def test_repr_latex():
     assert get_theorem("dpo-gradient").__class__._repr_latex_(get_theorem("dpo-gradient")).startswith("$$")
+
+
+MATH_ONLY = ("^", "_", r"\frac", r"\sum", r"\sigma", r"\beta")
+
+
+@pytest.mark.parametrize("theorem_id", theorem_ids())
+def test_text_mode_has_no_math_outside_dollars(theorem_id):
+    """Assumptions, summaries and step reasons are text with $...$ math: math-only tokens
+    outside the dollars stop pdflatex ("Missing $ inserted")."""
+    theorem = get_theorem(theorem_id, "dpo")
+    texts = [a.latex for a in theorem.assumptions] + [theorem.summary]
+    texts += [step.reason for claim in theorem.claims for step in claim.steps]
+    for text in texts:
+        assert text.count("$") % 2 == 0, text
+        outside = "".join(re.split(r"\$[^$]*\$", text.replace(r"\$", "")))
+        for token in MATH_ONLY:
+            assert token not in outside, (theorem_id, token, text)
