@@ -6,12 +6,15 @@ runs the suite on 20 seeds.
 """
 
 import pytest
-import torch
 
 from prefdyn.theory.catalogue import theorem_ids
 from prefdyn.verification import check_theorem
-from prefdyn.verification.properties import MODULES, get_property, missing
-from prefdyn.verification.properties import update_rate, weight_growth
+from prefdyn.verification.properties import (
+    MODULES,
+    missing,
+    update_rate,
+    weight_growth,
+)
 
 EXAMPLES = 200
 
@@ -33,8 +36,6 @@ def test_theorem_passes(theorem_id, seed, tmp_path):
     report = check_theorem(theorem_id, examples=EXAMPLES, seed=seed, out=tmp_path)
     assert report.passed, report.detail
     assert report.examples >= EXAMPLES
-    if report.kind == "bound" and report.tightness is not None:
-        assert report.tightness["min"] > 0
 
 
 def test_a_wrong_statement_is_caught(monkeypatch, tmp_path):

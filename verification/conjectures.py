@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from tokenize import TokenError
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import sympy as sp

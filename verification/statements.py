@@ -27,7 +27,7 @@ Entry = tuple[str, tuple[int | None, ...]]
 
 
 def _torch_ready(expr: sp.Expr) -> sp.Expr:
-    """Work around two gaps of the torch printer: fold constant sub-expressions such as ``sqrt(2)``
+    r"""Work around two gaps of the torch printer: fold constant sub-expressions such as ``sqrt(2)``
     inside ``erf`` to floats (``torch.sqrt`` rejects a Python number), and write
     :math:`\max(a, b) = (a + b + |a - b|)/2`, :math:`\min(a, b) = (a + b - |a - b|)/2`
     (``torch.max(0, x)`` is not a valid call)."""

@@ -71,6 +71,12 @@ def per_behavior(scenario: Scenario, name: str) -> torch.Tensor:
     return torch.tensor([float(getattr(b, name)) for b in scenario.behaviors], dtype=torch.float64)
 
 
+def loss_name(scenario: Scenario) -> str:
+    """The scenario's loss as a registry name."""
+    loss = scenario.training.loss
+    return loss if isinstance(loss, str) else loss.name
+
+
 def train_counts(scenario: Scenario) -> torch.Tensor:
     """Training samples per behaviour, ``[K]``."""
     return torch.tensor([n for n, _ in stratified_counts(scenario)], dtype=torch.float64)

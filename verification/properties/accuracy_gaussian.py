@@ -20,10 +20,18 @@ from hypothesis import strategies as st
 from prefdyn.numerics import Scenario
 
 from ..outcome import Comparison, Outcome
+from ..statements import claim_function
 from ..strategies import scenarios
 from ..tolerance import hoeffding_radius
-from ._base import Property, covariances, means, per_behavior, preference_direction, train
-from ..statements import claim_function
+from ._base import (
+    Property,
+    covariances,
+    loss_name,
+    means,
+    per_behavior,
+    preference_direction,
+    train,
+)
 
 EXAMPLES = scenarios(distribution="gaussian", label_noise=0.0, test_fraction=st.floats(0.3, 0.6))
 
@@ -51,7 +59,7 @@ def check(scenario: Scenario, device: str) -> Outcome:
     delta, observed, tests, kept = held_out(scenario, device)
     if not bool(kept.any()):
         return Outcome()
-    claimed = claim_function("accuracy-gaussian", "accuracy", loss=scenario.training.loss)(
+    claimed = claim_function("accuracy-gaussian", "accuracy", loss=loss_name(scenario))(
         gaussian_projections(scenario, delta))
     radius = hoeffding_radius(tests * kept.sum(), len(scenario.behaviors))  # runs pooled
     return Outcome([Comparison("held-out accuracy_b", observed.mean(0), claimed.mean(0), "=", radius)])

@@ -27,7 +27,7 @@ from prefdyn.numerics import Scenario
 from ..outcome import Comparison, Outcome
 from ..statements import claim_function
 from ..tolerance import hoeffding_radius
-from ._base import Property, covariances
+from ._base import Property, covariances, loss_name
 from .accuracy_gaussian import EXAMPLES as SCENARIOS
 from .accuracy_gaussian import gaussian_projections, held_out
 
@@ -41,7 +41,7 @@ def psi_alpha_constant(alpha: float) -> float:
     def excess(c: float) -> float:
         if alpha == 2.0 and c * c <= 2.0:
             return math.inf  # the integral diverges
-        density = lambda z: math.exp(min((z / c) ** alpha - z * z / 2, 700.0)) * math.sqrt(2 / math.pi)  # noqa: E731
+        density = lambda z: math.exp(min((z / c) ** alpha - z * z / 2, 700.0)) * math.sqrt(2 / math.pi)
         return integrate.quad(density, 0, math.inf)[0] - 2
 
     return float(optimize.brentq(excess, 0.5, 100.0, xtol=1e-12))
@@ -52,11 +52,11 @@ def check(example: tuple[Scenario, float], device: str) -> Outcome:
     delta, observed, tests, kept = held_out(scenario, device)
     if not bool(kept.any()):
         return Outcome()
-    values = gaussian_projections(scenario, delta)
+    values: dict[str, torch.Tensor | float] = dict(gaussian_projections(scenario, delta))
     top = torch.linalg.eigvalsh(covariances(scenario))[:, -1]
     values.update({"K_b": psi_alpha_constant(alpha) * top.sqrt(), r"\alpha": alpha,
                    r"\|\Delta\|": delta.norm(dim=1, keepdim=True)})
-    bound = claim_function("accuracy-subexponential", "bound", loss=scenario.training.loss)(values)
+    bound = claim_function("accuracy-subexponential", "bound", loss=loss_name(scenario))(values)
     radius = hoeffding_radius(tests * kept.sum(), len(scenario.behaviors), one_sided=True)
     return Outcome([Comparison("held-out accuracy_b", observed.mean(0), bound.mean(0), ">=", radius)])
 

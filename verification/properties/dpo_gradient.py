@@ -10,7 +10,7 @@ entry. An exact identity: float64 tolerance :func:`~prefdyn.verification.toleran
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import torch
@@ -31,7 +31,7 @@ EXAMPLES = st.fixed_dictionaries({
 })
 
 
-@lru_cache(maxsize=None)
+@cache
 def _statement(loss: str) -> tuple[list[Any], Callable[..., Any]]:
     return get_theorem("dpo-gradient", loss).lambdify(claim=f"gradient for {loss}")
 

@@ -28,7 +28,7 @@ from prefdyn.numerics.evaluate import loss_kernels
 from ..outcome import Comparison, Outcome
 from ..strategies import scenarios
 from ..tolerance import float_radius
-from ._base import Property, preference_direction, train, with_steps
+from ._base import Property, loss_name, preference_direction, train, with_steps
 
 EXAMPLES = scenarios(optimizer="sgd", batch_size=0, phases=None, steps=st.integers(1, 8), runs=st.integers(1, 3))
 
@@ -54,7 +54,7 @@ def check(scenario: Scenario, device: str) -> Outcome:
     lhs = (preference_direction(flipped) - delta_T) + 2 * preference_direction(first) - (preference_direction(further) - delta_T)
     g, s = data.g[:, data.train], data.s[:, data.train]
     h = config.beta * s * (g @ delta_T.unsqueeze(-1)).squeeze(-1)
-    rhs = -2 * config.learning_rate * config.beta * (omega(config.loss, h, config.beta) * s).unsqueeze(-1).mul(g).mean(1)
+    rhs = -2 * config.learning_rate * config.beta * (omega(loss_name(scenario), h, config.beta) * s).unsqueeze(-1).mul(g).mean(1)
     return Outcome([Comparison("flip + 2 align - original step", lhs, rhs, "=",
                                float_radius(lhs, rhs, preference_direction(first), delta_T))])
 

@@ -29,7 +29,7 @@ from ..outcome import Comparison, Outcome
 from ..statements import claim_function
 from ..strategies import MAX_BEHAVIORS, cosine_matrices, scenarios
 from ..tolerance import float_radius, hoeffding_radius
-from ._base import Property, means, per_behavior, preference_direction, train
+from ._base import Property, loss_name, means, per_behavior, preference_direction, train
 
 EXAMPLES = st.tuples(
     scenarios(behaviors=st.integers(2, MAX_BEHAVIORS), distribution="gaussian", label_noise=0.0,
@@ -54,7 +54,7 @@ def check(example: tuple[Scenario, list[list[float]] | None], device: str) -> Ou
     behavior = data.behavior[test]
     observed = torch.stack([correct[:, behavior == b].mean() for b in range(K)])
     sigma = per_behavior(scenario, "noise")
-    claimed = torch.stack([claim_function("priority", "interference", loss=scenario.training.loss, K=K, b=b + 1)(
+    claimed = torch.stack([claim_function("priority", "interference", loss=loss_name(scenario), K=K, b=b + 1)(
         {"a": coef[kept], r"\|\delta\|": norms, r"\sigma_b": sigma[b]}).mean() for b in range(K)])
     counts = torch.tensor([int((behavior == b).sum()) * int(kept.sum()) for b in range(K)])
     comparisons = [Comparison("held-out accuracy_b at the span projection", observed, claimed, "=",
@@ -75,7 +75,7 @@ def _priority_level(scenario: Scenario, cosines: list[list[float]] | None) -> Co
         if float(bbar.norm()) < 1e-9:
             continue
         observed.append((bbar @ deltas[i] - bbar @ deltas[j]) / bbar.norm())
-        claimed.append(claim_function("priority", "priority level", loss=scenario.training.loss)({
+        claimed.append(claim_function("priority", "priority level", loss=loss_name(scenario))({
             r"\|\bar b\|": bbar.norm(), r"\|\delta_i\|": deltas[i].norm(), r"\|\delta_j\|": deltas[j].norm()}))
     obs, cl = torch.stack(observed) if observed else torch.zeros(0), torch.stack(claimed) if claimed else torch.zeros(0)
     return Comparison("priority level p_i - p_j", obs, cl, "=", float_radius(obs, cl, 1.0))

@@ -24,7 +24,7 @@ from ..outcome import Comparison, Outcome
 from ..statements import claim_function
 from ..strategies import scenarios
 from ..tolerance import float_radius
-from ._base import Property, train, train_counts
+from ._base import Property, loss_name, train, train_counts
 
 #: Losses with finite :math:`L_2` whose ``max step`` SymPy derives in well under a second
 #: (``exo-pair`` and ``discopop`` take 5-12 s each; ``hinge`` has no finite :math:`L_2`).
@@ -36,12 +36,12 @@ EXAMPLES = st.tuples(scenarios(optimizer="sgd", batch_size=0, phases=None, loss=
 
 
 def stable_rate(scenario: Scenario) -> float:
-    """The claim ``max step`` at the smallest empirical :math:`\lambda_{\max}` bound over runs."""
+    r"""The claim ``max step`` at the smallest empirical :math:`\lambda_{\max}` bound over runs."""
     data = sample_scenario(scenario, scenario.runs, dtype=torch.float64)
     g = data.g[:, data.train]
     second = g.mT @ g / g.shape[1]  # [R, d, d]
     top = torch.linalg.eigvalsh(second)[:, -1].max()
-    rate = claim_function("stable-step-size", "max step", loss=scenario.training.loss)(
+    rate = claim_function("stable-step-size", "max step", loss=loss_name(scenario))(
         {"beta": scenario.training.beta, LAMBDA: top})
     return float(rate)
 

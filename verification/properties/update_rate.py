@@ -25,10 +25,10 @@ from prefdyn.numerics import Scenario
 from prefdyn.numerics.sampling import population_margin_vectors
 
 from ..outcome import Comparison, Outcome
+from ..statements import claim_function
 from ..strategies import scenarios
 from ..tolerance import float_radius, student_radius
-from ..statements import claim_function
-from ._base import Property, covariances, means, per_behavior, train, train_counts
+from ._base import Property, covariances, loss_name, means, per_behavior, train, train_counts
 
 RUNS = 48
 LIGHT_TAILS = ("gaussian", "laplace", "gennorm")
@@ -39,8 +39,8 @@ EXAMPLES = scenarios(steps=1, batch_size=0, optimizer="sgd", test_fraction=0.0, 
 
 
 def check(scenario: Scenario, device: str) -> Outcome:
-    loss, K, d = scenario.training.loss, len(scenario.behaviors), scenario.dim
-    data, result = train(scenario, device)
+    loss, K, d = loss_name(scenario), len(scenario.behaviors), scenario.dim
+    _, result = train(scenario, device)
     counts = train_counts(scenario)
     n = float(counts.sum())
     m = torch.from_numpy(population_margin_vectors(scenario))

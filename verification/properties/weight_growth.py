@@ -25,7 +25,7 @@ from ..outcome import Comparison, Outcome
 from ..statements import claim_function
 from ..strategies import scenarios
 from ..tolerance import float_radius
-from ._base import Property, train
+from ._base import Property, loss_name, train
 
 BOUNDED = tuple(name for name in loss_names() if get_loss(name).sup_abs_dphi.is_finite)
 
@@ -33,7 +33,7 @@ EXAMPLES = scenarios(optimizer="sgd", batch_size=0, loss=st.sampled_from(BOUNDED
 
 
 def check(scenario: Scenario, device: str) -> Outcome:
-    loss = get_loss(scenario.training.loss)
+    loss = get_loss(loss_name(scenario))
     data, result = train(scenario, device, record_every=1)
     mean_norm = data.g[:, data.train].norm(dim=-1).mean(-1)  # [R]
     t = torch.tensor(result.steps[1:], dtype=torch.float64)  # [T]
