@@ -14,13 +14,20 @@ from prefdyn.verification import check_conjecture, load_conjecture
 FALSE = ["flipped-step-equals-alignment-step", "one-step-accuracy", "subexponential-exponent-doubled"]
 
 
+@pytest.fixture
+def seed(request):
+    """pytest's ``--hypothesis-seed`` (0 when not given) seeds the searches too."""
+    value = request.config.getoption("hypothesis_seed", default=None)
+    return int(value) if value is not None else 0
+
+
 def shipped(name):
     return resources.files("prefdyn.verification").joinpath("conjectures", f"{name}.toml")
 
 
 @pytest.mark.parametrize("name", FALSE)
-def test_false_conjecture_gives_runnable_counterexample(name, tmp_path):
-    report = check_conjecture(load_conjecture(shipped(name)), examples=100, seed=0, out=tmp_path)
+def test_false_conjecture_gives_runnable_counterexample(name, seed, tmp_path):
+    report = check_conjecture(load_conjecture(shipped(name)), examples=100, seed=seed, out=tmp_path)
     assert not report.passed and report.max_violation > 0
     assert "observed" in report.detail and "claimed" in report.detail
     run = subprocess.run([sys.executable, "-m", "prefdyn", "simulate", report.counterexample, "--json"],
@@ -28,13 +35,13 @@ def test_false_conjecture_gives_runnable_counterexample(name, tmp_path):
     assert json.loads(run.stdout)["behaviors"]
 
 
-def test_true_bound_survives(tmp_path):
+def test_true_bound_survives(seed, tmp_path):
     """The same bound with the correct exponent (alpha = 2) is not refuted."""
     text = shipped("subexponential-exponent-doubled").read_text().replace(")))**4", ")))**2")
     text = text.replace('name = "subexponential-exponent-doubled"', 'name = "subexponential"')
     path = tmp_path / "true.toml"
     path.write_text(text)
-    report = check_conjecture(load_conjecture(path), examples=40, seed=0, out=tmp_path)
+    report = check_conjecture(load_conjecture(path), examples=40, seed=seed, out=tmp_path)
     assert report.passed, report.detail
 
 

@@ -38,7 +38,7 @@ def test_theorem_passes(theorem_id, seed, tmp_path):
     assert report.examples >= EXAMPLES
 
 
-def test_a_wrong_statement_is_caught(monkeypatch, tmp_path):
+def test_a_wrong_statement_is_caught(monkeypatch, seed, tmp_path):
     """Scale update-rate's claimed first step by 1.2: the property must find a counterexample."""
     original = update_rate.claim_function
 
@@ -47,16 +47,16 @@ def test_a_wrong_statement_is_caught(monkeypatch, tmp_path):
         return lambda values: 1.2 * f(values)
 
     monkeypatch.setattr(update_rate, "claim_function", wrong)
-    report = check_theorem("update-rate", examples=50, seed=0, out=tmp_path)
+    report = check_theorem("update-rate", examples=50, seed=seed, out=tmp_path)
     assert not report.passed and report.counterexample is not None
 
 
-def test_a_too_tight_bound_is_caught(monkeypatch, tmp_path):
+def test_a_too_tight_bound_is_caught(monkeypatch, seed, tmp_path):
     """Halve weight-growth's bound: violated on some step, with a runnable counterexample."""
     original = weight_growth.claim_function
     monkeypatch.setattr(weight_growth, "claim_function",
                         lambda *a, **k: (lambda values: 0.5 * original(*a, **k)(values)))
-    report = check_theorem("weight-growth", examples=50, seed=0, out=tmp_path)
+    report = check_theorem("weight-growth", examples=50, seed=seed, out=tmp_path)
     assert not report.passed and report.counterexample.endswith(".toml")
 
 
