@@ -52,10 +52,11 @@ def test_a_wrong_statement_is_caught(monkeypatch, seed, tmp_path):
 
 
 def test_a_too_tight_bound_is_caught(monkeypatch, seed, tmp_path):
-    """Halve weight-growth's bound: violated on some step, with a runnable counterexample."""
+    """Shrink weight-growth's bound tenfold (its measured slack is 1.7x to ~20x): violated on some
+    step, with a runnable counterexample."""
     original = weight_growth.claim_function
     monkeypatch.setattr(weight_growth, "claim_function",
-                        lambda *a, **k: (lambda values: 0.5 * original(*a, **k)(values)))
+                        lambda *a, **k: (lambda values: 0.1 * original(*a, **k)(values)))
     report = check_theorem("weight-growth", examples=50, seed=seed, out=tmp_path)
     assert not report.passed and report.counterexample.endswith(".toml")
 
