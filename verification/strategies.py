@@ -18,7 +18,8 @@ distribution=st.sampled_from(["gaussian", "laplace"]))``. Training fields (``los
 ``learning_rate``, ``steps``, ``samples``, ``batch_size``, ``optimizer``, ``seed``, ``dim``,
 ``test_fraction``, ``runs``, ``adam_betas``, ``adam_eps``, ``weight_decay``) are drawn once;
 behaviour fields (``weight`` excepted: use ``weights``) are drawn per behaviour; ``behaviors``
-is :math:`K`, ``weights`` a length-:math:`K` list, ``cosines`` a :math:`K\times K` matrix or
+is :math:`K`, ``weights`` a length-:math:`K` list, ``noise_correlation`` (never drawn by default:
+isotropic or diagonal covariances) a ``dim x dim`` correlation matrix, ``cosines`` a :math:`K\times K` matrix or
 ``None``, ``reference`` a ``{"vocab", "scale"}`` table or ``None``, ``phases`` a list of phase
 tables or ``None``.
 
@@ -131,6 +132,9 @@ def _behavior_defaults(dim: int) -> dict[str, st.SearchStrategy[Any]]:
     }
 
 
+#: Behaviour values left out of the document (they are the numerics layer's defaults).
+_SIMPLE: dict[str, Any] = {"label_noise": 0.0, "offset": 0.0, "shape": 2.0, "df": 5.0}
+
 #: Keywords of :func:`scenarios` (see the module docstring).
 FIELDS = (
     ("behaviors", "weights", "dim", "cosines", "reference", "phases", "name")
@@ -185,9 +189,6 @@ def scenario_documents(draw: Draw, **overrides: Any) -> dict[str, Any]:
         training.pop("steps")
     return doc
 
-
-#: Behaviour values left out of the document (they are the numerics layer's defaults).
-_SIMPLE: dict[str, Any] = {"label_noise": 0.0, "offset": 0.0, "shape": 2.0, "df": 5.0}
 
 
 def scenarios(**overrides: Any) -> st.SearchStrategy[Scenario]:
