@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import torch
 from hypothesis import strategies as st
 
 from prefdyn.numerics import Scenario
+from prefdyn.numerics.scenario import correlation_factor
 
 from ..outcome import Comparison, Outcome
 from ..statements import claim_function
@@ -65,9 +67,8 @@ def check(example: tuple[Scenario, list[list[float]] | None], device: str) -> Ou
 def _priority_level(scenario: Scenario, cosines: list[list[float]] | None) -> Comparison:
     """``p_i - p_j`` from its definition vs the claim, for every pair, on ``cosines`` geometry."""
     K = len(scenario.behaviors)
-    cos = torch.eye(K, dtype=torch.float64) if cosines is None else torch.tensor(cosines)[:K, :K]
-    cos = cos / torch.sqrt(torch.outer(cos.diagonal(), cos.diagonal()))
-    factor = torch.linalg.cholesky(cos + 1e-12 * torch.eye(K, dtype=torch.float64))
+    cos = np.eye(K) if cosines is None else np.array(cosines)[:K, :K]
+    factor = torch.from_numpy(correlation_factor(cos, "cosines"))  # singular (collinear) allowed
     deltas = factor * per_behavior(scenario, "distinguishability")[:, None]
     observed, claimed = [], []
     for i, j in itertools.combinations(range(K), 2):

@@ -13,7 +13,11 @@ holds conditionally on the counts):
   :math:`S_b = q_b\|\mu_b^+\|^2 + (1-q_b)\|\mu_b^-\|^2 + \operatorname{tr}\Sigma_b`.
 
 Tolerance: Student t across the runs with Bonferroni over the :math:`d + K` comparisons
-(:func:`~prefdyn.verification.tolerance.student_radius`), false alarm :math:`\le 10^{-6}`.
+(:func:`~prefdyn.verification.tolerance.student_radius`), false alarm :math:`\le 10^{-6}`. The t
+approximation needs near-normal run statistics, so the examples stay in the CLT regime:
+:data:`RUNS` = 128 runs, light tails, :math:`q_b \in [0.15, 0.85]` (with :math:`q_b = 0.05` and
+44 samples the run-mean margin is Poisson-skewed and 48 runs gave a false alarm at seed 9;
+4000 runs of that scenario agree with the claim: 0.2938 vs 0.2962 +- 0.012).
 """
 
 from __future__ import annotations
@@ -30,12 +34,12 @@ from ..strategies import scenarios
 from ..tolerance import float_radius, student_radius
 from ._base import Property, covariances, loss_name, means, per_behavior, train, train_counts
 
-RUNS = 48
+RUNS = 128
 LIGHT_TAILS = ("gaussian", "laplace", "gennorm")
 
 EXAMPLES = scenarios(steps=1, batch_size=0, optimizer="sgd", test_fraction=0.0, phases=None, runs=RUNS,
                      samples=st.integers(16, 128), distribution=st.sampled_from(LIGHT_TAILS),
-                     shape=st.floats(1.0, 4.0))
+                     shape=st.floats(1.0, 4.0), positive_fraction=st.one_of(st.just(0.5), st.floats(0.15, 0.85)))
 
 
 def check(scenario: Scenario, device: str) -> Outcome:
