@@ -41,6 +41,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 import torch
 
@@ -305,7 +306,7 @@ def scenario_mixture(scenario: Scenario) -> GaussianMixture:
     factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
     cov = torch.stack([f @ f.T for f in factors])
 
-    def as_tensor(values: Sequence[float]) -> torch.Tensor:
+    def as_tensor(values: Sequence[float] | np.ndarray) -> torch.Tensor:
         return torch.tensor(values, dtype=torch.float64)
 
     return GaussianMixture(

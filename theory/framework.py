@@ -286,7 +286,7 @@ class Theorem:
 def tex(expr: Any) -> str:
     r"""LaTeX of a SymPy object; symbols whose names are already LaTeX (they contain ``\``,
     ``{`` or ``|``) print verbatim instead of being re-parsed into sub/superscripts."""
-    symbols = getattr(expr, "free_symbols", set())
+    symbols: set[sp.Symbol] = getattr(expr, "free_symbols", set())
     verbatim = {s: s.name for s in symbols if any(c in s.name for c in "\\{|")}
     return sp.latex(expr, symbol_names=verbatim)
 
