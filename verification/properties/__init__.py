@@ -8,6 +8,7 @@ Adding a theorem to the catalogue means adding one module here with a
 from __future__ import annotations
 
 import importlib
+from functools import cache
 
 from prefdyn.errors import PrefdynError
 from prefdyn.theory.catalogue import theorem_ids
@@ -28,12 +29,19 @@ MODULES: dict[str, str] = {
 }
 
 
+@cache
+def _properties() -> dict[str, Property]:
+    """Every property, all modules imported together: Hypothesis draws literal constants from the
+    loaded modules, so loading them all keeps ``--seed S`` reproducible whichever ids run."""
+    return {i: importlib.import_module(f"{__name__}.{m}").PROPERTY for i, m in MODULES.items()}
+
+
 def get_property(theorem_id: str) -> Property:
     """The property of ``theorem_id`` (a catalogue id)."""
     if theorem_id not in MODULES:
         known = ", ".join(MODULES)
         raise PrefdynError(f"theorem: no property for {theorem_id!r}; properties exist for: {known}")
-    return importlib.import_module(f"{__name__}.{MODULES[theorem_id]}").PROPERTY
+    return _properties()[theorem_id]
 
 
 def missing() -> list[str]:
