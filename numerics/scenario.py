@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from prefdyn.errors import PrefdynError, require
+from prefdyn.errors import read_toml, require
 
 from .config import Phase, TrainConfig, require_finite
 from .noise import DISTRIBUTIONS
@@ -290,13 +290,7 @@ def stratified_counts(scenario: Scenario) -> list[tuple[int, int]]:
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
-    file = Path(path)
-    require(file.is_file(), "scenario", f"file not found: {file}")
-    try:
-        doc = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise PrefdynError(f"scenario: {file} is not valid TOML ({err})") from None
-    return parse_scenario(doc, name=file.stem)
+    return parse_scenario(read_toml(path, "scenario"), name=Path(path).stem)
 
 
 def builtin_text(name: str) -> str:

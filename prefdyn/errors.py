@@ -5,6 +5,10 @@ offending field (or file, or identifier) and the rule it broke; the command line
 one line and exits with status 2, without a traceback.
 """
 
+import tomllib
+from pathlib import Path
+from typing import Any
+
 
 class PrefdynError(ValueError):
     """Bad input: the message names the field and the rule."""
@@ -14,3 +18,14 @@ def require(condition: bool, field: str, rule: str) -> None:
     """Raise :class:`PrefdynError` ``"<field>: <rule>"`` unless ``condition`` holds."""
     if not condition:
         raise PrefdynError(f"{field}: {rule}")
+
+
+def read_toml(path: str | Path, field: str) -> dict[str, Any]:
+    """The TOML document at ``path``; a missing or malformed file is a :class:`PrefdynError`
+    naming ``field`` (e.g. ``"scenario"``) and the file."""
+    file = Path(path)
+    require(file.is_file(), field, f"file not found: {file}")
+    try:
+        return tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise PrefdynError(f"{field}: {file} is not valid TOML ({err})") from None

@@ -18,8 +18,8 @@ from __future__ import annotations
 import sympy as sp
 
 
-class sigmoid(sp.Function):
-    r"""The logistic function :math:`\sigma(x) = \frac{1}{1+e^{-x}}`."""
+class _CDF(sp.Function):
+    """A distribution function of the real line: 1/2 at 0, 1 at +oo, 0 at -oo."""
 
     @classmethod
     def eval(cls, x: sp.Expr) -> sp.Expr | None:
@@ -31,6 +31,13 @@ class sigmoid(sp.Function):
             return sp.Integer(0)
         return None
 
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+
+class sigmoid(_CDF):
+    r"""The logistic function :math:`\sigma(x) = \frac{1}{1+e^{-x}}`."""
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         x = self.args[0]
         return sigmoid(x) * sigmoid(-x)
@@ -40,9 +47,6 @@ class sigmoid(sp.Function):
 
     def _eval_is_positive(self) -> bool | None:
         return True if self.args[0].is_extended_real else None
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\sigma\left({printer._print(self.args[0])}\right)"
@@ -89,18 +93,8 @@ def to_elementary(expr: sp.Basic) -> sp.Basic:
     )
 
 
-class Phi(sp.Function):
+class Phi(_CDF):
     r"""The standard normal CDF :math:`\Phi(x) = \tfrac12\,(1 + \operatorname{erf}(x/\sqrt2))`."""
-
-    @classmethod
-    def eval(cls, x: sp.Expr) -> sp.Expr | None:
-        if x.is_zero:
-            return sp.Rational(1, 2)
-        if x is sp.oo:
-            return sp.Integer(1)
-        if x is sp.S.NegativeInfinity:
-            return sp.Integer(0)
-        return None
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         x = self.args[0]
@@ -111,9 +105,6 @@ class Phi(sp.Function):
 
     def _eval_is_positive(self) -> bool | None:
         return True if self.args[0].is_finite and self.args[0].is_real else None
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\Phi\left({printer._print(self.args[0])}\right)"

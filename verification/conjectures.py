@@ -34,7 +34,6 @@ difference of :data:`EQUALITY_RTOL` (float32 arithmetic). The violation (``rhs -
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from tokenize import TokenError
@@ -45,7 +44,7 @@ import torch
 from hypothesis import strategies as st
 from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
-from prefdyn.errors import PrefdynError, require
+from prefdyn.errors import PrefdynError, read_toml, require
 from prefdyn.numerics import Scenario, run_scenario
 from prefdyn.numerics.metrics import SAMPLE_METRICS
 
@@ -160,11 +159,7 @@ def _bounded(key: str, given: Any, need: int, top: int) -> Any:
 def load_conjecture(path: str | Path) -> Conjecture:
     """Read, parse and validate a conjecture file."""
     file = Path(path)
-    require(file.is_file(), "conjecture", f"file not found: {file}")
-    try:
-        doc = tomllib.loads(file.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise PrefdynError(f"conjecture: {file} is not valid TOML ({err})") from None
+    doc = read_toml(file, "conjecture")
     unknown = set(doc) - {"name", "statement", "description", "restrict"}
     require(not unknown, "conjecture", f"unknown key(s) {', '.join(sorted(unknown))}")
     name = doc.get("name", file.stem)
