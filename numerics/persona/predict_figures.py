@@ -2,8 +2,8 @@
 
 Each function takes the JSON document of :meth:`.predict.PredictionReport.to_json` (so a saved
 ``persona-predict.json`` plots without rerunning anything), writes ``<name>.pdf`` (vector) and
-``<name>.png`` (200 dpi) under ``outdir`` without timestamps, and returns the two paths. Colours
-are the Okabe--Ito colour-blind-safe palette; observed and predicted differ by line style and
+``<name>.png`` (200 dpi) under ``outdir`` without timestamps (:func:`prefdyn.numerics.plotting.save`),
+and returns the two paths. Colours are the Okabe--Ito palette; observed and predicted differ by line style and
 marker as well, so a greyscale print still separates them.
 
 * :func:`curve_grid`: predicted (dashed) vs observed (solid) training loss and reward accuracy
@@ -20,27 +20,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 
-#: Okabe & Ito (2008): blue, vermillion, bluish green, reddish purple, orange
-BLUE, VERMILLION, GREEN, PURPLE, ORANGE = "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00"
+from ..plotting import PALETTE, save
+
+BLUE, VERMILLION, GREEN, PURPLE, ORANGE = PALETTE[:5]
 STYLE: Any = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 7,
          "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
          "grid.alpha": 0.3, "pdf.fonttype": 42, "svg.hashsalt": "prefdyn"}
 Doc = Mapping[str, Any]
-
-
-def _save(fig: Figure, outdir: Path, name: str) -> list[Path]:
-    outdir.mkdir(parents=True, exist_ok=True)
-    pdf, png = outdir / f"{name}.pdf", outdir / f"{name}.png"
-    fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None, "Creator": None})
-    fig.savefig(png, dpi=200, metadata={"Software": None})
-    plt.close(fig)
-    return [pdf, png]
 
 
 def _title(doc: Doc) -> str:
@@ -90,7 +78,7 @@ def curve_grid(doc: Doc, outdir: Path, name: str = "predict-curves", panels: int
         fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
         fig.suptitle(_title(doc))
         fig.tight_layout(rect=(0, 0.04, 1, 1))
-        return _save(fig, outdir, name)
+        return save(fig, outdir, name)
 
 
 def _rho_text(corr: Mapping[str, Any] | None) -> str:
@@ -123,7 +111,7 @@ def speed_scatter(doc: Doc, outdir: Path, name: str = "predict-speed") -> list[P
         axes[0].legend(loc="lower right")
         fig.suptitle(_title(doc))
         fig.tight_layout()
-        return _save(fig, outdir, name)
+        return save(fig, outdir, name)
 
 
 def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]:
@@ -156,7 +144,7 @@ def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]
         ax.text(1.03, 1.0, "harmed behaviours:\n" + ("\n".join(listing) or "none"),
                 transform=ax.transAxes, va="top", fontsize=5.5)
         fig.subplots_adjust(left=0.1, right=0.52, bottom=0.13, top=0.86)
-        return _save(fig, outdir, name)
+        return save(fig, outdir, name)
 
 
 def all_figures(doc: Doc, outdir: Path, prefix: str = "predict") -> list[Path]:

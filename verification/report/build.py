@@ -24,6 +24,7 @@ from typing import Any
 from prefdyn import __version__
 from prefdyn.errors import PrefdynError
 from prefdyn.numerics import Scenario, default_scenario, load_scenario
+from prefdyn.numerics.plotting import save
 
 from . import figures, sources, variants
 from .document import SECTIONS, Parts, macros_tex, main_tex, table_files, theorems_tex
@@ -117,22 +118,21 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
     def curves() -> None:
         assert parts.simulation is not None
         panels = [figures.Panel("accuracy"), figures.Panel("margin")]
-        figures.save(figures.theory_vs_simulation(parts.simulation, parts.prediction, panels,
-                                                  parts.runs), fig_dir, "theory-vs-simulation")
+        figure = figures.theory_vs_simulation(parts.simulation, parts.prediction, panels, parts.runs)
+        save(figure, fig_dir, "theory-vs-simulation")
 
     def prioritise() -> None:
         assert parts.simulation is not None
         parts.alone = [sources.simulation(variants.alone(scenario, b), device)[0]
                        for b in range(len(scenario.behaviors))]
-        figures.save(figures.prioritisation(parts.simulation, parts.alone, parts.runs), fig_dir,
-                     "prioritisation")
+        save(figures.prioritisation(parts.simulation, parts.alone, parts.runs), fig_dir,
+             "prioritisation")
 
     def misalign() -> None:
         flipped = variants.align_then_flip(scenario)
         parts.misalignment, _ = sources.simulation(flipped, device)
         flip = flipped.training.phase_bounds()[-1][1]
-        figures.save(figures.misalignment(parts.misalignment, flip, parts.runs), fig_dir,
-                     "misalignment")
+        save(figures.misalignment(parts.misalignment, flip, parts.runs), fig_dir, "misalignment")
 
     def speed() -> None:
         if parts.persona is not None:
@@ -141,7 +141,7 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
             sweep = variants.speed_sweep(scenario)
             parts.speed = sources.speed_scatter(sweep, sources.simulation(sweep, device)[1])
             parts.sweep_label = sources.sweep_label()
-        figures.save(figures.speed_scatter(parts.speed), fig_dir, "speed")
+        save(figures.speed_scatter(parts.speed), fig_dir, "speed")
 
     def verify() -> None:
         parts.verification = sources.verification(options.examples, scenario.seed, device,

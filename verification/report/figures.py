@@ -13,21 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-#: Okabe & Ito (2008), ordered so that the first colours are the most distinct on white.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+from prefdyn.numerics.plotting import colour, marker
+
 STYLE: dict[Any, Any] = {
     "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "legend.fontsize": 8,
     "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
@@ -39,24 +34,6 @@ LABELS = {
     "margin": r"margin $h = \beta\rho$", "loss": r"loss $\phi(h)$",
 }
 Summary = Mapping[str, Any]
-
-
-def colour(i: int) -> str:
-    return PALETTE[i % len(PALETTE)]
-
-
-def marker(i: int) -> str:
-    return MARKERS[i % len(MARKERS)]
-
-
-def save(fig: Figure, outdir: Path, name: str) -> list[Path]:
-    """Write ``name.pdf`` and ``name.png`` under ``outdir`` without timestamps; close ``fig``."""
-    outdir.mkdir(parents=True, exist_ok=True)
-    pdf, png = outdir / f"{name}.pdf", outdir / f"{name}.png"
-    fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None, "Creator": None})
-    fig.savefig(png, dpi=200, metadata={"Software": None})
-    plt.close(fig)
-    return [pdf, png]
 
 
 def _band(ax: Axes, steps: Sequence[int], curve: Mapping[str, Sequence[float]] | None, i: int,
@@ -183,7 +160,7 @@ def speed_scatter(data: Scatter) -> Figure:
     with plt.rc_context(STYLE):
         fig, ax = plt.subplots(figsize=(4.6, 3.4))
         ax.errorbar(data.x, data.y, yerr=data.yerr, fmt="none", ecolor="0.6", elinewidth=1)
-        ax.scatter(data.x, data.y, s=28, color=PALETTE[0], zorder=3, label="behaviour")
+        ax.scatter(data.x, data.y, s=28, color=colour(0), zorder=3, label="behaviour")
         if len(data.names) <= 12:
             for name, x, y in zip(data.names, data.x, data.y):
                 ax.annotate(name, (x, y), xytext=(4, 3), textcoords="offset points", fontsize=7)
