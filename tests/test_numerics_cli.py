@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from prefdyn.cli import main
+from prefdyn.cli import build_parser, main
 from prefdyn.numerics.runner import run_scenario
 from prefdyn.numerics.scenario import builtin_text, load_scenario
 
@@ -127,3 +127,12 @@ def test_default_scenario_runs(capsys: pytest.CaptureFixture[str]) -> None:
     final = [b["accuracy"]["mean"][-1] for b in doc["behaviors"]]
     assert doc["steps"] == [0, 100] and len(final) == 4
     assert final[0] > final[-1], "the most distinguishable behaviour is learned best"
+
+
+@pytest.mark.parametrize("action", ["train", "pair", "misalign", "finetune", "predict"])
+def test_persona_learning_rate_spellings_agree(action: str) -> None:
+    parser = build_parser()
+    base = ["persona", action, "--data", "x.jsonl"]
+    assert parser.parse_args([*base, "--learning-rate", "3.5"]).lr == 3.5
+    assert parser.parse_args([*base, "--lr", "3.5"]).lr == 3.5
+    assert parser.parse_args(base).lr == 0.1  # the paper's default

@@ -10,20 +10,20 @@ JSON document, CSV/LaTeX tables and the figures (PDF + PNG).
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
 from typing import Any
+
+from ._persona_options import common_options, finish, load, train_settings, training_options
 
 COLUMNS = ("name", "distinguishability", "loss_error_max", "loss_error_mean",
            "accuracy_error_max", "predicted_speed", "observed_speed")
 
 
-def register_predict(actions: Any,
-                     shared: Sequence[Callable[[argparse.ArgumentParser], None]]) -> None:
-    """Add the ``predict`` action; ``shared`` adds the options every persona action takes."""
+def register_predict(actions: Any) -> None:
+    """Add the ``predict`` action (with the options every persona action takes)."""
     p = actions.add_parser("predict", help="predicted vs observed learning curves from the "
                                            "moment model (population flow)")
-    for add in shared:
-        add(p)
+    common_options(p)
+    training_options(p)
     p.add_argument("--joint", action="store_true",
                    help="all behaviours on one shared head (default: each behaviour alone)")
     p.add_argument("--permutations", type=int, default=10000,
@@ -61,11 +61,9 @@ def run_predict(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona.predict import predict_corpus
     from prefdyn.numerics.persona.tables import to_text
 
-    from .persona import _finish, _load, _settings
-
     require(args.permutations > 0, "--permutations", "must be > 0")
-    _, _, data = _load(args)
-    report = predict_corpus(data, _settings(args), joint=args.joint, threshold=args.threshold,
+    _, _, data = load(args)
+    report = predict_corpus(data, train_settings(args), joint=args.joint, threshold=args.threshold,
                             permutations=args.permutations)
     doc = report.to_json()
     rows: list[dict[str, Any]] = [{"name": r.name, "distinguishability": r.distinguishability,
@@ -77,4 +75,4 @@ def run_predict(args: argparse.Namespace) -> int:
         from prefdyn.numerics.persona.predict_figures import all_figures
 
         all_figures(doc, args.out, f"predict-{doc['mode']}")
-    return _finish(args, doc, to_text(rows, COLUMNS) + _text(doc), {"predict": (rows, COLUMNS)})
+    return finish(args, doc, to_text(rows, COLUMNS) + _text(doc), {"predict": (rows, COLUMNS)})

@@ -10,15 +10,17 @@ summary (``--json``: one JSON document). ``--out DIR`` also writes the JSON docu
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import time
-from collections.abc import Callable
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
-from ._output import emit_json
+from ._persona_options import (
+    common_options,
+    finish,
+    load,
+    positive,
+    train_settings,
+    training_options,
+)
 
 STATS_COLUMNS = ("name", "n", "balance", "distinguishability", "distinguishability_lo",
                  "distinguishability_hi", "distinguishability_debiased", "concentration",
@@ -26,79 +28,6 @@ STATS_COLUMNS = ("name", "n", "balance", "distinguishability", "distinguishabili
 TRAIN_COLUMNS = ("name", "distinguishability", "steps_to_threshold", "loss_auc",
                  "final_train_loss", "final_test_loss", "final_train_accuracy",
                  "final_test_accuracy")
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", required=True, help="persona JSONL file, folder or glob")
-    p.add_argument("--model", default=None,
-                   help="'minilm' (default, bundled) or a local model folder (never downloads)")
-    p.add_argument("--behaviors", nargs="+", default=None, metavar="NAME",
-                   help="behaviours (file stems) to use; default: all")
-    p.add_argument("--responses", nargs=2, default=None, metavar=("FIRST", "SECOND"),
-                   help="ordered answer pair (default: the first line's, matching answer first)")
-    p.add_argument("--template", default=None,
-                   help="prompt template with {question}/{statement} (default: per model)")
-    p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
-    p.add_argument("--no-cache", action="store_true", help="recompute embeddings")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.add_argument("--out", type=Path, default=None, help="also write results into this folder")
-
-
-def _training(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("last-layer training (paper defaults)")
-    g.add_argument("--loss", default="dpo")
-    g.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
-    g.add_argument("--batch-size", type=int, default=128, help="0 = full batch")
-    g.add_argument("--steps", type=int, default=100)
-    g.add_argument("--lr", type=float, default=0.1)
-    g.add_argument("--beta", type=float, default=0.01)
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--test-fraction", type=float, default=0.1)
-    g.add_argument("--threshold", type=float, default=0.6,
-                   help="training-loss threshold for steps-to-threshold")
-
-
-def _settings(args: argparse.Namespace) -> Any:
-    from prefdyn.numerics.persona.training import TrainSettings
-
-    return TrainSettings(loss=args.loss, optimizer=args.optimizer, batch_size=args.batch_size,
-                         steps=args.steps, learning_rate=args.lr, beta=args.beta,
-                         weight_decay=args.weight_decay, test_fraction=args.test_fraction,
-                         seed=args.seed, device=args.device or "auto")
-
-
-def _load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """(corpus, embedder, embedded corpus); reports embedding time and cache hits on stderr."""
-    from prefdyn.numerics.persona import embed_corpus, load_persona, resolve_embedder
-
-    responses = tuple(args.responses) if args.responses else None
-    corpus = load_persona(args.data, behaviours=args.behaviors, responses=responses)
-    embedder = resolve_embedder(args.model, args.device)
-    start = time.perf_counter()
-    embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache)
-    print(f"persona: {len(embedded.behaviours)} behaviour(s) embedded by {embedder.name} in "
-          f"{time.perf_counter() - start:.2f} s ({embedded.cache_hits} from the cache)",
-          file=sys.stderr)
-    return corpus, embedder, embedded
-
-
-def _finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
-            tables: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] | None = None) -> int:
-    if args.out is not None:
-        from prefdyn.numerics.persona.tables import to_csv, to_latex
-
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / f"persona-{args.action}.json").write_text(json.dumps(doc, indent=2) + "\n")
-        for name, (rows, columns) in (tables or {}).items():
-            (args.out / f"{name}.csv").write_text(to_csv(rows, columns))
-            (args.out / f"{name}.tex").write_text(
-                to_latex(rows, columns, caption=f"persona {name}"))
-    if args.json:
-        emit_json(doc)
-    else:
-        sys.stdout.write(text)
-    return 0
 
 
 def _corr_text(label: str, c: dict[str, Any]) -> str:
@@ -110,7 +39,7 @@ def _stats(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona.stats import behaviour_stats, delta, priority_level
     from prefdyn.numerics.persona.tables import to_text
 
-    _, _, data = _load(args)
+    _, _, data = load(args)
     rows = [behaviour_stats(b.name, b.g, b.sign, resamples=args.resamples, seed=args.seed).row()
             for b in data.behaviours]
     deltas = {b.name: delta(b.g, b.sign) for b in data.behaviours}
@@ -123,7 +52,7 @@ def _stats(args: argparse.Namespace) -> int:
         doc["priority"] = priority
     tables = {"stats": (rows, STATS_COLUMNS),
               "priority": (priority, ("first", "second", "gap"))}
-    return _finish(args, doc, to_text(rows, ("name", "n", "balance", "distinguishability",
+    return finish(args, doc, to_text(rows, ("name", "n", "balance", "distinguishability",
                                              "concentration", "trace")), tables)
 
 
@@ -137,8 +66,8 @@ def _train(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona.tables import to_text
     from prefdyn.numerics.persona.training import train_each
 
-    _, _, data = _load(args)
-    settings = _settings(args)
+    _, _, data = load(args)
+    settings = train_settings(args)
     each = train_each(data, settings, args.threshold)
     dist = distinguishability(data)
     rows = [{"name": k, "distinguishability": dist[k], **asdict(s)} for k, (s, _) in each.items()]
@@ -155,7 +84,7 @@ def _train(args: argparse.Namespace) -> int:
         text += _corr_text("distinguishability, steps to threshold",
                            corr["rho_steps_to_threshold"])
         text += _corr_text("distinguishability, loss AUC", corr["rho_loss_auc"])
-    return _finish(args, doc, text, {"train": (rows, TRAIN_COLUMNS)})
+    return finish(args, doc, text, {"train": (rows, TRAIN_COLUMNS)})
 
 
 def _pair_json(r: Any) -> dict[str, Any]:
@@ -168,8 +97,8 @@ def _pair_json(r: Any) -> dict[str, Any]:
 def _pair(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona.experiments import default_pair, pair_priority, pair_sweep
 
-    _, _, data = _load(args)
-    settings = _settings(args)
+    _, _, data = load(args)
+    settings = train_settings(args)
     if args.pairs > 1 and len(data.behaviours) > 2:
         results, corr = pair_sweep(data, settings, args.threshold, args.pairs,
                                    permutations=args.permutations)
@@ -179,7 +108,7 @@ def _pair(args: argparse.Namespace) -> int:
         text = f"{len(results)} pairs: prediction agrees with the observed order in {agree:.1%}\n"
         if corr is not None:
             text += _corr_text("priority gap, joint loss-AUC lead", asdict(corr))
-        return _finish(args, doc, text)
+        return finish(args, doc, text)
     first, second = data.names if len(data.names) == 2 else default_pair(data)
     r = pair_priority(data, first, second, settings, args.threshold)
     text = (f"pair {r.first} / {r.second}: priority p = {r.priority[0]:.4f} / "
@@ -188,7 +117,7 @@ def _pair(args: argparse.Namespace) -> int:
             f"  final train accuracy joint {r.joint[0].final_train_accuracy:.3f} / "
             f"{r.joint[1].final_train_accuracy:.3f}, alone {r.alone[0].final_train_accuracy:.3f}"
             f" / {r.alone[1].final_train_accuracy:.3f}\n")
-    return _finish(args, _pair_json(r), text)
+    return finish(args, _pair_json(r), text)
 
 
 def _misalign_text(m: Any, label: str = "") -> str:
@@ -205,9 +134,9 @@ def _misalign_json(m: Any) -> dict[str, Any]:
 def _misalign(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona.experiments import misalignment
 
-    _, _, data = _load(args)
-    m = misalignment(data, _settings(args), args.flip_steps)
-    return _finish(args, _misalign_json(m), _misalign_text(m))
+    _, _, data = load(args)
+    m = misalignment(data, train_settings(args), args.flip_steps)
+    return finish(args, _misalign_json(m), _misalign_text(m))
 
 
 def _finetune(args: argparse.Namespace) -> int:
@@ -221,7 +150,7 @@ def _finetune(args: argparse.Namespace) -> int:
     ft = FinetuneSettings(samples=args.samples, steps=args.ft_steps, batch_size=args.ft_batch,
                           learning_rate=args.ft_lr, head_learning_rate=args.head_lr,
                           beta=args.ft_beta, seed=args.seed)
-    r = finetune(corpus, resolve_embedder(args.model, args.device), ft, _settings(args),
+    r = finetune(corpus, resolve_embedder(args.model, args.device), ft, train_settings(args),
                  args.template)
     doc = {"settings": asdict(ft), **{k: v for k, v in asdict(r).items()
                                       if not k.startswith("misalign")},
@@ -234,16 +163,7 @@ def _finetune(args: argparse.Namespace) -> int:
     text += f"DPO loss {r.loss[0]:.4f} -> {r.loss[-1]:.4f} over {len(r.loss)} steps\n"
     text += _misalign_text(r.misalign_base, "base features:  ")
     text += _misalign_text(r.misalign_tuned, "tuned features: ")
-    return _finish(args, doc, text)
-
-
-def _positive(kind: type) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-        return value
-    return parse
+    return finish(args, doc, text)
 
 
 def register(subparsers: Any) -> None:
@@ -253,47 +173,47 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     p = actions.add_parser("stats", help="per-behaviour geometry with bootstrap CIs")
-    _common(p)
-    p.add_argument("--resamples", type=_positive(int), default=200, help="bootstrap resamples")
+    common_options(p)
+    p.add_argument("--resamples", type=positive(int), default=200, help="bootstrap resamples")
     p.add_argument("--priority", action="store_true", help="list pairwise priority levels")
     p.set_defaults(func=_stats)
 
     p = actions.add_parser("train", help="last-layer DPO per behaviour; rho(distinguishability, "
                                          "speed)")
-    _common(p)
-    _training(p)
-    p.add_argument("--permutations", type=_positive(int), default=10000)
+    common_options(p)
+    training_options(p)
+    p.add_argument("--permutations", type=positive(int), default=10000)
     p.set_defaults(func=_train)
 
     p = actions.add_parser("pair", help="joint training of a pair vs the priority prediction")
-    _common(p)
-    _training(p)
-    p.add_argument("--pairs", type=_positive(int), default=1,
+    common_options(p)
+    training_options(p)
+    p.add_argument("--pairs", type=positive(int), default=1,
                    help="> 1: that many random pairs among --behaviors")
-    p.add_argument("--permutations", type=_positive(int), default=10000)
+    p.add_argument("--permutations", type=positive(int), default=10000)
     p.set_defaults(func=_pair)
 
     p = actions.add_parser("misalign", help="flipped labels from the reference / aligned head")
-    _common(p)
-    _training(p)
-    p.add_argument("--flip-steps", type=_positive(int), default=None,
+    common_options(p)
+    training_options(p)
+    p.add_argument("--flip-steps", type=positive(int), default=None,
                    help="steps on flipped labels (default: --steps)")
     p.set_defaults(func=_misalign)
 
     p = actions.add_parser("finetune", help="full DPO fine-tuning of the encoder + head")
-    _common(p)
-    _training(p)
+    common_options(p)
+    training_options(p)
     g = p.add_argument_group("fine-tuning (CPU-feasible defaults)")
-    g.add_argument("--subset", type=_positive(int), default=4,
+    g.add_argument("--subset", type=positive(int), default=4,
                    help="behaviours used when --behaviors is not given (the first N)")
-    g.add_argument("--samples", type=_positive(int), default=128, help="per behaviour")
-    g.add_argument("--ft-steps", type=_positive(int), default=60)
-    g.add_argument("--ft-batch", type=_positive(int), default=32)
-    g.add_argument("--ft-lr", type=_positive(float), default=2e-5)
-    g.add_argument("--head-lr", type=_positive(float), default=1e-2)
-    g.add_argument("--ft-beta", type=_positive(float), default=0.1)
+    g.add_argument("--samples", type=positive(int), default=128, help="per behaviour")
+    g.add_argument("--ft-steps", type=positive(int), default=60)
+    g.add_argument("--ft-batch", type=positive(int), default=32)
+    g.add_argument("--ft-lr", type=positive(float), default=2e-5)
+    g.add_argument("--head-lr", type=positive(float), default=1e-2)
+    g.add_argument("--ft-beta", type=positive(float), default=0.1)
     p.set_defaults(func=_finetune)
 
-    from ._persona_predict import register_predict  # issue 8: theory vs real curves
+    from ._persona_predict import register_predict  # theory vs real curves
 
-    register_predict(actions, (_common, _training))
+    register_predict(actions)

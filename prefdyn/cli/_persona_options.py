@@ -1,0 +1,98 @@
+"""Options and plumbing shared by every ``prefdyn persona`` action: the data/model options, the
+last-layer training options (the paper's defaults), loading and embedding a corpus, and writing
+the JSON document, tables and text."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ._output import emit_json
+
+
+def common_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="persona JSONL file, folder or glob")
+    p.add_argument("--model", default=None,
+                   help="'minilm' (default, bundled) or a local model folder (never downloads)")
+    p.add_argument("--behaviors", nargs="+", default=None, metavar="NAME",
+                   help="behaviours (file stems) to use; default: all")
+    p.add_argument("--responses", nargs=2, default=None, metavar=("FIRST", "SECOND"),
+                   help="ordered answer pair (default: the first line's, matching answer first)")
+    p.add_argument("--template", default=None,
+                   help="prompt template with {question}/{statement} (default: per model)")
+    p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    p.add_argument("--no-cache", action="store_true", help="recompute embeddings")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--out", type=Path, default=None, help="also write results into this folder")
+
+
+def training_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("last-layer training (paper defaults)")
+    g.add_argument("--loss", default="dpo")
+    g.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
+    g.add_argument("--batch-size", type=int, default=128, help="0 = full batch")
+    g.add_argument("--steps", type=int, default=100)
+    g.add_argument("--lr", "--learning-rate", dest="lr", type=float, default=0.1)
+    g.add_argument("--beta", type=float, default=0.01)
+    g.add_argument("--weight-decay", type=float, default=0.0)
+    g.add_argument("--test-fraction", type=float, default=0.1)
+    g.add_argument("--threshold", type=float, default=0.6,
+                   help="training-loss threshold for steps-to-threshold")
+
+
+def train_settings(args: argparse.Namespace) -> Any:
+    from prefdyn.numerics.persona.training import TrainSettings
+
+    return TrainSettings(loss=args.loss, optimizer=args.optimizer, batch_size=args.batch_size,
+                         steps=args.steps, learning_rate=args.lr, beta=args.beta,
+                         weight_decay=args.weight_decay, test_fraction=args.test_fraction,
+                         seed=args.seed, device=args.device or "auto")
+
+
+def load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """(corpus, embedder, embedded corpus); reports embedding time and cache hits on stderr."""
+    from prefdyn.numerics.persona import embed_corpus, load_persona, resolve_embedder
+
+    responses = tuple(args.responses) if args.responses else None
+    corpus = load_persona(args.data, behaviours=args.behaviors, responses=responses)
+    embedder = resolve_embedder(args.model, args.device)
+    start = time.perf_counter()
+    embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache)
+    print(f"persona: {len(embedded.behaviours)} behaviour(s) embedded by {embedder.name} in "
+          f"{time.perf_counter() - start:.2f} s ({embedded.cache_hits} from the cache)",
+          file=sys.stderr)
+    return corpus, embedder, embedded
+
+
+def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
+            tables: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] | None = None) -> int:
+    if args.out is not None:
+        from prefdyn.numerics.persona.tables import to_csv, to_latex
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"persona-{args.action}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        for name, (rows, columns) in (tables or {}).items():
+            (args.out / f"{name}.csv").write_text(to_csv(rows, columns))
+            (args.out / f"{name}.tex").write_text(
+                to_latex(rows, columns, caption=f"persona {name}"))
+    if args.json:
+        emit_json(doc)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def positive(kind: type) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)``, which must be > 0."""
+    def parse(text: str) -> Any:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
+        return value
+    return parse
