@@ -157,14 +157,9 @@ class LossKernels:
     dphi: TensorFunction
 
 
-def resolve_loss(loss: str | Loss) -> Loss:
-    """A :class:`Loss` from a registered name or alias (or the loss itself)."""
-    return get_loss(loss) if isinstance(loss, str) else loss
-
-
 def loss_kernels(loss: str | Loss) -> LossKernels:
     """Lambdify :math:`\\phi` and :math:`\\phi'` of ``loss`` with its default parameters bound."""
-    resolved = resolve_loss(loss)
+    resolved = get_loss(loss)
     symbols = (h_symbol, beta_symbol)
 
     def compile_side(expr: sp.Expr) -> TensorFunction:

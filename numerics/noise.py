@@ -46,9 +46,10 @@ def standard_noise(
         return _random_sign(shape, gen) * exp / math.sqrt(2.0)
     if distribution == "gennorm":
         alpha = shape_param
-        radius = _gamma(1.0 / alpha, shape, gen) ** (1.0 / alpha)
-        scale = math.exp(0.5 * (math.lgamma(1.0 / alpha) - math.lgamma(3.0 / alpha)))
-        return _random_sign(shape, gen) * radius * scale
+        # |X| = scale * G^(1/alpha), G ~ Gamma(1/alpha): formed in logs, so small alpha cannot overflow
+        log_scale = 0.5 * (math.lgamma(1.0 / alpha) - math.lgamma(3.0 / alpha))
+        log_radius = torch.log(_gamma(1.0 / alpha, shape, gen)) / alpha
+        return _random_sign(shape, gen) * torch.exp(log_radius + log_scale)
     if distribution == "student-t":
         normal = torch.randn(shape, generator=gen, dtype=torch.float64)
         chi2 = 2.0 * _gamma(df / 2.0, shape, gen)

@@ -141,7 +141,7 @@ class LossDerivatives:
 
     @classmethod
     def of(cls, loss: str | Loss) -> LossDerivatives:
-        resolved = get_loss(loss) if isinstance(loss, str) else loss
+        resolved = get_loss(loss)
         symbols = (h_symbol, beta_symbol)
         compile_ = lambda e: torch_lambdify(resolved.bind(e), symbols)
         smooth = not resolved.phi.has(*_NONSMOOTH)
@@ -290,7 +290,7 @@ def max_learning_rate(mix: GaussianMixture, loss: str | Loss, beta: float) -> fl
     (``inf`` for a linear loss, ``0`` for a non-smooth one: no guarantee)."""
     from prefdyn.theory.theorems.stable_step_size import smoothness
 
-    resolved = get_loss(loss) if isinstance(loss, str) else loss
+    resolved = get_loss(loss)
     L2 = float(smoothness(resolved).subs(beta_symbol, beta))
     top = float(torch.linalg.eigvalsh(mix.second_moment())[-1])
     if not math.isfinite(L2):

@@ -25,9 +25,14 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from prefdyn.errors import require
+
 #: Default number of Gauss-Hermite nodes, and the sharpness beta*r up to which they are used.
 DEFAULT_NODES = 96
 HERMITE_MAX_SHARPNESS = 2.0
+#: Largest trapezoidal grid (memory grows with nodes x behaviours x settings): sharpness up to
+#: about 13,900 (beyond, the theory refuses with a clear error instead of exhausting memory).
+MAX_TRAPEZOID_NODES = 1_000_001
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,10 @@ def normal_expectation(
 def trapezoid_rule(sharpness: float, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> HermiteRule:
     """Uniform-grid rule on ``[-9, 9]`` resolving a kernel of width ``1/sharpness`` (module docstring)."""
     h = min(0.3, 0.25 / sharpness)
+    require(18.0 / h < MAX_TRAPEZOID_NODES, "beta",
+            f"the margin kernel is too sharp for the theory's quadrature (beta x margin scale = "
+            f"{sharpness:.4g} needs {18.0 / h:.0f} nodes, at most {MAX_TRAPEZOID_NODES}); lower "
+            "beta or the embedding scale")
     z = torch.arange(-9.0, 9.0 + h / 2, h, dtype=dtype, device=device)
     w = torch.exp(-z * z / 2)
     return HermiteRule(z, w / w.sum())

@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from prefdyn.errors import PrefdynError, require
+from prefdyn.errors import PrefdynError, output_directory, require
 
 from .sampling import sample_scenario
 from .scenario import Scenario
@@ -44,11 +44,16 @@ def _prepare_out(out: Path, manifest: dict[str, Any], resume: bool) -> None:
     existing = out / MANIFEST
     if existing.exists():
         require(resume, "out", f"{out} already holds results; pass --resume to continue them or choose another directory")
-        found = json.loads(existing.read_text())
+        try:
+            found = json.loads(existing.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise PrefdynError(f"resume: {existing} is not a prefdyn simulate manifest (not JSON)") from None
+        require(isinstance(found, dict), "resume", f"{existing} is not a prefdyn simulate manifest")
         for key, value in manifest.items():
             require(found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}")
         return
-    out.mkdir(parents=True, exist_ok=True)
+    output_directory(out, "out")
+    require(not any(out.iterdir()), "out", f"{out} holds other files; choose an empty or new directory")
     _atomic_write(existing, lambda p: p.write_text(json.dumps(manifest, indent=2)))
 
 

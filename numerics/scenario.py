@@ -43,6 +43,8 @@ from .noise import DISTRIBUTIONS
 
 #: Relative tolerance for "weights sum to 1", "cosines has a unit diagonal", PSD checks.
 TOLERANCE = 1e-6
+#: Smallest gennorm shape alpha (alpha = 0.1 already has kurtosis ~ 3e6).
+MIN_SHAPE = 0.1
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,8 @@ def _parse_behavior(table: dict[str, Any], i: int, dim: int) -> Behavior:
     require(0 <= values["label_noise"] <= 1, f"{where}.label_noise", "must lie in [0, 1]")
     for key in ("distinguishability", "noise", "offset"):
         require(values[key] >= 0, f"{where}.{key}", "must be >= 0")
-    require(values["shape"] > 0, f"{where}.shape", "must be > 0")
+    require(values["shape"] >= MIN_SHAPE, f"{where}.shape",
+            f"must be >= {MIN_SHAPE} (smaller gennorm shapes put samples beyond float range)")
     require(values["df"] > 2, f"{where}.df", "must be > 2 (finite variance)")
     distribution = table.get("distribution", "gaussian")
     require(distribution in DISTRIBUTIONS, f"{where}.distribution", f"must be one of {', '.join(DISTRIBUTIONS)}")
@@ -225,6 +228,7 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
     require(sizes["samples"] > 0, "training.samples", "must be > 0")
     require(sizes["dim"] > 0, "training.dim", "must be > 0")
     require(sizes["runs"] > 0, "training.runs", "must be > 0")
+    require(sizes["seed"] >= 0, "training.seed", "must be >= 0")
     require(0 <= sizes["test_fraction"] < 1, "training.test_fraction", "must lie in [0, 1)")
     return config, sizes
 

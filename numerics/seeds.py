@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from prefdyn.errors import require
+
 #: Stream names (stable integers: changing them changes every result).
 STREAMS = {"data": 0, "shuffle": 1, "head": 2}
 
@@ -18,6 +20,7 @@ STREAMS = {"data": 0, "shuffle": 1, "head": 2}
 def run_seed(seed: int, run: int, stream: str) -> int:
     """A 63-bit seed for ``(seed, run, stream)`` via NumPy's ``SeedSequence`` (no collisions
     between nearby seeds and run indices)."""
+    require(seed >= 0, "seed", f"must be an integer >= 0, not {seed}")
     state = np.random.SeedSequence([seed, run, STREAMS[stream]]).generate_state(2, dtype=np.uint32)
     return int((int(state[0]) << 31) ^ int(state[1]))
 

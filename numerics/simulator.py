@@ -61,8 +61,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     require(name.split(":")[0] in ("cpu", "cuda"), "device", "must be cpu, cuda or auto")
-    require(name == "cpu" or torch.cuda.is_available(), "device", "CUDA was asked for but is not available")
-    return torch.device(name)
+    require(name.startswith("cpu") or torch.cuda.is_available(), "device",
+            "CUDA was asked for but is not available")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise PrefdynError(f"device: {name!r} is not a device (cpu, cpu:0, cuda, cuda:1, auto)") from None
 
 
 def compute_dtype(storage: torch.dtype) -> torch.dtype:

@@ -29,3 +29,15 @@ def read_toml(path: str | Path, field: str) -> dict[str, Any]:
         return tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise PrefdynError(f"{field}: {file} is not valid TOML ({err})") from None
+
+
+def output_directory(path: str | Path, field: str) -> Path:
+    """``path`` made ready to write into: created when absent (with its parents); an existing
+    file there is a :class:`PrefdynError` naming ``field``."""
+    folder = Path(path)
+    require(not folder.exists() or folder.is_dir(), field, f"{folder} exists and is not a directory")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PrefdynError(f"{field}: cannot create {folder} ({err.strerror})") from None
+    return folder

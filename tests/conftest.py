@@ -25,3 +25,11 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def seed(request: pytest.FixtureRequest) -> int:
+    """pytest's ``--hypothesis-seed`` (0 when not given): the seed of the verification searches,
+    so that ``pytest --hypothesis-seed=S`` reruns them under another seed."""
+    value = request.config.getoption("hypothesis_seed", default=None)
+    return int(value) if value is not None else 0

@@ -54,6 +54,8 @@ def test_ipo_and_dpo_differ_by_the_loss_coefficient():
         (("derive", "dpo-gradient", "--loss", "nope"), "unknown loss 'nope'"),
         (("derive", "dpo-gradient", "--loss-expr", "log(1+"), "cannot parse 'log(1+'"),
         (("theorems", "--loss-expr", "h + zz"), "unknown symbol(s) zz"),
+        (("derive", "update-rate", "--loss-expr", "1/h"), "phi(0) = zoo"),
+        (("derive", "update-rate", "--loss-expr", "sqrt(h - 1)"), "must be finite and real"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(args, fragment):

@@ -52,6 +52,9 @@ BAD = {
     "optimizer": (SMALL.replace("steps = 5", 'steps = 5\noptimizer = "lion"'), "training.optimizer: must be one of sgd, adam, adamw"),
     "cosines": (SMALL + "[geometry]\ncosines = [[1, 2], [2, 1]]\n", "geometry.cosines: must be positive semi-definite"),
     "not toml": ("[training\n", "is not valid TOML"),
+    "negative seed": (SMALL.replace("seed = 2", "seed = -1"), "training.seed: must be >= 0"),
+    "gennorm shape": (SMALL.replace('name = "a"', 'name = "a"\ndistribution = "gennorm"\nshape = 0.001'),
+                      "behaviors[0].shape: must be >= 0.1"),
 }
 
 
@@ -127,6 +130,71 @@ def test_default_scenario_runs(capsys: pytest.CaptureFixture[str]) -> None:
     final = [b["accuracy"]["mean"][-1] for b in doc["behaviors"]]
     assert doc["steps"] == [0, 100] and len(final) == 4
     assert final[0] > final[-1], "the most distinguishable behaviour is learned best"
+
+
+ARGUMENTS = {
+    "simulate --seed": (["simulate", "--seed", "-1"], "argument --seed: must be >= 0"),
+    "simulate --runs": (["simulate", "--runs", "0"], "argument --runs: must be > 0"),
+    "verify --examples": (["verify", "--examples", "x"], "argument --examples: must be an integer"),
+    "predict --steps": (["predict", "--steps", "0"], "argument --steps: must be > 0"),
+    "persona --threshold": (["persona", "train", "--data", "d", "--threshold", "nan"],
+                            "argument --threshold: must be finite"),
+    "persona --test-fraction": (["persona", "train", "--data", "d", "--test-fraction", "1"],
+                                "argument --test-fraction: must be < 1"),
+    "persona --resamples": (["persona", "stats", "--data", "d", "--resamples", "5"],
+                            "argument --resamples: must be >= 10"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARGUMENTS))
+def test_bad_arguments_exit_2_naming_the_flag(case: str, capsys: pytest.CaptureFixture[str]) -> None:
+    argv, message = ARGUMENTS[case]
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_out_paths_that_are_files_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("a file")
+    for argv in (["simulate", "--runs", "1", "--out", str(taken)], ["report", str(taken)],
+                 ["verify", "dpo-gradient", "--out", str(taken)]):
+        assert main(argv) == 2
+        assert f"{taken} exists and is not a directory" in capsys.readouterr().err
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main(["simulate", "--runs", "1", "--out", str(foreign)]) == 2
+    assert "holds other files" in capsys.readouterr().err
+
+
+def test_corrupt_manifest_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text("{not json")
+    assert main(["simulate", "--runs", "1", "--out", str(out), "--resume"]) == 2
+    assert "is not a prefdyn simulate manifest" in capsys.readouterr().err
+
+
+def test_missing_report_inputs_fail_before_any_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path / "r"), "--benchmarks", str(tmp_path / "none.json")]) == 2
+    assert "--benchmarks: file not found" in capsys.readouterr().err
+    assert main(["report", str(tmp_path / "r"), "--persona", str(tmp_path / "none")]) == 2
+    assert "--persona: nothing found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device, message", [("tpu", "must be cpu, cuda or auto"),
+                                             ("cpu:x", "is not a device")])
+def test_bad_devices(device: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--runs", "1", "--device", device]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cpu_with_an_index_is_a_device(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--runs", "1", "--device", "cpu:0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["device"] == "cpu:0"
 
 
 @pytest.mark.parametrize("action", ["train", "pair", "misalign", "finetune", "predict"])

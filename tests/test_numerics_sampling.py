@@ -54,6 +54,12 @@ def test_noise_has_unit_variance(distribution: str) -> None:
     assert abs(z.var().item() - 1) < 0.05
 
 
+def test_gennorm_at_the_smallest_shape_stays_finite() -> None:
+    # alpha = 0.1: |X| = scale * G^10 with G ~ Gamma(10); formed in logs it cannot overflow.
+    z = standard_noise("gennorm", (100_000,), torch.Generator().manual_seed(1), shape_param=0.1, df=5.0)
+    assert torch.isfinite(z).all() and z.abs().max() > 0
+
+
 def test_full_covariance_and_label_noise_moments() -> None:
     corr = np.eye(5)
     corr[0, 1] = corr[1, 0] = 0.6

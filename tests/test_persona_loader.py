@@ -33,6 +33,8 @@ def test_folder_signs_and_fields(tmp_path: Path) -> None:
     assert b.signs == [-1, 1]
     assert b.records[0].statement == "s1" and b.records[0].label_confidence == 0.9
     assert b.records[1].statement == "q2"  # statement defaults to the question
+    (tmp_path / "c.jsonl").mkdir()  # a folder named like a data file is not a behaviour
+    assert load_persona(tmp_path, report=pytest.fail).names == ["a", "b"]
 
 
 def test_malformed_lines_are_reported_with_file_and_line(tmp_path: Path) -> None:

@@ -54,3 +54,12 @@ def test_finetune_runs_on_a_tiny_subset(small: Path, tmp_path: Path,
     assert len(doc["loss"]) == 3 and doc["behaviours"] == ["agreeableness", "narcissism"]
     assert doc["distinguishability_tuned"]["narcissism"] != doc["distinguishability_base"][
         "narcissism"]
+
+
+@pytest.mark.parametrize("device", ["tpu", "cpu:x"])
+def test_bad_device_fails_before_the_model_loads(device: str) -> None:
+    from prefdyn.errors import PrefdynError
+    from prefdyn.numerics.persona import resolve_embedder
+
+    with pytest.raises(PrefdynError, match="device"):
+        resolve_embedder(None, device)

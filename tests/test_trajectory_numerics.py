@@ -11,6 +11,7 @@ from scipy import integrate
 from scipy.special import expit
 from scipy.stats import norm
 
+from prefdyn.errors import PrefdynError
 from prefdyn.numerics.population import (
     GaussianMixture,
     LossDerivatives,
@@ -20,7 +21,7 @@ from prefdyn.numerics.population import (
     population_gd,
     population_gradient,
 )
-from prefdyn.numerics.quadrature import hermite_rule
+from prefdyn.numerics.quadrature import MAX_TRAPEZOID_NODES, hermite_rule, trapezoid_rule
 
 
 def _A_B_quad(m: float, r: float, beta: float) -> tuple[float, float]:
@@ -133,3 +134,9 @@ def test_population_misalignment_ratio_is_two() -> None:
     first = population_gradient(MIX, torch.zeros(16, dtype=torch.float64), derivs, b, rule)
     flipped = population_gradient(MIX, star, derivs, b, rule, flipped=True)
     torch.testing.assert_close(flipped, -2 * first, atol=1e-10, rtol=0)
+
+
+def test_too_sharp_a_kernel_is_refused_not_allocated() -> None:
+    assert trapezoid_rule(1000.0).z.numel() < MAX_TRAPEZOID_NODES
+    with pytest.raises(PrefdynError, match="beta: the margin kernel is too sharp"):
+        trapezoid_rule(1e6)

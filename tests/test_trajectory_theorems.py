@@ -64,6 +64,9 @@ def test_a_wrong_step_fails() -> None:
 
 
 def test_lambdify_accuracy_statement() -> None:
+    # Acc = q Phi(m+/s+) + (1-q) Phi(-m-/s-), evaluated independently with scipy's normal CDF.
     symbols, f = get_theorem("accuracy-gaussian").lambdify()
-    values = {s.name: 1.0 for s in symbols}
-    assert np.isfinite(f(*values.values()))
+    assert len(symbols) == 5
+    m_plus, m_minus, s_plus, s_minus, q = 0.7, -0.4, 1.3, 0.6, 0.25
+    expected = q * norm.cdf(m_plus / s_plus) + (1 - q) * norm.cdf(-m_minus / s_minus)
+    assert f(m_plus, m_minus, s_plus, s_minus, q) == pytest.approx(expected, rel=1e-12)

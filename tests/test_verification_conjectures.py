@@ -7,18 +7,13 @@ import sys
 from importlib import resources
 
 import pytest
+import sympy as sp
 
 from prefdyn.cli import main
 from prefdyn.verification import check_conjecture, load_conjecture
+from prefdyn.verification.conjectures import parse_statement
 
 FALSE = ["flipped-step-equals-alignment-step", "one-step-accuracy", "subexponential-exponent-doubled"]
-
-
-@pytest.fixture
-def seed(request):
-    """pytest's ``--hypothesis-seed`` (0 when not given) seeds the searches too."""
-    value = request.config.getoption("hypothesis_seed", default=None)
-    return int(value) if value is not None else 0
 
 
 def shipped(name):
@@ -77,6 +72,27 @@ def test_unknown_restriction_exits_2(tmp_path, capsys):
     path.write_text('name = "bad"\nstatement = "accuracy[0, 1] >= 0"\n[restrict]\ncolour = "red"\n')
     assert main(["verify", "--conjecture", str(path)]) == 2
     assert "restrict.colour: unknown field" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("body, problem", [
+    ('[restrict]\nsteps = "x"', "restrict.steps: must be an integer > 0"),
+    ('[restrict]\nbeta = {min = "a", max = 1}', "restrict.beta: min and max must be numbers"),
+    ("[restrict]\nphases = 3", "restrict.phases: must be an array of phase tables"),
+    ("[restrict]\nphases = [1]", "restrict.phases: must be an array of phase tables"),
+    ('name = "../../escape"', "name: must be letters, digits"),
+])
+def test_badly_typed_restrictions_exit_2(body, problem, tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    name, rest = (body, "") if body.startswith("name") else ('name = "bad"', body)
+    path.write_text(f'{name}\nstatement = "accuracy[0, 1] >= 0"\n{rest}\n')
+    assert main(["verify", "--conjecture", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and "Traceback" not in err
+
+
+def test_exponent_literals_are_numbers_not_names():
+    relation = parse_statement("accuracy[0, 1] >= 1e-3 + 2.5E+1*beta")
+    assert relation.rhs.has(sp.Symbol("beta")) and relation.rhs.subs(sp.Symbol("beta"), 0) == sp.Float(1e-3)
 
 
 def test_missing_index_exits_2(tmp_path, capsys):

@@ -19,12 +19,6 @@ from prefdyn.verification.properties import (
 EXAMPLES = 200
 
 
-@pytest.fixture
-def seed(request):
-    value = request.config.getoption("hypothesis_seed", default=None)
-    return int(value) if value is not None else 0
-
-
 def test_every_catalogue_theorem_has_a_property():
     assert missing() == []
     assert set(MODULES) == set(theorem_ids())

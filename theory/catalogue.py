@@ -46,4 +46,4 @@ def get_theorem(theorem_id: str, loss: Loss | str = "dpo") -> Theorem:
         raise PrefdynError(
             f"theorem: unknown theorem id {theorem_id!r}; known ids: {', '.join(_MODULES)}"
         )
-    return _build(theorem_id, get_loss(loss) if isinstance(loss, str) else loss)
+    return _build(theorem_id, get_loss(loss))

@@ -231,8 +231,11 @@ def loss_names() -> list[str]:
     return [loss.name for loss in _BUILTIN]
 
 
-def get_loss(name: str) -> Loss:
-    """The registered loss called ``name`` (or one of its aliases)."""
+def get_loss(name: str | Loss) -> Loss:
+    """The registered loss called ``name`` (or one of its aliases); a :class:`Loss` is returned
+    as it is, so that every API taking a loss accepts either."""
+    if isinstance(name, Loss):
+        return name
     try:
         return REGISTRY[name.strip().lower()]
     except KeyError:
@@ -297,9 +300,18 @@ def loss_from_expression(
         )
     if h not in expr.free_symbols:
         raise PrefdynError(f"loss-expr: {text!r} does not depend on the margin h")
-    return Loss(
+    loss = Loss(
         name,
         expr,
         f"user-defined loss ${sp.latex(expr)}$",
         params={symbols[k]: sp.nsimplify(v) for k, v in params.items()},
     )
+    at_reference = {h: 0, beta: 1, **loss.params}
+    for label, value in (("phi(0)", expr), ("phi'(0)", sp.diff(expr, h))):
+        number = sp.N(value.subs(at_reference))
+        if not (number.is_finite and number.is_real):
+            raise PrefdynError(
+                f"loss-expr: {text!r} must be finite and real at the reference margin h = 0 "
+                f"(every theorem starts there), but {label} = {number} (beta = 1)"
+            )
+    return loss

@@ -115,14 +115,6 @@ class PreferenceModel:
         name = rf"\Sigma_{{{b + 1}}}"
         return sp.MatrixSymbol(name, self.dim, self.dim)
 
-    def substitute(self, **values: object) -> dict[sp.Symbol, object]:
-        """A substitution dict from per-behaviour value lists, e.g. ``weights=[1/2, 1/2]``."""
-        out: dict[sp.Symbol, object] = {}
-        for field_name, vals in values.items():
-            symbols = getattr(self, field_name)
-            out.update(zip(symbols, vals))  # type: ignore[call-overload]
-        return out
-
 
 def _unit(size: int, index: int) -> sp.Matrix:
     vector = sp.zeros(size, 1)

@@ -88,7 +88,7 @@ def parse_statement(text: str) -> sp.Basic:
     """The relation of a statement (``==`` becomes ``Eq``); errors name the problem."""
     require(isinstance(text, str) and text.strip() != "", "statement", "must be a non-empty string")
     known = set(_namespace())
-    for name in re.findall(r"[A-Za-z_]\w*", text):
+    for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*", text):  # not the e of 1e-3
         require(name in known or name in _CONSTANTS, "statement",
                 f"unknown observable or parameter {name!r}; known: {', '.join(sorted(known))}")
     parts = re.split(r"(?<![<>=!])==(?!=)", text)
@@ -138,11 +138,16 @@ def _restriction(key: str, value: Any) -> Any:
     if isinstance(value, dict) and key != "reference":
         require(set(value) == {"min", "max"}, f"restrict.{key}", "a range is a table {min = .., max = ..}")
         lo, hi = value["min"], value["max"]
+        require(all(_is_number(v) for v in (lo, hi)), f"restrict.{key}", "min and max must be numbers")
         require(lo <= hi, f"restrict.{key}", "min must be <= max")
         if isinstance(lo, int) and isinstance(hi, int):
             return st.integers(lo, hi)
         return st.floats(float(lo), float(hi))
     return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _bounded(key: str, given: Any, need: int, top: int) -> Any:
@@ -152,6 +157,8 @@ def _bounded(key: str, given: Any, need: int, top: int) -> Any:
         return st.integers(need, top)
     if isinstance(given, st.SearchStrategy):
         return given.filter(lambda v: v >= need)
+    require(isinstance(given, int) and not isinstance(given, bool) and given > 0, f"restrict.{key}",
+            "must be an integer > 0, an array of them or a {min, max} range")
     require(given >= need, "statement", f"an index needs {key} >= {need} but restrict.{key} = {given}")
     return given
 
@@ -163,7 +170,8 @@ def load_conjecture(path: str | Path) -> Conjecture:
     unknown = set(doc) - {"name", "statement", "description", "restrict"}
     require(not unknown, "conjecture", f"unknown key(s) {', '.join(sorted(unknown))}")
     name = doc.get("name", file.stem)
-    require(isinstance(name, str) and name.strip() != "", "name", "must be a non-empty string")
+    require(isinstance(name, str) and re.fullmatch(r"\w[\w.-]*", name) is not None, "name",
+            "must be letters, digits, '_', '-' or '.' (it names the counterexample file)")
     relation = parse_statement(doc.get("statement", ""))
     restrict = doc.get("restrict", {})
     require(isinstance(restrict, dict), "restrict", "must be a table")
@@ -176,7 +184,11 @@ def load_conjecture(path: str | Path) -> Conjecture:
         overrides["steps"] = _bounded("steps", overrides.get("steps"), needs["steps"], MAX_STEPS)
         overrides["phases"] = None
     else:
-        total = sum(p.get("steps", 0) for p in overrides["phases"] or [])
+        phases = overrides["phases"] or []
+        require(isinstance(phases, list) and all(isinstance(p, dict) and _is_number(p.get("steps", 0)) for p in phases),
+                "restrict.phases",
+                "must be an array of phase tables ({name, steps, labels}) or false")
+        total = sum(p.get("steps", 0) for p in phases)
         require(total >= needs["steps"], "statement", f"an index needs {needs['steps']} steps but the phases have {total}")
     relation_name = _RELATIONS[type(relation)]
     return Conjecture(name, doc["statement"], relation.lhs, relation_name, relation.rhs, scenarios(name=name, **overrides))

@@ -35,6 +35,8 @@ import torch
 
 from prefdyn.errors import PrefdynError
 
+from ..simulator import resolve_device
+
 DEFAULT_MODEL = "minilm"
 _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
 
@@ -59,13 +61,6 @@ class Features:
 
     g: torch.Tensor
     lse_other: torch.Tensor | None
-
-
-def auto_device(device: str | None = None) -> torch.device:
-    """``device`` if given, else CUDA when present, else CPU."""
-    if device:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _offline() -> None:
@@ -104,7 +99,7 @@ class Embedder(ABC):
 
     def __init__(self, path: Path, device: str | None = None) -> None:
         self.path = path
-        self.device = auto_device(device)
+        self.device = resolve_device(device)
 
     @cached_property
     def identity(self) -> str:
@@ -251,7 +246,8 @@ class CausalLMEmbedder(Embedder):
 
 def resolve_embedder(model: str | None = None, device: str | None = None) -> Embedder:
     """``None``/``"minilm"``: the bundled MiniLM; a folder with ``modules.json``: a
-    sentence-transformers model; a folder with ``config.json``: a causal LM."""
+    sentence-transformers model; a folder with ``config.json``: a causal LM. ``device``: as for
+    :func:`~prefdyn.numerics.simulator.resolve_device` (``None``: CUDA when present)."""
     if model is None or model.lower() in {DEFAULT_MODEL, "all-minilm-l6-v2"}:
         return SentenceEmbedder(None, device)
     path = Path(model).expanduser()

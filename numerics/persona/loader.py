@@ -113,7 +113,7 @@ def resolve_paths(spec: str | Path) -> list[Path]:
     """Expand a file, a folder (its ``*.jsonl``) or a glob into a sorted list of files."""
     path = Path(spec).expanduser()
     if path.is_dir():
-        files = sorted(path.glob("*.jsonl"))
+        files = sorted(p for p in path.glob("*.jsonl") if p.is_file())
         if not files:
             raise PrefdynError(f"data: folder {path} holds no *.jsonl file")
         return files

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 
@@ -58,9 +58,6 @@ class TrainSettings:
         return TrainConfig(loss=self.loss, beta=self.beta, learning_rate=self.learning_rate,
                            phases=tuple(Phase(*p) for p in plan), batch_size=self.batch_size,
                            optimizer=self.optimizer, weight_decay=self.weight_decay)
-
-    def with_(self, **changes: object) -> TrainSettings:
-        return replace(self, **changes)  # type: ignore[arg-type]
 
 
 def split_mask(names: Sequence[str], counts: Sequence[int], test_fraction: float,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from prefdyn.theory.losses import Loss, get_loss, loss_from_expression
+if TYPE_CHECKING:
+    from prefdyn.theory.losses import Loss
 
 
 def add_loss_options(parser: argparse.ArgumentParser) -> None:
@@ -18,6 +20,9 @@ def add_loss_options(parser: argparse.ArgumentParser) -> None:
 
 
 def loss_from_args(args: argparse.Namespace) -> Loss:
+    """The loss named by ``--loss`` or written by ``--loss-expr``."""
+    from prefdyn.theory.losses import get_loss, loss_from_expression
+
     if args.loss_expr is not None:
         return loss_from_expression(args.loss_expr)
     return get_loss(args.loss)

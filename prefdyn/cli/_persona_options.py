@@ -8,11 +8,11 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ._output import emit_json
+from ._types import SEED, number, positive
 
 
 def common_options(p: argparse.ArgumentParser) -> None:
@@ -27,7 +27,7 @@ def common_options(p: argparse.ArgumentParser) -> None:
                    help="prompt template with {question}/{statement} (default: per model)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     p.add_argument("--no-cache", action="store_true", help="recompute embeddings")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--out", type=Path, default=None, help="also write results into this folder")
 
@@ -36,13 +36,13 @@ def training_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("last-layer training (paper defaults)")
     g.add_argument("--loss", default="dpo")
     g.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
-    g.add_argument("--batch-size", type=int, default=128, help="0 = full batch")
-    g.add_argument("--steps", type=int, default=100)
-    g.add_argument("--lr", "--learning-rate", dest="lr", type=float, default=0.1)
-    g.add_argument("--beta", type=float, default=0.01)
-    g.add_argument("--weight-decay", type=float, default=0.0)
-    g.add_argument("--test-fraction", type=float, default=0.1)
-    g.add_argument("--threshold", type=float, default=0.6,
+    g.add_argument("--batch-size", type=number(int, minimum=0), default=128, help="0 = full batch")
+    g.add_argument("--steps", type=positive(int), default=100)
+    g.add_argument("--lr", "--learning-rate", dest="lr", type=positive(float), default=0.1)
+    g.add_argument("--beta", type=positive(float), default=0.01)
+    g.add_argument("--weight-decay", type=number(float, minimum=0), default=0.0)
+    g.add_argument("--test-fraction", type=number(float, minimum=0, below=1), default=0.1)
+    g.add_argument("--threshold", type=positive(float), default=0.6,
                    help="training-loss threshold for steps-to-threshold")
 
 
@@ -55,12 +55,23 @@ def train_settings(args: argparse.Namespace) -> Any:
                          seed=args.seed, device=args.device or "auto")
 
 
+def load_corpus(args: argparse.Namespace) -> Any:
+    """The persona corpus of ``--data``/``--behaviors``/``--responses`` (``--out`` is checked
+    first, so that a bad folder fails before the slow part)."""
+    from prefdyn.errors import output_directory
+    from prefdyn.numerics.persona import load_persona
+
+    if args.out is not None:
+        output_directory(args.out, "--out")
+    responses = tuple(args.responses) if args.responses else None
+    return load_persona(args.data, behaviours=args.behaviors, responses=responses)
+
+
 def load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     """(corpus, embedder, embedded corpus); reports embedding time and cache hits on stderr."""
-    from prefdyn.numerics.persona import embed_corpus, load_persona, resolve_embedder
+    from prefdyn.numerics.persona import embed_corpus, resolve_embedder
 
-    responses = tuple(args.responses) if args.responses else None
-    corpus = load_persona(args.data, behaviours=args.behaviors, responses=responses)
+    corpus = load_corpus(args)
     embedder = resolve_embedder(args.model, args.device)
     start = time.perf_counter()
     embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache)
@@ -75,7 +86,6 @@ def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
     if args.out is not None:
         from prefdyn.numerics.persona.tables import to_csv, to_latex
 
-        args.out.mkdir(parents=True, exist_ok=True)
         (args.out / f"persona-{args.action}.json").write_text(json.dumps(doc, indent=2) + "\n")
         for name, (rows, columns) in (tables or {}).items():
             (args.out / f"{name}.csv").write_text(to_csv(rows, columns))
@@ -88,11 +98,10 @@ def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
     return 0
 
 
-def positive(kind: type) -> Callable[[str], Any]:
-    """An argparse type: ``kind(text)``, which must be > 0."""
-    def parse(text: str) -> Any:
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, not {text}")
-        return value
-    return parse
+def spearman_text(label: str, c: dict[str, Any] | None) -> str:
+    """One line for a Spearman correlation document ``{rho, ci: {low, high}, p_value[, n]}``."""
+    if c is None:
+        return f"Spearman rho({label}): n/a (fewer than three behaviours)\n"
+    n = f"  (n = {c['n']})" if "n" in c else ""
+    return (f"Spearman rho({label}) = {c['rho']:+.4f}  95% CI [{c['ci']['low']:+.4f}, "
+            f"{c['ci']['high']:+.4f}]  permutation p = {c['p_value']:.3g}{n}\n")

@@ -12,7 +12,15 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._persona_options import common_options, finish, load, train_settings, training_options
+from ._persona_options import (
+    common_options,
+    finish,
+    load,
+    spearman_text,
+    train_settings,
+    training_options,
+)
+from ._types import positive
 
 COLUMNS = ("name", "distinguishability", "loss_error_max", "loss_error_mean",
            "accuracy_error_max", "predicted_speed", "observed_speed")
@@ -26,16 +34,9 @@ def register_predict(actions: Any) -> None:
     training_options(p)
     p.add_argument("--joint", action="store_true",
                    help="all behaviours on one shared head (default: each behaviour alone)")
-    p.add_argument("--permutations", type=int, default=10000,
+    p.add_argument("--permutations", type=positive(int), default=10000,
                    help="permutations for the Spearman p-values")
     p.set_defaults(func=run_predict)
-
-
-def _corr(label: str, c: dict[str, Any] | None) -> str:
-    if c is None:
-        return f"{label}: n/a (fewer than three behaviours)\n"
-    return (f"{label}: Spearman rho = {c['rho']:+.4f}  95% CI [{c['ci']['low']:+.4f}, "
-            f"{c['ci']['high']:+.4f}]  p = {c['p_value']:.3g}\n")
 
 
 def _text(doc: dict[str, Any]) -> str:
@@ -44,9 +45,9 @@ def _text(doc: dict[str, Any]) -> str:
            f"{s['median_max_loss_error']:.4f}, worst {s['max_loss_error']:.4f}; max |accuracy "
            f"error| median {s['median_max_accuracy_error']:.4f}, worst "
            f"{s['max_accuracy_error']:.4f}; theory {doc['theory_seconds']:.2f} s\n")
-    out += _corr("predicted vs observed speed (mean loss decrease)",
+    out += spearman_text("predicted vs observed speed (mean loss decrease)",
                  doc["rho_predicted_observed_speed"])
-    out += _corr("distinguishability vs observed speed", doc["rho_distinguishability_observed_speed"])
+    out += spearman_text("distinguishability vs observed speed", doc["rho_distinguishability_observed_speed"])
     harm = doc["harmed"]
     if harm is not None:
         fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
@@ -57,11 +58,9 @@ def _text(doc: dict[str, Any]) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from prefdyn.errors import require
     from prefdyn.numerics.persona.predict import predict_corpus
     from prefdyn.numerics.persona.tables import to_text
 
-    require(args.permutations > 0, "--permutations", "must be > 0")
     _, _, data = load(args)
     report = predict_corpus(data, train_settings(args), joint=args.joint, threshold=args.threshold,
                             permutations=args.permutations)

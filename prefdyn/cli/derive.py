@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-
-import sympy as sp
-
-from prefdyn.theory.framework import CheckReport, Theorem, tex
+from typing import TYPE_CHECKING
 
 from ._loss_args import add_loss_options, loss_from_args
+
+if TYPE_CHECKING:
+    from prefdyn.theory.framework import CheckReport, Theorem
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sympy as sp
+
     from prefdyn.theory.catalogue import get_theorem
+    from prefdyn.theory.framework import tex
 
     from ._output import emit_json
 
@@ -64,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_text(theorem: Theorem, report: CheckReport) -> None:
+    import sympy as sp
+
     print(f"{theorem.id}: {theorem.title}  [loss: {theorem.loss_name}]")
     print("Assumptions:")
     for a in theorem.assumptions:

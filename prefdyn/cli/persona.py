@@ -17,10 +17,12 @@ from ._persona_options import (
     common_options,
     finish,
     load,
-    positive,
+    load_corpus,
+    spearman_text,
     train_settings,
     training_options,
 )
+from ._types import number, positive
 
 STATS_COLUMNS = ("name", "n", "balance", "distinguishability", "distinguishability_lo",
                  "distinguishability_hi", "distinguishability_debiased", "concentration",
@@ -28,11 +30,6 @@ STATS_COLUMNS = ("name", "n", "balance", "distinguishability", "distinguishabili
 TRAIN_COLUMNS = ("name", "distinguishability", "steps_to_threshold", "loss_auc",
                  "final_train_loss", "final_test_loss", "final_train_accuracy",
                  "final_test_accuracy")
-
-
-def _corr_text(label: str, c: dict[str, Any]) -> str:
-    return (f"Spearman rho({label}) = {c['rho']:+.3f}  95% CI [{c['ci']['low']:+.3f}, "
-            f"{c['ci']['high']:+.3f}]  permutation p = {c['p_value']:.4g}  (n = {c['n']})\n")
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -81,9 +78,9 @@ def _train(args: argparse.Namespace) -> int:
                                 seed=args.seed).to_json()
         doc["rho_steps_to_threshold"] = corr["rho_steps_to_threshold"]
         doc["rho_loss_auc"] = corr["rho_loss_auc"]
-        text += _corr_text("distinguishability, steps to threshold",
+        text += spearman_text("distinguishability, steps to threshold",
                            corr["rho_steps_to_threshold"])
-        text += _corr_text("distinguishability, loss AUC", corr["rho_loss_auc"])
+        text += spearman_text("distinguishability, loss AUC", corr["rho_loss_auc"])
     return finish(args, doc, text, {"train": (rows, TRAIN_COLUMNS)})
 
 
@@ -107,7 +104,7 @@ def _pair(args: argparse.Namespace) -> int:
                                "rho_gap_lead": None if corr is None else asdict(corr)}
         text = f"{len(results)} pairs: prediction agrees with the observed order in {agree:.1%}\n"
         if corr is not None:
-            text += _corr_text("priority gap, joint loss-AUC lead", asdict(corr))
+            text += spearman_text("priority gap, joint loss-AUC lead", asdict(corr))
         return finish(args, doc, text)
     first, second = data.names if len(data.names) == 2 else default_pair(data)
     r = pair_priority(data, first, second, settings, args.threshold)
@@ -140,11 +137,10 @@ def _misalign(args: argparse.Namespace) -> int:
 
 
 def _finetune(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.persona import load_persona, resolve_embedder
+    from prefdyn.numerics.persona import resolve_embedder
     from prefdyn.numerics.persona.finetune import FinetuneSettings, finetune
 
-    responses = tuple(args.responses) if args.responses else None
-    corpus = load_persona(args.data, behaviours=args.behaviors, responses=responses)
+    corpus = load_corpus(args)
     if args.behaviors is None:
         corpus = corpus.select(corpus.names[:args.subset])
     ft = FinetuneSettings(samples=args.samples, steps=args.ft_steps, batch_size=args.ft_batch,
@@ -174,7 +170,8 @@ def register(subparsers: Any) -> None:
 
     p = actions.add_parser("stats", help="per-behaviour geometry with bootstrap CIs")
     common_options(p)
-    p.add_argument("--resamples", type=positive(int), default=200, help="bootstrap resamples")
+    p.add_argument("--resamples", type=number(int, minimum=10), default=200,
+                   help="bootstrap resamples (>= 10)")
     p.add_argument("--priority", action="store_true", help="list pairwise priority levels")
     p.set_defaults(func=_stats)
 

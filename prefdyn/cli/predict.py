@@ -12,6 +12,8 @@ import argparse
 import dataclasses
 from typing import Any
 
+from ._types import positive
+
 CURVES = ("loss", "accuracy", "reward_accuracy", "margin", "margin_std", "chosen_logp_change", "rejected_logp_change")
 
 
@@ -23,7 +25,7 @@ def register(subparsers: Any) -> None:
         "in the JSON shape of `prefdyn simulate` (std = 0).",
     )
     parser.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in scenario)")
-    parser.add_argument("--steps", type=int, help="total steps (replaces a single phase's length)")
+    parser.add_argument("--steps", type=positive(int), help="total steps (replaces a single phase's length)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
 
@@ -37,7 +39,6 @@ def _with_steps(scenario: Any, steps: int | None) -> Any:
 
     if steps is None:
         return scenario
-    require(steps >= 0, "--steps", "must be >= 0")
     phases = scenario.training.phases
     require(len(phases) == 1, "--steps", "the scenario has several phases; edit their steps instead")
     training = dataclasses.replace(scenario.training, phases=(dataclasses.replace(phases[0], steps=steps),))
@@ -79,11 +80,12 @@ def _bounds_only(scenario: Any, mix: Any, factors: list[Any]) -> dict[str, Any]:
     import torch
 
     from prefdyn.numerics.bounds import accuracy_lower_bound, psi_alpha_constant
+    from prefdyn.theory.losses import get_loss
     from prefdyn.theory.theorems.stable_step_size import smoothness
 
     config = scenario.training
     constants = [psi_alpha_constant(b.distribution, b.shape, f) for b, f in zip(scenario.behaviors, factors)]
-    L2 = float(smoothness(mix_loss(config.loss)).subs("beta", config.beta))
+    L2 = float(smoothness(get_loss(config.loss)).subs("beta", config.beta))
     usable = (all(c is not None for c in constants) and config.optimizer == "sgd" and len(config.phases) == 1
               and all(b.label_noise == 0 for b in scenario.behaviors) and L2 < float("inf"))
     behaviors = [{"name": b.name} for b in scenario.behaviors]
@@ -100,13 +102,6 @@ def _bounds_only(scenario: Any, mix: Any, factors: list[Any]) -> dict[str, Any]:
     reason = "" if usable else ("no psi_alpha bound for this noise family, optimizer, phases, label noise or loss "
                                 "(needs gaussian/laplace/gennorm shape >= 1, sgd, one phase, no label noise, smooth loss)")
     return {"prediction": "bounds-only", "bounds_available": usable, "reason": reason, "behaviors": behaviors}
-
-
-def mix_loss(loss: Any) -> Any:
-    """The :class:`Loss` of a training config's ``loss`` (a name or a Loss)."""
-    from prefdyn.theory.losses import get_loss
-
-    return get_loss(loss) if isinstance(loss, str) else loss
 
 
 def _table(doc: dict[str, Any]) -> str:

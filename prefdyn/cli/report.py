@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._types import positive
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -22,7 +24,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--scenario", help="scenario TOML file (default: the built-in scenario)")
     parser.add_argument("--persona", metavar="PATH",
                         help="persona-format JSONL file, folder or glob: adds the real-data sections")
-    parser.add_argument("--examples", type=int, default=20,
+    parser.add_argument("--examples", type=positive(int), default=20,
                         help="examples per theorem for `prefdyn verify` (default 20)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument("--benchmarks", metavar="JSON",
@@ -33,14 +35,19 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import glob
     from pathlib import Path
 
     from prefdyn.errors import require
     from prefdyn.numerics.simulator import resolve_device
     from prefdyn.verification.report import Options, build_report
 
-    require(args.examples > 0, "--examples", "must be > 0")
     device = resolve_device(args.device).type
+    # inputs the user named must exist before minutes of work (absent ones are skipped, and said)
+    require(args.benchmarks is None or Path(args.benchmarks).is_file(), "--benchmarks",
+            f"file not found: {args.benchmarks}")
+    require(args.persona is None or bool(glob.glob(args.persona)), "--persona",
+            f"nothing found at {args.persona}")
     options = Options(Path(args.outdir), args.scenario, args.persona, args.examples, device,
                       args.benchmarks, None if args.theorem is None else tuple(args.theorem))
     manifest = build_report(options)

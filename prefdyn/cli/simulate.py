@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._types import SEED, number, positive
+
 DTYPE_CHOICES = ("float32", "float64", "bfloat16")
 
 
@@ -18,14 +20,14 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in scenario)")
-    parser.add_argument("--runs", type=int, help="independent runs R (default: training.runs)")
-    parser.add_argument("--seed", type=int, help="seed (default: training.seed)")
+    parser.add_argument("--runs", type=positive(int), help="independent runs R (default: training.runs)")
+    parser.add_argument("--seed", type=SEED, help="seed (default: training.seed)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES, help="embedding storage dtype")
     parser.add_argument("--out", help="write results incrementally to this directory")
     parser.add_argument("--resume", action="store_true", help="continue the unfinished chunks in --out")
-    parser.add_argument("--chunk-runs", type=int, default=256, help="runs per chunk (unit of resumption)")
-    parser.add_argument("--record-every", type=int, default=1, help="record curves every k steps (0: ends only)")
+    parser.add_argument("--chunk-runs", type=positive(int), default=256, help="runs per chunk (unit of resumption)")
+    parser.add_argument("--record-every", type=number(int, minimum=0), default=1, help="record curves every k steps (0: ends only)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.set_defaults(func=run)
 
@@ -52,9 +54,6 @@ def run(args: argparse.Namespace) -> int:
     from prefdyn.numerics.simulator import DTYPES, resolve_device
 
     scenario = default_scenario() if args.scenario is None else load_scenario(args.scenario)
-    require(args.runs is None or args.runs > 0, "--runs", "must be > 0")
-    require(args.chunk_runs > 0, "--chunk-runs", "must be > 0")
-    require(args.record_every >= 0, "--record-every", "must be >= 0")
     require(not args.resume or args.out is not None, "--resume", "needs --out DIR")
     device = resolve_device(args.device)
     seed = scenario.seed if args.seed is None else args.seed

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ._types import SEED, positive
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -19,8 +21,8 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids (default: the whole catalogue, unless --conjecture)")
     parser.add_argument("--conjecture", action="append", default=[], metavar="FILE", help="conjecture TOML (repeatable)")
-    parser.add_argument("--examples", type=int, default=100, help="Hypothesis examples per item (default 100)")
-    parser.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default 0)")
+    parser.add_argument("--examples", type=positive(int), default=100, help="Hypothesis examples per item (default 100)")
+    parser.add_argument("--seed", type=SEED, default=0, help="Hypothesis seed (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--out", default="counterexamples", help="directory for counterexample TOML files")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
@@ -45,13 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from prefdyn.theory.catalogue import get_theorem, theorem_ids
     from prefdyn.verification import check_conjecture, check_theorem, load_conjecture
 
-    require(args.examples > 0, "--examples", "must be > 0")
     device = str(resolve_device(args.device))
     conjectures = [load_conjecture(path) for path in args.conjecture]  # bad files fail before any work
     ids = args.ids or ([] if conjectures else theorem_ids())
     for theorem_id in ids:
         get_theorem(theorem_id)  # unknown ids exit 2 with the known ones listed
     out = Path(args.out)
+    require(not out.exists() or out.is_dir(), "--out", f"{out} exists and is not a directory")
     reports = []
     for theorem_id in ids:
         reports.append(check_theorem(theorem_id, examples=args.examples, seed=args.seed, device=device, out=out))

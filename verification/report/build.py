@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from prefdyn import __version__
-from prefdyn.errors import PrefdynError
+from prefdyn.errors import PrefdynError, output_directory
 from prefdyn.numerics import Scenario, default_scenario, load_scenario
 from prefdyn.numerics.plotting import save
 
@@ -54,7 +54,8 @@ def _sha256(path: Path) -> str:
 def _prepare(outdir: Path) -> None:
     """Create ``outdir``, or clear the files of an earlier report there; refuse other content."""
     manifest = outdir / "manifest.json"
-    if outdir.exists() and any(outdir.iterdir()):
+    output_directory(outdir, "OUTDIR")
+    if any(outdir.iterdir()):
         try:
             old = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):

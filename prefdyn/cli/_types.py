@@ -1,0 +1,40 @@
+"""Argument types shared by the sub-commands: a bad value is an argparse error naming the flag
+and the rule (exit status 2), before any work starts."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+
+
+def number(kind: type[int | float], *, minimum: float | None = None,
+           above: float | None = None, below: float | None = None) -> Callable[[str], float]:
+    """A finite ``kind(text)`` with ``value >= minimum``, ``value > above`` and ``value < below``
+    (each rule only when given)."""
+    rules = [(minimum, lambda v, m: v >= m, ">="), (above, lambda v, m: v > m, ">"),
+             (below, lambda v, m: v < m, "<")]
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'}, "
+                                             f"not {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be finite, not {text}")
+        for bound, holds, sign in rules:
+            if bound is not None and not holds(value, bound):
+                raise argparse.ArgumentTypeError(f"must be {sign} {bound:g}, not {text}")
+        return value
+
+    return parse
+
+
+def positive(kind: type[int | float]) -> Callable[[str], float]:
+    """A finite ``kind(text) > 0``."""
+    return number(kind, above=0)
+
+
+#: a seed: an integer >= 0
+SEED = number(int, minimum=0)
