@@ -43,6 +43,8 @@ from .noise import DISTRIBUTIONS
 
 #: Relative tolerance for "weights sum to 1", "cosines has a unit diagonal", PSD checks.
 TOLERANCE = 1e-6
+#: Largest random reference vocabulary (real LM heads, up to ~256k tokens, fit well within it).
+MAX_VOCAB = 1_000_000
 #: Smallest gennorm shape alpha (alpha = 0.1 already has kurtosis ~ 3e6).
 MIN_SHAPE = 0.1
 
@@ -258,7 +260,8 @@ def parse_scenario(doc: dict[str, Any], name: str = "scenario") -> Scenario:
     ref_table = doc.get("reference", {})
     _check_keys(ref_table, {"vocab", "scale"}, "reference")
     reference = Reference(_integer(ref_table, "vocab", "reference", 2), _number(ref_table, "scale", "reference", 0.0))
-    require(reference.vocab >= 2, "reference.vocab", "must be >= 2")
+    require(2 <= reference.vocab <= MAX_VOCAB, "reference.vocab",
+            f"must lie in [2, {MAX_VOCAB:,}] (each sample's logits over the vocabulary are formed once)")
     require(reference.scale >= 0, "reference.scale", "must be >= 0")
     scenario = Scenario(
         name=str(doc.get("name", name)),

@@ -52,6 +52,7 @@ BAD = {
     "optimizer": (SMALL.replace("steps = 5", 'steps = 5\noptimizer = "lion"'), "training.optimizer: must be one of sgd, adam, adamw"),
     "cosines": (SMALL + "[geometry]\ncosines = [[1, 2], [2, 1]]\n", "geometry.cosines: must be positive semi-definite"),
     "not toml": ("[training\n", "is not valid TOML"),
+    "huge vocabulary": (SMALL + "[reference]\nvocab = 100000000\nscale = 1.0\n", "reference.vocab: must lie in [2, 1,000,000]"),
     "negative seed": (SMALL.replace("seed = 2", "seed = -1"), "training.seed: must be >= 0"),
     "gennorm shape": (SMALL.replace('name = "a"', 'name = "a"\ndistribution = "gennorm"\nshape = 0.001'),
                       "behaviors[0].shape: must be >= 0.1"),
