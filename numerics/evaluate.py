@@ -41,8 +41,11 @@ def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunctio
     of the broadcast shape in the floating dtype and device of the first tensor argument (so a
     constant expression or an integer-valued ``torch.where`` still yields a float tensor).
     """
-    # constant sub-expressions (e.g. log(999/1000)) become floats: torch.log takes no numbers
+    # constant sub-expressions (e.g. log(999/1000), or a sqrt(2) that evalf leaves inside erf)
+    # become floats: torch.log and torch.sqrt take no numbers
     numeric = expr.evalf(20) if isinstance(expr, sp.Basic) else sp.sympify(expr)
+    numeric = numeric.replace(lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Number,
+                              lambda e: sp.Float(e.evalf(20), 20))
     raw = sp.lambdify(list(symbols), numeric, modules="torch")
 
     def call(*args: Any) -> torch.Tensor:

@@ -46,6 +46,10 @@ import sympy as sp
 import torch
 
 from prefdyn.errors import require
+from prefdyn.theory.functions import logsigmoid, sigmoid
+from prefdyn.theory.gaussian_moments import gaussian_moments
+from prefdyn.theory.gaussian_moments import m as m_symbol
+from prefdyn.theory.gaussian_moments import r as r_symbol
 from prefdyn.theory.losses import Loss, get_loss
 from prefdyn.theory.symbols import beta as beta_symbol
 from prefdyn.theory.symbols import h as h_symbol
@@ -130,14 +134,24 @@ class GaussianMixture:
 
 @dataclass(frozen=True)
 class LossDerivatives:
-    r""":math:`\phi, \phi', \phi''` of a loss as torch functions of ``(h, beta)``. For a piecewise
-    :math:`\phi` (hinge), :math:`B` is computed from :math:`\phi'` by Stein's identity
-    :math:`\mathbb E\phi''(\beta z) = \mathbb E[\phi'(\beta z)(z - m)]/(\beta r^2)` instead."""
+    r""":math:`\phi, \phi', \phi''` of a loss as torch functions of ``(h, beta)``, and how to take
+    :math:`A = \mathbb E[-\phi'(\beta z)]`, :math:`B = \mathbb E[\phi''(\beta z)]`:
+
+    * ``exact``: SymPy's closed forms (:func:`prefdyn.theory.gaussian_moments.gaussian_moments`)
+      when :math:`\phi'` is piecewise polynomial (hinge, IPO), exact at kinks too;
+    * otherwise quadrature (:func:`~prefdyn.numerics.quadrature.rule_for`) on the kernel's own
+      scale: its sharpness is :math:`\beta r` times ``kernel_scale``, the largest slope of a
+      logistic argument in :math:`\phi'` (20 for DiscoPOP's :math:`\tau = 0.05` gate). For a
+      non-smooth :math:`\phi` without a closed form, :math:`B` comes from Stein's identity
+      :math:`\mathbb E\phi''(\beta z) = \mathbb E[\phi'(\beta z)(z - m)]/(\beta r^2)`.
+    """
 
     loss: Loss
     phi: TensorFunction
     dphi: TensorFunction
     d2phi: TensorFunction | None
+    exact: tuple[TensorFunction, TensorFunction] | None = None
+    kernel_scale: float = 1.0
 
     @classmethod
     def of(cls, loss: str | Loss) -> LossDerivatives:
@@ -145,12 +159,21 @@ class LossDerivatives:
         symbols = (h_symbol, beta_symbol)
         compile_ = lambda e: torch_lambdify(resolved.bind(e), symbols)
         smooth = not resolved.phi.has(*_NONSMOOTH)
-        return cls(resolved, compile_(resolved.phi), compile_(resolved.dphi), compile_(resolved.d2phi) if smooth else None)
+        closed = gaussian_moments(resolved)
+        exact = None if closed is None else tuple(torch_lambdify(e, (m_symbol, r_symbol, beta_symbol))
+                                                  for e in (closed.A, closed.B))
+        return cls(resolved, compile_(resolved.phi), compile_(resolved.dphi),
+                   compile_(resolved.d2phi) if smooth else None, exact,  # type: ignore[arg-type]
+                   _kernel_scale(resolved.bind(resolved.dphi)))
 
     def moments(self, m: torch.Tensor, r: torch.Tensor, beta: torch.Tensor, rule: HermiteRule) -> tuple[torch.Tensor, torch.Tensor]:
         """``(A, B)`` at ``z ~ N(m, r^2)`` (broadcast)."""
+        if self.exact is not None:
+            # r -> 0 is the point mass at m: the closed forms' limits, reached at a tiny r
+            r = r.clamp(min=torch.finfo(r.dtype).tiny ** 0.5)
+            return self.exact[0](m, r, beta), self.exact[1](m, r, beta)
         b = beta.unsqueeze(-1)
-        rule = rule_for(beta * r, rule)
+        rule = rule_for(self.kernel_scale * beta * r, rule)
         A = normal_expectation(lambda z: -self.dphi(b * z, b), m, r, rule)
         if self.d2phi is not None:
             B = normal_expectation(lambda z: self.d2phi(b * z, b), m, r, rule)  # type: ignore[misc]
@@ -158,6 +181,14 @@ class LossDerivatives:
             stein = (self.dphi(b * (m.unsqueeze(-1) + r.unsqueeze(-1) * rule.z), b) * rule.z * rule.w).sum(-1)
             B = stein / (beta * r).clamp(min=torch.finfo(m.dtype).tiny)
         return A, B
+
+
+def _kernel_scale(dphi: sp.Expr) -> float:
+    """The largest :math:`|\\partial a/\\partial h|` over logistic kernels :math:`\\sigma(a)`,
+    :math:`\\log\\sigma(a)` of ``dphi`` with :math:`a` linear in :math:`h` (1 when there is none):
+    the kernel varies on the scale :math:`1/\text{scale}` in :math:`h`."""
+    slopes = [sp.diff(f.args[0], h_symbol) for f in dphi.atoms(sigmoid, logsigmoid)]
+    return max([1.0, *(abs(float(s)) for s in slopes if s.is_number)])
 
 
 def _component_stats(mix: GaussianMixture, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

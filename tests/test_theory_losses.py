@@ -103,3 +103,34 @@ def test_unknown_loss():
 
 def test_dpo_value_at_zero():
     assert float(get_loss("dpo").phi.subs(h, 0)) == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize("text", ["Max(0, 1 - h)**2", "Abs(h - 1)", "(h - 1/2)**2 + h**4/10", "Max(0, 1 - h)"])
+def test_gaussian_moments_of_piecewise_polynomial_losses(text: str) -> None:
+    """SymPy's closed-form A = E[-phi'(beta z)], z ~ N(m, r^2), against scipy's adaptive quadrature
+    of the same phi' at one point, and B = -(1/beta) dA/dm by a central difference."""
+    from scipy import integrate
+    from scipy.stats import norm
+
+    from prefdyn.theory.gaussian_moments import gaussian_moments, m, r
+
+    loss = loss_from_expression(text)
+    moments = gaussian_moments(loss)
+    assert moments is not None and not moments.A.has(sp.Integral)
+    point = {m: 0.4, r: 0.7, beta: 1.5}
+    dphi = sp.lambdify(h, loss.bind(loss.dphi).subs(beta, 1.5), "numpy")
+
+    def A(mu: float) -> float:
+        f = lambda z: -float(dphi(1.5 * z)) * norm.pdf(z, mu, 0.7)
+        return integrate.quad(f, mu - 9, mu + 9, points=[1 / 1.5], epsabs=1e-13, limit=500)[0]
+
+    assert float(moments.A.subs(point)) == pytest.approx(A(0.4), abs=1e-9)
+    step = 1e-4
+    assert float(moments.B.subs(point)) == pytest.approx(-(A(0.4 + step) - A(0.4 - step)) / (2 * step * 1.5),
+                                                         abs=1e-6)
+
+
+def test_gaussian_moments_are_none_without_a_closed_form() -> None:
+    from prefdyn.theory.gaussian_moments import gaussian_moments
+
+    assert gaussian_moments(get_loss("dpo")) is None and gaussian_moments(get_loss("discopop")) is None

@@ -12,6 +12,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from prefdyn.errors import PrefdynError
+from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.numerics.population import (
     GaussianMixture,
     LossDerivatives,
@@ -22,6 +23,7 @@ from prefdyn.numerics.population import (
     population_gradient,
 )
 from prefdyn.numerics.quadrature import MAX_TRAPEZOID_NODES, hermite_rule, trapezoid_rule
+from prefdyn.theory.losses import loss_names
 
 
 def _A_B_quad(m: float, r: float, beta: float) -> tuple[float, float]:
@@ -69,6 +71,38 @@ def test_gauss_hermite_moments_match_adaptive_quadrature(m: float, r: float, bet
                                             torch.tensor(beta, dtype=torch.float64), hermite_rule())
     A_ref, B_ref = _A_B_quad(m, r, beta)
     assert abs(float(A) - A_ref) < 1e-10 and abs(float(B) - B_ref) < 1e-10
+
+
+def _moments_by_scipy(loss: str, m: float, r: float, beta: float) -> tuple[float, float]:
+    """A = E[-phi'(beta z)] by adaptive quadrature (kinks and gates as break points), and
+    B = -(1/beta) dA/dm by a central difference of it (independent of any closed form)."""
+    dphi = loss_kernels(loss).dphi
+    b = torch.tensor(beta, dtype=torch.float64)
+    minus_dphi = lambda z: -float(dphi(torch.tensor(beta * z, dtype=torch.float64), b))
+
+    def A(mu: float) -> float:
+        return integrate.quad(lambda z: minus_dphi(z) * norm.pdf(z, mu, r), mu - 12 * r, mu + 12 * r,
+                              points=sorted({0.0, 1.0 / beta}), epsabs=1e-14, limit=1000)[0]
+
+    step = 1e-3 * r
+    return A(m), -(A(m + step) - A(m - step)) / (2 * step * beta)
+
+
+@pytest.mark.parametrize("loss", loss_names())
+@pytest.mark.parametrize(("m", "r", "beta"), [(0.3, 1.0, 1.0), (1.2, 0.05, 1.0), (0.0, 2.0, 3.0), (0.9, 0.5, 2.0)])
+def test_moments_of_every_loss_match_adaptive_quadrature(loss: str, m: float, r: float, beta: float) -> None:
+    # closed forms (hinge, ipo) or quadrature on the kernel's own scale (discopop's tau = 0.05
+    # gate); the central difference's error is ~ step^2 |d^3A/dm^3| / 6 < 1e-7: 1e-5 on B has room
+    derivs = LossDerivatives.of(loss)
+    A, B = derivs.moments(*(torch.tensor(x, dtype=torch.float64) for x in (m, r, beta)), hermite_rule())
+    A_ref, B_ref = _moments_by_scipy(loss, m, r, beta)
+    assert float(A) == pytest.approx(A_ref, abs=1e-9)
+    assert float(B) == pytest.approx(B_ref, abs=1e-5, rel=1e-5)
+
+
+def test_closed_form_moments_are_used_for_piecewise_polynomial_losses() -> None:
+    assert LossDerivatives.of("hinge").exact is not None and LossDerivatives.of("ipo").exact is not None
+    assert LossDerivatives.of("dpo").exact is None and LossDerivatives.of("discopop").kernel_scale == 20.0
 
 
 def test_stein_gradient_matches_monte_carlo_with_full_covariance() -> None:
