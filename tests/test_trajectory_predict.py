@@ -128,3 +128,11 @@ def test_bounds_only_for_non_gaussian(tmp_path: Path, capsys: pytest.CaptureFixt
     assert all(b <= s for b, s in zip(bound, simulated))
     heavy = _run(capsys, "predict", _scenario(tmp_path, steps=5, dist="student-t"), "--json")
     assert not heavy["bounds_available"] and "psi_alpha" in heavy["reason"]
+
+
+def test_no_finite_step_size_is_null_not_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the hinge has sup|phi''| = infinity: stable-step-size gives no step, which JSON says as null
+    hinge = Path(_scenario(tmp_path, steps=2))
+    hinge.write_text(hinge.read_text().replace('loss = "dpo"', 'loss = "hinge"'))
+    assert _run(capsys, "predict", str(hinge), "--json")["max_learning_rate"] is None
+    assert _run(capsys, "predict", _scenario(tmp_path, steps=2), "--json")["max_learning_rate"] > 0

@@ -59,7 +59,7 @@ def predict_document(scenario: Any) -> dict[str, Any]:
     factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
     head = {"scenario": scenario.name, "runs": 1, "steps": list(range(config.steps + 1)),
             "model": "population limit (n -> infinity); minibatch SGD in expectation; Adam on the population gradient",
-            "max_learning_rate": max_learning_rate(mix, config.loss, config.beta)}
+            "max_learning_rate": _finite_or_none(max_learning_rate(mix, config.loss, config.beta))}
     gaussian = all(b.distribution == "gaussian" for b in scenario.behaviors)
     if not gaussian:
         return {**head, **_bounds_only(scenario, mix, factors)}
@@ -104,9 +104,17 @@ def _bounds_only(scenario: Any, mix: Any, factors: list[Any]) -> dict[str, Any]:
     return {"prediction": "bounds-only", "bounds_available": usable, "reason": reason, "behaviors": behaviors}
 
 
+def _finite_or_none(eta: float) -> float | None:
+    """``stable-step-size``'s eta_max, or ``None`` where it gives no finite step (a non-smooth
+    loss: no guarantee; a linear one: any step)."""
+    return eta if 0 < eta < float("inf") else None
+
+
 def _table(doc: dict[str, Any]) -> str:
     T = doc["steps"][-1]
-    lines = [f"{doc['scenario']}: {doc['prediction']}, {T} steps, eta_max (monotone loss) = {doc['max_learning_rate']:.4g}"]
+    eta = doc["max_learning_rate"]
+    stable = f"eta_max (monotone loss) = {eta:.4g}" if eta is not None else "no eta_max (phi'' unbounded or zero)"
+    lines = [f"{doc['scenario']}: {doc['prediction']}, {T} steps, {stable}"]
     if doc["prediction"] == "population-gd":
         lines.append(f"{'behaviour':<20} {'acc(1)':>8} {'acc(T)':>8} {'margin(T)':>10} {'loss(T)':>8}")
         for b in doc["behaviors"]:
