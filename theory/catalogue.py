@@ -26,6 +26,7 @@ _MODULES: dict[str, str] = {
     "priority": "priority",
     "misalignment-rate": "misalignment_rate",
     "stable-step-size": "stable_step_size",
+    "cross-example-influence": "cross_example_influence",
 }
 
 
