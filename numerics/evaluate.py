@@ -46,6 +46,9 @@ def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunctio
     numeric = expr.evalf(20) if isinstance(expr, sp.Basic) else sp.sympify(expr)
     numeric = numeric.replace(lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Number,
                               lambda e: sp.Float(e.evalf(20), 20))
+    # torch has no Heaviside(x, 1/2) on numbers nor a two-argument max: write them as torch.where
+    numeric = numeric.replace(lambda e: isinstance(e, sp.Heaviside | sp.Max | sp.Min),
+                              lambda e: e.rewrite(sp.Piecewise))
     raw = sp.lambdify(list(symbols), numeric, modules="torch")
 
     def call(*args: Any) -> torch.Tensor:

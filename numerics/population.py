@@ -46,7 +46,7 @@ import sympy as sp
 import torch
 
 from prefdyn.errors import require
-from prefdyn.theory.functions import logsigmoid, sigmoid
+from prefdyn.theory.functions import to_elementary
 from prefdyn.theory.gaussian_moments import gaussian_moments
 from prefdyn.theory.gaussian_moments import m as m_symbol
 from prefdyn.theory.gaussian_moments import r as r_symbol
@@ -169,8 +169,9 @@ class LossDerivatives:
     def moments(self, m: torch.Tensor, r: torch.Tensor, beta: torch.Tensor, rule: HermiteRule) -> tuple[torch.Tensor, torch.Tensor]:
         """``(A, B)`` at ``z ~ N(m, r^2)`` (broadcast)."""
         if self.exact is not None:
-            # r -> 0 is the point mass at m: the closed forms' limits, reached at a tiny r
-            r = r.clamp(min=torch.finfo(r.dtype).tiny ** 0.5)
+            # r -> 0 is the point mass at m: the closed forms' limits, reached at r = machine
+            # epsilon (standardised break points stay finite, so u^k phi(u) is 0, not inf * 0)
+            r = r.clamp(min=torch.finfo(r.dtype).eps)
             return self.exact[0](m, r, beta), self.exact[1](m, r, beta)
         b = beta.unsqueeze(-1)
         rule = rule_for(self.kernel_scale * beta * r, rule)
@@ -184,11 +185,16 @@ class LossDerivatives:
 
 
 def _kernel_scale(dphi: sp.Expr) -> float:
-    """The largest :math:`|\\partial a/\\partial h|` over logistic kernels :math:`\\sigma(a)`,
-    :math:`\\log\\sigma(a)` of ``dphi`` with :math:`a` linear in :math:`h` (1 when there is none):
-    the kernel varies on the scale :math:`1/\text{scale}` in :math:`h`."""
-    slopes = [sp.diff(f.args[0], h_symbol) for f in dphi.atoms(sigmoid, logsigmoid)]
-    return max([1.0, *(abs(float(s)) for s in slopes if s.is_number)])
+    r"""The kernel's inverse width: the largest :math:`|\partial a/\partial h|` (or
+    :math:`\sqrt{|\partial^2 a/\partial h^2|}`) over arguments :math:`a` of the functions in ``dphi``
+    (written with ``exp``/``log``: logistic gates, ``tanh``, Gaussian bumps, ...) where it is a
+    constant; 1 when there is none. The kernel varies on the scale :math:`1/\text{scale}` in :math:`h`."""
+    args = [arg for f in to_elementary(dphi).atoms(sp.Function) if not isinstance(f, sp.Piecewise)
+            for arg in f.args if isinstance(arg, sp.Expr)]
+    slopes = [abs(float(s)) for a in args if (s := sp.diff(a, h_symbol)).is_number]
+    # a quadratic argument (a Gaussian bump e^{-c h^2}) varies on the scale 1/sqrt(|a''|)
+    slopes += [math.sqrt(abs(float(s))) for a in args if (s := sp.diff(a, h_symbol, 2)).is_number]
+    return max([1.0, *slopes])
 
 
 def _component_stats(mix: GaussianMixture, delta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

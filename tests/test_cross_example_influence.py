@@ -5,11 +5,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import sympy as sp
 import torch
 
 from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.theory.catalogue import get_theorem
 from prefdyn.theory.framework import Claim, Theorem
+from prefdyn.theory.losses import get_loss
+from prefdyn.theory.theorems import cross_example_influence as T
 from prefdyn.verification import check_theorem
 from prefdyn.verification.properties import cross_example_influence as P
 
@@ -22,40 +25,58 @@ def test_every_step_verifies_and_identities_are_symbolic() -> None:
     assert methods[("curvature", "=")].startswith("symbolic")
 
 
+def _theorem(label: str, **values: float) -> float:
+    """A claim's right-hand side, as the theorem states it (lambdified), at ``values``."""
+    symbols, formula = P._claims()[label]
+    return float(formula(*(values[s.name] for s in symbols)))
+
+
 @pytest.mark.parametrize("loss", ["dpo", "ipo", "hinge", "discopop"])
 @pytest.mark.parametrize("vocab", [2, 7, 50])
-def test_slope_and_bounds_against_autograd(loss: str, vocab: int) -> None:
-    # f(eta) = log pi_{W - eta grad}(y | x_o) on a real V-way head: f'(0) by autograd equals the
-    # closed form to float64 precision, and the exact change lies between the two bounds for
-    # every eta of a grid (the bounds hold exactly; 1e-12 absorbs rounding)
+@pytest.mark.parametrize("y_kind", ["chosen", "rejected", "other"])
+def test_slope_and_bounds_against_autograd(loss: str, vocab: int, y_kind: str) -> None:
+    # f(eta) = log pi_{W - eta grad}(y | x_o) on a real V-way head, with W_ref near W so that the
+    # margin |h_u| < 1 (phi'(h_u) far from 0 for every loss): f'(0) by autograd equals the
+    # theorem's slope to float64 precision, and the exact change lies between the theorem's two
+    # bounds for every eta of a grid (they hold exactly; 1e-12 absorbs rounding)
     gen = torch.Generator().manual_seed(vocab)
     d, beta = 5, 0.7
     W = torch.randn(vocab, d, generator=gen, dtype=torch.float64).requires_grad_()
-    W_ref = torch.randn(vocab, d, generator=gen, dtype=torch.float64)
+    W_ref = W.detach() + 0.1 * torch.randn(vocab, d, generator=gen, dtype=torch.float64)
     g_u, g_o = torch.randn(d, generator=gen, dtype=torch.float64), torch.randn(d, generator=gen, dtype=torch.float64)
-    w, l, y = 0, 1, vocab - 1
+    w, l = 0, 1
+    y = {"chosen": w, "rejected": l, "other": vocab - 1 if vocab > 2 else w}[y_kind]
     logp = torch.log_softmax(W @ g_u, -1) - torch.log_softmax(W_ref @ g_u, -1)
     h = beta * (logp[w] - logp[l])
+    assert abs(float(h.detach())) < 1  # inside the hinge's active region too
     kernels = loss_kernels(loss)
     (grad,) = torch.autograd.grad(kernels.phi(h, torch.tensor(beta, dtype=torch.float64)), W)
     W0 = W.detach()
     f = lambda step: torch.log_softmax((W0 - step * grad) @ g_o, -1)[y]
     step0 = torch.zeros((), dtype=torch.float64, requires_grad=True)
     (autograd_slope,) = torch.autograd.grad(f(step0), step0)
-    c = float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64)))
     pi = torch.softmax(W0 @ g_o, -1)
-    kernel = float(g_o @ g_u)
-    slope = -beta * c * ((float(y == w) - pi[w]) - (float(y == l) - pi[l])) * kernel
-    assert float(autograd_slope) == pytest.approx(float(slope), rel=1e-12, abs=1e-15)
+    values = {r"\phi'(h_u)": float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64))),
+              r"\langle g_o, g_u\rangle": float(g_o @ g_u), r"\pi_{y_w}(x_o)": float(pi[w]),
+              r"\pi_{y_l}(x_o)": float(pi[l]), "y": y, "y_w": w, "y_l": l, "beta": beta}
+    assert abs(values[r"\phi'(h_u)"]) > 1e-3, "the step must move the head"
+    slope = _theorem("first-order influence", **values)
+    assert float(autograd_slope) == pytest.approx(slope, rel=1e-12, abs=1e-15)
     for eta in (1e-3, 0.1, 1.0, 5.0):
         change = float(f(eta) - f(0.0))
-        assert change <= eta * float(slope) + 1e-12
-        assert change >= eta * float(slope) - 0.5 * eta**2 * (beta * c * kernel) ** 2 - 1e-12
+        assert change <= _theorem("change upper bound", **values, eta=eta) + 1e-12
+        assert change >= _theorem("change lower bound", **values, eta=eta) - 1e-12
+
+
+def test_the_statement_itself_is_what_the_derivation_checks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dropping delta_{y, y_l} from the displayed slope breaks the instance with y = y_l."""
+    monkeypatch.setattr(T, "SLOPE", T.SLOPE.subs(sp.KroneckerDelta(T.y, T.y_l), 0))
+    assert not T.build(get_loss("dpo")).check().passed
 
 
 def test_likelihood_displacement_of_the_chosen_answer() -> None:
     """DPO on (x_u, y_w, y_l): y_w gains on x_u itself, and loses on an input whose embedding points
-    the other way, <g_o, g_u> < 0, by exactly the predicted first-order rate."""
+    the other way, <g_o, g_u> < 0; a small step moves it at the first-order rate (to O(eta))."""
     gen = torch.Generator().manual_seed(0)
     W = torch.randn(4, 3, generator=gen, dtype=torch.float64).requires_grad_()
     g_u = torch.randn(3, generator=gen, dtype=torch.float64)
@@ -63,6 +84,10 @@ def test_likelihood_displacement_of_the_chosen_answer() -> None:
     (grad,) = torch.autograd.grad(loss_kernels("dpo").phi(h, torch.tensor(0.5, dtype=torch.float64)), W)
     step = lambda g: float(torch.log_softmax((W.detach() - 1e-4 * grad) @ g, -1)[0] - torch.log_softmax(W.detach() @ g, -1)[0])
     assert step(g_u) > 0 > step(-g_u)
+    pi = torch.softmax(W.detach() @ -g_u, -1)
+    c = float(loss_kernels("dpo").dphi(h.detach(), torch.tensor(0.5, dtype=torch.float64)))
+    rate = -0.5 * c * ((1 - pi[0]) - (0 - pi[1])) * float(-g_u @ g_u)
+    assert step(-g_u) / 1e-4 == pytest.approx(float(rate), rel=1e-3)
 
 
 def test_a_wrong_curvature_constant_is_caught(monkeypatch: pytest.MonkeyPatch, seed: int, tmp_path) -> None:

@@ -23,7 +23,7 @@ from prefdyn.numerics.population import (
     population_gradient,
 )
 from prefdyn.numerics.quadrature import MAX_TRAPEZOID_NODES, hermite_rule, trapezoid_rule
-from prefdyn.theory.losses import loss_names
+from prefdyn.theory.losses import Loss, get_loss, loss_from_expression, loss_names
 
 
 def _A_B_quad(m: float, r: float, beta: float) -> tuple[float, float]:
@@ -73,7 +73,20 @@ def test_gauss_hermite_moments_match_adaptive_quadrature(m: float, r: float, bet
     assert abs(float(A) - A_ref) < 1e-10 and abs(float(B) - B_ref) < 1e-10
 
 
-def _moments_by_scipy(loss: str, m: float, r: float, beta: float) -> tuple[float, float]:
+#: registered losses, and custom ones with kinks at 0 and 1, three kinks, a Huber piece, a cubic
+#: piece, and a sharp gate written with exp
+CUSTOM = ("Max(0, -h)", "Abs(h)", "Max(0, 1 - h)**2", "Max(0, 1 - h)**3",
+          "Piecewise((6 - 3*h, h < 1), (5 - 2*h, h < 2), (3 - h, h < 3), (0, True))",
+          "Piecewise((1/2 - h, h < 0), ((1 - h)**2/2, h < 1), (0, True))",
+          "log(1 + exp(-20*h))/20")
+LOSSES = [*loss_names(), *CUSTOM]
+
+
+def _loss(spec: str) -> Loss:
+    return get_loss(spec) if spec in loss_names() else loss_from_expression(spec)
+
+
+def _moments_by_scipy(loss: Loss, m: float, r: float, beta: float) -> tuple[float, float]:
     """A = E[-phi'(beta z)] by adaptive quadrature (kinks and gates as break points), and
     B = -(1/beta) dA/dm by a central difference of it (independent of any closed form)."""
     dphi = loss_kernels(loss).dphi
@@ -82,27 +95,53 @@ def _moments_by_scipy(loss: str, m: float, r: float, beta: float) -> tuple[float
 
     def A(mu: float) -> float:
         return integrate.quad(lambda z: minus_dphi(z) * norm.pdf(z, mu, r), mu - 12 * r, mu + 12 * r,
-                              points=sorted({0.0, 1.0 / beta}), epsabs=1e-14, limit=1000)[0]
+                              points=[k / beta for k in range(4)], epsabs=1e-14, limit=1000)[0]
 
     step = 1e-3 * r
     return A(m), -(A(m + step) - A(m - step)) / (2 * step * beta)
 
 
-@pytest.mark.parametrize("loss", loss_names())
+def _moments(loss: Loss, m: float, r: float, beta: float, dtype: torch.dtype = torch.float64) -> tuple[float, float]:
+    A, B = LossDerivatives.of(loss).moments(*(torch.tensor(x, dtype=dtype) for x in (m, r, beta)), hermite_rule())
+    return float(A), float(B)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.integrate.IntegrationWarning")  # scipy's, at A = 0 exactly
+@pytest.mark.parametrize("spec", LOSSES)
 @pytest.mark.parametrize(("m", "r", "beta"), [(0.3, 1.0, 1.0), (1.2, 0.05, 1.0), (0.0, 2.0, 3.0), (0.9, 0.5, 2.0)])
-def test_moments_of_every_loss_match_adaptive_quadrature(loss: str, m: float, r: float, beta: float) -> None:
-    # closed forms (hinge, ipo) or quadrature on the kernel's own scale (discopop's tau = 0.05
-    # gate); the central difference's error is ~ step^2 |d^3A/dm^3| / 6 < 1e-7: 1e-5 on B has room
-    derivs = LossDerivatives.of(loss)
-    A, B = derivs.moments(*(torch.tensor(x, dtype=torch.float64) for x in (m, r, beta)), hermite_rule())
+def test_moments_of_every_loss_match_adaptive_quadrature(spec: str, m: float, r: float, beta: float) -> None:
+    # closed forms (piecewise-polynomial phi') or quadrature on the kernel's own scale (sharp
+    # gates); the central difference's error is ~ step^2 |d^3A/dm^3| / 6 < 1e-7: 1e-5 on B has room
+    loss = _loss(spec)
+    A, B = _moments(loss, m, r, beta)
     A_ref, B_ref = _moments_by_scipy(loss, m, r, beta)
-    assert float(A) == pytest.approx(A_ref, abs=1e-9)
-    assert float(B) == pytest.approx(B_ref, abs=1e-5, rel=1e-5)
+    assert A == pytest.approx(A_ref, abs=1e-9)
+    assert B == pytest.approx(B_ref, abs=1e-5, rel=1e-5)
+
+
+@pytest.mark.parametrize("spec", LOSSES)
+@pytest.mark.parametrize(("m", "beta"), [(1.5, 1.0), (5.0, 1.0), (10.0, 0.13), (-0.7, 0.3)])  # off the kinks
+def test_moments_at_a_point_mass_and_in_float32(spec: str, m: float, beta: float) -> None:
+    """r -> 0 (and r = 0) is the point mass at m, where A = -phi'(beta m) away from kinks; float32
+    agrees with float64 (no overflow to inf * 0, no cancellation near a kink)."""
+    loss = _loss(spec)
+    point = -float(loss_kernels(loss).dphi(torch.tensor(beta * m, dtype=torch.float64), torch.tensor(beta, dtype=torch.float64)))
+    for r in (0.0, 1e-8):
+        A, B = _moments(loss, m, r, beta)
+        assert math.isfinite(B) and A == pytest.approx(point, abs=1e-6)
+    for r in (0.0, 1e-3, 0.5):
+        A64, B64 = _moments(loss, m, r, beta)
+        A32, B32 = _moments(loss, m, r, beta, torch.float32)
+        assert A32 == pytest.approx(A64, rel=1e-4, abs=1e-5) and B32 == pytest.approx(B64, rel=1e-4, abs=1e-4)
 
 
 def test_closed_form_moments_are_used_for_piecewise_polynomial_losses() -> None:
     assert LossDerivatives.of("hinge").exact is not None and LossDerivatives.of("ipo").exact is not None
     assert LossDerivatives.of("dpo").exact is None and LossDerivatives.of("discopop").kernel_scale == 20.0
+    for gate in ("log(1 + exp(-20*h))/20", "-tanh(20*h)"):  # however the gate is written
+        assert LossDerivatives.of(loss_from_expression(gate)).kernel_scale == 20.0
+    # phi' = (40/sqrt(pi)) exp(-400 h^2): a bump of standard deviation 1/sqrt(800)
+    assert LossDerivatives.of(loss_from_expression("erf(20*h)")).kernel_scale == pytest.approx(math.sqrt(800))
 
 
 def test_stein_gradient_matches_monte_carlo_with_full_covariance() -> None:

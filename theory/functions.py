@@ -34,6 +34,11 @@ class _CDF(sp.Function):
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
 
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        if not self.args[0].is_number:  # keep the named function (stable torch kernels)
+            return self.func(self.args[0]._eval_evalf(prec) or self.args[0])
+        return to_elementary(self)._eval_evalf(prec)
+
 
 class sigmoid(_CDF):
     r"""The logistic function :math:`\sigma(x) = \frac{1}{1+e^{-x}}`."""
@@ -72,6 +77,11 @@ class logsigmoid(sp.Function):
 
     def _eval_is_real(self) -> bool | None:
         return self.args[0].is_real
+
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        if not self.args[0].is_number:  # keep the named function (stable torch kernels)
+            return self.func(self.args[0]._eval_evalf(prec) or self.args[0])
+        return to_elementary(self)._eval_evalf(prec)
 
     def _eval_is_extended_negative(self) -> bool | None:
         return True if self.args[0].is_real else None

@@ -18,7 +18,8 @@ so :math:`f''(\eta) = -\operatorname{Var}_{\pi_\eta}(a) \in [-(\beta\phi'(h_u)\l
           \le \Delta\log\pi(y\mid x_o) \le \eta f'(0).
 
 *Likelihood displacement*: with :math:`y = y_w` on :math:`x_o = x_u` the bracket is
-:math:`1 - \pi_{y_w} + \pi_{y_l} > 0` and the chosen answer gains to first order; on another input
+:math:`1 - \pi_{y_w} + \pi_{y_l} > 0`, so the chosen answer gains to first order whenever
+:math:`\phi'(h_u) < 0` (always for DPO; IPO or cDPO past their stationary margin push it down); on another input
 with :math:`\langle g_o, g_u\rangle < 0`, or for a :math:`y` outside the pair (bracket
 :math:`\pi_{y_l} - \pi_{y_w}`), its likelihood can fall. Steps are checked by SymPy on concrete
 heads; the bounds, which SymPy cannot decide in general, at random points of those heads.
@@ -36,8 +37,8 @@ from ..symbols import beta, eta
 from ._head import head, log_softmax, softmax, vector
 
 #: (V, d, y_w, y_l, y) of the concrete heads the derivation is instantiated on.
-INSTANCES = ((2, 1, 0, 1, 0), (3, 2, 0, 2, 1), (4, 2, 3, 1, 3))
-LABEL = "V,d = 2,1; 3,2; 4,2"
+INSTANCES = ((2, 1, 0, 1, 0), (3, 2, 0, 2, 1), (3, 2, 0, 2, 2), (4, 2, 3, 1, 3))
+LABEL = "V,d = 2,1; 3,2 (y outside the pair, y = y_l); 4,2"
 
 c = sp.Symbol(r"\phi'(h_u)", real=True)
 kernel = sp.Symbol(r"\langle g_o, g_u\rangle", real=True)
@@ -65,14 +66,15 @@ def _f(W: sp.Matrix, g_o: sp.Matrix, G: sp.Matrix, target: int, step: sp.Expr) -
     return log_softmax(W - step * G, g_o, target)
 
 
-def _slope(W: sp.Matrix, g_o: sp.Matrix, g_u: sp.Matrix, w: int, l: int, target: int) -> sp.Expr:
-    """The claimed :math:`f'(0)` on a concrete head."""
-    bracket = (int(target == w) - softmax(W, g_o, w)) - (int(target == l) - softmax(W, g_o, l))
-    return -c * beta * bracket * (g_o.T * g_u)[0]
-
-
 SLOPE = -beta * c * ((sp.KroneckerDelta(y, y_w) - pi_w) - (sp.KroneckerDelta(y, y_l) - pi_l)) * kernel
 CURVATURE = (beta * c * kernel) ** 2
+
+
+def _on_head(expr: sp.Expr, W: sp.Matrix, g_o: sp.Matrix, g_u: sp.Matrix, w: int, l: int, target: int) -> sp.Expr:
+    """A displayed expression (:data:`SLOPE`, :data:`CURVATURE`) on a concrete head: the claim's
+    own formula, so the derivation checks exactly what the statement says."""
+    return expr.subs({y: target, y_w: w, y_l: l, pi_w: softmax(W, g_o, w), pi_l: softmax(W, g_o, l),
+                      kernel: (g_o.T * g_u)[0]})
 
 
 def _claims() -> list:
@@ -88,18 +90,15 @@ def _claims() -> list:
                        _concrete(lambda W, o, u, G, w, l, y_: -sum(G[a, b] * (int(a == y_) - softmax(W, o, a)) * o[b]
                                                                   for a in range(W.rows) for b in range(W.cols)))),
              r"$\partial_{W_{ij}}\log\operatorname{softmax}(Wg_o)_y = (\delta_{iy} - \pi_i)\,g_{o,j}$"),
-            ("=", Form(SLOPE, _concrete(lambda W, o, u, G, w, l, y_: _slope(W, o, u, w, l, y_))),
+            ("=", Form(SLOPE, _concrete(lambda W, o, u, G, w, l, y_: _on_head(SLOPE, W, o, u, w, l, y_))),
              r"dpo-gradient: $\nabla_W\phi(h_u) = \phi'(h_u)\beta(e_{y_w} - e_{y_l})g_u^\top$ is rank one"),
         ],
         instances=LABEL,
         prose=r"The factor $\langle g_o, g_u\rangle$ is the last-layer empirical NTK: inputs whose embeddings point away from $g_u$ move the other way.",
     )
 
-    def velocity(W: sp.Matrix, o: sp.Matrix, G: sp.Matrix) -> sp.Matrix:
-        return -G * o  # d/d eta of the logits (W - eta G) g_o
-
     def variance(W: sp.Matrix, o: sp.Matrix, G: sp.Matrix) -> sp.Expr:
-        a, moved = velocity(W, o, G), W - _t * G
+        a, moved = -G * o, W - _t * G  # a: d/d eta of the logits (W - eta G) g_o
         p = [softmax(moved, o, k) for k in range(W.rows)]
         mean = sum(pk * ak for pk, ak in zip(p, a))
         return sum(pk * ak**2 for pk, ak in zip(p, a)) - mean**2
@@ -111,7 +110,7 @@ def _claims() -> list:
             ("=", Form(sp.Symbol(r"-\operatorname{Var}_{\pi_{W_\eta}(x_o)}(a)"),
                        _concrete(lambda W, o, u, G, w, l, y_: -variance(W, o, G))),
              r"the logits move linearly, $z_\eta = z_0 + \eta a$: the Hessian of $\log\operatorname{softmax}$ is $-\operatorname{Cov}_\pi$"),
-            (">=", Form(-CURVATURE, _concrete(lambda W, o, u, G, w, l, y_: -(c * beta * (o.T * u)[0]) ** 2)),
+            (">=", Form(-CURVATURE, _concrete(lambda W, o, u, G, w, l, y_: -_on_head(CURVATURE, W, o, u, w, l, y_))),
              r"Popoviciu: $\operatorname{Var}(a) \le \frac14(\max a - \min a)^2$, and $a = -\beta\phi'(h_u)\langle g_o, g_u\rangle(e_{y_w} - e_{y_l})$"),
         ],
         instances=LABEL,
@@ -124,7 +123,7 @@ def _claims() -> list:
         "change upper bound",
         Form(sp.Symbol(r"\Delta\log\pi(y\mid x_o)"), _concrete(lambda W, o, u, G, w, l, y_: change(W, o, G, y_))),
         [
-            ("<=", Form(eta * SLOPE, _concrete(lambda W, o, u, G, w, l, y_: eta * _slope(W, o, u, w, l, y_))),
+            ("<=", Form(eta * SLOPE, _concrete(lambda W, o, u, G, w, l, y_: eta * _on_head(SLOPE, W, o, u, w, l, y_))),
              r"$f$ is concave ($f'' \le 0$, claim curvature), so it lies below its tangent at $0$"),
         ],
         instances=LABEL,
@@ -135,8 +134,8 @@ def _claims() -> list:
         Form(sp.Symbol(r"\Delta\log\pi(y\mid x_o)"), _concrete(lambda W, o, u, G, w, l, y_: change(W, o, G, y_))),
         [
             (">=", Form(eta * SLOPE - eta**2 * CURVATURE / 2,
-                        _concrete(lambda W, o, u, G, w, l, y_: eta * _slope(W, o, u, w, l, y_)
-                                  - eta**2 * (c * beta * (o.T * u)[0]) ** 2 / 2)),
+                        _concrete(lambda W, o, u, G, w, l, y_: _on_head(eta * SLOPE - eta**2 * CURVATURE / 2,
+                                                                       W, o, u, w, l, y_))),
              r"Taylor: $f(\eta) = f(0) + \eta f'(0) + \int_0^\eta(\eta - t)f''(t)\,dt$ with $f'' \ge -(\beta\phi'(h_u)\langle g_o, g_u\rangle)^2$"),
         ],
         instances=LABEL,
