@@ -18,7 +18,20 @@ from __future__ import annotations
 import sympy as sp
 
 
-class _CDF(sp.Function):
+class _Named(sp.Function):
+    """A named real function of one real argument: kept whole in symbolic work (it prints and
+    lambdifies as itself), evaluated through :func:`to_elementary` at numbers."""
+
+    def _eval_is_real(self) -> bool | None:
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec: int) -> sp.Expr | None:
+        if not self.args[0].is_number:  # keep the named function (stable torch kernels)
+            return self.func(self.args[0]._eval_evalf(prec) or self.args[0])
+        return to_elementary(self)._eval_evalf(prec)
+
+
+class _CDF(_Named):
     """A distribution function of the real line: 1/2 at 0, 1 at +oo, 0 at -oo."""
 
     @classmethod
@@ -30,14 +43,6 @@ class _CDF(sp.Function):
         if x is sp.S.NegativeInfinity:
             return sp.Integer(0)
         return None
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_evalf(self, prec: int) -> sp.Expr | None:
-        if not self.args[0].is_number:  # keep the named function (stable torch kernels)
-            return self.func(self.args[0]._eval_evalf(prec) or self.args[0])
-        return to_elementary(self)._eval_evalf(prec)
 
 
 class sigmoid(_CDF):
@@ -60,7 +65,7 @@ class sigmoid(_CDF):
         return f"torch.sigmoid({printer._print(self.args[0])})"
 
 
-class logsigmoid(sp.Function):
+class logsigmoid(_Named):
     r"""The log-sigmoid :math:`\log\sigma(x) = -\log(1+e^{-x})`."""
 
     @classmethod
@@ -74,14 +79,6 @@ class logsigmoid(sp.Function):
 
     def _eval_rewrite_as_exp(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
         return -sp.log(1 + sp.exp(-x))
-
-    def _eval_is_real(self) -> bool | None:
-        return self.args[0].is_real
-
-    def _eval_evalf(self, prec: int) -> sp.Expr | None:
-        if not self.args[0].is_number:  # keep the named function (stable torch kernels)
-            return self.func(self.args[0]._eval_evalf(prec) or self.args[0])
-        return to_elementary(self)._eval_evalf(prec)
 
     def _eval_is_extended_negative(self) -> bool | None:
         return True if self.args[0].is_real else None
