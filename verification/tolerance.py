@@ -50,3 +50,13 @@ def float_radius(*scales: torch.Tensor | float) -> torch.Tensor:
     """:data:`FLOAT_RTOL` times the largest magnitude involved (at least 1e-300)."""
     top = torch.stack([torch.as_tensor(s, dtype=torch.float64).abs().max() for s in scales]).max()
     return FLOAT_RTOL * top.clamp(min=1e-30)
+
+
+def unseen_event_radius(samples: int, comparisons: int, lipschitz: float, second_moment: torch.Tensor) -> torch.Tensor:
+    r"""Radius of :math:`\mathbb E[X]`, :math:`|X| \le L|g_j|`, when :math:`X` vanished on all ``samples``
+    draws (a hinge whose active region was never hit): the Student-t interval is then degenerate.
+    If :math:`P(X \ne 0) > p^* = \ln(\text{comparisons}/\text{FALSE\_ALARM})/N`, all :math:`N` draws
+    miss it with probability at most :math:`e^{-Np^*}`; otherwise, by Cauchy--Schwarz,
+    :math:`|\mathbb E X| \le L\sqrt{p^*\,\mathbb E g_j^2}`."""
+    rate = math.log(comparisons / FALSE_ALARM) / samples
+    return lipschitz * torch.sqrt(rate * second_moment)

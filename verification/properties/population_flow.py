@@ -8,7 +8,9 @@ coordinate axes). Claims checked:
   (:func:`prefdyn.numerics.population.population_gradient`; :math:`A, B` in closed form or by
   quadrature on the loss's kernel scale, every registered loss) against
   the run-mean of each run's sample average of :math:`-\phi'(\beta s\Delta^\top g)\,s\,g` over its
-  training samples; Student t across :data:`RUNS` runs, Bonferroni over the :math:`d` coordinates.
+  training samples; Student t across :data:`RUNS` runs, Bonferroni over the :math:`d` coordinates
+  (when :math:`\phi'` vanished on every sample, e.g. no margin in the hinge's active region, the
+  distribution-free :func:`~prefdyn.verification.tolerance.unseen_event_radius` instead).
   The run average weighs behaviours by :math:`n_b/n`, so the mixture weights are :math:`n_b/n`.
 * ``probit A upper/lower`` (a statement about DPO's :math:`A`, checked at every example's
   components whatever loss trains): :math:`|A - \Phi(-\lambda\beta m/\sqrt{1+\lambda^2\beta^2r^2})| \le 0.0177`
@@ -26,11 +28,12 @@ from prefdyn.numerics import Scenario, sample_scenario
 from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.numerics.population import GaussianMixture, LossDerivatives, population_gradient
 from prefdyn.numerics.quadrature import hermite_rule
+from prefdyn.theory.symbols import beta as beta_symbol
 from prefdyn.theory.theorems._traj import PROBIT_ERROR_A
 
 from ..outcome import Comparison, Outcome
 from ..strategies import MAX_DIM, scenarios
-from ..tolerance import float_radius, student_radius
+from ..tolerance import float_radius, student_radius, unseen_event_radius
 from ._base import Property, covariances, means, per_behavior, train_counts
 
 RUNS = 32
@@ -56,12 +59,17 @@ def check(example: tuple[Scenario, list[float]], device: str) -> Outcome:
     data = sample_scenario(scenario, RUNS, dtype=torch.float64)
     g, s = data.g[:, data.train], data.s[:, data.train]
     h = beta * s * (g @ delta)
-    per_run = (-loss_kernels(loss).dphi(h, beta) * s).unsqueeze(-1).mul(g).mean(1)  # [R, d]
+    weight = -loss_kernels(loss).dphi(h, beta)
+    per_run = (weight * s).unsqueeze(-1).mul(g).mean(1)  # [R, d]
     counts = train_counts(scenario)
     mix = mixture(scenario, counts / counts.sum())
-    claimed = population_gradient(mix, delta, LossDerivatives.of(loss), beta, hermite_rule())
-    return Outcome([Comparison("E[-phi'(h) s g]", per_run.mean(0), claimed, "=",
-                               student_radius(per_run, scenario.dim) + float_radius(claimed)),
+    derivs = LossDerivatives.of(loss)
+    claimed = population_gradient(mix, delta, derivs, beta, hermite_rule())
+    radius = student_radius(per_run, scenario.dim)
+    if not bool((weight != 0).any()):  # phi' vanished on every sample: no CLT, a rare-event bound
+        radius = unseen_event_radius(weight.numel(), scenario.dim, float(derivs.loss.bind(derivs.loss.sup_abs_dphi).subs(beta_symbol, beta)),
+                                     torch.diagonal(mix.second_moment()))
+    return Outcome([Comparison("E[-phi'(h) s g]", per_run.mean(0), claimed, "=", radius + float_radius(claimed)),
                     _probit(mix, delta, beta)])
 
 
