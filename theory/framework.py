@@ -1,26 +1,38 @@
-r"""Theorems as data: assumptions, a statement, and a derivation SymPy re-verifies.
+r"""Theorems as data: assumptions, statements, and derivations whose *displayed* forms are checked.
 
-A :class:`Theorem` holds
+A :class:`Theorem` holds :class:`Assumption` objects (hypotheses in LaTeX) and one or more
+:class:`Claim` objects. A claim is a *chain* of :class:`Step` objects
+:math:`E_0 \mathrel{R_1} E_1 \mathrel{R_2} \cdots \mathrel{R_m} E_m`, :math:`R_k \in \{=, \le, \ge\}`;
+its statement is the composed relation :math:`E_0 \mathrel{R} E_m`.
 
-* ``assumptions``: :class:`Assumption` objects, each with LaTeX;
-* ``claims``: one or more :class:`Claim` objects. A claim is a *chain* of :class:`Step` objects
-  :math:`E_0 \mathrel{R_1} E_1 \mathrel{R_2} \cdots \mathrel{R_m} E_m` with
-  :math:`R_k \in \{=, \le, \ge\}`; its statement is the composed relation
-  :math:`E_0 \mathrel{R} E_m` (``Eq`` when every link is an equality, ``Le``/``Ge`` otherwise),
-  so a statement can never drift away from the derivation that supports it. The first claim is
-  the theorem's :attr:`Theorem.statement`.
+The invariant: what is printed is what is checked
+--------------------------------------------------
+Every :math:`E_k` is one SymPy object, the *display*: it is what the LaTeX printer writes and it
+is what the check evaluates. Nothing else is compared. A display may name *abstract objects*:
 
-Verification (:meth:`Step.check`) is symbolic where SymPy can decide: the difference of the two
-sides (rewritten to elementary functions) simplifies to zero, or, for an inequality, to an
-expression SymPy proves non-negative. A step about abstract objects (norms, expectations,
-matrices of unspecified size) carries ``instances``: concrete SymPy constructions of both sides
-(e.g. a 3x2 symbolic head and an explicit expectation over a discrete law) that are verified in
-its place, reported as ``symbolic (instantiated: ...)``. Where SymPy cannot decide, both sides are
-evaluated at random points of the symbols' domains and the step is reported as ``numeric``.
+* :class:`Atom` symbols (and any symbol whose name is LaTeX, i.e. contains a backslash), such as
+  :math:`\operatorname{Acc}_b(\Delta)` or :math:`\mathbb E[\Delta W_1]_{ij}`;
+* indexed families (``IndexedBase``: :math:`p_b`, :math:`G_{bb'}`) summed over a symbolic range;
+* undefined functions (:math:`A(m, r)`) and matrix symbols (non-commutative, so products print in
+  their true order).
 
-Everything renders to LaTeX (:meth:`Theorem.latex`, ``_repr_latex_`` for notebooks) and
-lambdifies to numpy (:meth:`Theorem.lambdify`; the torch variant lives in
-:mod:`prefdyn.numerics`).
+A step about abstract objects carries :class:`Instances`: a list of *bindings*, each a mapping from
+the display's abstract objects to concrete SymPy values (a :math:`3\times 2` symbolic softmax head,
+an exact expectation over a finite law, ``sympy.stats`` normals). :func:`realise` substitutes a
+binding into **both displayed sides** and the relation is verified on the result. A display atom
+that a binding leaves unset makes the step fail ("untied"), so a display can never drift from
+its check: change a sign or a coefficient of what is printed and the realised relation changes
+with it.
+
+Deciding a relation is deterministic (:func:`verify_relation`): equalities are first refuted
+numerically at fixed points, then proved by a fixed sequence of exact rewrites (``expand``,
+``cancel``, ``together``, exponential/log normalisation) and, below an operation-count budget,
+:func:`sympy.simplify`; what stays undecided is evaluated at :data:`NUMERIC_POINTS` seeded random
+points and reported as ``numeric``. No wall clock is involved, so the same input gives the same
+report on any machine under any load.
+
+Everything renders to LaTeX through :mod:`prefdyn.theory.printing` and lambdifies to numpy
+(:meth:`Theorem.lambdify`; the torch variant lives in :mod:`prefdyn.numerics`).
 """
 
 from __future__ import annotations
@@ -29,22 +41,26 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import sympy as sp
-from sympy.core.function import AppliedUndef
+from sympy.core.function import AppliedUndef, UndefinedFunction
 
-from ._timeout import run_with_time_limit
 from .functions import to_elementary
 
 #: One of ``"="``, ``"<="``, ``">="`` (validated by :class:`Step`).
 Relation = str
-_LATEX_REL = {"=": "=", "<=": r"\le", ">=": r"\ge"}
+RELATIONS = ("=", "<=", ">=")
 
-#: How many random points a numeric check evaluates, and its relative tolerance.
+#: How many seeded random points a numeric check evaluates, and its relative tolerance.
 NUMERIC_POINTS = 48
 NUMERIC_RTOL = 1e-9
+#: Points at which an equality is first refuted numerically (a cheap, certain "no").
+REFUTE_POINTS = 4
+#: Operation-count budget above which :func:`sympy.simplify` is not attempted (deterministic).
+SIMPLIFY_MAX_OPS = 400
 
 #: numpy implementations of prefdyn's special functions, for :func:`sympy.lambdify`.
 NUMPY_FUNCTIONS: dict[str, Callable[..., Any]] = {}
@@ -60,6 +76,11 @@ def _numpy_functions() -> dict[str, Callable[..., Any]]:
     return NUMPY_FUNCTIONS
 
 
+class Atom(sp.Symbol):
+    r"""An abstract object of a display (:math:`\operatorname{Acc}_b(\Delta)`, :math:`f'(0)`): it
+    prints as its name (LaTeX) and has no meaning in a check until an instance binds it."""
+
+
 @dataclass(frozen=True)
 class Assumption:
     """A named hypothesis of a theorem, stated in LaTeX."""
@@ -70,24 +91,36 @@ class Assumption:
 
 @dataclass(frozen=True)
 class StepResult:
-    """Outcome of checking one step: ``method`` is ``symbolic``, ``symbolic (instantiated: ..)``
-    or ``numeric (N points)``."""
+    """Outcome of checking one step: ``method`` is ``symbolic``, ``symbolic (instantiated: ..)``,
+    ``numeric (N points)``, ``numeric (instantiated: ..)`` or ``untied``."""
 
     verified: bool
     method: str
     detail: str = ""
 
 
-Pair = tuple[Any, Any]
+Binding = Mapping[Any, Any]
 
 
-@dataclass(frozen=True)
 class Instances:
-    """Concrete versions of a step: a label (e.g. ``"V=3, d=2, K=2"``) and a builder returning
-    ``(lhs, rhs)`` pairs of SymPy expressions or matrices that must satisfy the step's relation."""
+    """Concrete instances of a claim: a ``label`` (e.g. ``"V=3, d=2"``) and ``build()``, returning
+    bindings (mappings from the displays' abstract objects to concrete values); built once.
 
-    label: str
-    build: Callable[[], Iterable[Pair]]
+    A binding maps a symbol or :class:`Atom` to an expression, an ``IndexedBase`` or undefined
+    function to a Python callable of the indices/arguments (1-based indices, as printed), and a
+    ``MatrixSymbol`` to an explicit matrix. ``generic`` names undefined functions that stay abstract
+    on purpose (a generic :math:`\\phi`, which makes the identity hold for every :math:`\\phi`).
+    """
+
+    def __init__(self, label: str, build: Callable[[], Iterable[Binding]],
+                 generic: Iterable[UndefinedFunction] = ()) -> None:
+        self.label = label
+        self._build = build
+        self.generic = frozenset(generic)
+
+    @cached_property
+    def bindings(self) -> tuple[Binding, ...]:
+        return tuple(self._build())
 
 
 @dataclass(frozen=True)
@@ -95,7 +128,7 @@ class Step:
     r"""One link :math:`\text{lhs} \mathrel{R} \text{rhs}` of a derivation chain.
 
     ``lhs`` is ``None`` for every step but the first of a chain (it continues from the previous
-    right-hand side). ``domain`` maps symbols to sampling intervals for the numeric fallback.
+    right-hand side). ``domain`` maps symbols to sampling intervals for numeric evaluation.
     """
 
     rel: Relation
@@ -106,28 +139,78 @@ class Step:
     domain: Mapping[sp.Symbol, tuple[float, float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.rel not in _LATEX_REL:
+        if self.rel not in RELATIONS:
             raise ValueError(f"step relation must be one of =, <=, >=; got {self.rel!r}")
 
-    def latex(self) -> str:
-        """``lhs rel rhs`` (``rel rhs`` when the step continues a chain)."""
-        head = "" if self.lhs is None else tex(self.lhs) + " "
-        return f"{head}{_LATEX_REL[self.rel]} {tex(self.rhs)}"
-
     def check(self, lhs: Any) -> StepResult:
-        """Verify ``lhs rel rhs`` (or its concrete instances)."""
+        """Verify the displayed ``lhs rel rhs``: directly when it names no abstract object, else
+        on every instance, with both displays realised (:func:`realise`)."""
         if self.instances is None:
+            untied = abstract_objects(lhs) | abstract_objects(self.rhs)
+            if untied:
+                return StepResult(False, "untied", f"abstract {_names(untied)} need instances")
             return verify_relation(lhs, self.rel, self.rhs, self.domain)
-        results = [
-            verify_relation(a, self.rel, b, self.domain) for a, b in self.instances.build()
-        ]
+        results = []
+        for binding in self.instances.bindings:
+            left, right = realise(lhs, binding), realise(self.rhs, binding)
+            untied = abstract_objects(left, self.instances.generic) | abstract_objects(right, self.instances.generic)
+            if untied:
+                return StepResult(False, "untied",
+                                  f"instance {self.instances.label!r} leaves {_names(untied)} unbound")
+            result = verify_relation(left, self.rel, right, self.domain)
+            if not result.verified:
+                return StepResult(False, f"{result.method} (instantiated: {self.instances.label})",
+                                  f"instance {len(results) + 1}: {result.detail}")
+            results.append(result)
         if not results:
-            return StepResult(False, "none", "no instances were built")
-        failed = [r for r in results if not r.verified]
+            return StepResult(False, "untied", "no instances were built")
         numeric = any(r.method.startswith("numeric") for r in results)
         method = ("numeric" if numeric else "symbolic") + f" (instantiated: {self.instances.label})"
-        detail = failed[0].detail if failed else f"{len(results)} instance(s)"
-        return StepResult(not failed, method, detail)
+        return StepResult(True, method, f"{len(results)} instance(s)")
+
+
+def abstract_objects(expr: Any, generic: frozenset[Any] = frozenset()) -> set[Any]:
+    """The display-only objects left in ``expr``: atoms, LaTeX-named symbols, indexed entries,
+    undefined functions (other than ``generic``) and matrix symbols."""
+    if not isinstance(expr, sp.Basic):
+        return set()
+    found: set[Any] = set()
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, Atom) or (isinstance(node, sp.Symbol) and "\\" in node.name) or isinstance(node, (sp.Indexed, sp.MatrixSymbol)):
+            found.add(node)
+        elif isinstance(node, AppliedUndef) and node.func not in generic:
+            found.add(node.func)
+    return found
+
+
+def _names(objects: set[Any]) -> str:
+    return ", ".join(sorted(str(o) for o in objects))
+
+
+def realise(expr: Any, binding: Binding) -> Any:
+    """Substitute ``binding`` into a display: symbols and atoms first (integers such as ``K``
+    included), then finite sums are expanded, indexed entries, undefined functions and matrix
+    symbols replaced by their values."""
+    if not isinstance(expr, sp.Basic):
+        return expr
+    symbols = {k: v for k, v in binding.items() if isinstance(k, sp.Symbol)}
+    matrices = {k: v for k, v in binding.items() if isinstance(k, sp.MatrixSymbol)}
+    families = {k: v for k, v in binding.items() if isinstance(k, sp.IndexedBase)}
+    functions = {k: v for k, v in binding.items() if isinstance(k, UndefinedFunction)}
+    out = expr.xreplace(symbols) if symbols else expr
+    if out.has(sp.Sum, sp.Product):
+        out = out.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)), lambda e: e.doit())
+    if families:
+        out = out.replace(lambda e: isinstance(e, sp.Indexed) and e.base in families,
+                          lambda e: families[e.base](*e.indices))
+    if functions:
+        out = out.replace(lambda e: isinstance(e, AppliedUndef) and e.func in functions,
+                          lambda e: functions[e.func](*e.args))
+    if matrices:
+        out = out.xreplace({k: sp.ImmutableMatrix(v) for k, v in matrices.items()})
+    if isinstance(out, sp.MatrixExpr):
+        out = sp.Matrix(out.doit().as_explicit())
+    return out
 
 
 def compose(relations: Sequence[Relation]) -> Relation:
@@ -174,23 +257,16 @@ class Claim:
     def statement(self) -> sp.Basic:
         return make_relation(self.lhs, self.relation, self.rhs)
 
+    def displays(self) -> list[Any]:
+        """Every displayed form of the chain, :math:`E_0, \\dots, E_m`."""
+        return [self.lhs, *(s.rhs for s in self.steps)]
+
     def check(self) -> list[StepResult]:
         results, left = [], self.lhs
         for step in self.steps:
             results.append(step.check(left))
             left = step.rhs
         return results
-
-    def latex(self) -> str:
-        """An ``align`` body: one numbered line per step, each with its justification."""
-        lines = []
-        for k, step in enumerate(self.steps):
-            head = tex(step.lhs) if k == 0 else ""
-            lines.append(
-                rf"{head} &{_LATEX_REL[step.rel]} {tex(step.rhs)}"
-                rf" && \text{{{_latex_text(step.reason)}}}"
-            )
-        return " \\\\\n".join(lines)
 
 
 @dataclass
@@ -210,7 +286,14 @@ class CheckReport:
 
 @dataclass
 class Theorem:
-    """A theorem: id, title, assumptions, claims (the first is the statement), summary."""
+    """A theorem: id, title, assumptions, claims (the first is the statement), summary.
+
+    ``notation`` maps each object the statements use (a symbol, an atom, an indexed entry such as
+    ``p[b]`` or an applied function; a tuple of them for objects defined together) to its meaning;
+    the printer
+    writes it as the theorem's "where" clause. ``provenance`` says which parts are Im & Li's
+    (2024) and which are prefdyn's.
+    """
 
     id: str
     title: str
@@ -219,6 +302,8 @@ class Theorem:
     summary: str = ""
     loss_name: str = ""
     notes: list[str] = field(default_factory=list)
+    notation: Mapping[Any, str] = field(default_factory=dict)
+    provenance: str = ""
     _report: CheckReport | None = field(default=None, init=False, repr=False)
 
     @property
@@ -246,58 +331,23 @@ class Theorem:
         return symbols, sp.lambdify(symbols, expr, modules=[_numpy_functions(), "numpy"])
 
     def latex(self) -> str:
-        """A complete ``theorem`` + ``proof`` block (amsthm/amsmath), with verification marks."""
-        report = self.check()
-        out = [rf"\begin{{theorem}}[{_latex_text(self.title)}]\label{{thm:{self.id}}}"]
-        if self.assumptions:
-            out.append(r"Assume")
-            out.append(r"\begin{enumerate}")
-            out += [rf"  \item[(A{i})] {a.latex}" for i, a in enumerate(self.assumptions, 1)]
-            out.append(r"\end{enumerate}")
-        if self.summary:
-            out.append(self.summary)
-        out.append(r"Then")
-        for claim in self.claims:
-            out.append(rf"\begin{{equation}}\label{{eq:{self.id}:{_slug(claim.label)}}}")
-            out.append(tex(claim.statement))
-            out.append(r"\end{equation}")
-            if claim.prose:
-                out.append(claim.prose)
-        out.append(r"\end{theorem}")
-        out.append(r"\begin{proof}")
-        for claim, results in report.results:
-            out.append(rf"\emph{{{_latex_text(claim.label)}.}}")
-            out.append(r"\begin{align}")
-            out.append(claim.latex())
-            out.append(r"\end{align}")
-            marks = "; ".join(
-                f"step {k}: {'verified' if r.verified else 'NOT VERIFIED'}, {r.method}"
-                for k, r in enumerate(results, 1)
-            )
-            out.append(rf"\noindent{{\small SymPy check: {_latex_text(marks)}.}}")
-        out.extend(self.notes)
-        out.append(r"\end{proof}")
-        return "\n".join(out)
+        """A complete ``theorem`` + ``proof`` block (amsthm/amsmath) with verification marks."""
+        from .printing import theorem_latex
+
+        return theorem_latex(self)
 
     def _repr_latex_(self) -> str:
-        return "$$" + tex(self.statement) + "$$"
+        from .printing import statements_latex
+
+        return statements_latex(self)
 
 
 def tex(expr: Any) -> str:
     r"""LaTeX of a SymPy object; symbols whose names are already LaTeX (they contain ``\``,
     ``{`` or ``|``) print verbatim instead of being re-parsed into sub/superscripts."""
-    symbols: set[sp.Symbol] = getattr(expr, "free_symbols", set())
-    verbatim = {s: s.name for s in symbols if any(c in s.name for c in "\\{|")}
-    return sp.latex(expr, symbol_names=verbatim)
+    from .printing import tex as _tex
 
-
-def _slug(text: str) -> str:
-    return "-".join("".join(c if c.isalnum() else " " for c in text.lower()).split())
-
-
-def _latex_text(text: str) -> str:
-    """Escape ``%``, ``&`` and ``#`` for text mode; ``$...$`` math passes through."""
-    return text.replace("%", r"\%").replace("&", r"\&").replace("#", r"\#")
+    return _tex(expr)
 
 
 # --------------------------------------------------------------------------- verification
@@ -306,7 +356,7 @@ def _latex_text(text: str) -> str:
 def verify_relation(
     lhs: Any, rel: Relation, rhs: Any, domain: Mapping[sp.Symbol, tuple[float, float]] | None = None
 ) -> StepResult:
-    """Check ``lhs rel rhs``: symbolically if SymPy can decide, else at random points."""
+    """Check ``lhs rel rhs``: symbolically if SymPy can decide, else at seeded random points."""
     if isinstance(lhs, sp.MatrixBase) or isinstance(rhs, sp.MatrixBase):
         lhs_m, rhs_m = sp.Matrix(lhs), sp.Matrix(rhs)
         if lhs_m.shape != rhs_m.shape:
@@ -316,35 +366,47 @@ def verify_relation(
         numeric = [r for r in results if r.method.startswith("numeric")]
         method = numeric[0].method if numeric else "symbolic"
         return StepResult(not failed, method, failed[0].detail if failed else "")
-    # equality: gap == 0; inequality: gap >= 0
-    gap = sp.sympify(rhs - lhs if rel == "<=" else lhs - rhs)
+    gap = sp.sympify(rhs - lhs if rel == "<=" else lhs - rhs)  # equality: 0; inequality: >= 0
+    domain = domain or {}
+    refuted = _refute(gap, rel, domain)
+    if refuted is not None:
+        return refuted
     decided = _decide_symbolically(gap, rel)
     if decided is not None:
         return StepResult(decided, "symbolic", "" if decided else f"residual {gap}")
-    return _verify_numerically(gap, rel, domain or {})
+    return _verify_numerically(gap, rel, domain)
 
 
-#: Seconds :func:`sympy.simplify` may spend on one residual before the numeric fallback
-#: (equalities get longer: they are usually decidable; inequalities with |.|, max rarely are).
-SIMPLIFY_SECONDS = {"=": 20.0, "<=": 3.0, ">=": 3.0}
+_REWRITES: tuple[Callable[[sp.Expr], sp.Expr], ...] = (
+    sp.expand,
+    lambda e: sp.cancel(sp.together(e)),
+    lambda e: sp.expand(sp.powsimp(sp.expand_log(sp.expand_power_exp(e), force=True))),
+    lambda e: sp.cancel(sp.together(sp.expand(e.rewrite(sp.exp)))),
+)
 
 
 def _decide_symbolically(gap: sp.Expr, rel: Relation) -> bool | None:
-    """``True``/``False`` when SymPy decides ``gap == 0`` (equality) or ``gap >= 0``; else None."""
+    """``True``/``False`` when exact rewriting decides ``gap == 0`` (equality) or ``gap >= 0``;
+    ``None`` when undecided. Every operation is deterministic; :func:`sympy.simplify` runs only
+    below :data:`SIMPLIFY_MAX_OPS` operations."""
     elementary = to_elementary(gap).doit()
-    if rel == "=" and sp.expand(elementary) == 0:
-        return True
-    try:
-        simple = run_with_time_limit(SIMPLIFY_SECONDS[rel], sp.simplify, elementary)
-    except TimeoutError:
-        return None
-    if rel == "=":
-        if simple == 0:
+    candidates = [elementary]
+    for rewrite in _REWRITES:
+        try:
+            candidates.append(rewrite(elementary))
+        except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
+            continue
+        if rel == "=" and candidates[-1] == 0:
             return True
-        return False if simple.is_zero is False and not simple.free_symbols else None
-    if simple.is_nonnegative:
+    if sp.count_ops(elementary) <= SIMPLIFY_MAX_OPS:
+        candidates.append(sp.simplify(elementary))
+    if rel == "=":
+        if any(c == 0 for c in candidates):
+            return True
+        return False if any(c.is_zero is False and not c.free_symbols for c in candidates) else None
+    if any(c.is_nonnegative for c in candidates):
         return True
-    return False if simple.is_negative else None
+    return False if any(c.is_negative for c in candidates) else None
 
 
 #: Default sampling intervals by symbol-name prefix (probabilities and flip rates).
@@ -352,12 +414,12 @@ PREFIX_DOMAINS: dict[str, tuple[float, float]] = {"p_": (0.01, 0.99), "q_": (0.0
 
 
 def _sample(symbol: sp.Symbol, domain: Mapping[sp.Symbol, tuple[float, float]], rng: random.Random) -> float:
-    for prefix, interval in PREFIX_DOMAINS.items():
-        if symbol.name.startswith(prefix) and symbol not in domain:
-            return rng.uniform(*interval)
     if symbol in domain:
         lo, hi = domain[symbol]
         return rng.randint(int(lo), int(hi)) if symbol.is_integer else rng.uniform(lo, hi)
+    for prefix, interval in PREFIX_DOMAINS.items():
+        if symbol.name.startswith(prefix):
+            return rng.uniform(*interval)
     if symbol.is_integer:
         return rng.randint(1, 12)
     if symbol.is_positive:
@@ -367,82 +429,95 @@ def _sample(symbol: sp.Symbol, domain: Mapping[sp.Symbol, tuple[float, float]], 
     return rng.uniform(-3.0, 3.0)
 
 
+def _evaluator(gap: sp.Expr) -> tuple[list[sp.Symbol], Callable[..., Any]] | None:
+    if gap.atoms(AppliedUndef):
+        return None
+    symbols = sorted(gap.free_symbols, key=lambda s: s.name)
+    try:
+        return symbols, sp.lambdify(symbols, gap, modules=[_numpy_functions(), "scipy", "numpy"])
+    except (TypeError, NameError, SyntaxError):
+        return None
+
+
+def _points(gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]],
+            count: int) -> Iterable[tuple[dict[sp.Symbol, float], float, bool]]:
+    """``(point, value, ok)`` at up to ``count`` seeded random points where ``gap`` is finite."""
+    evaluator = _evaluator(gap)
+    if evaluator is None:
+        return
+    symbols, f = evaluator
+    rng = random.Random(0)  # fixed: a check must be reproducible
+    for _ in range(count):
+        point = [_sample(s, domain, rng) for s in symbols]
+        try:
+            with np.errstate(all="ignore"):
+                value = complex(f(*point))
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+            continue
+        if not math.isfinite(value.real) or abs(value.imag) > 1e-12:
+            continue
+        scale = 1.0 + max((abs(p) for p in point), default=0.0)
+        ok = abs(value.real) <= NUMERIC_RTOL * scale if rel == "=" else value.real >= -NUMERIC_RTOL * scale
+        yield dict(zip(symbols, point)), value.real, ok
+
+
+def _refute(gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]]) -> StepResult | None:
+    """A failing :class:`StepResult` when ``gap`` violates the relation at one of a few fixed
+    points by far more than rounding (:math:`10^{-6}` relative), else ``None``."""
+    for point, value, _ in _points(gap, rel, domain, REFUTE_POINTS):
+        scale = 1.0 + max((abs(p) for p in point.values()), default=0.0)
+        if (abs(value) if rel == "=" else -value) > 1e-6 * scale:
+            return StepResult(False, "numeric (refuted)", f"fails at {point}: {value}")
+    return None
+
+
 def _verify_numerically(
     gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]]
 ) -> StepResult:
     if gap.atoms(AppliedUndef):
         return StepResult(False, "undecided", "abstract objects: the step needs concrete instances")
-    symbols = sorted(gap.free_symbols, key=lambda s: s.name)
-    f = sp.lambdify(symbols, gap, modules=[_numpy_functions(), "scipy", "numpy"])
-    rng = random.Random(0)  # fixed: a check must be reproducible
     evaluated = 0
-    for _ in range(NUMERIC_POINTS):
-        point = [_sample(s, domain, rng) for s in symbols]
-        with np.errstate(all="ignore"):
-            value = complex(f(*point))
-        if not math.isfinite(value.real) or abs(value.imag) > 1e-12:
-            continue
+    for point, value, ok in _points(gap, rel, domain, NUMERIC_POINTS):
         evaluated += 1
-        scale = 1.0 + max((abs(p) for p in point), default=0.0)
-        ok = abs(value.real) <= NUMERIC_RTOL * scale if rel == "=" else value.real >= -NUMERIC_RTOL * scale
         if not ok:
-            return StepResult(False, f"numeric ({evaluated} points)", f"fails at {dict(zip(symbols, point))}: {value.real}")
+            return StepResult(False, f"numeric ({evaluated} points)", f"fails at {point}: {value}")
     if evaluated < NUMERIC_POINTS // 2:
         return StepResult(False, f"numeric ({evaluated} points)", "too few finite evaluations")
     return StepResult(True, f"numeric ({evaluated} points)")
 
 
-# --------------------------------------------------------------------------- chains of forms
+# --------------------------------------------------------------------------- chains
 
 
-@dataclass(frozen=True)
-class Form:
-    """One expression of a derivation: its abstract ``display`` form and, optionally, a builder
-    of its ``concrete`` instances (one SymPy object per instance, in a fixed instance order)."""
-
-    display: Any
-    concrete: Callable[[], Sequence[Any]] | None = None
-
-
-Link = tuple[Relation, Form, str] | tuple[Relation, Form, str, Instances]
+Link = tuple[Relation, Any, str] | tuple[Relation, Any, str, Instances]
 
 
 def chain(
     label: str,
-    first: Form,
+    first: Any,
     links: Sequence[Link],
-    instances: str = "",
+    instances: Instances | None = None,
     prose: str = "",
     domain: Mapping[sp.Symbol, tuple[float, float]] | None = None,
 ) -> Claim:
-    """A :class:`Claim` from forms ``first R1 f1 R2 f2 ...``.
+    """A :class:`Claim` from displays ``first R1 E1 R2 E2 ...``.
 
-    A link ``(rel, form, reason)`` whose two forms both have concrete builders is checked on
-    their concrete instances (labelled ``instances``); a link ``(rel, form, reason, Instances)``
-    is checked on its own instances (e.g. a lemma checked on its extremal case); any other link
-    is checked on the display expressions themselves.
+    A link ``(rel, display, reason)`` is checked on the claim's ``instances`` (every display
+    realised in each binding), or directly when the claim has none; a link
+    ``(rel, display, reason, Instances)`` is checked on its own instances (e.g. a lemma on its
+    extremal case), still by realising the displays.
     """
-    steps, previous = [], first
+    steps = []
     for k, link in enumerate(links):
-        rel, form, reason = link[0], link[1], link[2]
-        check: Instances | None = link[3] if len(link) == 4 else None
-        if check is None and previous.concrete is not None and form.concrete is not None:
-            check = Instances(instances, _pairing(previous.concrete, form.concrete))
-        steps.append(
-            Step(rel, form.display, reason, lhs=first.display if k == 0 else None,
-                 instances=check, domain=dict(domain or {}))
-        )
-        previous = form
+        rel, display, reason = link[0], link[1], link[2]
+        own = link[3] if len(link) == 4 else instances
+        steps.append(Step(rel, display, reason, lhs=first if k == 0 else None,
+                          instances=own, domain=dict(domain or {})))
     return Claim(label, tuple(steps), prose)
 
 
-def _pairing(
-    left: Callable[[], Sequence[Any]], right: Callable[[], Sequence[Any]]
-) -> Callable[[], Iterable[Pair]]:
-    def build() -> Iterable[Pair]:
-        a, b = list(left()), list(right())
-        if len(a) != len(b):
-            raise ValueError("forms built different numbers of instances")
-        return zip(a, b)
-
-    return build
+def matrix_family(matrix: sp.Matrix) -> Callable[..., sp.Expr]:
+    """A binding value for an ``IndexedBase``: ``matrix`` read with 1-based indices."""
+    if matrix.cols == 1:
+        return lambda i: matrix[int(i) - 1, 0]
+    return lambda i, j: matrix[int(i) - 1, int(j) - 1]

@@ -131,3 +131,11 @@ SPECIAL_FUNCTIONS: dict[str, type[sp.Function]] = {
     "logsigmoid": logsigmoid,
     "Phi": Phi,
 }
+
+
+class indicator(sp.KroneckerDelta):
+    r"""The indicator :math:`\mathbb 1[i = j]` of two integers (SymPy's Kronecker delta, printed
+    as an indicator so that :math:`\delta` keeps one meaning: distinguishability)."""
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\mathbb{{1}}[{printer._print(self.args[0])} = {printer._print(self.args[1])}]"

@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     import sympy as sp
 
     from prefdyn.theory.catalogue import get_theorem
-    from prefdyn.theory.framework import tex
+    from prefdyn.theory.printing import LATEX_RELATION, statement_latex, tex
 
     from ._output import emit_json
 
@@ -43,15 +43,15 @@ def run(args: argparse.Namespace) -> int:
                 "loss": loss.name,
                 "loss_latex": loss.latex(),
                 "assumptions": [a.latex for a in theorem.assumptions],
-                "statement_latex": tex(theorem.statement),
+                "statement_latex": statement_latex(theorem.claims[0]),
                 "statement_sympy": sp.srepr(theorem.statement),
                 "claims": [
-                    {"label": c.label, "statement_latex": tex(c.statement)} for c in theorem.claims
+                    {"label": c.label, "statement_latex": statement_latex(c)} for c in theorem.claims
                 ],
                 "steps": [
                     {
                         "claim": claim.label,
-                        "latex": step.latex(),
+                        "latex": f"{LATEX_RELATION[step.rel]} {tex(step.rhs)}",
                         "reason": step.reason,
                         "verified": result.verified,
                         "method": result.method,

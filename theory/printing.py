@@ -1,0 +1,198 @@
+r"""The one LaTeX printer of theorems, used by ``prefdyn derive --latex``, notebooks and the report.
+
+A theorem block is
+
+* ``\begin{theorem}[title]\label{thm:<id>:<loss>}``, the hypotheses (A1), (A2), ..., the claims,
+  each an ``equation`` labelled ``eq:<id>:<loss>:<claim>``, a *where* clause defining every
+  symbol the claims use, and a provenance line (what is Im & Li's, what is prefdyn's);
+* a ``proof`` with each claim's derivation and the SymPy verdict of every step.
+
+Two layouts share everything but the derivation's shape: ``"compact"`` (one ``align`` row per
+step, the justification in a third column) and ``"page"`` (each step on its own line, the
+justification in a footnote-size paragraph below, wide expressions shrunk by the report's
+``\PDfit``). The compact block compiles in :data:`MINIMAL_PREAMBLE`; labels carry the loss so the
+blocks of several losses coexist in one paper.
+
+Expressions print with SymPy's ``order="old"`` (``1 - 2 q_b e^{-x}``, not ``-2q_b e^{-x} + 1``),
+rationals with a power-of-ten denominator as decimals (``0.0177``), and symbols whose names are
+already LaTeX verbatim.
+
+>>> import sympy as sp
+>>> tex(sp.Rational(177, 10000) + sp.Symbol("x"))
+'x + 0.0177'
+>>> text("a_b & 50% of $x_1$")
+'a\\_b \\& 50\\% of $x_1$'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+
+if TYPE_CHECKING:
+    from .framework import Claim, StepResult, Theorem
+
+LATEX_RELATION = {"=": "=", "<=": r"\le", ">=": r"\ge"}
+
+#: What a paper needs to ``\input`` a compact theorem block.
+MINIMAL_PREAMBLE = r"""\documentclass{article}
+\usepackage{amsmath,amssymb,amsthm}
+\newtheorem{theorem}{Theorem}
+"""
+
+
+class _Printer(LatexPrinter):
+    """SymPy's LaTeX printer with readable term order and decimal rationals."""
+
+    def __init__(self, settings: dict[str, Any] | None = None) -> None:
+        super().__init__({"order": "old", **(settings or {})})
+
+    def _print_Rational(self, expr: sp.Rational) -> str:
+        q = int(expr.q)
+        if q > 1 and 10 ** (len(str(q)) - 1) == q and q >= 100:
+            digits = len(str(q)) - 1
+            return f"{float(expr):.{digits}f}".rstrip("0")
+        return super()._print_Rational(expr)
+
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        if any(c in expr.name for c in "\\{|"):
+            return expr.name
+        return super()._print_Symbol(expr, style=style)
+
+    def _print_IndexedBase(self, expr: sp.IndexedBase) -> str:
+        name = str(expr.label)
+        return name if any(c in name for c in "\\{|") else super()._print_IndexedBase(expr)
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        base = self._print(expr.base)
+        indices = "".join(self._print(i) for i in expr.indices)
+        if "^" in base and "_" not in base:  # \mu^{+}_{b}: subscript after the superscript
+            return f"{{{base}}}_{{{indices}}}"
+        return f"{base}_{{{indices}}}"
+
+
+def tex(expr: Any) -> str:
+    """LaTeX of a SymPy object (see the module docstring for the conventions)."""
+    return _Printer().doprint(expr)
+
+
+_MATH = re.compile(r"(\$\$.*?\$\$|\$.*?\$|\\\(.*?\\\)|\\\[.*?\\\])", re.DOTALL)
+_TEXT_ESCAPES = {"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}"}
+
+
+def text(value: str) -> str:
+    r"""Prose for text mode: ``% & # _ ^`` are escaped outside math (``$..$``, ``\(..\)``,
+    ``\[..\]``); math passes through untouched (so ``&`` inside ``cases`` stays an alignment
+    tab). Already escaped characters are left alone."""
+    parts = _MATH.split(value)
+    out = []
+    for k, part in enumerate(parts):
+        if k % 2:
+            out.append(part)
+        else:
+            out.append(re.sub(r"(?<!\\)([%&#_^])", lambda m: _TEXT_ESCAPES[m.group(1)], part))
+    return "".join(out)
+
+
+def slug(value: str) -> str:
+    """Label-safe form of a claim label or loss name."""
+    return "-".join("".join(c if c.isalnum() else " " for c in value.lower()).split())
+
+
+def theorem_label(theorem: Theorem) -> str:
+    """``thm:<id>:<loss>``."""
+    return f"thm:{theorem.id}:{slug(theorem.loss_name or 'any')}"
+
+
+def claim_label(theorem: Theorem, claim: Claim) -> str:
+    """``eq:<id>:<loss>:<claim>``."""
+    return f"eq:{theorem.id}:{slug(theorem.loss_name or 'any')}:{slug(claim.label)}"
+
+
+def statement_latex(claim: Claim) -> str:
+    """``lhs R rhs`` of a claim's statement."""
+    return f"{tex(claim.lhs)} {LATEX_RELATION[claim.relation]} {tex(claim.rhs)}"
+
+
+def statements_latex(theorem: Theorem) -> str:
+    """Every claim's statement, one display each (notebooks' ``_repr_latex_``)."""
+    return "\n".join(f"$${statement_latex(c)}$$" for c in theorem.claims)
+
+
+def where_clause(theorem: Theorem) -> str:
+    """``where $s$ is ..., ...``: the theorem's notation as a sentence."""
+    if not theorem.notation:
+        return ""
+    items = [f"{_keys(key)} {text(meaning)}" for key, meaning in theorem.notation.items()]
+    return r"\par\noindent Here " + "; ".join(items) + "."
+
+
+def _keys(key: Any) -> str:
+    """``$x$`` or, for a tuple of objects defined together, ``$x$, $y$``."""
+    return ", ".join(f"${tex(k)}$" for k in (key if isinstance(key, tuple) else (key,)))
+
+
+def _derivation(claim: Claim, layout: str) -> list[str]:
+    if layout == "compact":
+        rows = []
+        for k, step in enumerate(claim.steps):
+            head = tex(claim.lhs) if k == 0 else ""
+            rows.append(rf"{head} &{LATEX_RELATION[step.rel]} {tex(step.rhs)} && \text{{{text(step.reason)}}}")
+        return [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    lines = [r"\begin{align*}", rf"&\PDfit[1em]{{{tex(claim.lhs)}}} \\"]
+    for k, step in enumerate(claim.steps):
+        end = r"\\" if k < len(claim.steps) - 1 else ""
+        lines.append(rf"&\quad {LATEX_RELATION[step.rel]} \PDfit[4em]{{{tex(step.rhs)}}} \\")
+        lines.append(rf"&\qquad\PDwhy{{{text(step.reason)}}}{end}")
+    lines.append(r"\end{align*}")
+    return lines
+
+
+def _verdict(results: list[StepResult]) -> str:
+    marks = "; ".join(
+        f"step {k}: {'verified' if r.verified else 'NOT VERIFIED'}, {r.method}"
+        for k, r in enumerate(results, 1)
+    )
+    return rf"\noindent{{\small SymPy check: {text(marks)}.}}"
+
+
+def theorem_latex(theorem: Theorem, layout: str = "compact", closing: str = "") -> str:
+    """The ``theorem`` + ``proof`` block of ``theorem`` (see the module docstring); ``closing``
+    is appended inside the proof (the report's simulation verdict)."""
+    if layout not in ("compact", "page"):
+        raise ValueError(f"layout must be 'compact' or 'page', not {layout!r}")
+    report = theorem.check()
+    out = [rf"\begin{{theorem}}[{text(theorem.title)}]\label{{{theorem_label(theorem)}}}"]
+    if theorem.assumptions:
+        out += ["Assume", r"\begin{enumerate}"]
+        out += [rf"  \item[(A{i})] {text(a.latex)}" for i, a in enumerate(theorem.assumptions, 1)]
+        out.append(r"\end{enumerate}")
+    if theorem.summary:
+        out.append(text(theorem.summary))
+    out.append("Then")
+    for claim in theorem.claims:
+        out += [rf"\begin{{equation}}\label{{{claim_label(theorem, claim)}}}"]
+        out.append(statement_latex(claim) if layout == "compact"
+                   else rf"\PDrel{{{tex(claim.lhs)}}}{{{LATEX_RELATION[claim.relation]}}}{{{tex(claim.rhs)}}}")
+        out.append(r"\end{equation}")
+        if claim.prose:
+            out.append(text(claim.prose))
+    where = where_clause(theorem)
+    if where:
+        out.append(where)
+    if theorem.provenance:
+        out.append(r"\par\noindent\emph{Source.} " + text(theorem.provenance))
+    out += [r"\end{theorem}", r"\begin{proof}"]
+    for claim, results in report.results:
+        out.append(rf"\par\smallskip\noindent\emph{{Derivation of \eqref{{{claim_label(theorem, claim)}}} "
+                   rf"({text(claim.label)}).}}")
+        out += _derivation(claim, layout)
+        out.append(_verdict(results))
+    out += [text(note) for note in theorem.notes]
+    if closing:
+        out.append(closing)
+    out.append(r"\end{proof}")
+    return "\n".join(out)
