@@ -6,7 +6,7 @@ import pytest
 
 from prefdyn.verification.report import sources
 from prefdyn.verification.report.latex import Table, escape, message, number
-from prefdyn.verification.report.theorems import prose
+from prefdyn.theory.printing import text
 
 
 def test_escape_covers_every_special_character() -> None:
@@ -30,7 +30,8 @@ def test_number_formats_for_math_mode(value: float, text: str) -> None:
 
 
 def test_prose_escapes_only_bare_specials() -> None:
-    assert prose(r"50% and 5\% & $a$") == r"50\% and 5\% \& $a$"
+    assert text(r"50% and 5\% & $a_b$ R^2 L_2") == r"50\% and 5\% \& $a_b$ R\textasciicircum{}2 L\_2"
+    assert text(r"\[ \begin{cases} a & b \end{cases} \]") == r"\[ \begin{cases} a & b \end{cases} \]"
 
 
 def test_table_is_booktabs_and_aligned() -> None:

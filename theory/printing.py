@@ -27,6 +27,7 @@ already LaTeX verbatim.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
@@ -196,3 +197,19 @@ def theorem_latex(theorem: Theorem, layout: str = "compact", closing: str = "") 
         out.append(closing)
     out.append(r"\end{proof}")
     return "\n".join(out)
+
+
+def notation_table(theorems: Sequence[Theorem]) -> str:
+    """The catalogue's notation as one ``tabular``: symbol, meaning, theorems using it."""
+    rows: dict[str, tuple[str, list[str]]] = {}
+    for theorem in theorems:
+        for keys, meaning in theorem.notation.items():
+            symbol = _keys(keys)
+            entry = rows.setdefault(symbol, (text(meaning), []))
+            if theorem.id not in entry[1]:
+                entry[1].append(theorem.id)
+    lines = [r"\begin{center}\small", r"\begin{tabular}{@{}lp{0.55\linewidth}p{0.25\linewidth}@{}}",
+             r"\hline symbol & meaning & used in \\ \hline"]
+    lines += [rf"{symbol} & {meaning} & {text(', '.join(ids))} \\" for symbol, (meaning, ids) in rows.items()]
+    lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
+    return "\n".join(lines)

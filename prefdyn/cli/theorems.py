@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
                 "passed": report.passed,
                 "steps": len(steps),
                 "verified_steps": sum(r.verified for _, _, r in steps),
-                "symbolic_steps": sum(not r.method.startswith("numeric") for _, _, r in steps),
+                "symbolic_steps": sum(r.method.startswith("symbolic") for _, _, r in steps),
+                "methods": [r.method for _, _, r in steps],
             }
         )
         if not args.json:

@@ -12,6 +12,7 @@ from typing import Any
 
 from prefdyn.numerics import Scenario
 from prefdyn.theory.framework import Theorem
+from prefdyn.theory.printing import notation_table, theorem_label
 
 from . import tables
 from .figures import Scatter
@@ -60,13 +61,11 @@ class Parts:
     persona: PersonaResults | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
-    def has_theorem(self, theorem_id: str) -> bool:
-        return any(t.id == theorem_id for t in self.theorems)
-
     def cite(self, theorem_id: str) -> str:
         """``Theorem~\\ref{..}`` when the document states ``theorem_id``, else its id in text."""
-        if self.has_theorem(theorem_id):
-            return rf"Theorem~\ref{{thm:{theorem_id}}}"
+        for theorem in self.theorems:
+            if theorem.id == theorem_id:
+                return rf"Theorem~\ref{{{theorem_label(theorem)}}}"
         return rf"theorem \texttt{{{escape(theorem_id)}}} (not in this report)"
 
 
@@ -98,6 +97,8 @@ def theorems_tex(parts: Parts) -> str:
     reason = parts.skipped.get("verification", "no verification result for this theorem")
     out = ["% prefdyn report: theorems (needs amsmath, amssymb, amsthm, graphicx and macros.tex)",
            r"\begingroup\allowdisplaybreaks"]
+    if parts.theorems:
+        out.append(notation_table(parts.theorems))
     for theorem in parts.theorems:
         out.append(theorem_block(theorem, rows.get(theorem.id), reason))
     out.append(r"\endgroup")
