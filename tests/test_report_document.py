@@ -186,3 +186,26 @@ def test_a_foreign_output_directory_is_refused(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "not empty and holds no earlier prefdyn report" in proc.stderr
     assert (tmp_path / "thesis.tex").read_text() == "mine"
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
+def test_theorems_tex_compiles_on_its_own(tmp_path: Path) -> None:
+    """``theorems.tex`` needs only ``macros.tex`` and the packages: no table, figure or other file."""
+    from prefdyn.numerics.scenario import default_scenario
+    from prefdyn.theory.catalogue import get_theorem
+    from prefdyn.verification.report.document import Parts, macros_tex, theorems_tex
+    from prefdyn.verification.report.latex import PACKAGES
+
+    parts = Parts(scenario=default_scenario(), runs=2,
+                  theorems=[get_theorem("dpo-gradient", "dpo"), get_theorem("dpo-gradient", "ipo")])
+    (tmp_path / "macros.tex").write_text(macros_tex(parts), encoding="utf-8")
+    (tmp_path / "theorems.tex").write_text(theorems_tex(parts), encoding="utf-8")
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\n" + f"\\usepackage{{{','.join(PACKAGES)}}}\n"
+        + "\\input{macros}\n\\begin{document}\n\\input{theorems}\n\\end{document}\n", encoding="utf-8")
+    for _ in range(2):
+        proc = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
+                              cwd=tmp_path, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    log = (tmp_path / "paper.log").read_text(errors="replace")
+    assert "undefined" not in log.lower().replace("font shape", ""), log[-3000:]
