@@ -43,7 +43,8 @@ def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunctio
     """
     # constant sub-expressions (e.g. log(999/1000), or a sqrt(2) that evalf leaves inside erf)
     # become floats: torch.log and torch.sqrt take no numbers
-    numeric = expr.evalf(20) if isinstance(expr, sp.Basic) else sp.sympify(expr)
+    # strict: numbers only, never a string (text is parsed by prefdyn.theory.expressions alone)
+    numeric = expr.evalf(20) if isinstance(expr, sp.Basic) else sp.sympify(expr, strict=True)
     numeric = numeric.replace(lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Number,
                               lambda e: sp.Float(e.evalf(20), 20))
     # torch has no Heaviside(x, 1/2) on numbers nor a two-argument max: write them as torch.where
@@ -110,7 +111,7 @@ def evaluate(
     7.0
     """
     by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
-    expr, entries = _concretise(sp.sympify(expr), by_name)
+    expr, entries = _concretise(sp.sympify(expr, strict=True), by_name)  # never parses a string
     by_name.update(entries)
     symbols = sorted(expr.free_symbols, key=lambda s: s.name)
     missing = [s.name for s in symbols if s.name not in by_name]

@@ -6,38 +6,49 @@ chunk is written atomically to ``out/chunk-XXXXX.pt`` next to ``out/manifest.jso
 hash, seed, runs, dtype, device, chunking). ``resume=True`` loads the finished chunks and computes
 only the missing ones; because a run's numbers depend only on ``(seed, run)``, an interrupted
 then resumed simulation equals an uninterrupted one exactly (on the same device and dtype).
+
+Safety: the folder is locked for the whole run (:class:`~prefdyn.files.FolderLock`; a second
+writer is refused naming the holder's PID). Each chunk is a sealed file
+(:func:`~prefdyn.files.write_sealed`: SHA-256, length and provenance -- the manifest's scenario
+hash, seed, runs, dtype, device, chunking -- plus the chunk's index and runs), ``fsync``'ed
+before it is renamed into place; its tensors are ``torch.save`` data read back with
+``torch.load(weights_only=True)``, which runs no code. On resume a damaged chunk (empty,
+truncated, checksum mismatch) is named on stderr and recomputed; a chunk of another run or not
+written by prefdyn is refused, so a resumed result never mixes runs.
 """
 
 from __future__ import annotations
 
+import io
 import json
-import os
 import sys
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from prefdyn.errors import PrefdynError, output_directory, require
+from prefdyn.files import (
+    Corrupt,
+    FolderLock,
+    Foreign,
+    atomic_write,
+    check_writable,
+    read_sealed,
+    write_sealed,
+)
 
 from .sampling import sample_scenario
 from .scenario import Scenario
 from .simulator import SimulationResult, compute_dtype, resolve_device, simulate
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sealed chunks (checksum + provenance), weights-only tensors
 
 
 def _chunk_path(out: Path, index: int) -> Path:
     return out / f"chunk-{index:05d}.pt"
-
-
-def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _prepare_out(out: Path, manifest: dict[str, Any], resume: bool) -> None:
@@ -45,16 +56,47 @@ def _prepare_out(out: Path, manifest: dict[str, Any], resume: bool) -> None:
     if existing.exists():
         require(resume, "out", f"{out} already holds results; pass --resume to continue them or choose another directory")
         try:
-            found = json.loads(existing.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise PrefdynError(f"resume: {existing} is not a prefdyn simulate manifest (not JSON)") from None
+            found = json.loads(existing.read_bytes().decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
+            raise PrefdynError(f"resume: {existing} is not a prefdyn simulate manifest (not UTF-8 JSON)") from None
         require(isinstance(found, dict), "resume", f"{existing} is not a prefdyn simulate manifest")
         for key, value in manifest.items():
             require(found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}")
+        for stale in out.glob(".chunk-*.pt.tmp-*"):  # left by a killed run (we hold the lock)
+            stale.unlink(missing_ok=True)
         return
     output_directory(out, "out")
     require(not any(out.iterdir()), "out", f"{out} holds other files; choose an empty or new directory")
-    _atomic_write(existing, lambda p: p.write_text(json.dumps(manifest, indent=2)))
+    atomic_write(existing, json.dumps(manifest, indent=2))
+
+
+def _save_chunk(path: Path, part: SimulationResult, provenance: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(part.state_dict(), buffer)
+    write_sealed(path, buffer.getvalue(), provenance)
+
+
+def _load_chunk(path: Path, provenance: dict[str, Any]) -> SimulationResult | None:
+    """The chunk at ``path``; ``None`` (said on stderr) when it is damaged and must be
+    recomputed; a :class:`PrefdynError` when it belongs to another run or to no prefdyn run."""
+    try:
+        payload = read_sealed(path, provenance)
+    except Corrupt as err:
+        print(f"prefdyn simulate: {path} is damaged ({err}); recomputing it", file=sys.stderr)
+        return None
+    except Foreign as err:
+        raise PrefdynError(f"resume: {path} does not belong to this run ({err}); remove it to "
+                           "recompute it") from None
+    except OSError as err:
+        raise PrefdynError(f"resume: cannot read {path} ({err.strerror})") from None
+    try:
+        state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
+        part = SimulationResult.from_state_dict(state)
+        require(part.runs == provenance["size"], "resume", "wrong number of runs")
+    except Exception:  # noqa: BLE001 - sealed but unreadable: written by something else
+        raise PrefdynError(f"resume: {path} holds no prefdyn simulation results; remove it to "
+                           "recompute it") from None
+    return part
 
 
 def run_scenario(
@@ -81,14 +123,29 @@ def run_scenario(
     require(runs > 0, "runs", "must be > 0")
     require(chunk_runs > 0, "chunk_runs", "must be > 0")
     dev = resolve_device(device)
+    from .memory import check_memory
+
+    # refuse what cannot fit before any work (the estimate and the available memory named)
+    check_memory(scenario, runs=runs, chunk_runs=chunk_runs, record_every=record_every,
+                 element_size=torch.empty((), dtype=dtype).element_size())
     manifest = {
         "format": FORMAT_VERSION, "scenario_hash": scenario.content_hash(), "runs": runs, "seed": seed,
         "dtype": str(dtype).removeprefix("torch."), "device": dev.type, "chunk_runs": chunk_runs,
         "record_every": record_every,
     }
-    out_dir = None if out is None else Path(out)
-    if out_dir is not None:
+    if out is None:
+        return _run(scenario, runs, seed, dev, dtype, None, manifest, chunk_runs, record_every, progress, on_chunk)
+    out_dir = Path(out)
+    require(not out_dir.exists() or out_dir.is_dir(), "out", f"{out_dir} exists and is not a directory")
+    check_writable(out_dir, "out")
+    with FolderLock(out_dir, "out"):
         _prepare_out(out_dir, manifest, resume)
+        return _run(scenario, runs, seed, dev, dtype, out_dir, manifest, chunk_runs, record_every, progress, on_chunk)
+
+
+def _run(scenario: Scenario, runs: int, seed: int, dev: torch.device, dtype: torch.dtype, out_dir: Path | None,
+         manifest: dict[str, Any], chunk_runs: int, record_every: int, progress: bool | None,
+         on_chunk: Callable[[int], None] | None) -> SimulationResult:
     starts = list(range(0, runs, chunk_runs))
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
@@ -98,10 +155,13 @@ def run_scenario(
     for index, start in enumerate(starts):
         size = min(chunk_runs, runs - start)
         path = None if out_dir is None else _chunk_path(out_dir, index)
-        if path is not None and path.exists():
-            parts.append(SimulationResult.from_state_dict(torch.load(path, weights_only=False)))
-            bar.update(size * scenario.training.steps)
-            continue
+        provenance = {**manifest, "chunk": index, "first_run": start, "size": size}
+        if path is not None and (path.exists() or path.is_symlink()):
+            loaded = _load_chunk(path, provenance)
+            if loaded is not None:
+                parts.append(loaded)
+                bar.update(size * scenario.training.steps)
+                continue
         data = sample_scenario(scenario, size, seed, first_run=start, dtype=compute_dtype(dtype), device=dev)
 
         def advance(steps: int, size: int = size) -> None:
@@ -112,7 +172,7 @@ def run_scenario(
             device=dev, dtype=dtype, progress=advance,
         )
         if path is not None:
-            _atomic_write(path, partial(torch.save, part.state_dict()))
+            _save_chunk(path, part, provenance)
         parts.append(part)
         if on_chunk is not None:
             on_chunk(index)

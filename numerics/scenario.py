@@ -116,9 +116,15 @@ def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
         require(key in allowed, f"{where}.{key}" if where else key, f"unknown field; known fields: {', '.join(sorted(allowed))}")
 
 
+#: Largest magnitude of a number in a scenario (squares and products of a few stay finite in
+#: float64; beta = 1e200 would overflow the theory's beta**2).
+MAX_MAGNITUDE = 1e12
+
+
 def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
     value = table.get(key, default)
     require_finite(value, f"{where}.{key}")
+    require(abs(value) <= MAX_MAGNITUDE, f"{where}.{key}", f"must be at most {MAX_MAGNITUDE:g} in magnitude, not {value:g}")
     return float(value)
 
 

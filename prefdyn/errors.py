@@ -29,6 +29,8 @@ def read_toml(path: str | Path, field: str) -> dict[str, Any]:
         return tomllib.loads(file.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise PrefdynError(f"{field}: {file} is not valid TOML ({err})") from None
+    except RecursionError:
+        raise PrefdynError(f"{field}: {file} is nested too deeply to be a prefdyn file") from None
 
 
 def output_directory(path: str | Path, field: str) -> Path:

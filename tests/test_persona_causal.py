@@ -44,7 +44,8 @@ def _data(folder: Path) -> Path:
     for i, (q, m) in enumerate([("I like cats", " Yes"), ("I hate rain", " No"),
                                 ("I like dogs", " Yes"), ("I hate cats", " No"),
                                 ("I like rain", " Yes"), ("I hate dogs", " No")] * 2):
-        rows.append({"question": f"Is this you ? {q}" + " ?" * (i % 3),
+        # i % 4, not i % 3: twelve distinct questions (the loader drops repeated statements)
+        rows.append({"question": f"Is this you ? {q}" + " ?" * (i % 4),
                      "answer_matching_behavior": m,
                      "answer_not_matching_behavior": " No" if m == " Yes" else " Yes"})
     path = folder / "likes.jsonl"

@@ -92,7 +92,9 @@ def test_badly_typed_restrictions_exit_2(body, problem, tmp_path, capsys):
 
 def test_exponent_literals_are_numbers_not_names():
     relation = parse_statement("accuracy[0, 1] >= 1e-3 + 2.5E+1*beta")
-    assert relation.rhs.has(sp.Symbol("beta")) and relation.rhs.subs(sp.Symbol("beta"), 0) == sp.Float(1e-3)
+    # decimals are exact rationals (the whitelisting parser: theory/expressions.py)
+    assert relation.rhs.has(sp.Symbol("beta")) and relation.rhs.subs(sp.Symbol("beta"), 0) == sp.Rational(1, 1000)
+    assert relation.rhs.coeff(sp.Symbol("beta")) == 25
 
 
 def test_missing_index_exits_2(tmp_path, capsys):

@@ -36,13 +36,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from tokenize import TokenError
 from typing import Any
 
 import sympy as sp
 import torch
 from hypothesis import strategies as st
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
 from prefdyn.errors import PrefdynError, read_toml, require
 from prefdyn.numerics import Scenario, run_scenario
@@ -85,19 +83,24 @@ def _namespace() -> dict[str, Any]:
 
 
 def parse_statement(text: str) -> sp.Basic:
-    """The relation of a statement (``==`` becomes ``Eq``); errors name the problem."""
+    """The relation of a statement (``==`` becomes ``Eq``); errors name the problem.
+
+    Parsed by the whitelisting :func:`~prefdyn.theory.expressions.parse_expression` (no code
+    runs; names, numbers, arithmetic, comparisons, calls of the functions above, subscripts of
+    the observables); decimals are exact (``0.99`` is ``99/100``)."""
+    from prefdyn.theory.expressions import parse_expression
+
     require(isinstance(text, str) and text.strip() != "", "statement", "must be a non-empty string")
-    known = set(_namespace())
-    for name in re.findall(r"(?<![\w.])[A-Za-z_]\w*", text):  # not the e of 1e-3
-        require(name in known or name in _CONSTANTS, "statement",
-                f"unknown observable or parameter {name!r}; known: {', '.join(sorted(known))}")
-    parts = re.split(r"(?<![<>=!])==(?!=)", text)
-    require(len(parts) <= 2, "statement", "at most one '=='")
-    try:
-        exprs = [parse_expr(p, local_dict=_namespace(), transformations=standard_transformations) for p in parts]
-    except (SyntaxError, TypeError, ValueError, TokenError, sp.SympifyError) as err:
-        raise PrefdynError(f"statement: cannot parse {text!r} ({type(err).__name__}: {err})") from None
-    relation = sp.Eq(*exprs, evaluate=False) if len(exprs) == 2 else exprs[0]
+    namespace = _namespace()
+    names = {k: v for k, v in namespace.items() if k not in _FUNCTIONS}
+    names.update({"pi": sp.pi, "E": sp.E})
+    known = sorted({*namespace, *_CONSTANTS})
+
+    def unknown(name: str) -> sp.Basic:
+        raise PrefdynError(f"statement: unknown observable or parameter {name!r}; known: {', '.join(known)}")
+
+    relation = parse_expression(text, field="statement", names=names, functions=_FUNCTIONS, unknown=unknown,
+                                evaluate_relations=False)
     require(type(relation) in _RELATIONS, "statement", "must be a relation (<=, >=, <, >, ==)")
     indexed = {atom.base for atom in relation.atoms(sp.Indexed)}
     for base in relation.atoms(sp.IndexedBase) - indexed:

@@ -114,9 +114,13 @@ def write_counterexample(example: Any, out: Path | None, stem: str) -> str | Non
     scenario = scenario_of(example)
     if scenario is None or out is None:
         return None
-    out.mkdir(parents=True, exist_ok=True)
+    from prefdyn.errors import output_directory
+    from prefdyn.files import atomic_write, inside
+
+    output_directory(out, "out")
+    inside(out, f"{stem}.toml", "out")  # the stem is a validated name: proven, not assumed
     path = out / f"{stem}.toml"
-    path.write_text(scenario_toml(scenario), encoding="utf-8")
+    atomic_write(path, scenario_toml(scenario))
     return str(path)
 
 

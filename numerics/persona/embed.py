@@ -244,6 +244,23 @@ class CausalLMEmbedder(Embedder):
         return Features(g, lse)
 
 
+def _check_modules(file: Path) -> None:
+    """A sentence-transformers ``modules.json`` naming only sentence-transformers' own module
+    classes (its ``type`` strings are imported by name: a stranger's folder must not choose
+    what is imported)."""
+    try:
+        modules = json.loads(file.read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        raise PrefdynError(f"model: {file} is not a UTF-8 JSON file") from None
+    if not isinstance(modules, list) or not all(isinstance(m, dict) for m in modules):
+        raise PrefdynError(f"model: {file} must hold a JSON list of module tables")
+    for module in modules:
+        kind = module.get("type")
+        if not isinstance(kind, str) or not kind.startswith("sentence_transformers."):
+            raise PrefdynError(f"model: {file} names module type {kind!r}; only "
+                               "sentence_transformers.* modules are loaded")
+
+
 def resolve_embedder(model: str | None = None, device: str | None = None) -> Embedder:
     """``None``/``"minilm"``: the bundled MiniLM; a folder with ``modules.json``: a
     sentence-transformers model; a folder with ``config.json``: a causal LM. ``device``: as for
@@ -255,9 +272,17 @@ def resolve_embedder(model: str | None = None, device: str | None = None) -> Emb
         raise PrefdynError(f"model: {model!r} is neither 'minilm' nor a local model folder "
                            "(nothing is downloaded)")
     if (path / "modules.json").is_file():
+        _check_modules(path / "modules.json")
         return SentenceEmbedder(path, device)
     if (path / "config.json").is_file():
-        config = json.loads((path / "config.json").read_text())
+        try:
+            config = json.loads((path / "config.json").read_bytes().decode("utf-8"))
+        except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON
+            raise PrefdynError(f"model: {path / 'config.json'} is not a UTF-8 JSON file; not a "
+                               "Hugging Face model folder") from None
+        if not isinstance(config, dict):
+            raise PrefdynError(f"model: {path / 'config.json'} must hold a JSON object, not "
+                               f"{type(config).__name__}; not a Hugging Face model folder")
         if config.get("is_encoder_decoder"):
             raise PrefdynError(f"model: {path} is an encoder-decoder; a causal LM is required")
         return CausalLMEmbedder(path, device)

@@ -60,8 +60,36 @@ class EmbeddedCorpus:
                               tuple(index[n] for n in names), self.cache_hits)
 
 
+#: longest prompt template accepted
+MAX_TEMPLATE = 10_000
+
+
+def check_template(template: str) -> str:
+    """``template`` if it uses only the plain fields ``{question}`` and ``{statement}`` (no
+    format spec, conversion, attribute or index: ``{question:>3000000000}`` would allocate
+    gigabytes, ``{question.__class__}`` reaches objects); else a :class:`PrefdynError`."""
+    import string
+
+    if not isinstance(template, str) or len(template) > MAX_TEMPLATE:
+        raise PrefdynError(f"template: must be a string of at most {MAX_TEMPLATE} characters")
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as err:
+        raise PrefdynError(f"template: {template[:80]!r} is not a valid prompt template ({err}); "
+                           "use the fields {question} and {statement}") from None
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in ("question", "statement") or spec or conversion:
+            shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec[:20]}" if spec else "") + "}"
+            raise PrefdynError(f"template: field {shown[:60]!r} is not allowed; use the plain fields "
+                               "{question} and {statement} (write a literal brace as {{ or }})")
+    return template
+
+
 def format_prompt(template: str, record: PersonaRecord) -> str:
     """``template`` with ``{question}`` / ``{statement}`` filled in."""
+    check_template(template)
     try:
         return template.format(**record.fields())
     except (KeyError, IndexError, ValueError) as err:
@@ -127,7 +155,7 @@ def embed_corpus(
     batch_size: int = 64,
 ) -> EmbeddedCorpus:
     """Embed every behaviour of ``corpus`` (cached on disk unless ``use_cache`` is false)."""
-    template = template or embedder.default_template
+    template = check_template(template or embedder.default_template)
     store = (cache or EmbeddingCache()) if use_cache else None
     results = [_embed_behaviour(b, embedder, template, corpus.responses, store, batch_size)
                for b in corpus.behaviours]

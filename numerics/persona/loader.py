@@ -160,7 +160,14 @@ def _read_file(
 ) -> tuple[Behaviour | None, tuple[str, str] | None]:
     raw = path.read_bytes()
     records: list[PersonaRecord] = []
-    for lineno, line in enumerate(raw.decode("utf-8", errors="replace").splitlines(), start=1):
+    seen: dict[tuple[str, str], int] = {}
+    duplicates = conflicting = 0
+    for lineno, data in enumerate(raw.splitlines(), start=1):
+        try:
+            line = data.decode("utf-8")
+        except UnicodeDecodeError as err:
+            report(f"{path}:{lineno}: not valid UTF-8 (byte {err.start + 1}); line skipped")
+            continue
         if not line.strip():
             continue
         parsed = _parse_line(line)
@@ -175,7 +182,16 @@ def _read_file(
                    f"differs from the set's {responses!r}")
             continue
         sign = 1 if matching == responses[0] else -1
+        key = (question, statement)  # the prompt: a repeat would sit in train and test at once
+        if key in seen:
+            duplicates += 1
+            conflicting += seen[key] != sign
+            continue
+        seen[key] = sign
         records.append(PersonaRecord(question, statement, matching, not_matching, confidence, sign))
+    if duplicates:
+        report(f"{path}: {duplicates} duplicated statement(s) dropped before splitting (kept the "
+               f"first of each{f'; {conflicting} with the opposite label' if conflicting else ''})")
     if not records:
         report(f"{path}: no usable line")
         return None, responses

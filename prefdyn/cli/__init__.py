@@ -13,16 +13,32 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from prefdyn import __version__
 from prefdyn.errors import PrefdynError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error when stderr is not a terminal (logs, pipes, CI): the
+    usage block is for people at a prompt. Sub-command parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        if sys.stderr.isatty():
+            super().error(message)
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split()) if "\n" in str(text) or "\r" in str(text) else str(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="prefdyn",
         description="Learning dynamics of preference alignment: derive, simulate, verify, measure.",
     )
@@ -43,11 +59,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except PrefdynError as err:
-        print(f"prefdyn {args.command}: error: {err}", file=sys.stderr)
+        print(f"prefdyn {args.command}: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `prefdyn derive ... | head`
         sys.stderr.close()
         return 0
+    except (MemoryError, OverflowError, RecursionError, OSError) as err:
+        # not bad input we could name, but still one clean line (PREFDYN_DEBUG=1: the traceback)
+        if os.environ.get("PREFDYN_DEBUG"):
+            raise
+        what = {MemoryError: "out of memory", OverflowError: "a number is out of range",
+                RecursionError: "input nested too deeply"}.get(type(err), type(err).__name__)
+        detail = getattr(err, "strerror", None) or str(err)
+        filename = getattr(err, "filename", None)
+        where = f" ({filename})" if filename else ""
+        print(f"prefdyn {args.command}: error: {what}: {_one_line(detail)[:300]}{where}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"prefdyn {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -5,9 +5,11 @@ the JSON document, tables and text."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,11 +60,15 @@ def train_settings(args: argparse.Namespace) -> Any:
 def load_corpus(args: argparse.Namespace) -> Any:
     """The persona corpus of ``--data``/``--behaviors``/``--responses`` (``--out`` is checked
     first, so that a bad folder fails before the slow part)."""
-    from prefdyn.errors import output_directory
+    from prefdyn.errors import require
     from prefdyn.numerics.persona import load_persona
 
     if args.out is not None:
-        output_directory(args.out, "--out")
+        require(not args.out.exists() or args.out.is_dir(), "--out", f"{args.out} exists and is not a directory")
+    if args.template is not None:
+        from prefdyn.numerics.persona.embedded import check_template
+
+        check_template(args.template)  # before the data and the model are loaded
     responses = tuple(args.responses) if args.responses else None
     return load_persona(args.data, behaviours=args.behaviors, responses=responses)
 
@@ -81,15 +87,45 @@ def load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     return corpus, embedder, embedded
 
 
+def with_out(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """``action`` with ``--out`` made safe: checked writable before any work, locked for the
+    whole command (a second writer is refused naming the holder's PID), and written into a
+    temporary sibling (``args.stage``) whose files are moved into ``--out`` only when the
+    action succeeds."""
+
+    @functools.wraps(action)
+    def run(args: argparse.Namespace) -> int:
+        if args.out is None:
+            return action(args)
+        from prefdyn.errors import require
+        from prefdyn.files import FolderLock, check_writable, staged_files
+
+        require(not args.out.exists() or args.out.is_dir(), "--out", f"{args.out} exists and is not a directory")
+        check_writable(args.out, "--out")
+        with FolderLock(args.out, "--out"), staged_files(args.out) as stage:
+            args.stage = stage
+            return action(args)
+
+    return run
+
+
+def out_folder(args: argparse.Namespace) -> Path:
+    """Where this action writes its ``--out`` files now (the staging folder under
+    :func:`with_out`)."""
+    return Path(getattr(args, "stage", None) or args.out)
+
+
 def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
             tables: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] | None = None) -> int:
     if args.out is not None:
         from prefdyn.numerics.persona.tables import to_csv, to_latex
 
-        (args.out / f"persona-{args.action}.json").write_text(json.dumps(doc, indent=2) + "\n")
+        out = out_folder(args)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / f"persona-{args.action}.json").write_text(json.dumps(doc, indent=2) + "\n")
         for name, (rows, columns) in (tables or {}).items():
-            (args.out / f"{name}.csv").write_text(to_csv(rows, columns))
-            (args.out / f"{name}.tex").write_text(
+            (out / f"{name}.csv").write_text(to_csv(rows, columns))
+            (out / f"{name}.tex").write_text(
                 to_latex(rows, columns, caption=f"persona {name}"))
     if args.json:
         emit_json(doc)

@@ -16,9 +16,11 @@ from ._persona_options import (
     common_options,
     finish,
     load,
+    out_folder,
     spearman_text,
     train_settings,
     training_options,
+    with_out,
 )
 from ._types import positive
 
@@ -36,7 +38,7 @@ def register_predict(actions: Any) -> None:
                    help="all behaviours on one shared head (default: each behaviour alone)")
     p.add_argument("--permutations", type=positive(int), default=10000,
                    help="permutations for the Spearman p-values")
-    p.set_defaults(func=run_predict)
+    p.set_defaults(func=with_out(run_predict))
 
 
 def _text(doc: dict[str, Any]) -> str:
@@ -73,5 +75,5 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.out is not None:
         from prefdyn.numerics.persona.predict_figures import all_figures
 
-        all_figures(doc, args.out, f"predict-{doc['mode']}")
+        all_figures(doc, out_folder(args), f"predict-{doc['mode']}")
     return finish(args, doc, to_text(rows, COLUMNS) + _text(doc), {"predict": (rows, COLUMNS)})

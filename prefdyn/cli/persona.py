@@ -21,6 +21,7 @@ from ._persona_options import (
     spearman_text,
     train_settings,
     training_options,
+    with_out,
 )
 from ._types import number, positive
 
@@ -173,14 +174,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--resamples", type=number(int, minimum=10), default=200,
                    help="bootstrap resamples (>= 10)")
     p.add_argument("--priority", action="store_true", help="list pairwise priority levels")
-    p.set_defaults(func=_stats)
+    p.set_defaults(func=with_out(_stats))
 
     p = actions.add_parser("train", help="last-layer DPO per behaviour; rho(distinguishability, "
                                          "speed)")
     common_options(p)
     training_options(p)
     p.add_argument("--permutations", type=positive(int), default=10000)
-    p.set_defaults(func=_train)
+    p.set_defaults(func=with_out(_train))
 
     p = actions.add_parser("pair", help="joint training of a pair vs the priority prediction")
     common_options(p)
@@ -188,14 +189,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pairs", type=positive(int), default=1,
                    help="> 1: that many random pairs among --behaviors")
     p.add_argument("--permutations", type=positive(int), default=10000)
-    p.set_defaults(func=_pair)
+    p.set_defaults(func=with_out(_pair))
 
     p = actions.add_parser("misalign", help="flipped labels from the reference / aligned head")
     common_options(p)
     training_options(p)
     p.add_argument("--flip-steps", type=positive(int), default=None,
                    help="steps on flipped labels (default: --steps)")
-    p.set_defaults(func=_misalign)
+    p.set_defaults(func=with_out(_misalign))
 
     p = actions.add_parser("finetune", help="full DPO fine-tuning of the encoder + head")
     common_options(p)
@@ -209,7 +210,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--ft-lr", type=positive(float), default=2e-5)
     g.add_argument("--head-lr", type=positive(float), default=1e-2)
     g.add_argument("--ft-beta", type=positive(float), default=0.1)
-    p.set_defaults(func=_finetune)
+    p.set_defaults(func=with_out(_finetune))
 
     from ._persona_predict import register_predict  # theory vs real curves
 

@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
             f"file not found: {args.benchmarks}")
     require(args.persona is None or bool(glob.glob(args.persona)), "--persona",
             f"nothing found at {args.persona}")
+    if args.benchmarks is not None:
+        from prefdyn.verification.report.sources import read_benchmarks
+
+        read_benchmarks(args.benchmarks)  # a malformed file fails now, not after minutes of work
     options = Options(Path(args.outdir), args.scenario, args.persona, args.examples, device,
                       args.benchmarks, None if args.theorem is None else tuple(args.theorem))
     manifest = build_report(options)

@@ -26,8 +26,12 @@ def run(args: argparse.Namespace) -> int:
     if args.example or args.default:
         print(builtin_text("example" if args.example else "default"), end="")
         return 0
+    from prefdyn.numerics.memory import available_bytes, estimate, human
+
     scenario = load_scenario(args.validate)
     counts = stratified_counts(scenario)
+    memory = estimate(scenario)  # as `prefdyn simulate FILE` runs it (float32, 256-run chunks)
+    available = available_bytes()
     summary = {
         "name": scenario.name,
         "hash": scenario.content_hash(),
@@ -40,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
             {"name": b.name, "weight": b.weight, "train_samples": c[0], "test_samples": c[1]}
             for b, c in zip(scenario.behaviors, counts)
         ],
+        "runs": scenario.runs,
+        "memory": {"estimate_bytes": memory["total"], "parts_bytes": {k: v for k, v in memory.items() if k != "total"},
+                   "available_bytes": available,
+                   "fits": available is None or memory["total"] <= 0.9 * available},
     }
     if args.json:
         from prefdyn.cli._output import emit_json
@@ -48,4 +56,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{args.validate}: valid scenario {scenario.name!r}: {len(counts)} behaviours, dim {scenario.dim}, "
               f"{scenario.samples} samples, {scenario.training.steps} steps")
+        fits = summary["memory"]["fits"]
+        print(f"  memory: about {human(memory['total'])} to simulate its {scenario.runs} runs"
+              + ("" if available is None else f" ({human(available)} available"
+                 + ("" if fits else "; too much: `prefdyn simulate` would refuse it") + ")"))
     return 0

@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
         get_theorem(theorem_id)  # unknown ids exit 2 with the known ones listed
     out = Path(args.out)
     require(not out.exists() or out.is_dir(), "--out", f"{out} exists and is not a directory")
+    from prefdyn.files import check_writable
+
+    check_writable(out, "--out")  # a counterexample found after minutes must have a place to go
     reports = []
     for theorem_id in ids:
         reports.append(check_theorem(theorem_id, examples=args.examples, seed=args.seed, device=device, out=out))

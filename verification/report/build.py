@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from prefdyn import __version__
-from prefdyn.errors import PrefdynError, output_directory
+from prefdyn.errors import PrefdynError, require
+from prefdyn.files import FolderLock, check_writable, inside, remove_stale_builds, staged_folder
 from prefdyn.numerics import Scenario, default_scenario, load_scenario
 from prefdyn.numerics.plotting import save
 
@@ -51,22 +55,106 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _prepare(outdir: Path) -> None:
-    """Create ``outdir``, or clear the files of an earlier report there; refuse other content."""
+_REPORT_NAMES = ("main.tex", "theorems.tex", "macros.tex", "manifest.json")
+
+
+def _previous(outdir: Path) -> dict[str, str]:
+    """Check ``outdir`` without changing anything: absent, empty, or an earlier prefdyn report
+    whose ``manifest.json`` is sound. Returns the earlier report's own files (relative path ->
+    SHA-256, each proven inside ``outdir`` and unchanged since it was written): those the new
+    report replaces. Any other file there is kept (carried into the new report's folder)."""
+    require(not outdir.exists() or outdir.is_dir(), "OUTDIR", f"{outdir} exists and is not a directory")
+    if not outdir.exists() or not any(outdir.iterdir()):
+        return {}
     manifest = outdir / "manifest.json"
-    output_directory(outdir, "OUTDIR")
-    if any(outdir.iterdir()):
+    foreign = PrefdynError(f"OUTDIR: {outdir} is not empty and holds no earlier prefdyn report; "
+                           "choose a new or empty directory")
+    if not manifest.is_file() or manifest.is_symlink():
+        raise foreign
+    try:
+        old = json.loads(manifest.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise PrefdynError(f"OUTDIR: {manifest} is not UTF-8, so not a prefdyn report manifest; "
+                           "choose a new or empty directory") from None
+    except (OSError, ValueError, RecursionError):
+        raise PrefdynError(f"OUTDIR: {manifest} is not valid JSON, so not a prefdyn report manifest; "
+                           "choose a new or empty directory") from None
+    if not isinstance(old, dict) or old.get("generator") != GENERATOR:
+        raise foreign
+    files = old.get("files", {})
+    require(isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()),
+            "OUTDIR", f"{manifest}: 'files' must map file names to SHA-256 digests; refusing to touch {outdir}")
+    owned = {}
+    for name, digest in files.items():
         try:
-            old = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = {}
-        if old.get("generator") != GENERATOR:
-            raise PrefdynError(f"OUTDIR: {outdir} is not empty and holds no earlier prefdyn "
-                               "report; choose a new or empty directory")
-        for name in [*old.get("files", {}), "manifest.json"]:
-            (outdir / name).unlink(missing_ok=True)
-    (outdir / "tables").mkdir(parents=True, exist_ok=True)
-    (outdir / "figures").mkdir(parents=True, exist_ok=True)
+            path = inside(outdir, name, "OUTDIR")
+        except PrefdynError:
+            raise PrefdynError(f"OUTDIR: {manifest} lists {name!r}, which is not inside {outdir}; "
+                               "refusing to touch it (choose a new or empty directory)") from None
+        if (outdir / name).is_symlink() or not path.exists():
+            continue
+        if not path.is_file() or _sha256(path) != digest:
+            raise PrefdynError(f"OUTDIR: {outdir / name} was changed after the report was written "
+                               "(its SHA-256 differs from manifest.json); move it out of "
+                               f"{outdir} or choose another directory")
+        owned[path.relative_to(outdir.resolve()).as_posix()] = digest
+    owned["manifest.json"] = _sha256(manifest)
+    for name in _REPORT_NAMES:
+        require(name in owned or not (outdir / name).exists(), "OUTDIR",
+                f"{outdir / name} is not part of the earlier report and the new one writes it; "
+                "move it away or choose another directory")
+    return owned
+
+
+def _carry(outdir: Path, owned: dict[str, str], build: Path) -> None:
+    """Link (or copy) into ``build`` every file of ``outdir`` that is not the earlier report's:
+    the user's own files (e.g. LaTeX output) survive the swap. A name the new report also
+    writes is refused (nothing is lost: the earlier folder is untouched)."""
+    if not outdir.is_dir():
+        return
+    root = outdir.resolve()
+    for folder, dirs, files in os.walk(root):  # never follows links
+        base = Path(folder)
+        for sub in list(dirs):
+            if (base / sub).is_symlink():
+                files.append(sub)  # a link to a folder is carried as a link
+            else:
+                (build / (base / sub).relative_to(root)).mkdir(parents=True, exist_ok=True)
+        for file in files:
+            path = base / file
+            name = path.relative_to(root).as_posix()
+            if name in owned:
+                continue
+            target = build / name
+            require(not target.exists() and not target.is_symlink(), "OUTDIR",
+                    f"{path} is not part of the earlier report but the new one writes {name}; move "
+                    "it away and run again (the earlier folder is untouched)")
+            try:
+                os.link(path, target, follow_symlinks=False)
+            except OSError:
+                shutil.copy2(path, target, follow_symlinks=False)
+
+
+def _superseded(owned: dict[str, str], final: Path, old: Path) -> bool:
+    """Whether the replaced folder ``old`` holds nothing but the earlier report's own files and
+    files now also in ``final`` (carried): then it may be deleted. A file that appeared in
+    the meantime keeps the whole folder, and stderr says where."""
+    for folder, _, files in os.walk(old):
+        for file in files:
+            path = Path(folder) / file
+            name = path.relative_to(old).as_posix()
+            if name in owned and not path.is_symlink() and _sha256(path) == owned[name]:
+                continue
+            twin = final / name
+            if twin.is_symlink() or path.is_symlink():
+                if twin.is_symlink() and path.is_symlink() and os.readlink(twin) == os.readlink(path):
+                    continue
+            elif twin.is_file() and (os.path.samefile(twin, path) or twin.read_bytes() == path.read_bytes()):
+                continue
+            print(f"prefdyn report: {name} appeared in {final} during the run; the earlier folder "
+                  f"is kept as {old}", file=sys.stderr)
+            return False
+    return True
 
 
 class Stages:
@@ -195,33 +283,49 @@ def _versions() -> dict[str, str]:
 
 
 def build_report(options: Options) -> dict[str, Any]:
-    """Write the report to ``options.outdir``; return the manifest (also written as JSON)."""
+    """Write the report to ``options.outdir``; return the manifest (also written as JSON).
+
+    The report is built in a temporary sibling folder and swapped in whole at the end, under an
+    exclusive lock on ``outdir``: an interrupted run leaves the earlier report as it was, and a
+    second concurrent run is refused. Files in ``outdir`` that are not the earlier report's own
+    are carried over; nothing outside ``outdir`` is ever deleted."""
     start = time.perf_counter()
-    outdir = Path(options.outdir)
+    outdir = Path(os.path.abspath(options.outdir))
+    if outdir.exists():
+        outdir = outdir.resolve()
     scenario, inputs = _scenario(options.scenario)
     sources.check_theorem_ids(options.theorems or ())
     if options.persona is not None:
         inputs["persona"] = options.persona
     if options.benchmarks is not None:
         inputs["benchmarks"] = options.benchmarks
-    _prepare(outdir)
-    parts = Parts(scenario, scenario.runs)
-    with tempfile.TemporaryDirectory(prefix="prefdyn-report-") as work:
-        timings = _gather(options, parts, outdir, Path(work))
-    written = _write(outdir, parts) + sorted((outdir / "figures").iterdir())
-    manifest = {
-        "generator": GENERATOR,
-        "inputs": {**inputs, "scenario_name": scenario.name,
-                   "scenario_content_hash": scenario.content_hash()},
-        "options": {"examples": options.examples, "device": options.device},
-        "seeds": {"scenario": scenario.seed, "verification": scenario.seed},
-        "runs": parts.runs,
-        "versions": _versions(),
-        "sections": {k: "skipped" if k in parts.skipped else "included" for k in SECTIONS},
-        "skipped": dict(sorted(parts.skipped.items())),
-        "theorems": {"included": [t.id for t in parts.theorems], "skipped": parts.theorem_skips},
-        "files": {str(p.relative_to(outdir)): _sha256(p) for p in sorted(written)},
-        "timings_s": {**timings, "total": round(time.perf_counter() - start, 3)},
-    }
-    (outdir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    _previous(outdir)  # refuse a foreign or tampered folder before taking the lock
+    check_writable(outdir.parent, "OUTDIR")
+    with FolderLock(outdir, "OUTDIR"):
+        remove_stale_builds(outdir)
+        owned = _previous(outdir)
+        with staged_folder(outdir, discard=partial(_superseded, owned, outdir)) as build:
+            (build / "tables").mkdir()
+            (build / "figures").mkdir()
+            parts = Parts(scenario, scenario.runs)
+            with tempfile.TemporaryDirectory(prefix="prefdyn-report-") as work:
+                timings = _gather(options, parts, build, Path(work))
+            written = _write(build, parts) + sorted((build / "figures").iterdir())
+            manifest = {
+                "generator": GENERATOR,
+                "inputs": {**inputs, "scenario_name": scenario.name,
+                           "scenario_content_hash": scenario.content_hash()},
+                "options": {"examples": options.examples, "device": options.device},
+                "seeds": {"scenario": scenario.seed, "verification": scenario.seed},
+                "runs": parts.runs,
+                "versions": _versions(),
+                "sections": {k: "skipped" if k in parts.skipped else "included" for k in SECTIONS},
+                "skipped": dict(sorted(parts.skipped.items())),
+                "theorems": {"included": [t.id for t in parts.theorems], "skipped": parts.theorem_skips},
+                "files": {p.relative_to(build).as_posix(): _sha256(p) for p in sorted(written)},
+                "timings_s": {**timings, "total": round(time.perf_counter() - start, 3)},
+            }
+            (build / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            _previous(outdir)  # nothing changed under us (the lock keeps prefdyn out, not editors)
+            _carry(outdir, owned, build)
     return manifest

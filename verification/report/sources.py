@@ -86,7 +86,7 @@ def theorems(loss: str, ids: Sequence[str] | None = None) -> tuple[list[Theorem]
 
 def prediction(scenario: Scenario, workdir: Path) -> dict[str, Any]:
     """Theory curves of ``scenario`` from ``prefdyn predict`` (the simulate JSON shape)."""
-    path = workdir / f"{scenario.name}.toml"
+    path = workdir / "scenario.toml"  # a fixed name: the scenario's own name is user text
     path.write_text(toml_text(scenario), encoding="utf-8")
     return cli_json(["predict", str(path)])
 
@@ -141,8 +141,12 @@ def verification(examples: int, seed: int, device: str,
                  ids: Sequence[str] = ()) -> list[VerificationRow]:
     """Per-theorem verification against simulation (``prefdyn verify [ID ...]``; all theorems
     when ``ids`` is empty). A theorem without a bound (an identity) has no tightness (NaN)."""
-    doc = cli_json(["verify", *ids, "--examples", str(examples), "--seed", str(seed),
-                    "--device", device])
+    import tempfile
+
+    # counterexamples go to a temporary folder, never to ./counterexamples of the caller's cwd
+    with tempfile.TemporaryDirectory(prefix="prefdyn-report-verify-") as scratch:
+        doc = cli_json(["verify", *ids, "--examples", str(examples), "--seed", str(seed),
+                        "--device", device, "--out", str(Path(scratch) / "counterexamples")])
     rows = []
     for entry in _entries(doc):
         tight = entry.get("tightness") or {}
@@ -160,6 +164,39 @@ def verification(examples: int, seed: int, device: str,
 # ----------------------------------------------------------------------------- benchmarks
 
 
+def read_benchmarks(path: str | Path) -> dict[str, Any]:
+    """The results file at ``path`` flattened to ``{"sweep.TFLOP_per_s": ...}``; anything but a
+    UTF-8 JSON object of (nested objects of) numbers, strings and booleans is a
+    :class:`~prefdyn.errors.PrefdynError` (``prefdyn report`` checks it before any work)."""
+    file = Path(path)
+    try:
+        doc = json.loads(file.read_bytes().decode("utf-8"))
+    except OSError as err:
+        raise PrefdynError(f"--benchmarks: cannot read {file} ({err.strerror})") from None
+    except UnicodeDecodeError:
+        raise PrefdynError(f"--benchmarks: {file} is not UTF-8 text (expected the JSON output of "
+                           "benchmarks/bench_simulator.py)") from None
+    except (ValueError, RecursionError):
+        raise PrefdynError(f"--benchmarks: {file} is not valid JSON (expected the output of "
+                           "benchmarks/bench_simulator.py)") from None
+    if not isinstance(doc, Mapping) or not doc:
+        raise PrefdynError(f"--benchmarks: {file} must hold a JSON object of results, not "
+                           f"{type(doc).__name__ if doc else 'an empty one'}")
+
+    def flat(prefix: str, value: Any, depth: int = 0) -> dict[str, Any]:
+        if isinstance(value, Mapping):
+            if depth > 8 or not value:
+                raise PrefdynError(f"--benchmarks: {file}: {prefix.rstrip('.') or 'the document'} "
+                                   "is nested too deeply or empty")
+            return {k2: v2 for k, v in value.items() for k2, v2 in flat(f"{prefix}{k}.", v, depth + 1).items()}
+        if not isinstance(value, int | float | str | bool) or isinstance(value, str) and len(value) > 200:
+            raise PrefdynError(f"--benchmarks: {file}: {prefix.rstrip('.')} must be a number or a "
+                               f"short string, not {type(value).__name__}")
+        return {prefix.rstrip("."): value}
+
+    return flat("", doc)
+
+
 def benchmarks(path: Path | None) -> dict[str, Any]:
     """A results file of ``benchmarks/bench_simulator.py`` (its JSON output), flattened to
     ``{"sweep.TFLOP_per_s": ...}``. Timings are never measured during the report: a wall-clock
@@ -168,16 +205,9 @@ def benchmarks(path: Path | None) -> dict[str, Any]:
         raise Skip("no benchmark results given (run `python benchmarks/bench_simulator.py > "
                    "bench.json` and pass `--benchmarks bench.json`)")
     try:
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise Skip(f"cannot read benchmark results {path}: {err}") from None
-
-    def flat(prefix: str, value: Any) -> dict[str, Any]:
-        if isinstance(value, Mapping):
-            return {k2: v2 for k, v in value.items() for k2, v2 in flat(f"{prefix}{k}.", v).items()}
-        return {prefix.rstrip("."): value}
-
-    return flat("", doc)
+        return read_benchmarks(path)
+    except PrefdynError as err:
+        raise Skip(str(err)) from None
 
 
 # ----------------------------------------------------------------------------- persona
