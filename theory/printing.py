@@ -200,7 +200,7 @@ def theorem_latex(theorem: Theorem, layout: str = "compact", closing: str = "") 
 
 
 def notation_table(theorems: Sequence[Theorem]) -> str:
-    """The catalogue's notation as one ``tabular``: symbol, meaning, theorems using it."""
+    """The catalogue's notation as one booktabs ``tabular``: symbol, meaning, theorems using it."""
     rows: dict[str, tuple[str, list[str]]] = {}
     for theorem in theorems:
         for keys, meaning in theorem.notation.items():
@@ -209,7 +209,7 @@ def notation_table(theorems: Sequence[Theorem]) -> str:
             if theorem.id not in entry[1]:
                 entry[1].append(theorem.id)
     lines = [r"\begin{center}\small", r"\begin{tabular}{@{}lp{0.55\linewidth}p{0.25\linewidth}@{}}",
-             r"\hline symbol & meaning & used in \\ \hline"]
+             r"\toprule symbol & meaning & used in \\ \midrule"]
     lines += [rf"{symbol} & {meaning} & {text(', '.join(ids))} \\" for symbol, (meaning, ids) in rows.items()]
-    lines += [r"\hline", r"\end{tabular}", r"\end{center}"]
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]
     return "\n".join(lines)

@@ -8,6 +8,7 @@ from typing import Any
 
 from prefdyn.numerics import Scenario
 from prefdyn.theory.framework import Theorem
+from prefdyn.theory.printing import theorem_label
 
 from .latex import Table, breakable, escape, number
 from .sources import PersonaResults, VerificationRow
@@ -42,7 +43,7 @@ def theorem_table(theorems: Sequence[Theorem], skipped: Mapping[str, str]) -> Ta
     for theorem in theorems:
         steps = theorem.check().steps()
         ok = sum(r.verified for _, _, r in steps)
-        rows.append([rf"\texttt{{{escape(theorem.id)}}}", rf"Thm.~\ref{{thm:{theorem.id}}}",
+        rows.append([rf"\texttt{{{escape(theorem.id)}}}", rf"Thm.~\ref{{{theorem_label(theorem)}}}",
                      f"{ok}/{len(steps)}"])
     rows += [[rf"\texttt{{{escape(i)}}}", "omitted", "--"] for i in sorted(skipped)]
     return Table("theorems", "Theorem catalogue and SymPy verification of every derivation step.",
