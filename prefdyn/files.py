@@ -44,6 +44,11 @@ _MAX_HEADER = 64 * 1024
 # --------------------------------------------------------------------------- atomic writes
 
 
+def cache_root() -> Path:
+    """The root of prefdyn's on-disk caches: ``$PREFDYN_CACHE``, else ``~/.cache/prefdyn``."""
+    return Path(os.environ.get("PREFDYN_CACHE") or Path.home() / ".cache" / "prefdyn")
+
+
 def fsync_folder(folder: Path) -> None:
     """Make a rename or creation in ``folder`` durable (best effort where unsupported)."""
     try:

@@ -48,3 +48,16 @@ def get_theorem(theorem_id: str, loss: Loss | str = "dpo") -> Theorem:
             f"theorem: unknown theorem id {theorem_id!r}; known ids: {', '.join(_MODULES)}"
         )
     return _build(theorem_id, get_loss(loss))
+
+
+def checked_theorem(theorem_id: str, loss: Loss | str = "dpo", use_cache: bool = True) -> Theorem:
+    """:func:`get_theorem`, checked: through the persistent cache of
+    :mod:`prefdyn.theory.check_cache` when ``use_cache`` (the commands' default), else re-verified."""
+    theorem = get_theorem(theorem_id, loss)
+    if use_cache:
+        from .check_cache import cached_check
+
+        cached_check(theorem, get_loss(loss))
+    else:
+        theorem.check()
+    return theorem

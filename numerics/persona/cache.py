@@ -19,22 +19,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from prefdyn.files import Corrupt, FolderLock, Foreign, read_sealed, write_sealed
+from prefdyn.files import Corrupt, FolderLock, Foreign, cache_root, read_sealed, write_sealed
 
 #: seconds a writer waits for another process writing the same cache
 LOCK_WAIT_S = 60.0
-
-
-def cache_root() -> Path:
-    """``$PREFDYN_CACHE`` or ``~/.cache/prefdyn``."""
-    return Path(os.environ.get("PREFDYN_CACHE") or Path.home() / ".cache" / "prefdyn")
 
 
 def cache_key(**parts: Any) -> str:

@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("derive", help="print one theorem and its SymPy-verified derivation")
     parser.add_argument("id", help="theorem id (see `prefdyn theorems`)")
     add_loss_options(parser)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-verify every step instead of reading the theorem cache")
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--latex", action="store_const", dest="format", const="latex", help="theorem + proof block")
     fmt.add_argument("--json", action="store_const", dest="format", const="json", help="one JSON document")
@@ -25,13 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sympy as sp
 
-    from prefdyn.theory.catalogue import get_theorem
+    from prefdyn.theory.catalogue import checked_theorem
     from prefdyn.theory.printing import LATEX_RELATION, statement_latex, tex
 
     from ._output import emit_json
 
     loss = loss_from_args(args)
-    theorem = get_theorem(args.id, loss)
+    theorem = checked_theorem(args.id, loss, use_cache=not args.no_cache)
     report = theorem.check()
     if args.format == "latex":
         print(theorem.latex())

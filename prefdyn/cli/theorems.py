@@ -11,18 +11,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("theorems", help="list the theorems and re-verify every derivation step")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     add_loss_options(parser)
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-verify every step instead of reading the theorem cache")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from prefdyn.theory.catalogue import get_theorem, theorem_ids
+    from prefdyn.theory.catalogue import checked_theorem, theorem_ids
 
     from ._output import emit_json
 
     loss = loss_from_args(args)
     rows = []
     for theorem_id in theorem_ids():
-        theorem = get_theorem(theorem_id, loss)
+        theorem = checked_theorem(theorem_id, loss, use_cache=not args.no_cache)
         report = theorem.check()
         steps = report.steps()
         rows.append(
