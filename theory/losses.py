@@ -3,10 +3,12 @@ r"""Preference losses as functions of the margin.
 Every loss in prefdyn is a scalar function :math:`\phi(h)` of the implicit-reward margin
 :math:`h = \beta\rho`, :math:`\rho = (e_{y_w}-e_{y_l})^\top (W - W_{\mathrm{ref}})\, g`, held as
 data in a registry (:data:`REGISTRY`): a SymPy expression in ``h``, ``beta`` and the loss's own
-parameters. Everything else a theorem needs is *derived* from that expression by SymPy:
-:math:`\phi'`, :math:`\phi''`, :math:`\phi'(0)`, the stationary margin
+parameters. Everything else a theorem needs is *derived* from that expression: by SymPy,
+:math:`\phi'`, :math:`\phi''` and :math:`\phi'(0)`; *certified* by interval arithmetic
+(:mod:`prefdyn.theory.certify`), the sign of :math:`\phi'(0)`, the stationary margin
 :math:`h^\star = \inf\{h : \phi'(h) = 0\}` (:math:`+\infty` when :math:`\phi' < 0` everywhere,
-as for DPO) and :math:`\sup_h |\phi'(h)|`.
+as for DPO), :math:`\sup_h |\phi'(h)|` and the smoothness constant
+:math:`L_2 = \sup_h|\phi''(h)|` (:attr:`Loss.smoothness`).
 
 Built in (aliases in brackets): ``dpo`` [sigmoid], ``ipo``, ``cdpo`` [label-smoothing],
 ``rdpo`` [robust], ``hinge`` [slic], ``exo-pair`` [exo], ``discopop``. A user-defined loss comes
@@ -23,17 +25,16 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import sympy as sp
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
 from prefdyn.errors import PrefdynError
 
-from ._timeout import run_with_time_limit
-from .functions import logsigmoid, sigmoid, to_elementary
+from . import certify
+from .functions import logsigmoid, sigmoid
 from .symbols import beta, h
 
 epsilon = sp.Symbol("epsilon", positive=True)
@@ -78,84 +79,80 @@ class Loss:
         """Substitute the default parameter values into ``expr``."""
         return expr.subs(dict(self.params))
 
+    def _certify(self, constant: str, compute: Callable[[sp.Expr], certify.Certificate]) -> certify.Certificate:
+        r"""Run a certification on :math:`\phi` with the defaults bound; a constant that cannot be
+        certified is a one-line :class:`~prefdyn.errors.PrefdynError` naming the loss and the constant."""
+        try:
+            return compute(self.bind(self.phi))
+        except PrefdynError:
+            raise
+        except (certify.CannotCertify, ArithmeticError, ValueError, TypeError, NotImplementedError,
+                RecursionError) as err:
+            reason = " ".join(str(err).split()) or type(err).__name__
+            raise PrefdynError(f"loss {self.name}: cannot certify {constant} ({reason})") from None
+
+    @cached_property
+    def stationary_margin_certificate(self) -> certify.Certificate:
+        r"""Certificate of :math:`h^\star` (:func:`prefdyn.theory.certify.stationary_margin`)."""
+        return self._certify("h* (the stationary margin)", certify.stationary_margin)
+
     @cached_property
     def stationary_margin(self) -> sp.Expr:
-        r""":math:`h^\star = \inf\{h\in\mathbb R : \phi'(h) = 0\}`; ``oo`` if none is finite.
+        r""":math:`h^\star = \inf\{h : 0 \in \operatorname{hull}(\phi'(h^-), \phi'(h^+))\}`
+        (the smallest root of :math:`\phi'` for a :math:`C^1` loss; ``oo`` when there is none, as
+        for DPO), defaults bound.
 
-        Solved by :func:`sympy.solveset` on the elementary form of :math:`\phi'` (with symbolic
-        parameters first, then with the defaults bound); when no closed form exists and
-        :math:`\phi'\to 0` as :math:`h\to\infty` without a finite root, the answer is
-        :math:`+\infty`.
+        Certified by interval root isolation (:mod:`prefdyn.theory.certify`): every point left of
+        :math:`h^\star` is proved root-free, the root itself by a sign change. Exact when SymPy
+        names the root (``log(9)`` for cDPO), else the ``Float`` nearest the certified enclosure.
         """
-        for expr in (self.dphi, self.bind(self.dphi)):
-            roots = _real_roots(to_elementary(expr))
-            if roots is not None:
-                return sp.Min(*roots) if roots else sp.oo
-        return sp.oo
+        return self.stationary_margin_certificate.value
+
+    @cached_property
+    def dphi_at_zero_sign(self) -> sp.Integer:
+        r"""The certified sign (-1, 0, 1) of :math:`\phi'(0)`, defaults bound (for every
+        :math:`\beta > 0` when :math:`\beta` enters :math:`\phi`)."""
+        return self._certify("the sign of phi'(0)", certify.sign_of_dphi_at_zero).value
+
+    @cached_property
+    def sup_abs_d2phi_certificate(self) -> certify.Certificate:
+        r"""Certificate of :math:`\sup_h|\phi''(h)|` (enclosure, where it is attained, proof)."""
+        return self._certify("sup|phi''|", lambda phi: certify.sup_abs_derivative(phi, 2))
 
     @cached_property
     def sup_abs_d2phi(self) -> sp.Expr:
-        r""":math:`\sup_h |\phi''(h)|` (the smoothness constant of :math:`\phi`), defaults bound."""
-        return sp.simplify(_sup_abs(self.bind(self.d2phi)))
+        r""":math:`\sup_h |\phi''(h)|`, the smoothness constant :math:`L_2`, defaults bound.
+
+        Certified (:mod:`prefdyn.theory.certify`): interval branch and bound on a window plus
+        asymptotic enclosures of the tails, so a narrow peak cannot be missed (DiscoPOP: 13.2018 at
+        :math:`h \approx 0.0538`). Exact where SymPy names it (DPO: ``1/4``), else a ``Float``
+        rounded up; ``oo`` when :math:`\phi'` jumps (hinge: a Dirac mass in :math:`\phi''`) or
+        :math:`|\phi''|` is unbounded. IPO keeps its :math:`\beta`: ``2/beta**2``.
+        """
+        return self.sup_abs_d2phi_certificate.value
+
+    @property
+    def smoothness(self) -> sp.Expr:
+        r""":math:`L_2 = \sup_h|\phi''(h)|` (:attr:`sup_abs_d2phi`): finite for every :math:`C^1`
+        loss with bounded :math:`\phi''` (the smoothed hinge: 1), ``oo`` only where :math:`\phi'`
+        really jumps or :math:`\phi''` is unbounded. The one smoothness constant of the theory."""
+        return self.sup_abs_d2phi
+
+    @cached_property
+    def sup_abs_dphi_certificate(self) -> certify.Certificate:
+        r"""Certificate of :math:`\sup_h|\phi'(h)|`."""
+        return self._certify("sup|phi'|", lambda phi: certify.sup_abs_derivative(phi, 1))
 
     @cached_property
     def sup_abs_dphi(self) -> sp.Expr:
-        r""":math:`\sup_h |\phi'(h)|` (``oo`` when unbounded, e.g. IPO), defaults bound.
-
-        The supremum of a continuous function of one variable is attained at a critical
-        point (a root of :math:`\phi''`) or approached at :math:`\pm\infty`; both are found by
-        SymPy. A piecewise :math:`\phi'` is bounded by the largest supremum of its pieces.
-        """
-        return _sup_abs(self.bind(self.dphi))
+        r""":math:`\sup_h |\phi'(h)|` (``oo`` when unbounded, e.g. IPO, or when :math:`\phi`
+        jumps), defaults bound; certified like :attr:`sup_abs_d2phi` (DPO: ``1``, approached as
+        :math:`h \to -\infty`; hinge: ``1``)."""
+        return self.sup_abs_dphi_certificate.value
 
     def latex(self) -> str:
         r"""LaTeX of :math:`\phi(h) = \dots`."""
         return rf"\phi_{{\mathrm{{{self.name}}}}}(h) = {sp.latex(self.phi)}"
-
-
-def _real_roots(expr: sp.Expr, seconds: float = 5.0) -> list[sp.Expr] | None:
-    """Real roots of ``expr`` in ``h``: exact by :func:`sympy.solveset` when it answers within
-    ``seconds``; otherwise numeric (Newton from a grid of starts, 15 digits); ``None`` only
-    when neither method can tell."""
-    if expr.is_zero:
-        return None
-    try:
-        solutions = run_with_time_limit(seconds, sp.solveset, expr, h, domain=sp.S.Reals)
-    except (NotImplementedError, ValueError, TypeError, TimeoutError):
-        return _numeric_roots(expr)
-    if isinstance(solutions, sp.FiniteSet):
-        return list(solutions)
-    if solutions is sp.S.EmptySet:
-        return []
-    if isinstance(solutions, (sp.Interval, sp.Union)):
-        return [solutions.inf]
-    return _numeric_roots(expr)
-
-
-def _sup_abs(expr: sp.Expr) -> sp.Expr:
-    r"""Upper bound on :math:`\sup_h |expr(h)|`, exact for smooth or piecewise-constant ``expr``."""
-    if isinstance(expr, sp.Piecewise):
-        return sp.Max(*(_sup_abs(piece.expr) for piece in expr.args))
-    elementary = to_elementary(expr)
-    candidates = [sp.limit(elementary, h, sp.oo), sp.limit(elementary, h, -sp.oo)]
-    critical = _real_roots(sp.diff(elementary, h)) or []
-    candidates += [elementary.subs(h, r) for r in critical if r.is_finite]
-    return sp.Max(*(sp.Abs(sp.simplify(c)) for c in candidates))
-
-
-def _numeric_roots(expr: sp.Expr) -> list[sp.Expr] | None:
-    """Distinct real roots of a constant-free ``expr(h)`` found by Newton from a grid of starts."""
-    if expr.free_symbols - {h}:
-        return None
-    roots: set[sp.Float] = set()
-    for start in range(-20, 21):
-        try:
-            root = sp.nsolve(expr, h, start / 2, tol=1e-20, prec=30)
-        except (ValueError, ZeroDivisionError, TypeError):
-            continue
-        if root.is_real:
-            roots.add(sp.Float(root, 12))
-    return sorted(roots)
 
 
 def _make_registry(losses: list[Loss]) -> dict[str, Loss]:
@@ -277,18 +274,15 @@ def loss_from_expression(
     >>> loss_from_expression("log(1 + exp(-h))").dphi_at_zero
     -1/2
     """
+    from .expressions import parse_expression  # the one whitelisting parser: no eval, no sympify
+
     params = dict(params or {})
     symbols = {key: sp.Symbol(key, real=True) for key in params}
-    namespace = {**_PARSE_NAMESPACE, **symbols}
-    try:
-        expr = parse_expr(
-            text,
-            local_dict=namespace,
-            global_dict={"__builtins__": {}, **{k: getattr(sp, k) for k in ("Integer", "Float", "Rational", "Symbol")}},
-            transformations=standard_transformations,
-        )
-    except Exception as err:  # noqa: BLE001 - parse_expr evaluates the text: any failure means "unparsable"
-        raise PrefdynError(f"loss-expr: cannot parse {text!r} as a SymPy expression ({err})") from None
+    constants = {k: v for k, v in _PARSE_NAMESPACE.items() if isinstance(v, sp.Basic)}
+    functions = {k: v for k, v in _PARSE_NAMESPACE.items() if callable(v) and not isinstance(v, sp.Basic)}
+    # unknown names become symbols, so that every one of them is reported below
+    expr = parse_expression(text, field="loss-expr", names={**constants, **symbols}, functions=functions,
+                            unknown=sp.Symbol)
     if not isinstance(expr, sp.Expr):
         raise PrefdynError(f"loss-expr: {text!r} is not a scalar expression")
     unknown = expr.free_symbols - {h, beta, *symbols.values()}
