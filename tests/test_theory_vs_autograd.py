@@ -13,7 +13,7 @@ import sympy as sp
 import torch
 
 from prefdyn.theory.catalogue import get_theorem
-from prefdyn.theory.framework import _numpy_functions
+from prefdyn.theory.framework import numpy_functions
 from prefdyn.theory.losses import get_loss
 from prefdyn.theory.symbols import beta, eta, h, n
 from prefdyn.theory.theorems import dpo_gradient as G
@@ -39,8 +39,9 @@ def test_gradient_matches_autograd(V, loss_name):
     loss = get_loss(loss_name)
     theorem = get_theorem("dpo-gradient", loss)
     rhs = theorem.claims[1].rhs  # the loss-specific statement
-    args = [h, beta, G.g_j, G.i, G.y_w, G.y_l]
-    formula = sp.lambdify(args, rhs, modules=[_numpy_functions(), "numpy"])
+    g_j = sp.Symbol("g_j", real=True)
+    args = [h, beta, g_j, G.i, G.y_w, G.y_l]
+    formula = sp.lambdify(args, rhs.xreplace({G.g[G.j]: g_j}), modules=[numpy_functions(), "numpy"])
     phi = _torch_phi(loss)
     gen = torch.Generator().manual_seed(V)
     d, b = 5, 0.8
@@ -50,7 +51,7 @@ def test_gradient_matches_autograd(V, loss_name):
         w, l = torch.randperm(V, generator=gen)[:2].tolist()
         rho = _rho(W, W_ref, g, w, l)
         phi(b * rho, torch.tensor(b, dtype=F64)).backward()
-        expected = np.array([[formula(b * rho.item(), b, g[j].item(), i, w, l) for j in range(d)] for i in range(V)])
+        expected = np.array([[formula(b * rho.item(), b, g[j].item(), i + 1, w + 1, l + 1) for j in range(d)] for i in range(V)])
         np.testing.assert_allclose(W.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 

@@ -66,7 +66,7 @@ SIMPLIFY_MAX_OPS = 400
 NUMPY_FUNCTIONS: dict[str, Callable[..., Any]] = {}
 
 
-def _numpy_functions() -> dict[str, Callable[..., Any]]:
+def numpy_functions() -> dict[str, Callable[..., Any]]:
     if not NUMPY_FUNCTIONS:
         from scipy import special
 
@@ -328,7 +328,7 @@ class Theorem:
         chosen = self.claims[0] if claim is None else self.claim(claim)
         expr = chosen.rhs if side == "rhs" else chosen.lhs
         symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-        return symbols, sp.lambdify(symbols, expr, modules=[_numpy_functions(), "numpy"])
+        return symbols, sp.lambdify(symbols, expr, modules=[numpy_functions(), "numpy"])
 
     def latex(self) -> str:
         """A complete ``theorem`` + ``proof`` block (amsthm/amsmath) with verification marks."""
@@ -434,7 +434,7 @@ def _evaluator(gap: sp.Expr) -> tuple[list[sp.Symbol], Callable[..., Any]] | Non
         return None
     symbols = sorted(gap.free_symbols, key=lambda s: s.name)
     try:
-        return symbols, sp.lambdify(symbols, gap, modules=[_numpy_functions(), "scipy", "numpy"])
+        return symbols, sp.lambdify(symbols, gap, modules=[numpy_functions(), "scipy", "numpy"])
     except (TypeError, NameError, SyntaxError):
         return None
 

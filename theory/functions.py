@@ -139,3 +139,9 @@ class indicator(sp.KroneckerDelta):
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\mathbb{{1}}[{printer._print(self.args[0])} = {printer._print(self.args[1])}]"
+
+    def _pythoncode(self, printer: sp.printing.printer.Printer) -> str:
+        return f"(1 if ({printer._print(self.args[0])}) == ({printer._print(self.args[1])}) else 0)"
+
+    _numpycode = _pythoncode
+    _torchcode = _pythoncode

@@ -52,10 +52,9 @@ class _Printer(LatexPrinter):
         super().__init__({"order": "old", **(settings or {})})
 
     def _print_Rational(self, expr: sp.Rational) -> str:
-        q = int(expr.q)
-        if q > 1 and 10 ** (len(str(q)) - 1) == q and q >= 100:
-            digits = len(str(q)) - 1
-            return f"{float(expr):.{digits}f}".rstrip("0")
+        digits = _decimal_places(int(expr.q))
+        if digits and expr.q >= 100:  # a terminating decimal such as 0.0177 or 0.0116 (= 29/2500)
+            return ("-" if expr < 0 else "") + _decimal(abs(expr), digits)
         return super()._print_Rational(expr)
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
@@ -73,6 +72,23 @@ class _Printer(LatexPrinter):
         if "^" in base and "_" not in base:  # \mu^{+}_{b}: subscript after the superscript
             return f"{{{base}}}_{{{indices}}}"
         return f"{base}_{{{indices}}}"
+
+
+def _decimal_places(q: int) -> int:
+    """Decimal places of ``p/q`` when it terminates (``q = 2^a 5^b``), else 0."""
+    a = b = 0
+    while q % 2 == 0:
+        q, a = q // 2, a + 1
+    while q % 5 == 0:
+        q, b = q // 5, b + 1
+    return max(a, b) if q == 1 else 0
+
+
+def _decimal(value: sp.Rational, places: int) -> str:
+    """The exact decimal expansion of a non-negative terminating rational."""
+    scaled = int(value * 10**places)
+    whole, frac = divmod(scaled, 10**places)
+    return f"{whole}.{frac:0{places}d}".rstrip("0").rstrip(".")
 
 
 def tex(expr: Any) -> str:
@@ -200,16 +216,15 @@ def theorem_latex(theorem: Theorem, layout: str = "compact", closing: str = "") 
 
 
 def notation_table(theorems: Sequence[Theorem]) -> str:
-    """The catalogue's notation as one booktabs ``tabular``: symbol, meaning, theorems using it."""
+    """The catalogue's notation as one list (it may break across pages): symbol, meaning, and the
+    theorems that use it."""
     rows: dict[str, tuple[str, list[str]]] = {}
     for theorem in theorems:
         for keys, meaning in theorem.notation.items():
-            symbol = _keys(keys)
-            entry = rows.setdefault(symbol, (text(meaning), []))
+            entry = rows.setdefault(_keys(keys), (text(meaning), []))
             if theorem.id not in entry[1]:
                 entry[1].append(theorem.id)
-    lines = [r"\begin{center}\small", r"\begin{tabular}{@{}lp{0.55\linewidth}p{0.25\linewidth}@{}}",
-             r"\toprule symbol & meaning & used in \\ \midrule"]
-    lines += [rf"{symbol} & {meaning} & {text(', '.join(ids))} \\" for symbol, (meaning, ids) in rows.items()]
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{center}"]
+    lines = [r"\begin{description}\small"]
+    lines += [rf"  \item[{symbol}] {meaning} (in {text(', '.join(ids))})" for symbol, (meaning, ids) in rows.items()]
+    lines.append(r"\end{description}")
     return "\n".join(lines)

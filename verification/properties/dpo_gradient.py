@@ -13,11 +13,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+import sympy as sp
 import torch
 from hypothesis import strategies as st
 
 from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.theory.catalogue import get_theorem
+from prefdyn.theory.framework import numpy_functions
 from prefdyn.theory.losses import loss_names
 from prefdyn.theory.theorems import dpo_gradient as T
 
@@ -31,9 +33,16 @@ EXAMPLES = st.fixed_dictionaries({
 })
 
 
+_GJ = sp.Symbol("g_j", real=True)
+_ARGS = (T.h, T.beta, T.i, T.y_w, T.y_l, _GJ)
+
+
 @cache
-def _statement(loss: str) -> tuple[list[Any], Callable[..., Any]]:
-    return get_theorem("dpo-gradient", loss).lambdify(claim=f"gradient for {loss}")
+def _statement(loss: str) -> Callable[..., Any]:
+    """The printed loss-specific claim's right side as a function of ``(h, beta, i, y_w, y_l,
+    g_j)`` (1-based answer indices, as printed)."""
+    rhs = get_theorem("dpo-gradient", loss).claim(f"gradient for {loss}").rhs
+    return sp.lambdify(_ARGS, rhs.xreplace({T.g[T.j]: _GJ}), modules=[numpy_functions(), "scipy", "numpy"])
 
 
 def check(example: dict[str, Any], device: str) -> Outcome:
@@ -46,11 +55,10 @@ def check(example: dict[str, Any], device: str) -> Outcome:
     logp = torch.log_softmax(W @ g, -1) - torch.log_softmax(W_ref @ g, -1)
     h = beta * (logp[w] - logp[l])
     loss_kernels(example["loss"]).phi(h, torch.tensor(beta, dtype=torch.float64)).backward()
-    symbols, formula = _statement(example["loss"])
+    formula = _statement(example["loss"])
 
     def entry(i: int, j: int) -> float:
-        values = {T.h: h.item(), T.beta: beta, T.y_w: w, T.y_l: l, T.i: i, T.g_j: g[j].item()}
-        return float(formula(*(values[s] for s in symbols)))
+        return float(formula(h.item(), beta, i + 1, w + 1, l + 1, g[j].item()))
 
     claimed = torch.tensor([[entry(i, j) for j in range(d)] for i in range(V)], dtype=torch.float64)
     assert W.grad is not None
