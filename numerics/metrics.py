@@ -8,16 +8,27 @@ For sample :math:`i` with answer-row logit changes :math:`a_{k,i} = u_k^\top g_i
 * ``margin``: :math:`h_i = \beta s_i (a_{1,i} - a_{2,i})` (the implicit-reward margin
   :math:`\beta\rho`); ``margin_std`` is its standard deviation within the behaviour;
 * ``loss``: :math:`\phi(h_i)`;
-* ``reward_accuracy``: :math:`[h_i > 0]`;
-* ``accuracy`` (policy, as Im & Li's code measures it):
-  :math:`[\log\pi_W(y_w|x_i) > \log\pi_W(y_l|x_i)] = [s_i(z_{1,i} - z_{2,i}) > 0]` with
-  :math:`z = r + a` (the softmax normaliser cancels);
+* ``reward_accuracy``: :math:`[h_i > 0] + \tfrac12[h_i = 0]` (a tie counts one half, see below);
+* ``accuracy``, also reported as ``policy_accuracy`` (the policy accuracy of Im & Li, ICML 2024,
+  as their code measures it):
+  :math:`[\log\pi_W(y_w|x_i) > \log\pi_W(y_l|x_i)] = [s_i(z_{1,i} - z_{2,i}) > 0]` (plus
+  :math:`\tfrac12` for a tie) with
+  :math:`z = r + a` (the softmax normaliser cancels), i.e. the reference's own logit gap
+  :math:`s_i(r_{1,i} - r_{2,i})` plus :math:`\rho_i`. With :math:`W_{\mathrm{ref}} = 0` it equals
+  ``reward_accuracy`` exactly;
 * ``chosen_logp_change`` / ``rejected_logp_change``:
   :math:`\log\pi_W(y|x_i) - \log\pi_{\mathrm{ref}}(y|x_i) = a_{y,i} - [\mathrm{LSE}(z_{1,i}, z_{2,i},
   \ell_i) - \mathrm{LSE}(r_{1,i}, r_{2,i}, \ell_i)]` for :math:`y = y_w` and :math:`y_l`.
 
 Each is averaged over a behaviour's samples of one split (train or test), per run. Labels are
 always the data's :math:`s`, also while a phase trains on flipped labels.
+
+Ties: a gap of exactly 0 (the model is indifferent between the two answers) counts
+:math:`\tfrac12`, the expected score of a fair coin flip between them, in both accuracies:
+:math:`\operatorname{acc} = \frac1n\sum_i([x_i > 0] + \tfrac12[x_i = 0])`. So before training
+(:math:`h = 0`) ``reward_accuracy`` is exactly 1/2, while ``policy_accuracy`` is then the
+reference's own accuracy (1/2 as well when :math:`W_{\mathrm{ref}} = 0`). The population
+theory (:mod:`prefdyn.numerics.population`) uses the same convention.
 
 Weight change per run: :math:`\|W_t - W_{\mathrm{ref}}\|_F = \|U\|_F` and
 :math:`\|W_t - W_{\mathrm{ref}}\|_{op} = \sqrt{\lambda_{\max}(UU^\top)}` of the :math:`2\times d`
@@ -34,6 +45,20 @@ import torch
 SAMPLE_METRICS = (
     "loss",
     "accuracy",
+    "reward_accuracy",
+    "margin",
+    "margin_std",
+    "chosen_logp_change",
+    "rejected_logp_change",
+)
+#: Other names under which a stored metric is reported (``SimulationResult.curve`` and the JSON
+#: summary): ``policy_accuracy`` is ``accuracy`` under its explicit name.
+METRIC_ALIASES = {"policy_accuracy": "accuracy"}
+#: Per-behaviour metrics a summary reports, in order (stored metrics and their aliases).
+REPORTED_METRICS = (
+    "loss",
+    "accuracy",
+    "policy_accuracy",
     "reward_accuracy",
     "margin",
     "margin_std",
@@ -65,6 +90,16 @@ class GroupReducer:
         return self.mean(deviation * deviation).sqrt()
 
 
+def tie_half_indicator(x: torch.Tensor) -> torch.Tensor:
+    r""":math:`[x > 0] + \tfrac12[x = 0]` elementwise, in ``x``'s dtype: the score of one
+    comparison when a tie (the model is indifferent) counts one half.
+
+    >>> tie_half_indicator(torch.tensor([-1.0, 0.0, 2.0])).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    return (x > 0).to(x.dtype) + 0.5 * (x == 0).to(x.dtype)
+
+
 def sample_metrics(
     a1: torch.Tensor,
     a2: torch.Tensor,
@@ -85,8 +120,8 @@ def sample_metrics(
     chosen = s > 0
     values = {
         "loss": phi(h, beta),
-        "accuracy": (s * (z1 - z2) > 0).to(h.dtype),
-        "reward_accuracy": (h > 0).to(h.dtype),
+        "accuracy": tie_half_indicator(s * (z1 - z2)),
+        "reward_accuracy": tie_half_indicator(h),
         "margin": h,
         "chosen_logp_change": torch.where(chosen, a1, a2) - shift,
         "rejected_logp_change": torch.where(chosen, a2, a1) - shift,

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from prefdyn.errors import read_toml, require
+from prefdyn.errors import ErrorCollector, read_toml, require
 
 from .config import Phase, TrainConfig, require_finite
 from .noise import DISTRIBUTIONS
@@ -111,9 +112,13 @@ _TOP_KEYS = {"name", "description", "training", "behaviors", "geometry", "refere
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
+    """Every key of ``table`` must be in ``allowed``; all unknown keys are reported."""
     require(isinstance(table, dict), where, "must be a table")
+    errors = ErrorCollector()
     for key in table:
-        require(key in allowed, f"{where}.{key}" if where else key, f"unknown field; known fields: {', '.join(sorted(allowed))}")
+        with errors.check():
+            require(key in allowed, f"{where}.{key}" if where else key, f"unknown field; known fields: {', '.join(sorted(allowed))}")
+    errors.raise_if_any()
 
 
 #: Largest magnitude of a number in a scenario (squares and products of a few stay finite in
@@ -154,124 +159,203 @@ def correlation_factor(matrix: np.ndarray, field_name: str) -> np.ndarray:
     return vectors * np.sqrt(np.clip(values, 0.0, None))
 
 
-def _parse_behavior(table: dict[str, Any], i: int, dim: int) -> Behavior:
+def _parse_behavior(table: dict[str, Any], i: int, dim: int | None) -> Behavior:
+    """One ``[[behaviors]]`` table; every error in it is reported (``dim`` ``None``: the
+    training table's ``dim`` is itself invalid, so dimension checks are skipped)."""
     where = f"behaviors[{i}]"
-    _check_keys(table, _BEHAVIOR_KEYS, where)
+    require(isinstance(table, dict), where, "must be a table")
+    errors = ErrorCollector()
+    with errors.check():
+        _check_keys(table, _BEHAVIOR_KEYS, where)
     name = table.get("name", f"behavior-{i}")
-    require(isinstance(name, str) and name.strip() != "", f"{where}.name", "must be a non-empty string")
-    require("weight" in table, f"{where}.weight", "is required")
-    values = {
-        key: _number(table, key, where, default)
-        for key, default in (
-            ("weight", 0.0), ("positive_fraction", 0.5), ("distinguishability", 1.0), ("noise", 1.0),
-            ("offset", 0.0), ("label_noise", 0.0), ("shape", 2.0), ("df", 5.0),
-        )
-    }
-    require(values["weight"] > 0, f"{where}.weight", "must be > 0")
-    require(0 <= values["positive_fraction"] <= 1, f"{where}.positive_fraction", "must lie in [0, 1]")
-    require(0 <= values["label_noise"] <= 1, f"{where}.label_noise", "must lie in [0, 1]")
-    for key in ("distinguishability", "noise", "offset"):
-        require(values[key] >= 0, f"{where}.{key}", "must be >= 0")
-    require(values["shape"] >= MIN_SHAPE, f"{where}.shape",
-            f"must be >= {MIN_SHAPE} (smaller gennorm shapes put samples beyond float range)")
-    require(values["df"] > 2, f"{where}.df", "must be > 2 (finite variance)")
+    with errors.check():
+        require(isinstance(name, str) and name.strip() != "", f"{where}.name", "must be a non-empty string")
+    with errors.check():
+        require("weight" in table, f"{where}.weight", "is required")
+    values: dict[str, float] = {}
+    for key, default in (("weight", 0.0), ("positive_fraction", 0.5), ("distinguishability", 1.0), ("noise", 1.0),
+                         ("offset", 0.0), ("label_noise", 0.0), ("shape", 2.0), ("df", 5.0)):
+        values[key] = default
+        with errors.check():
+            values[key] = _number(table, key, where, default)
+    rules = [
+        (values["weight"] > 0 or "weight" not in table, "weight", "must be > 0"),
+        (0 <= values["positive_fraction"] <= 1, "positive_fraction", "must lie in [0, 1]"),
+        (0 <= values["label_noise"] <= 1, "label_noise", "must lie in [0, 1]"),
+        *((values[key] >= 0, key, "must be >= 0") for key in ("distinguishability", "noise", "offset")),
+        (values["shape"] >= MIN_SHAPE, "shape", f"must be >= {MIN_SHAPE} (smaller gennorm shapes put samples beyond float range)"),
+        (values["df"] > 2, "df", "must be > 2 (finite variance)"),
+    ]
+    for holds, key, rule in rules:
+        with errors.check():
+            require(holds, f"{where}.{key}", rule)
     distribution = table.get("distribution", "gaussian")
-    require(distribution in DISTRIBUTIONS, f"{where}.distribution", f"must be one of {', '.join(DISTRIBUTIONS)}")
+    with errors.check():
+        require(distribution in DISTRIBUTIONS, f"{where}.distribution", f"must be one of {', '.join(DISTRIBUTIONS)}")
     scales = table.get("noise_scales")
     if scales is not None:
-        require(isinstance(scales, list) and len(scales) == dim, f"{where}.noise_scales", f"must list dim = {dim} numbers")
-        for x in scales:
-            require_finite(x, f"{where}.noise_scales")
-            require(x > 0, f"{where}.noise_scales", "entries must be > 0")
-        scales = tuple(float(x) for x in scales)
+        with errors.check():
+            require(isinstance(scales, list) and (dim is None or len(scales) == dim), f"{where}.noise_scales",
+                    f"must list dim = {dim} numbers")
+            for x in scales:
+                require_finite(x, f"{where}.noise_scales")
+                require(x > 0, f"{where}.noise_scales", "entries must be > 0")
+            scales = tuple(float(x) for x in scales)
     correlation = table.get("noise_correlation")
-    if correlation is not None:
-        matrix = _matrix(correlation, dim, f"{where}.noise_correlation")
-        correlation_factor(matrix, f"{where}.noise_correlation")
-        correlation = tuple(tuple(r) for r in matrix.tolist())
+    if correlation is not None and dim is not None:
+        with errors.check():
+            matrix = _matrix(correlation, dim, f"{where}.noise_correlation")
+            correlation_factor(matrix, f"{where}.noise_correlation")
+            correlation = tuple(tuple(r) for r in matrix.tolist())
+    errors.raise_if_any()
     return Behavior(name=name.strip(), distribution=distribution, noise_scales=scales,
                     noise_correlation=correlation, **values)
 
 
-def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConfig, dict[str, Any]]:
-    _check_keys(table, _TRAINING_KEYS, "training")
-    loss = table.get("loss", "dpo")
-    require(isinstance(loss, str), "training.loss", "must be a loss name")
-    from prefdyn.theory.losses import get_loss
+def _probe_config(errors: ErrorCollector, **fields: Any) -> None:
+    """Check ``fields`` against :class:`TrainConfig`'s own rules one at a time (the others at
+    their defaults), so that every bad training field is reported, not only the first."""
+    for key, value in fields.items():
+        with errors.check():
+            extra = {"optimizer": "adamw"} if key == "weight_decay" else {}
+            TrainConfig(**{**extra, key: value})
+    if fields.get("weight_decay") and fields.get("optimizer") not in (None, "adamw"):
+        with errors.check():
+            require(False, "training.weight_decay", "is only used by optimizer = 'adamw'")
 
-    get_loss(loss)  # raises "loss: unknown loss ..."
+
+def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConfig, dict[str, Any]]:
+    """The ``[training]`` table (and ``[[phases]]``); every error in them is reported."""
+    require(isinstance(table, dict), "training", "must be a table")
+    errors = ErrorCollector()
+    with errors.check():
+        _check_keys(table, _TRAINING_KEYS, "training")
+    loss = table.get("loss", "dpo")
+    with errors.check():
+        require(isinstance(loss, str), "training.loss", "must be a loss name")
+        from prefdyn.theory.losses import get_loss
+
+        get_loss(loss)  # raises "loss: unknown loss ..."
     steps = table.get("steps")
+    parsed: list[Phase] = []
     if phases:
-        require(isinstance(phases, list), "phases", "must be an array of tables [[phases]]")
-        parsed = []
-        for i, p in enumerate(phases):
-            _check_keys(p, {"name", "steps", "labels"}, f"phases[{i}]")
-            parsed.append(Phase(str(p.get("name", f"phase-{i}")), _integer(p, "steps", f"phases[{i}]"), p.get("labels", "original")))
-        total = sum(p.steps for p in parsed)
-        require(steps is None or steps == total, "training.steps", f"must equal the phases' total ({total}) or be omitted")
+        with errors.check():
+            require(isinstance(phases, list), "phases", "must be an array of tables [[phases]]")
+            for i, p in enumerate(phases):
+                with errors.check():
+                    _check_keys(p, {"name", "steps", "labels"}, f"phases[{i}]")
+                    parsed.append(Phase(str(p.get("name", f"phase-{i}")), _integer(p, "steps", f"phases[{i}]"),
+                                        p.get("labels", "original")))
+            total = sum(p.steps for p in parsed)
+            if len(parsed) == len(phases):
+                require(steps is None or steps == total, "training.steps", f"must equal the phases' total ({total}) or be omitted")
     else:
-        steps = _integer(table, "steps", "training")
-        require(steps > 0, "training.steps", "must be an integer > 0")
-        parsed = [Phase("train", steps)]
+        with errors.check():
+            steps = _integer(table, "steps", "training")
+            require(steps > 0, "training.steps", "must be an integer > 0")
+            parsed = [Phase("train", steps)]
     betas = table.get("adam_betas", [0.9, 0.999])
-    require(isinstance(betas, list), "training.adam_betas", "must be two numbers [beta1, beta2]")
-    config = TrainConfig(
-        loss=loss,
-        beta=_number(table, "beta", "training", 0.1),
-        learning_rate=_number(table, "learning_rate", "training", 0.1),
-        phases=tuple(parsed),
-        batch_size=_integer(table, "batch_size", "training", 0),
-        optimizer=table.get("optimizer", "sgd"),
-        adam_betas=tuple(betas),
-        adam_eps=_number(table, "adam_eps", "training", 1e-8),
-        weight_decay=_number(table, "weight_decay", "training", 0.0),
-    )
-    sizes = {
-        "samples": _integer(table, "samples", "training", 1000),
-        "dim": _integer(table, "dim", "training", 16),
-        "seed": _integer(table, "seed", "training", 0),
-        "runs": _integer(table, "runs", "training", 8),
-        "test_fraction": _number(table, "test_fraction", "training", 0.0),
-    }
-    require(sizes["samples"] > 0, "training.samples", "must be > 0")
-    require(sizes["dim"] > 0, "training.dim", "must be > 0")
-    require(sizes["runs"] > 0, "training.runs", "must be > 0")
-    require(sizes["seed"] >= 0, "training.seed", "must be >= 0")
-    require(0 <= sizes["test_fraction"] < 1, "training.test_fraction", "must lie in [0, 1)")
+    with errors.check():
+        require(isinstance(betas, list), "training.adam_betas", "must be two numbers [beta1, beta2]")
+    numbers: dict[str, Any] = {}
+    for key, default in (("beta", 0.1), ("learning_rate", 0.1), ("adam_eps", 1e-8), ("weight_decay", 0.0)):
+        with errors.check():
+            numbers[key] = _number(table, key, "training", default)
+    with errors.check():
+        numbers["batch_size"] = _integer(table, "batch_size", "training", 0)
+    numbers["optimizer"] = table.get("optimizer", "sgd")
+    if isinstance(betas, list):
+        numbers["adam_betas"] = tuple(betas)
+    _probe_config(errors, **numbers)
+    sizes: dict[str, Any] = {}
+    for key, default in (("samples", 1000), ("dim", 16), ("seed", 0), ("runs", 8)):
+        with errors.check():
+            sizes[key] = _integer(table, key, "training", default)
+    with errors.check():
+        sizes["test_fraction"] = _number(table, "test_fraction", "training", 0.0)
+    for key, holds, rule in (("samples", lambda v: v > 0, "must be > 0"), ("dim", lambda v: v > 0, "must be > 0"),
+                             ("runs", lambda v: v > 0, "must be > 0"), ("seed", lambda v: v >= 0, "must be >= 0"),
+                             ("test_fraction", lambda v: 0 <= v < 1, "must lie in [0, 1)")):
+        if key in sizes:
+            with errors.check():
+                require(holds(sizes[key]), f"training.{key}", rule)
+    errors.raise_if_any()
+    config = TrainConfig(loss=loss, phases=tuple(parsed), **numbers)
     return config, sizes
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _training_dim(doc: dict[str, Any]) -> int | None:
+    """The training table's ``dim`` when it is a valid one (else ``None``)."""
+    training = doc.get("training")
+    dim = training.get("dim", 16) if isinstance(training, dict) else 16
+    return dim if isinstance(dim, int) and not isinstance(dim, bool) and dim > 0 else None
+
+
 def parse_scenario(doc: dict[str, Any], name: str = "scenario") -> Scenario:
-    """Validate a parsed TOML document (see the module docstring for the fields)."""
-    _check_keys(doc, _TOP_KEYS, "")
-    require("training" in doc, "training", "the [training] table is required")
-    require(isinstance(doc.get("behaviors"), list) and doc["behaviors"], "behaviors", "at least one [[behaviors]] table is required")
-    training, sizes = _parse_training(doc["training"], doc.get("phases", []))
-    dim = sizes["dim"]
-    behaviors = tuple(_parse_behavior(t, i, dim) for i, t in enumerate(doc["behaviors"]))
-    names = [b.name for b in behaviors]
-    require(len(set(names)) == len(names), "behaviors.name", "names must be unique")
-    total = sum(b.weight for b in behaviors)
-    require(abs(total - 1) <= TOLERANCE, "behaviors.weight", f"weights must sum to 1 (they sum to {total:.6g}); they are not normalised for you")
-    K = len(behaviors)
-    needed = K + (1 if any(b.offset > 0 for b in behaviors) else 0)
-    require(dim >= needed, "training.dim", f"must be >= {needed} (K = {K} delta directions" + (" + 1 offset direction)" if needed > K else ")"))
+    """Validate a parsed TOML document (see the module docstring for the fields).
+
+    Every error of the document is reported, not only the first: one
+    :class:`~prefdyn.errors.PrefdynError` for a single error,
+    :class:`~prefdyn.errors.PrefdynErrors` (one ``"field: rule"`` message each) for several."""
+    errors = ErrorCollector()
+    with errors.check():
+        _check_keys(doc, _TOP_KEYS, "")
+    training = sizes = None
+    with errors.check():
+        require("training" in doc, "training", "the [training] table is required")
+        training, sizes = _parse_training(doc["training"], doc.get("phases", []))
+    dim = sizes["dim"] if sizes else _training_dim(doc)
+    raw_behaviors = doc.get("behaviors")
+    behaviors: list[Behavior] = []
+    with errors.check():
+        require(isinstance(raw_behaviors, list) and bool(raw_behaviors), "behaviors",
+                "at least one [[behaviors]] table is required")
+    if isinstance(raw_behaviors, list):
+        for i, t in enumerate(raw_behaviors):
+            with errors.check():
+                behaviors.append(_parse_behavior(t, i, dim))
+    complete = isinstance(raw_behaviors, list) and len(behaviors) == len(raw_behaviors) and behaviors
+    tables = [t for t in raw_behaviors if isinstance(t, dict)] if isinstance(raw_behaviors, list) else []
+    names = [t.get("name", f"behavior-{i}") for i, t in enumerate(tables)]
+    if names and all(isinstance(n, str) for n in names):
+        with errors.check():
+            require(len({n.strip() for n in names}) == len(names), "behaviors.name", "names must be unique")
+    weights: list[Any] = [t.get("weight") for t in tables]
+    if weights and all(_is_number(w) and math.isfinite(w) for w in weights):
+        total = float(sum(weights))
+        with errors.check():
+            require(abs(total - 1) <= TOLERANCE, "behaviors.weight", f"weights must sum to 1 (they sum to {total:.6g}); they are not normalised for you")
+    K = len(raw_behaviors) if isinstance(raw_behaviors, list) else 0
+    if complete and dim is not None:
+        needed = K + (1 if any(b.offset > 0 for b in behaviors) else 0)
+        with errors.check():
+            require(dim >= needed, "training.dim", f"must be >= {needed} (K = {K} delta directions" + (" + 1 offset direction)" if needed > K else ")"))
     cosines = None
     geometry = doc.get("geometry", {})
-    _check_keys(geometry, {"cosines"}, "geometry")
-    if "cosines" in geometry:
-        matrix = _matrix(geometry["cosines"], K, "geometry.cosines")
-        correlation_factor(matrix, "geometry.cosines")
-        cosines = tuple(tuple(r) for r in matrix.tolist())
+    with errors.check():
+        _check_keys(geometry, {"cosines"}, "geometry")
+        if "cosines" in geometry and K:
+            matrix = _matrix(geometry["cosines"], K, "geometry.cosines")
+            correlation_factor(matrix, "geometry.cosines")
+            cosines = tuple(tuple(r) for r in matrix.tolist())
     ref_table = doc.get("reference", {})
-    _check_keys(ref_table, {"vocab", "scale"}, "reference")
-    reference = Reference(_integer(ref_table, "vocab", "reference", 2), _number(ref_table, "scale", "reference", 0.0))
-    require(2 <= reference.vocab <= MAX_VOCAB, "reference.vocab",
-            f"must lie in [2, {MAX_VOCAB:,}] (each sample's logits over the vocabulary are formed once)")
-    require(reference.scale >= 0, "reference.scale", "must be >= 0")
+    reference = Reference()
+    with errors.check():
+        _check_keys(ref_table, {"vocab", "scale"}, "reference")
+        reference = Reference(_integer(ref_table, "vocab", "reference", 2), _number(ref_table, "scale", "reference", 0.0))
+        with errors.check():
+            require(2 <= reference.vocab <= MAX_VOCAB, "reference.vocab",
+                    f"must lie in [2, {MAX_VOCAB:,}] (each sample's logits over the vocabulary are formed once)")
+        require(reference.scale >= 0, "reference.scale", "must be >= 0")
+    errors.raise_if_any()
+    assert training is not None and sizes is not None
     scenario = Scenario(
         name=str(doc.get("name", name)),
-        behaviors=behaviors,
+        behaviors=tuple(behaviors),
         training=training,
         cosines=cosines,
         reference=reference,

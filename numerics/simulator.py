@@ -42,7 +42,9 @@ from .config import TrainConfig
 from .data import PreferenceData
 from .evaluate import loss_kernels
 from .metrics import (
+    METRIC_ALIASES,
     NORM_METRICS,
+    REPORTED_METRICS,
     SAMPLE_METRICS,
     SPLITS,
     GroupReducer,
@@ -98,15 +100,22 @@ class SimulationResult:
         return self.curves.shape[0]
 
     def curve(self, metric: str, split: str = "train") -> torch.Tensor:
-        """``[R, T, K]`` per-run curve of a per-behaviour metric (or ``[R, T]`` for a norm)."""
+        """``[R, T, K]`` per-run curve of a per-behaviour metric (or ``[R, T]`` for a norm).
+
+        ``metric`` is one of :data:`~prefdyn.numerics.metrics.REPORTED_METRICS` (an alias such
+        as ``policy_accuracy`` returns its stored metric, ``accuracy``) or a norm.
+        """
         if metric in NORM_METRICS:
             return self.norms[..., NORM_METRICS.index(metric)]
-        require(metric in SAMPLE_METRICS, "metric", f"must be one of {', '.join(SAMPLE_METRICS + NORM_METRICS)}")
+        require(metric in REPORTED_METRICS, "metric", f"must be one of {', '.join(REPORTED_METRICS + NORM_METRICS)}")
+        metric = METRIC_ALIASES.get(metric, metric)
         require(split in SPLITS, "split", "must be train or test")
         return self.curves[:, :, :, SPLITS.index(split), SAMPLE_METRICS.index(metric)]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-ready mean/std across runs (population std, 0 for one run) of every curve."""
+        """JSON-ready mean/std across runs (population std, 0 for one run) of every curve:
+        per behaviour (and, with a test split, under ``test``) every metric of
+        :data:`~prefdyn.numerics.metrics.REPORTED_METRICS`, including ``policy_accuracy``."""
 
         def band(x: torch.Tensor) -> dict[str, list[float]]:
             return {"mean": x.mean(0).tolist(), "std": x.std(0, correction=0).tolist()}
@@ -119,9 +128,9 @@ class SimulationResult:
                 "train_samples": int(self.counts[b, 0]),
                 "test_samples": int(self.counts[b, 1]),
             }
-            entry.update({m: band(self.curve(m, "train")[..., b]) for m in SAMPLE_METRICS})
+            entry.update({m: band(self.curve(m, "train")[..., b]) for m in REPORTED_METRICS})
             if has_test:
-                entry["test"] = {m: band(self.curve(m, "test")[..., b]) for m in SAMPLE_METRICS}
+                entry["test"] = {m: band(self.curve(m, "test")[..., b]) for m in REPORTED_METRICS}
             behaviors.append(entry)
         return {
             "steps": list(self.steps),

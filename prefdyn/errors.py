@@ -6,6 +6,8 @@ one line and exits with status 2, without a traceback.
 """
 
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +45,49 @@ def output_directory(path: str | Path, field: str) -> Path:
     except OSError as err:
         raise PrefdynError(f"{field}: cannot create {folder} ({err.strerror})") from None
     return folder
+
+
+class PrefdynErrors(PrefdynError):
+    """Several :class:`PrefdynError` s found in one input (a scenario or conjecture file);
+    ``messages`` holds one ``"field: rule"`` line each, and the command line prints them one
+    per line (exit status 2)."""
+
+    def __init__(self, messages: list[str]) -> None:
+        self.messages = list(messages)
+        super().__init__("; ".join(self.messages))
+
+
+class ErrorCollector:
+    """Collect every error of an input instead of stopping at the first one::
+
+        errors = ErrorCollector()
+        with errors.check():
+            require(x > 0, "x", "must be > 0")
+        with errors.check():
+            require(y > 0, "y", "must be > 0")
+        errors.raise_if_any()  # one PrefdynError, or PrefdynErrors listing both
+
+    A failed block is skipped from the failing check on; later blocks still run."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @contextmanager
+    def check(self) -> Iterator[None]:
+        try:
+            yield
+        except PrefdynErrors as err:
+            self.messages.extend(m for m in err.messages if m not in self.messages)
+        except PrefdynError as err:
+            if str(err) not in self.messages:
+                self.messages.append(str(err))
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def raise_if_any(self) -> None:
+        """Raise what was collected: nothing, one :class:`PrefdynError` or :class:`PrefdynErrors`."""
+        if len(self.messages) == 1:
+            raise PrefdynError(self.messages[0])
+        if self.messages:
+            raise PrefdynErrors(self.messages)

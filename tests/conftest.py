@@ -20,13 +20,22 @@ settings.load_profile("prefdyn")
 def _one_torch_thread():
     """One intra-op thread for the whole suite: on a shared 2-core machine OpenMP spin-waiting
     makes small matmuls ~1000x slower with 2 threads under load; results are identical either
-    way. (torch is imported lazily so theory-only runs never load it.)"""
+    way. (torch is imported lazily so theory-only runs never load it.) ``OMP_NUM_THREADS=1`` as
+    well, unless set: the commands' thread policy (``prefdyn.threads``) respects it, so a
+    command run in-process or as a subprocess keeps to one thread too."""
+    import os
+
     import torch
 
     threads = torch.get_num_threads()
+    unset = "OMP_NUM_THREADS" not in os.environ
+    if unset:
+        os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+    if unset:
+        os.environ.pop("OMP_NUM_THREADS", None)
 
 
 @pytest.fixture

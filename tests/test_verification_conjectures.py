@@ -79,7 +79,8 @@ def test_unknown_restriction_exits_2(tmp_path, capsys):
     ('[restrict]\nbeta = {min = "a", max = 1}', "restrict.beta: min and max must be numbers"),
     ("[restrict]\nphases = 3", "restrict.phases: must be an array of phase tables"),
     ("[restrict]\nphases = [1]", "restrict.phases: must be an array of phase tables"),
-    ('name = "../../escape"', "name: must be letters, digits"),
+    ('name = ""', "name: must be a non-empty string"),  # free text otherwise (test_conjecture_tolerance)
+    ('name = "two\\nlines"', "name: must be one line of printable text"),
 ])
 def test_badly_typed_restrictions_exit_2(body, problem, tmp_path, capsys):
     path = tmp_path / "bad.toml"

@@ -26,6 +26,8 @@ import math
 import torch
 from scipy import stats
 
+from prefdyn.errors import require
+
 #: False-alarm probability allowed per Hypothesis example (all comparisons together).
 FALSE_ALARM = 1e-6
 #: Relative floating-point tolerance of float64 identities (many roundings of ~1e-16 each).
@@ -44,6 +46,27 @@ def student_radius(values: torch.Tensor, comparisons: int) -> torch.Tensor:
     runs = values.shape[0]
     quantile = float(stats.t.isf(FALSE_ALARM / (2 * comparisons), runs - 1))
     return quantile * values.std(0, correction=1) / math.sqrt(runs)
+
+
+def mean_radius(values: torch.Tensor, comparisons: int,
+                value_range: tuple[float, float] | None = None) -> torch.Tensor:
+    r"""Confidence radius of the mean over the leading (run) axis of ``values`` ``[R, ...]``,
+    one of ``comparisons`` sharing :data:`FALSE_ALARM` (Bonferroni).
+
+    Unbounded per-run statistics: :func:`student_radius` (CLT across runs). A statistic known
+    to lie in ``value_range`` :math:`[a, b]` (an accuracy, in :math:`[0, 1]`) also has
+    Hoeffding's distribution-free radius :math:`(b - a)\sqrt{\log(2k/\alpha)/(2R)}`; the
+    smaller of the two is returned, each computed at half the level (:math:`k = 2\,`
+    ``comparisons``), so the union bound keeps the total at :math:`\alpha`. Needs :math:`R \ge 2`.
+    """
+    runs = values.shape[0]
+    require(runs >= 2, "runs", "a statistical tolerance needs at least two independent runs")
+    if value_range is None:
+        return student_radius(values, comparisons)
+    low, high = value_range
+    student = student_radius(values, 2 * comparisons)
+    hoeffding = (high - low) * hoeffding_radius(runs, 2 * comparisons)
+    return torch.minimum(student, hoeffding.expand_as(student))
 
 
 def float_radius(*scales: torch.Tensor | float) -> torch.Tensor:

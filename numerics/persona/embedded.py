@@ -13,7 +13,7 @@ Example (needs the ``[real]`` extra)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -153,12 +153,17 @@ def embed_corpus(
     cache: EmbeddingCache | None = None,
     use_cache: bool = True,
     batch_size: int = 64,
+    progress: Callable[[str], None] | None = None,
 ) -> EmbeddedCorpus:
-    """Embed every behaviour of ``corpus`` (cached on disk unless ``use_cache`` is false)."""
+    """Embed every behaviour of ``corpus`` (cached on disk unless ``use_cache`` is false);
+    ``progress(name)`` is called after each behaviour."""
     template = check_template(template or embedder.default_template)
     store = (cache or EmbeddingCache()) if use_cache else None
-    results = [_embed_behaviour(b, embedder, template, corpus.responses, store, batch_size)
-               for b in corpus.behaviours]
+    results = []
+    for b in corpus.behaviours:
+        results.append(_embed_behaviour(b, embedder, template, corpus.responses, store, batch_size))
+        if progress is not None:
+            progress(b.name)
     head = _head(embedder, corpus.responses, store)
     return EmbeddedCorpus(embedder.identity, template, corpus.responses, head,
                           tuple(b for b, _ in results), sum(hit for _, hit in results))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -113,18 +114,23 @@ def pair_priority(corpus: EmbeddedCorpus, first: str, second: str, settings: Tra
 
 
 def pair_sweep(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float, pairs: int,
-               *, permutations: int = 10000) -> tuple[list[PairResult], Correlation | None]:
+               *, permutations: int = 10000,
+               progress: Callable[[str], None] | None = None) -> tuple[list[PairResult], Correlation | None]:
     """``pairs`` random behaviour pairs (seeded): each pair's result, and Spearman's rho between
     the priority gap and the observed joint loss-area difference :math:`A_j - A_i` (a positive
     rho means the priority level predicts which behaviour is learned first; ``None`` for fewer
-    than three pairs)."""
+    than three pairs). ``progress(name)`` is called after each pair."""
     names = corpus.names
     require(len(names) >= 2, "behaviors", "pairs need at least two behaviours")
     every = list(itertools.combinations(names, 2))
     chosen = random.Random(settings.seed).sample(every, min(pairs, len(every)))
     alone = {k: v[0] for k, v in train_each(corpus.select(sorted({n for p in chosen for n in p})),
                                             settings, threshold).items()}
-    results = [pair_priority(corpus, i, j, settings, threshold, alone) for i, j in chosen]
+    results = []
+    for i, j in chosen:
+        results.append(pair_priority(corpus, i, j, settings, threshold, alone))
+        if progress is not None:
+            progress(f"{i} / {j}")
     gaps = [r.gap for r in results]
     lead = [r.joint[1].loss_auc - r.joint[0].loss_auc for r in results]
     if len(results) < 3:
@@ -143,6 +149,9 @@ class Misalignment:
     aligned_train_accuracy: float
     reward_accuracy_from_reference: list[float]
     reward_accuracy_from_aligned: list[float]
+    #: steps on flipped labels; a steps-to-flip above it means the majority never flipped
+    #: (right-censored, printed ``>flip_steps``)
+    flip_steps: int = 0
 
     @property
     def first_step_ratio(self) -> float:
@@ -159,20 +168,32 @@ def _flip_curve(result: Any, start: int) -> list[float]:
 
 
 def _steps_to_flip(curve: list[float]) -> int:
-    """First step ``t >= 1`` with a majority on the flipped side (``len(curve)`` if never)."""
+    """First step ``t >= 1`` with a majority on the flipped side (``len(curve)``, one more than
+    the flipped steps, if never: right-censored)."""
     return next((t for t in range(1, len(curve)) if curve[t] < 0.5), len(curve))
 
 
 def misalignment(corpus: EmbeddedCorpus, settings: TrainSettings,
-                 flip_steps: int | None = None) -> Misalignment:
-    """Flip the labels from :math:`W_{\\mathrm{ref}}` and after ``settings.steps`` of alignment."""
+                 flip_steps: int | None = None,
+                 progress: Callable[[str], None] | None = None) -> Misalignment:
+    """Flip the labels from :math:`W_{\\mathrm{ref}}` and after ``settings.steps`` of alignment
+    (five trainings; ``progress(name)`` after each)."""
     flip = flip_steps or settings.steps
     n = settings.steps
-    base = train(corpus, settings, ("misalign", flip, "flipped"))
-    aligned = train(corpus, settings, ("align", n, "original"), ("misalign", flip, "flipped"))
-    one_step = train(corpus, settings, ("misalign", 1, "flipped"))
-    before = train(corpus, settings, ("align", n, "original"))
-    after = train(corpus, settings, ("align", n, "original"), ("misalign", 1, "flipped"))
+    plans = {
+        "from reference": (("misalign", flip, "flipped"),),
+        "from aligned": (("align", n, "original"), ("misalign", flip, "flipped")),
+        "one flipped step": (("misalign", 1, "flipped"),),
+        "aligned": (("align", n, "original"),),
+        "aligned + one flipped step": (("align", n, "original"), ("misalign", 1, "flipped")),
+    }
+    runs = {}
+    for name, plan in plans.items():
+        runs[name] = train(corpus, settings, *plan)
+        if progress is not None:
+            progress(name)
+    base, aligned, one_step = runs["from reference"], runs["from aligned"], runs["one flipped step"]
+    before, after = runs["aligned"], runs["aligned + one flipped step"]
     from_ref, from_aligned = _flip_curve(base, 0), _flip_curve(aligned, n)
     acc = before.curve("accuracy", "train")[0, -1]
     counts = before.counts[:, 0]
@@ -184,6 +205,7 @@ def misalignment(corpus: EmbeddedCorpus, settings: TrainSettings,
         aligned_train_accuracy=float((acc * counts).sum() / counts.sum()),
         reward_accuracy_from_reference=from_ref,
         reward_accuracy_from_aligned=from_aligned,
+        flip_steps=flip,
     )
 
 

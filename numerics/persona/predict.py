@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from prefdyn.errors import require
 from prefdyn.numerics.population import scenario_mixture
 from prefdyn.numerics.sampling import sample_scenario
 from prefdyn.numerics.scenario import Scenario
-from prefdyn.numerics.simulator import simulate
+from prefdyn.numerics.simulator import compute_dtype, simulate
 
 from .embedded import EmbeddedCorpus
 from .experiments import distinguishability
@@ -148,17 +149,27 @@ class PredictionReport:
     rho_distinguishability: Correlation | None
     harm: HarmScore | None
     seconds_theory: float
+    #: smallest loss error the observed curves resolve: the float spacing of their dtype at the
+    #: largest observed loss (``eps * max|L|``)
+    loss_resolution: float = 0.0
+    #: smallest accuracy error they resolve: an observed accuracy is a multiple of
+    #: :math:`1/(2n_b)` (a tie counts one half), so errors below :math:`1/(2\min_b n_b)` are
+    #: below the observation's resolution
+    accuracy_resolution: float = 0.0
 
     def summary(self) -> dict[str, Any]:
-        """Aggregate curve errors (median and max over behaviours)."""
+        """Aggregate curve errors (median and max over behaviours), the split they are measured
+        on and the resolutions below which an error is indistinguishable from 0."""
         loss_max = [r.loss_error_max for r in self.behaviours]
         acc_max = [r.accuracy_error_max for r in self.behaviours]
-        return {"behaviours": len(self.behaviours),
+        return {"behaviours": len(self.behaviours), "split": "train",
                 "median_max_loss_error": statistics.median(loss_max),
                 "max_loss_error": max(loss_max),
                 "mean_loss_error": statistics.fmean(r.loss_error_mean for r in self.behaviours),
                 "median_max_accuracy_error": statistics.median(acc_max),
-                "max_accuracy_error": max(acc_max)}
+                "max_accuracy_error": max(acc_max),
+                "loss_resolution": self.loss_resolution,
+                "accuracy_resolution": self.accuracy_resolution}
 
     def to_json(self) -> dict[str, Any]:
         corr = lambda c: None if c is None else asdict(c)
@@ -172,15 +183,16 @@ class PredictionReport:
                 "behaviors": [asdict(r) for r in self.behaviours]}
 
 
-def observed_curves(corpus: EmbeddedCorpus, settings: TrainSettings,
-                    joint: bool) -> dict[str, torch.Tensor]:
+def observed_curves(corpus: EmbeddedCorpus, settings: TrainSettings, joint: bool,
+                    progress: Callable[[str], None] | None = None) -> dict[str, torch.Tensor]:
     """Real training curves ``[T + 1, K]`` (training split): ``loss`` and ``accuracy``
-    (:data:`OBSERVED_ACCURACY`), one shared head (``joint``) or one head per behaviour."""
+    (:data:`OBSERVED_ACCURACY`), one shared head (``joint``) or one head per behaviour
+    (``progress(name)`` after each)."""
     if joint:
         results = [train(corpus, settings)]
         pick = lambda res, metric: res.curve(metric, "train")[0]
     else:
-        results = [res for _, res in train_each(corpus, settings, threshold=0.0).values()]
+        results = [res for _, res in train_each(corpus, settings, threshold=0.0, progress=progress).values()]
         pick = lambda res, metric: res.curve(metric, "train")[0, :, 0:1]
     return {key: torch.cat([pick(r, metric) for r in results], dim=1)
             for key, metric in (("loss", "loss"), ("accuracy", OBSERVED_ACCURACY))}
@@ -199,20 +211,27 @@ def _correlations(rows: list[BehaviourPrediction], permutations: int,
 
 
 def predict_corpus(corpus: EmbeddedCorpus, settings: TrainSettings, *, joint: bool,
-                   threshold: float = 0.6, permutations: int = 10000) -> PredictionReport:
-    """Predict, train and compare (module docstring)."""
+                   threshold: float = 0.6, permutations: int = 10000,
+                   progress: Callable[[str], None] | None = None) -> PredictionReport:
+    """Predict, train and compare (module docstring); ``progress(name)`` after each behaviour
+    trained alone."""
 
     require(settings.steps > 0, "steps", "must be > 0")
     start = time.perf_counter()
-    mix = fit_mixture(preference_data(corpus, settings.test_fraction, settings.seed))
+    data = preference_data(corpus, settings.test_fraction, settings.seed)
+    mix = fit_mixture(data)
     curves = flow_curves(mix, settings.config(), joint=joint)
     seconds = time.perf_counter() - start
-    observed = observed_curves(corpus, settings, joint)
+    observed = observed_curves(corpus, settings, joint, progress)
     rows = compare_curves(corpus.names, distinguishability(corpus),
                           {"loss": curves.loss, "accuracy": curves.accuracy}, observed, threshold)
     rho_speed, rho_steps, rho_dist = _correlations(rows, permutations, settings.seed)
+    train_counts = torch.bincount(data.behavior[data.train], minlength=data.num_behaviors)
+    # the observed curves are computed in the embeddings' arithmetic dtype (then stored as float64)
+    loss_resolution = torch.finfo(compute_dtype(data.g.dtype)).eps * float(observed["loss"].abs().max())
     return PredictionReport(settings, joint, threshold, rows, rho_speed, rho_steps, rho_dist,
-                            harm_score(rows) if joint else None, seconds)
+                            harm_score(rows) if joint else None, seconds, loss_resolution,
+                            1 / (2 * int(train_counts.min())))
 
 
 def scenario_errors(scenario: Scenario, *, runs: int, seed: int = 0,

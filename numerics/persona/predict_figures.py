@@ -35,7 +35,7 @@ def _title(doc: Doc) -> str:
     s = doc["settings"]
     batch = "full batch" if s["batch_size"] == 0 else f"batch {s['batch_size']}"
     return (f"{doc['mode']} heads, {s['loss']}, beta {s['beta']:g}, lr {s['learning_rate']:g}, "
-            f"{batch}")
+            f"{batch}; training split (moment model fitted to it)")
 
 
 def _spread(rows: list[Mapping[str, Any]], count: int) -> list[Mapping[str, Any]]:
@@ -58,7 +58,7 @@ def curve_grid(doc: Doc, outdir: Path, name: str = "predict-curves", panels: int
             ax.set_visible(False)
         for i, row in enumerate(rows):
             for k, (metric, label) in enumerate((("loss", "train loss"),
-                                                 ("accuracy", "reward acc."))):
+                                                 ("accuracy", "train reward acc.\n(tie = 1/2)"))):
                 ax = axes[2 * (i // cols) + k, i % cols]
                 ax.set_visible(True)
                 obs, pred = row[f"observed_{metric}"], row[f"predicted_{metric}"]
@@ -82,10 +82,16 @@ def curve_grid(doc: Doc, outdir: Path, name: str = "predict-curves", panels: int
 
 
 def _rho_text(corr: Mapping[str, Any] | None) -> str:
+    """Spearman's rho, its CI and its p-value (the test named; ``< r`` at its resolution)."""
+    from prefdyn.formatting import p_value_text
+
     if corr is None:
         return "rho: n/a (fewer than 3 behaviours)"
     ci = corr["ci"]
-    return f"Spearman rho = {corr['rho']:.3f}\n95% CI [{ci['low']:.3f}, {ci['high']:.3f}]"
+    p = p_value_text(corr["p_value"], corr.get("p_resolution"))
+    p = p if p.startswith("<") else f"= {p}"
+    return (f"Spearman rho = {corr['rho']:.3g}, n = {corr['n']}\n95% CI [{ci['low']:.3g}, "
+            f"{ci['high']:.3g}]\n{corr.get('method', 'permutation')} p {p}")
 
 
 def speed_scatter(doc: Doc, outdir: Path, name: str = "predict-speed") -> list[Path]:

@@ -29,12 +29,19 @@ The authors' pairwise priority level (DESIGN, T-priority):
 :math:`\mathrm{gap}_{ij} = (p_i - p_j)/\max(\|\delta_i\|, \|\delta_j\|)`; a positive gap predicts
 that :math:`i` is learned first when the two are trained jointly.
 
-:func:`spearman` gives Spearman's :math:`\rho` with a two-sided permutation p-value and a
-bootstrap CI (resampling pairs).
+:func:`spearman` gives Spearman's :math:`\rho` with a two-sided p-value and a bootstrap CI
+(resampling pairs). The p-value is exact for :math:`n \le` :data:`EXACT_MAX_N`: the share of
+all :math:`n!` permutations of ``y`` whose :math:`|\rho|` is at least the observed one (so it is
+a multiple of :math:`1/n!` and never below the test's resolution, :math:`2/n!` without ties:
+:math:`5.0\times10^{-5}` for :math:`n = 8`); for larger :math:`n` a seeded Monte-Carlo
+permutation test over :math:`P` random permutations, :math:`(1 + \#\{|\rho_\pi| \ge |\rho|\})
+/(1 + P)`, whose resolution is :math:`1/(1 + P)`. ``method`` and ``p_resolution`` say which, and
+:func:`prefdyn.formatting.p_value_text` prints a p-value at the resolution as ``< r``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -166,9 +173,18 @@ def priority_level(delta_i: torch.Tensor, delta_j: torch.Tensor) -> tuple[float,
     return p_i, p_j, (p_i - p_j) / scale
 
 
+#: Largest :math:`n` whose permutation null is enumerated exactly (:math:`10! = 3\,628\,800`
+#: permutations, about a second); above it the p-value is a seeded Monte-Carlo permutation test.
+EXACT_MAX_N = 10
+
+
 @dataclass(frozen=True)
 class Correlation:
-    """Spearman's rho, its two-sided permutation p-value and a bootstrap CI."""
+    """Spearman's rho, its two-sided p-value and a bootstrap CI.
+
+    ``method`` is ``"exact"`` (all :math:`n!` permutations enumerated; ``permutations`` is then
+    :math:`n!`) or ``"permutation"`` (``permutations`` random ones, seeded);
+    ``p_resolution`` is the smallest p-value the test can give."""
 
     rho: float
     p_value: float
@@ -176,6 +192,8 @@ class Correlation:
     n: int
     permutations: int
     resamples: int
+    method: str = "permutation"
+    p_resolution: float = 0.0
 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -187,21 +205,73 @@ def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.divide((rx * ry).sum(1), den, out=np.zeros(len(rx)), where=den > 0)
 
 
+def all_permutations(n: int) -> np.ndarray:
+    """Every permutation of ``range(n)`` as rows of an ``[n!, n]`` int8 array (built by
+    inserting ``k`` at every position of the permutations of ``range(k)``)."""
+    require(0 <= n <= EXACT_MAX_N, "n", f"exact enumeration needs n <= {EXACT_MAX_N}")
+    perms = np.zeros((1, 0), dtype=np.int8)
+    for k in range(n):
+        m = perms.shape[0]
+        out = np.empty((m * (k + 1), k + 1), dtype=np.int8)
+        for pos in range(k + 1):
+            block = out[pos * m:(pos + 1) * m]
+            block[:, :pos] = perms[:, :pos]
+            block[:, pos] = k
+            block[:, pos + 1:] = perms[:, pos:]
+        perms = out
+    return perms
+
+
+def exact_spearman_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    r"""``(p, resolution)`` of the exact two-sided permutation test of Spearman's :math:`\rho`:
+    :math:`p = \#\{\pi : |S_\pi| \ge |S|\}/n!` over all :math:`n!` permutations :math:`\pi` of
+    ``y``, with :math:`S_\pi = \sum_i \tilde r^x_i\tilde r^y_{\pi(i)}` on doubled centred
+    (average, for ties) ranks -- integers, so the comparison is exact; the resolution is the
+    smallest p any data with these ranks can give, :math:`\#\{\pi : |S_\pi| = \max|S|\}/n!`."""
+    n = len(x)
+    rx = np.rint(2 * rankdata(x) - (n + 1)).astype(np.int64)
+    ry = np.rint(2 * rankdata(y) - (n + 1)).astype(np.int64)
+    observed = abs(int(rx @ ry))
+    perms = all_permutations(n)
+    at_least = top = 0
+    largest = -1
+    for start in range(0, len(perms), 1 << 19):
+        stat = np.abs(ry[perms[start:start + (1 << 19)]] @ rx)
+        at_least += int((stat >= observed).sum())
+        chunk_max = int(stat.max())
+        if chunk_max > largest:
+            largest, top = chunk_max, int((stat == chunk_max).sum())
+        elif chunk_max == largest:
+            top += int((stat == chunk_max).sum())
+    total = math.factorial(n)
+    return at_least / total, top / total
+
+
 def spearman(x: np.ndarray | list[float], y: np.ndarray | list[float], *,
              permutations: int = 10000, resamples: int = 2000, level: float = 0.95,
              seed: int = 0) -> Correlation:
-    r""":math:`\rho_S(x, y)`; p-value :math:`(1 + \#\{|\rho_\pi| \ge |\rho|\})/(1 + P)` over
-    :math:`P` random permutations of ``y``; percentile CI over resampled ``(x, y)`` pairs."""
+    r""":math:`\rho_S(x, y)` with a two-sided p-value and a percentile CI over resampled
+    ``(x, y)`` pairs.
+
+    For :math:`n \le` :data:`EXACT_MAX_N` the p-value is exact (:func:`exact_spearman_p`, all
+    :math:`n!` permutations; ``permutations`` is ignored); otherwise
+    :math:`(1 + \#\{|\rho_\pi| \ge |\rho|\})/(1 + P)` over :math:`P` = ``permutations`` random
+    permutations of ``y`` drawn with ``seed``, resolution :math:`1/(1 + P)`."""
     xa, ya = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     require(xa.shape == ya.shape and xa.ndim == 1, "spearman", "x and y must be equal-length 1-D")
     require(len(xa) >= 3, "spearman", "needs at least three behaviours")
     rng = np.random.default_rng(seed)
     rho = float(_spearman_rows(xa[None], ya[None])[0])
-    perm = rng.permuted(np.broadcast_to(ya, (permutations, len(ya))), axis=1)
-    null = _spearman_rows(np.broadcast_to(xa, perm.shape), perm)
-    p_value = (1 + int((np.abs(null) >= abs(rho) - 1e-12).sum())) / (1 + permutations)
+    if len(xa) <= EXACT_MAX_N:
+        p_value, resolution = exact_spearman_p(xa, ya)
+        method, count = "exact", math.factorial(len(xa))
+    else:
+        perm = rng.permuted(np.broadcast_to(ya, (permutations, len(ya))), axis=1)
+        null = _spearman_rows(np.broadcast_to(xa, perm.shape), perm)
+        p_value = (1 + int((np.abs(null) >= abs(rho) - 1e-12).sum())) / (1 + permutations)
+        method, count, resolution = "permutation", permutations, 1 / (1 + permutations)
     idx = rng.integers(len(xa), size=(resamples, len(xa)))
     boot = _spearman_rows(xa[idx], ya[idx])
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
-    return Correlation(rho, p_value, Interval(float(lo), float(hi)), len(xa), permutations,
-                       resamples)
+    return Correlation(rho, p_value, Interval(float(lo), float(hi)), len(xa), count,
+                       resamples, method, resolution)

@@ -48,9 +48,27 @@ def to_latex(rows: Sequence[Row], columns: Sequence[str], *, caption: str = "",
     return "\n".join(lines) + "\n"
 
 
-def to_text(rows: Sequence[Row], columns: Sequence[str], digits: int = 4) -> str:
-    """A plain aligned table for the terminal."""
-    cells = [list(columns)] + [[_cell(r[c], digits) for c in columns] for r in rows]
+def to_text(rows: Sequence[Row], columns: Sequence[str], digits: int = 4,
+            censored: Mapping[str, int] | None = None) -> str:
+    """A plain aligned table for the terminal, in the number policy of
+    :mod:`prefdyn.formatting`: floats with ``digits`` significant digits; a column ``c`` whose
+    rows also carry ``c_lo`` and ``c_hi`` (a confidence interval, as in the JSON) prints as
+    ``value [lo, hi]``; a count column named in ``censored`` (``{column: limit}``) prints a
+    value above ``limit`` -- an event that never happened within ``limit`` steps -- as
+    ``>limit``."""
+    from prefdyn.formatting import count_text, sig, with_interval
+
+    def cell(row: Row, c: str) -> str:
+        value = row[c]
+        if censored and c in censored and isinstance(value, int):
+            return count_text(value, censored[c])
+        if isinstance(value, float) and f"{c}_lo" in row and f"{c}_hi" in row:
+            return with_interval(value, float(row[f"{c}_lo"]), float(row[f"{c}_hi"]), digits)
+        return sig(value, digits) if isinstance(value, float) else str(value)
+
+    heads = [f"{c} [95% CI]" if rows and f"{c}_lo" in rows[0] and f"{c}_hi" in rows[0] else c
+             for c in columns]
+    cells = [heads] + [[cell(r, c) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     return "\n".join("  ".join(v.ljust(w) if i == 0 else v.rjust(w)
                                for i, (v, w) in enumerate(zip(line, widths, strict=True)))

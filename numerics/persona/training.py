@@ -13,7 +13,7 @@ behaviour.
 Learning speed of a behaviour from its training-loss curve :math:`L_0, \dots, L_T`:
 
 * ``steps_to_threshold``: :math:`\min\{t : L_t \le \tau\}` (:math:`T + 1` when never reached,
-  i.e. right-censored; ties are ranked equally by Spearman's rho);
+  i.e. right-censored, printed ``>T``; ties are ranked equally by Spearman's rho);
 * ``loss_auc``: :math:`\frac1T\sum_{t=1}^{T} L_t`, the normalised area under the loss curve
   (smaller = faster).
 """
@@ -21,7 +21,7 @@ Learning speed of a behaviour from its training-loss curve :math:`L_0, \dots, L_
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -112,6 +112,14 @@ class Speed:
     final_test_loss: float
     final_train_accuracy: float
     final_test_accuracy: float
+    #: the training length :math:`T`: ``steps_to_threshold > steps`` means never reached
+    #: (right-censored; printed ``>T``)
+    steps: int = 0
+
+    @property
+    def censored(self) -> bool:
+        """Whether the threshold was never reached within :attr:`steps` steps."""
+        return self.steps_to_threshold > self.steps
 
 
 def speed(result: SimulationResult, behaviour: int, threshold: float) -> Speed:
@@ -125,14 +133,17 @@ def speed(result: SimulationResult, behaviour: int, threshold: float) -> Speed:
         return float(result.curve(metric, split)[0, -1, behaviour])
 
     return Speed(reached, float(loss[1:].mean()), last("loss", "train"), last("loss", "test"),
-                 last("accuracy", "train"), last("accuracy", "test"))
+                 last("accuracy", "train"), last("accuracy", "test"), steps[-1])
 
 
-def train_each(corpus: EmbeddedCorpus, settings: TrainSettings,
-               threshold: float) -> dict[str, tuple[Speed, SimulationResult]]:
-    """Each behaviour trained alone (its own fresh head), with its speed and curves."""
+def train_each(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float,
+               progress: Callable[[str], None] | None = None) -> dict[str, tuple[Speed, SimulationResult]]:
+    """Each behaviour trained alone (its own fresh head), with its speed and curves;
+    ``progress(name)`` is called after each behaviour."""
     out = {}
     for name in corpus.names:
         result = train(corpus.select([name]), settings)
         out[name] = (speed(result, 0, threshold), result)
+        if progress is not None:
+            progress(name)
     return out

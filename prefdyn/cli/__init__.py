@@ -6,7 +6,8 @@ parsed namespace and returning an exit status. Modules are discovered, so adding
 never edits a shared table. Registration must stay cheap (no torch import); heavy imports
 happen inside the command.
 
-Exit status: 0 success, 1 a check failed (e.g. a theorem did not verify), 2 bad input.
+Exit status: 0 success, 1 a check failed (e.g. a theorem did not verify), 2 bad input (one
+``prefdyn COMMAND: error: field: rule`` line per error found).
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except PrefdynError as err:
-        print(f"prefdyn {args.command}: error: {_one_line(err)}", file=sys.stderr)
+    except PrefdynError as err:  # several errors of one input (PrefdynErrors): one line each
+        for message in getattr(err, "messages", None) or [str(err)]:
+            print(f"prefdyn {args.command}: error: {_one_line(message)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # e.g. `prefdyn derive ... | head`
         sys.stderr.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._output import emit_json
-from ._types import SEED, number, positive
+from ._types import SEED, add_threads_option, number, positive
 
 
 def common_options(p: argparse.ArgumentParser) -> None:
@@ -32,6 +32,7 @@ def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--out", type=Path, default=None, help="also write results into this folder")
+    add_threads_option(p)
 
 
 def training_options(p: argparse.ArgumentParser) -> None:
@@ -74,17 +75,35 @@ def load_corpus(args: argparse.Namespace) -> Any:
 
 
 def load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    """(corpus, embedder, embedded corpus); reports embedding time and cache hits on stderr."""
+    """(corpus, embedder, embedded corpus); reports embedding progress (a bar on a terminal,
+    plain lines otherwise), time and cache hits on stderr. Threads: the encoder's work is large
+    (the idle cores, :mod:`prefdyn.threads`); the last-layer training that follows is small."""
     from prefdyn.numerics.persona import embed_corpus, resolve_embedder
+    from prefdyn.progress import Progress
+    from prefdyn.threads import configure_threads, simulation_work
 
     corpus = load_corpus(args)
+    configure_threads(args.threads, work=None)
     embedder = resolve_embedder(args.model, args.device)
     start = time.perf_counter()
-    embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache)
+    progress = Progress(f"persona {args.action}", "embedding", len(corpus.behaviours), "behaviours")
+    embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache,
+                            progress=lambda name: progress.update(1, name))
+    progress.close(f"{len(embedded.behaviours)} behaviour(s), {embedded.cache_hits} from the cache")
     print(f"persona: {len(embedded.behaviours)} behaviour(s) embedded by {embedder.name} in "
           f"{time.perf_counter() - start:.2f} s ({embedded.cache_hits} from the cache)",
           file=sys.stderr)
+    samples = sum(len(b.sign) for b in embedded.behaviours)
+    dim = embedded.behaviours[0].g.shape[-1] if embedded.behaviours else 1
+    configure_threads(args.threads, work=simulation_work(1, samples, dim))
     return corpus, embedder, embedded
+
+
+def training_progress(args: argparse.Namespace, total: int, unit: str = "behaviours") -> Any:
+    """A :class:`~prefdyn.progress.Progress` over ``total`` trainings (behaviours, pairs, ...)."""
+    from prefdyn.progress import Progress
+
+    return Progress(f"persona {args.action}", "training", total, unit)
 
 
 def with_out(action: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -135,9 +154,16 @@ def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
 
 
 def spearman_text(label: str, c: dict[str, Any] | None) -> str:
-    """One line for a Spearman correlation document ``{rho, ci: {low, high}, p_value[, n]}``."""
+    """One line for a Spearman correlation document ``{rho, ci: {low, high}, p_value[, n,
+    method, p_resolution]}``: the p-value says its test (exact over all n! permutations, or a
+    seeded permutation test) and prints as ``< r`` at the test's resolution ``r``."""
+    from prefdyn.formatting import p_value_text, signed
+
     if c is None:
         return f"Spearman rho({label}): n/a (fewer than three behaviours)\n"
     n = f"  (n = {c['n']})" if "n" in c else ""
-    return (f"Spearman rho({label}) = {c['rho']:+.4f}  95% CI [{c['ci']['low']:+.4f}, "
-            f"{c['ci']['high']:+.4f}]  permutation p = {c['p_value']:.3g}{n}\n")
+    method = c.get("method", "permutation")
+    p = p_value_text(c["p_value"], c.get("p_resolution"))
+    p = p if p.startswith("<") else f"= {p}"
+    return (f"Spearman rho({label}) = {signed(c['rho'])}  95% CI [{signed(c['ci']['low'])}, "
+            f"{signed(c['ci']['high'])}]  {method} p {p}{n}\n")

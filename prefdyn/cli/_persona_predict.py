@@ -20,6 +20,7 @@ from ._persona_options import (
     spearman_text,
     train_settings,
     training_options,
+    training_progress,
     with_out,
 )
 from ._types import positive
@@ -42,20 +43,29 @@ def register_predict(actions: Any) -> None:
 
 
 def _text(doc: dict[str, Any]) -> str:
+    """Summary lines: curve errors on the training split (the moment model is fitted to it, so
+    the two are like for like), printed ``< r`` below the observation's resolution ``r``."""
+    from prefdyn.formatting import sig
+
     s = doc["summary"]
-    out = (f"{doc['mode']} heads, {s['behaviours']} behaviour(s): max |loss error| median "
-           f"{s['median_max_loss_error']:.4f}, worst {s['max_loss_error']:.4f}; max |accuracy "
-           f"error| median {s['median_max_accuracy_error']:.4f}, worst "
-           f"{s['max_accuracy_error']:.4f}; theory {doc['theory_seconds']:.2f} s\n")
+    loss_r, acc_r = s.get("loss_resolution"), s.get("accuracy_resolution")
+    out = (f"{doc['mode']} heads, {s['behaviours']} behaviour(s), training split (the moment model "
+           f"is fitted to it): max |loss error| median {sig(s['median_max_loss_error'], resolution=loss_r)}, "
+           f"worst {sig(s['max_loss_error'], resolution=loss_r)}; max |reward accuracy error| median "
+           f"{sig(s['median_max_accuracy_error'], resolution=acc_r)}, worst "
+           f"{sig(s['max_accuracy_error'], resolution=acc_r)} (a tie counts 1/2); theory "
+           f"{sig(doc['theory_seconds'], 3)} s\n")
+    if loss_r is not None and s["max_loss_error"] < loss_r:
+        out += (f"  (every loss error is below the float resolution {sig(loss_r, 1)} of the observed "
+                "curves: at these settings the losses barely move; raise --beta or --lr)\n")
     out += spearman_text("predicted vs observed speed (mean loss decrease)",
                  doc["rho_predicted_observed_speed"])
     out += spearman_text("distinguishability vs observed speed", doc["rho_distinguishability_observed_speed"])
     harm = doc["harmed"]
     if harm is not None:
-        fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
-        out += (f"harmed (final loss > initial): observed {harm['observed'] or 'none'}; "
-                f"predicted {harm['predicted'] or 'none'}; precision {fmt(harm['precision'])}, "
-                f"recall {fmt(harm['recall'])}\n")
+        out += (f"harmed (final training loss > initial): observed {harm['observed'] or 'none'}; "
+                f"predicted {harm['predicted'] or 'none'}; precision {sig(harm['precision'])}, "
+                f"recall {sig(harm['recall'])}\n")
     return out
 
 
@@ -64,8 +74,10 @@ def run_predict(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona.tables import to_text
 
     _, _, data = load(args)
+    progress = training_progress(args, 1 if args.joint else len(data.behaviours))
     report = predict_corpus(data, train_settings(args), joint=args.joint, threshold=args.threshold,
-                            permutations=args.permutations)
+                            permutations=args.permutations, progress=lambda name: progress.update(1, name))
+    progress.close()
     doc = report.to_json()
     rows: list[dict[str, Any]] = [{"name": r.name, "distinguishability": r.distinguishability,
              "loss_error_max": r.loss_error_max, "loss_error_mean": r.loss_error_mean,

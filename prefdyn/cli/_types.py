@@ -38,3 +38,12 @@ def positive(kind: type[int | float]) -> Callable[[str], float]:
 
 #: a seed: an integer >= 0
 SEED = number(int, minimum=0)
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: torch's CPU threads for the command (default: the policy of
+    :mod:`prefdyn.threads` -- one thread for small work, never more than the idle cores,
+    ``OMP_NUM_THREADS`` respected)."""
+    parser.add_argument("--threads", type=positive(int), default=None, metavar="N",
+                        help="CPU threads for torch (default: by problem size and idle cores; "
+                             "OMP_NUM_THREADS is respected)")

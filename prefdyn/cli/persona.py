@@ -21,6 +21,7 @@ from ._persona_options import (
     spearman_text,
     train_settings,
     training_options,
+    training_progress,
     with_out,
 )
 from ._types import number, positive
@@ -66,13 +67,19 @@ def _train(args: argparse.Namespace) -> int:
 
     _, _, data = load(args)
     settings = train_settings(args)
-    each = train_each(data, settings, args.threshold)
+    progress = training_progress(args, len(data.behaviours))
+    each = train_each(data, settings, args.threshold, progress=lambda name: progress.update(1, name))
+    progress.close()
     dist = distinguishability(data)
-    rows = [{"name": k, "distinguishability": dist[k], **asdict(s)} for k, (s, _) in each.items()]
+    rows = [{"name": k, "distinguishability": dist[k], **asdict(s),
+             "steps_to_threshold_censored": s.censored} for k, (s, _) in each.items()]
     doc: dict[str, Any] = {"settings": asdict(settings), "threshold": args.threshold,
                            "behaviors": [{**row, "curves": _curves(each[row["name"]][1], 0)}
                                          for row in rows]}
-    text = to_text(rows, TRAIN_COLUMNS)
+    # steps_to_threshold = T + 1 means "never within T steps": printed >T
+    text = ("last-layer training per behaviour; losses and accuracies on the split named in the "
+            "column (a tie counts 1/2)\n")
+    text += to_text(rows, TRAIN_COLUMNS, censored={"steps_to_threshold": settings.steps})
     if len(rows) >= 3:
         speeds = {k: s for k, (s, _) in each.items()}
         corr = correlate_speeds(dist, speeds, args.threshold, permutations=args.permutations,
@@ -98,50 +105,71 @@ def _pair(args: argparse.Namespace) -> int:
     _, _, data = load(args)
     settings = train_settings(args)
     if args.pairs > 1 and len(data.behaviours) > 2:
+        total = min(args.pairs, len(data.behaviours) * (len(data.behaviours) - 1) // 2)
+        progress = training_progress(args, total, "pairs")
         results, corr = pair_sweep(data, settings, args.threshold, args.pairs,
-                                   permutations=args.permutations)
+                                   permutations=args.permutations,
+                                   progress=lambda name: progress.update(1, name))
+        progress.close()
         agree = sum(r.agrees for r in results) / len(results)
         doc: dict[str, Any] = {"pairs": [_pair_json(r) for r in results], "agreement": agree,
                                "rho_gap_lead": None if corr is None else asdict(corr)}
-        text = f"{len(results)} pairs: prediction agrees with the observed order in {agree:.1%}\n"
+        text = (f"{len(results)} pairs: prediction agrees with the observed order (training-split "
+                f"loss AUC) in {agree:.1%}\n")
         if corr is not None:
             text += spearman_text("priority gap, joint loss-AUC lead", asdict(corr))
         return finish(args, doc, text)
     first, second = data.names if len(data.names) == 2 else default_pair(data)
     r = pair_priority(data, first, second, settings, args.threshold)
-    text = (f"pair {r.first} / {r.second}: priority p = {r.priority[0]:.4f} / "
-            f"{r.priority[1]:.4f}, gap = {r.gap:+.4f} -> predicted first: {r.predicted_first}; "
-            f"observed first (smaller joint loss AUC): {r.observed_first}\n"
-            f"  final train accuracy joint {r.joint[0].final_train_accuracy:.3f} / "
-            f"{r.joint[1].final_train_accuracy:.3f}, alone {r.alone[0].final_train_accuracy:.3f}"
-            f" / {r.alone[1].final_train_accuracy:.3f}\n")
+    from prefdyn.formatting import sig, signed
+
+    text = (f"pair {r.first} / {r.second}: priority p = {sig(r.priority[0])} / "
+            f"{sig(r.priority[1])}, gap = {signed(r.gap)} -> predicted first: {r.predicted_first}; "
+            f"observed first (smaller joint training-loss AUC): {r.observed_first}\n"
+            f"  final train accuracy joint {sig(r.joint[0].final_train_accuracy)} / "
+            f"{sig(r.joint[1].final_train_accuracy)}, alone {sig(r.alone[0].final_train_accuracy)}"
+            f" / {sig(r.alone[1].final_train_accuracy)}\n")
     return finish(args, _pair_json(r), text)
 
 
 def _misalign_text(m: Any, label: str = "") -> str:
-    return (f"{label}steps to flip: from reference {m.steps_to_flip_from_reference}, from aligned "
-            f"{m.steps_to_flip_from_aligned} (aligned train accuracy "
-            f"{m.aligned_train_accuracy:.3f}); first-step size ratio aligned/reference "
-            f"{m.first_step_ratio:.3f}\n")
+    from prefdyn.formatting import count_text, sig
+
+    limit = m.flip_steps
+    return (f"{label}steps to flip (training split): from reference "
+            f"{count_text(m.steps_to_flip_from_reference, limit)}, from aligned "
+            f"{count_text(m.steps_to_flip_from_aligned, limit)} of {limit} flipped steps (aligned "
+            f"train accuracy {sig(m.aligned_train_accuracy)}); first-step size ratio "
+            f"aligned/reference {sig(m.first_step_ratio)}\n")
 
 
 def _misalign_json(m: Any) -> dict[str, Any]:
-    return {**asdict(m), "first_step_ratio": m.first_step_ratio}
+    """The misalignment document; ``steps_to_flip_censored`` says which count means "never
+    within ``flip_steps``" (stored as ``flip_steps + 1``)."""
+    return {**asdict(m), "first_step_ratio": m.first_step_ratio,
+            "steps_to_flip_censored": {
+                "from_reference": m.steps_to_flip_from_reference > m.flip_steps,
+                "from_aligned": m.steps_to_flip_from_aligned > m.flip_steps}}
 
 
 def _misalign(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona.experiments import misalignment
 
     _, _, data = load(args)
-    m = misalignment(data, train_settings(args), args.flip_steps)
+    progress = training_progress(args, 5, "trainings")
+    m = misalignment(data, train_settings(args), args.flip_steps,
+                     progress=lambda name: progress.update(1, name))
+    progress.close()
     return finish(args, _misalign_json(m), _misalign_text(m))
 
 
 def _finetune(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona import resolve_embedder
     from prefdyn.numerics.persona.finetune import FinetuneSettings, finetune
+    from prefdyn.threads import configure_threads
 
     corpus = load_corpus(args)
+    configure_threads(args.threads, work=None)  # fine-tuning an encoder: large work
     if args.behaviors is None:
         corpus = corpus.select(corpus.names[:args.subset])
     ft = FinetuneSettings(samples=args.samples, steps=args.ft_steps, batch_size=args.ft_batch,
@@ -153,11 +181,13 @@ def _finetune(args: argparse.Namespace) -> int:
                                       if not k.startswith("misalign")},
            "misalign_base": _misalign_json(r.misalign_base),
            "misalign_tuned": _misalign_json(r.misalign_tuned)}
-    text = "".join(f"{b}: distinguishability {r.distinguishability_base[b]:.4f} -> "
-                   f"{r.distinguishability_tuned[b]:.4f} (held-out "
-                   f"{r.test_distinguishability_base[b]:.4f} -> "
-                   f"{r.test_distinguishability_tuned[b]:.4f})\n" for b in r.behaviours)
-    text += f"DPO loss {r.loss[0]:.4f} -> {r.loss[-1]:.4f} over {len(r.loss)} steps\n"
+    from prefdyn.formatting import sig
+
+    text = "".join(f"{b}: distinguishability (all samples) {sig(r.distinguishability_base[b])} -> "
+                   f"{sig(r.distinguishability_tuned[b])} (held-out "
+                   f"{sig(r.test_distinguishability_base[b])} -> "
+                   f"{sig(r.test_distinguishability_tuned[b])})\n" for b in r.behaviours)
+    text += f"DPO loss (training batches) {sig(r.loss[0])} -> {sig(r.loss[-1])} over {len(r.loss)} steps\n"
     text += _misalign_text(r.misalign_base, "base features:  ")
     text += _misalign_text(r.misalign_tuned, "tuned features: ")
     return finish(args, doc, text)

@@ -15,7 +15,8 @@ def register(subparsers: Any) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--example", action="store_true", help="print a commented template")
     group.add_argument("--default", action="store_true", help="print the built-in default scenario")
-    group.add_argument("--validate", metavar="FILE", help="check a scenario file and summarise it")
+    group.add_argument("--validate", metavar="FILE",
+                       help="check a scenario file and summarise it (every error: one line each, exit 2)")
     parser.add_argument("--json", action="store_true", help="with --validate: print the summary as JSON")
     parser.set_defaults(func=run)
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     counts = stratified_counts(scenario)
     memory = estimate(scenario)  # as `prefdyn simulate FILE` runs it (float32, 256-run chunks)
     available = available_bytes()
-    summary = {
+    summary: dict[str, Any] = {
         "name": scenario.name,
         "hash": scenario.content_hash(),
         "dim": scenario.dim,

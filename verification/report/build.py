@@ -1,6 +1,7 @@
 """Orchestration of ``prefdyn report``: gather, draw, write, record.
 
-Stages run in order with a progress bar on a TTY; a stage that cannot run here raises
+Stages run in order with a progress bar on a TTY (plain lines with per-stage times on stderr
+otherwise); a stage that cannot run here raises
 :class:`~.sources.Skip` and its section says so. ``manifest.json`` records the inputs (with
 hashes), the versions, the seeds, every written file's SHA-256, what was skipped and why, and
 the stage timings (timings live only there: the ``.tex`` files are byte-identical across runs
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
 from pathlib import Path
@@ -49,6 +50,13 @@ class Options:
     benchmarks: str | None = None
     theorems: tuple[str, ...] | None = None
     progress: bool | None = None
+    #: behaviours of the persona data to use (``None``: all) and last-layer training settings
+    #: overriding :class:`~prefdyn.numerics.persona.training.TrainSettings`' paper defaults
+    #: (``beta``, ``learning_rate``, ``steps``, ``batch_size``, ...)
+    persona_behaviors: tuple[str, ...] | None = None
+    persona_settings: dict[str, Any] = field(default_factory=dict)
+    #: torch intra-op threads (``None``: :func:`prefdyn.threads.configure_threads`' policy)
+    threads: int | None = None
 
 
 def _sha256(path: Path) -> str:
@@ -158,29 +166,42 @@ def _superseded(owned: dict[str, str], final: Path, old: Path) -> bool:
 
 
 class Stages:
-    """Runs named stages, timing each, with a tqdm bar on a TTY; a :class:`~.sources.Skip`
-    ends the stage and is recorded under the part it names."""
+    """Runs named stages, timing each; a :class:`~.sources.Skip` ends the stage and is recorded
+    under the part it names. Progress on stderr (``mode``): a tqdm bar on a terminal
+    (``"bar"``), plain lines elsewhere (``"lines"``: ``prefdyn report: [3/10] simulation ...``
+    when a stage starts and its time when it ends), or nothing (``"off"``)."""
 
-    def __init__(self, total: int, skipped: dict[str, str], show: bool) -> None:
+    def __init__(self, total: int, skipped: dict[str, str], mode: str) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, disable=not show, unit="stage", file=sys.stderr,
+        self.bar = tqdm(total=total, disable=mode != "bar", unit="stage", file=sys.stderr,
                         bar_format="{desc:<34} {bar} {n_fmt}/{total_fmt} [{elapsed}]")
+        self.mode, self.total, self.index = mode, total, 0
         self.skipped = skipped
         self.timings: dict[str, float] = {}
 
+    def _say(self, text: str) -> None:
+        if self.mode == "lines":
+            print(f"prefdyn report: {text}", file=sys.stderr, flush=True)
+
     def run(self, name: str, part: str, work: Callable[[], None]) -> None:
+        self.index += 1
         self.bar.set_description(name)
+        self._say(f"[{self.index}/{self.total}] {name} ...")
         start = time.perf_counter()
+        outcome = "done"
         try:
             work()
         except sources.Skip as skip:
             self.skipped[part] = str(skip)
+            outcome = f"skipped ({skip})"
         self.timings[name] = round(time.perf_counter() - start, 3)
+        self._say(f"[{self.index}/{self.total}] {name}: {outcome} in {self.timings[name]:.1f} s")
         self.bar.update(1)
 
     def close(self) -> None:
         self.bar.close()
+        self._say(f"all {self.total} stages in {sum(self.timings.values()):.1f} s")
 
 
 def _scenario(spec: str | None) -> tuple[Scenario, dict[str, Any]]:
@@ -202,11 +223,14 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
         parts.simulation, _ = sources.simulation(scenario, device)
 
     def predict() -> None:
-        parts.prediction = sources.prediction(scenario, workdir)
+        parts.prediction = sources.prediction(scenario, workdir, options.threads)
 
     def curves() -> None:
         assert parts.simulation is not None
-        panels = [figures.Panel("accuracy"), figures.Panel("margin")]
+        # the theory is the population limit: compare it with held-out samples (the training
+        # split's margins carry each sample's own O(1/n) contribution to the learnt direction)
+        split = parts.theory_split
+        panels = [figures.Panel("accuracy", split), figures.Panel("margin", split)]
         figure = figures.theory_vs_simulation(parts.simulation, parts.prediction, panels, parts.runs)
         save(figure, fig_dir, "theory-vs-simulation")
 
@@ -234,7 +258,7 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
 
     def verify() -> None:
         parts.verification = sources.verification(options.examples, scenario.seed, device,
-                                                 options.theorems or ())
+                                                 options.theorems or (), options.threads)
 
     def bench() -> None:
         parts.benchmarks = sources.benchmarks(None if options.benchmarks is None
@@ -243,7 +267,8 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
     def persona() -> None:
         if options.persona is None:
             raise sources.Skip("no persona data given (pass `--persona PATH`)")
-        parts.persona = sources.persona(options.persona, device)
+        parts.persona = sources.persona(options.persona, device, options.persona_settings,
+                                        options.persona_behaviors)
 
     plan = [("theorems (SymPy checks)", "theorems", theorems),
             ("persona data", "persona", persona),
@@ -255,8 +280,10 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
             ("distinguishability vs speed", "speed", speed),
             ("verification (verify)", "verification", verify),
             ("benchmarks", "benchmarks", bench)]
-    show = sys.stderr.isatty() if options.progress is None else options.progress
-    stages = Stages(len(plan), parts.skipped, show)
+    from prefdyn.progress import auto_mode
+
+    mode = auto_mode() if options.progress is None else ("bar" if options.progress else "off")
+    stages = Stages(len(plan), parts.skipped, mode)
     for name, part, work in plan:
         stages.run(name, part, work)
     stages.close()
@@ -315,7 +342,11 @@ def build_report(options: Options) -> dict[str, Any]:
                 "generator": GENERATOR,
                 "inputs": {**inputs, "scenario_name": scenario.name,
                            "scenario_content_hash": scenario.content_hash()},
-                "options": {"examples": options.examples, "device": options.device},
+                "options": {"examples": options.examples, "device": options.device,
+                            **({"persona_behaviors": list(options.persona_behaviors)}
+                               if options.persona_behaviors else {}),
+                            **({"persona_settings": dict(sorted(options.persona_settings.items()))}
+                               if options.persona_settings else {})},
                 "seeds": {"scenario": scenario.seed, "verification": scenario.seed},
                 "runs": parts.runs,
                 "versions": _versions(),

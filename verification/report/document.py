@@ -61,6 +61,13 @@ class Parts:
     persona: PersonaResults | None = None
     skipped: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def theory_split(self) -> str:
+        """The split the population theory is compared with: ``test`` (held-out samples, like
+        with like) when the simulation has one, else ``train``."""
+        behaviors = (self.simulation or {}).get("behaviors") or [{}]
+        return "test" if "test" in behaviors[0] else "train"
+
     def cite(self, theorem_id: str) -> str:
         """``Theorem~\\ref{..}`` when the document states ``theorem_id``, else its id in text."""
         for theorem in self.theorems:
@@ -123,16 +130,31 @@ def macros_tex(parts: Parts) -> str:
     return header + HELPERS + macros(values)
 
 
+#: How every accuracy in the report scores a tie, for captions.
+TIES = r"a tie ($h = 0$, e.g.\ at step 0) counts $\frac{1}{2}$"
+
+
+def _split_words(split: str) -> str:
+    return ("held-out (test-split) samples, the like-for-like comparison for the population "
+            "theory" if split == "test" else
+            "training-split samples (the scenario has no test split): their margins include "
+            "each sample's own $O(1/n)$ contribution to the learnt direction, which the "
+            "population theory ($n \\to \\infty$) does not model")
+
+
 def _section_simulation(parts: Parts) -> list[str]:
-    theory = ("dashed lines are the theory curves of \\texttt{prefdyn predict}"
+    split = parts.theory_split
+    theory = ("dashed lines are the population-limit theory curves of \\texttt{prefdyn predict}"
               if parts.prediction is not None else "no theory curves")
     out = [(rf"Per-behaviour training curves of scenario \texttt{{\PDscenario}} "
-           rf"(Table~\ref{{tab:scenario}}) over \PDruns{{}} independent runs; {theory}."), ""]
+           rf"(Table~\ref{{tab:scenario}}) over \PDruns{{}} independent runs, measured on "
+           rf"{_split_words(split)}; {theory}."), ""]
     if parts.prediction is None:
         out.append(_skip_note(parts.skipped.get("prediction", "no prediction")))
     out.append(figure("theory-vs-simulation",
-                      "Theory against simulation: accuracy and implicit-reward margin per behaviour; "
-                      r"bands are $\pm 1$ standard deviation across runs."))
+                      rf"Theory (population limit) against simulation ({split} split): policy "
+                      r"accuracy and implicit-reward margin per behaviour; bands are $\pm 1$ "
+                      rf"standard deviation across runs; {TIES}."))
     out.append(input_file("tables/simulation"))
     return out
 
@@ -143,9 +165,14 @@ def _section_prioritisation(parts: Parts) -> list[str]:
         "the most distinguishable behaviour dominates the shared preference direction and adds "
         "noise to the others' margins; Figure~\\ref{fig:prioritisation} compares each behaviour "
         "trained jointly with the same behaviour trained alone on its own samples."), "",
-        figure("prioritisation", "Prioritisation: test accuracy per behaviour, trained jointly by "
-               "one head (solid, band over runs) and alone (dotted).", r"0.75\linewidth"),
+        figure("prioritisation", "Prioritisation: policy accuracy per behaviour on the "
+               f"{_prioritisation_split(parts)} split, trained jointly by one head (solid, band "
+               rf"over runs) and alone (dotted); {TIES}.", r"0.75\linewidth"),
     ]
+
+
+def _prioritisation_split(parts: Parts) -> str:
+    return "test" if parts.theory_split == "test" else "training"
 
 
 def _section_misalignment(parts: Parts) -> list[str]:
@@ -154,8 +181,9 @@ def _section_misalignment(parts: Parts) -> list[str]:
         (rf"Align for {flip} steps, then train on flipped labels from the aligned head "
         rf"({parts.cite('misalignment-rate')}: from a stationary point the first flipped step is "
         "twice the first alignment step). Accuracy is measured on the original labels."), "",
-        figure("misalignment", f"Misalignment: accuracy on the original labels; labels flipped "
-               f"from step {flip} (shaded).", r"0.75\linewidth"),
+        figure("misalignment", f"Misalignment: policy accuracy on the original labels "
+               f"(training split); labels flipped from step {flip} (shaded); {TIES}.",
+               r"0.75\linewidth"),
     ]
 
 
@@ -168,9 +196,12 @@ def _section_speed(parts: Parts) -> list[str]:
         (rf"{parts.cite('update-rate')} predicts a first-step margin growth $\propto "
         r"p_b\|\delta_b\|^2$: more distinguishable behaviours are learned faster, so the loss "
         rf"area falls with distinguishability (negative $\rho$). Points: {source}. "
-        rf"Spearman $\rho = {number(parts.speed.rho, 2)}$ (Figure~\ref{{fig:speed}})."), "",
-        figure("speed", r"Distinguishability against learning speed (loss area: mean training "
-               r"loss over the steps), with Spearman's $\rho$.", r"0.7\linewidth"),
+        rf"Spearman $\rho = {number(parts.speed.rho, 2)}$ ({escape(parts.speed.p_text())}, "
+        rf"$n = {len(parts.speed.x)}$; Figure~\ref{{fig:speed}})."), "",
+        figure("speed", r"Distinguishability against learning speed (loss area: mean "
+               r"training-split loss over the steps), with Spearman's $\rho$ and its "
+               r"permutation p-value (exact over all $n!$ orderings for $n \le 10$).",
+               r"0.7\linewidth"),
     ]
 
 

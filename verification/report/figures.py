@@ -29,8 +29,9 @@ STYLE: dict[Any, Any] = {
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.5,
     "pdf.fonttype": 42, "svg.hashsalt": "prefdyn", "figure.dpi": 100,
 }
+#: Axis labels (every accuracy counts a tie, h = 0, as 1/2: :func:`_ylabel` says so).
 LABELS = {
-    "accuracy": "accuracy (policy)", "reward_accuracy": "reward accuracy",
+    "accuracy": "policy accuracy", "reward_accuracy": "reward accuracy",
     "margin": r"margin $h = \beta\rho$", "loss": r"loss $\phi(h)$",
 }
 Summary = Mapping[str, Any]
@@ -75,6 +76,11 @@ class Panel:
     split: str = "train"
 
 
+def _ylabel(panel: Panel) -> str:
+    tie = "; tie = 1/2" if panel.metric.endswith("accuracy") else ""
+    return f"{LABELS.get(panel.metric, panel.metric)} ({panel.split} split{tie})"
+
+
 def _curve(summary: Summary, b: int, panel: Panel) -> Mapping[str, Sequence[float]] | None:
     entry = summary["behaviors"][b]
     source = entry.get("test", {}) if panel.split == "test" else entry
@@ -84,21 +90,25 @@ def _curve(summary: Summary, b: int, panel: Panel) -> Mapping[str, Sequence[floa
 def theory_vs_simulation(simulation: Summary, theory: Summary | None, panels: Sequence[Panel],
                          runs: int) -> Figure:
     """Per-behaviour curves: simulation mean with a +-1 std band across ``runs`` runs (solid),
-    theory (dashed) where ``theory`` has the same metric."""
+    theory (dashed) where ``theory`` has the same metric. Each panel names its split; the
+    legend names the simulation's split (that of the first panel) and the theory as the
+    population limit, which held-out (``test``) samples estimate without bias."""
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, len(panels), figsize=(7.0, 3.0), squeeze=False)
         names = [b["name"] for b in simulation["behaviors"]]
         for ax, panel in zip(axes[0], panels):
             for b in range(len(names)):
                 _band(ax, simulation["steps"], _curve(simulation, b, panel), b)
-                predicted = None if theory is None else _curve(theory, b, panel)
+                # the theory has no split: its curves sit at the top level of its summary
+                predicted = None if theory is None else _curve(theory, b, Panel(panel.metric))
                 if theory is not None and predicted is not None:
                     ax.plot(theory["steps"], predicted["mean"], "--", color=colour(b), linewidth=1.2)
             _steps_axis(ax)
-            ax.set_ylabel(f"{LABELS.get(panel.metric, panel.metric)} ({panel.split})")
-        styles = [("-", f"simulation, mean $\\pm$ 1 std ({runs} runs)")]
+            ax.set_ylabel(_ylabel(panel))
+        split = panels[0].split if panels else "train"
+        styles = [("-", f"simulation, {split} split, mean $\\pm$ 1 std ({runs} runs)")]
         if theory is not None:
-            styles.append(("--", "theory (prefdyn predict)"))
+            styles.append(("--", "theory, population limit (prefdyn predict)"))
         _legend(fig, axes[0][-1], names, styles)
     return fig
 
@@ -115,7 +125,7 @@ def prioritisation(joint: Summary, alone: Sequence[Summary], runs: int) -> Figur
             _band(ax, joint["steps"], _curve(joint, b, panel), b)
             _band(ax, single["steps"], _curve(single, 0, panel), b, line=":", band=False)
         _steps_axis(ax)
-        ax.set_ylabel(f"accuracy ({split} split)")
+        ax.set_ylabel(f"policy accuracy ({split} split; tie = 1/2)")
         ax.axhline(0.5, color="0.5", linewidth=0.8)
         _legend(fig, ax, names, [("-", f"jointly (one head), $\\pm$ 1 std, {runs} runs"),
                                  (":", "alone (own head)")])
@@ -136,7 +146,7 @@ def misalignment(summary: Summary, flip_step: int, runs: int) -> Figure:
                 color="0.2", transform=ax.get_xaxis_transform())
         ax.set_ylim(-0.02, 1.02)
         _steps_axis(ax)
-        ax.set_ylabel("accuracy on the original labels (train)")
+        ax.set_ylabel("policy accuracy, original labels\n(train split; tie = 1/2)")
         _legend(fig, ax, names, [("-", f"mean $\\pm$ 1 std over {runs} runs")])
     return fig
 
@@ -153,6 +163,16 @@ class Scatter:
     p_value: float
     xlabel: str
     ylabel: str
+    p_method: str = "permutation"
+    p_resolution: float = 0.0
+
+    def p_text(self) -> str:
+        """``exact p = 0.012`` / ``exact p < 5.0e-05``: the test and a p-value never below its
+        resolution (:func:`prefdyn.formatting.p_value_text`)."""
+        from prefdyn.formatting import p_value_text
+
+        p = p_value_text(self.p_value, self.p_resolution)
+        return f"{self.p_method} p {p if p.startswith('<') else '= ' + p}"
 
 
 def speed_scatter(data: Scatter) -> Figure:
@@ -167,7 +187,7 @@ def speed_scatter(data: Scatter) -> Figure:
         ax.set_xlabel(data.xlabel)
         ax.set_ylabel(data.ylabel)
         ax.ticklabel_format(axis="y", useOffset=False)
-        text = rf"Spearman $\rho = {data.rho:.2f}$ ($p = {data.p_value:.2g}$, $n = {len(data.x)}$)"
+        text = rf"Spearman $\rho = {data.rho:.2f}$ ({data.p_text()}, $n = {len(data.x)}$)"
         ax.set_title(text)
         fig.tight_layout()
     return fig

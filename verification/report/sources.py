@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scipy.stats import spearmanr
-
 from prefdyn.errors import PrefdynError
 from prefdyn.numerics import Scenario, SimulationResult, run_scenario
+from prefdyn.numerics.persona.stats import spearman
 from prefdyn.theory.catalogue import get_theorem, theorem_ids
 from prefdyn.theory.framework import Theorem
 
@@ -84,11 +83,15 @@ def theorems(loss: str, ids: Sequence[str] | None = None) -> tuple[list[Theorem]
     return built, skipped
 
 
-def prediction(scenario: Scenario, workdir: Path) -> dict[str, Any]:
+def _threads(threads: int | None) -> list[str]:
+    return [] if threads is None else ["--threads", str(threads)]
+
+
+def prediction(scenario: Scenario, workdir: Path, threads: int | None = None) -> dict[str, Any]:
     """Theory curves of ``scenario`` from ``prefdyn predict`` (the simulate JSON shape)."""
     path = workdir / "scenario.toml"  # a fixed name: the scenario's own name is user text
     path.write_text(toml_text(scenario), encoding="utf-8")
-    return cli_json(["predict", str(path)])
+    return cli_json(["predict", str(path), *_threads(threads)])
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -106,10 +109,12 @@ def speed_scatter(scenario: Scenario, result: SimulationResult) -> Scatter:
     area = result.curve("loss", "train")[:, 1:].mean(1)  # [R, K]
     mean, std = area.mean(0).tolist(), area.std(0, correction=0).tolist()
     x = [b.distinguishability for b in scenario.behaviors]
-    rho, p_value = spearmanr(x, mean)
-    return Scatter([b.name for b in scenario.behaviors], x, mean, std, float(rho), float(p_value),
+    # exact permutation p-value for n <= 10 behaviours (never the asymptotic t approximation,
+    # which reports p-values below the smallest one n! permutations allow), seeded otherwise
+    corr = spearman(x, mean, seed=scenario.seed)
+    return Scatter([b.name for b in scenario.behaviors], x, mean, std, corr.rho, corr.p_value,
                    r"distinguishability $\|\delta_b\|$",
-                   "loss area (mean training loss; lower = faster)")
+                   "loss area (mean training loss; lower = faster)", corr.method, corr.p_resolution)
 
 
 # ----------------------------------------------------------------------------- verification
@@ -126,6 +131,8 @@ class VerificationRow:
     max_violation: float
     tightness_min: float
     tightness_median: float
+    #: share of the bound's values that were informative (NaN for an identity)
+    informative: float = float("nan")
 
 
 def _entries(doc: Any) -> list[Mapping[str, Any]]:
@@ -137,8 +144,12 @@ def _entries(doc: Any) -> list[Mapping[str, Any]]:
     return list(doc) if isinstance(doc, list) else []
 
 
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
 def verification(examples: int, seed: int, device: str,
-                 ids: Sequence[str] = ()) -> list[VerificationRow]:
+                 ids: Sequence[str] = (), threads: int | None = None) -> list[VerificationRow]:
     """Per-theorem verification against simulation (``prefdyn verify [ID ...]``; all theorems
     when ``ids`` is empty). A theorem without a bound (an identity) has no tightness (NaN)."""
     import tempfile
@@ -146,15 +157,19 @@ def verification(examples: int, seed: int, device: str,
     # counterexamples go to a temporary folder, never to ./counterexamples of the caller's cwd
     with tempfile.TemporaryDirectory(prefix="prefdyn-report-verify-") as scratch:
         doc = cli_json(["verify", *ids, "--examples", str(examples), "--seed", str(seed),
-                        "--device", device, "--out", str(Path(scratch) / "counterexamples")])
+                        "--device", device, "--out", str(Path(scratch) / "counterexamples"),
+                        *_threads(threads)])
     rows = []
     for entry in _entries(doc):
         tight = entry.get("tightness") or {}
         name = entry.get("name", entry.get("id", entry.get("theorem", "?")))
+        bounds = (entry.get("informative") or []) if entry.get("kind") == "bound" else []
+        total = sum(b["values"]["total"] for b in bounds)
+        share = sum(b["values"]["informative"] for b in bounds) / total if total else float("nan")
         rows.append(VerificationRow(
             str(name), str(entry.get("kind", "")), int(entry.get("examples", 0)),
-            bool(entry.get("passed", False)), float(entry.get("max_violation", float("nan"))),
-            float(tight.get("min", float("nan"))), float(tight.get("median", float("nan"))),
+            bool(entry.get("passed", False)), _number(entry.get("max_violation")),
+            float(tight.get("min", float("nan"))), float(tight.get("median", float("nan"))), share,
         ))
     if not rows:
         raise Skip("`prefdyn verify --json` reported no theorem")
@@ -230,12 +245,17 @@ class PersonaResults:
                        [self.speed.speeds[n].loss_auc for n in names], None,
                        self.speed.rho_auc.rho, self.speed.rho_auc.p_value,
                        r"distinguishability $\|\mu_b^+ - \mu_b^-\|$",
-                       "loss area (mean training loss; lower = faster)")
+                       "loss area (mean training loss; lower = faster)",
+                       self.speed.rho_auc.method, self.speed.rho_auc.p_resolution)
 
 
-def persona(path: str, device: str) -> PersonaResults:
-    """Embed the persona data at ``path`` (MiniLM, cached on disk), measure every behaviour's
-    geometry, its learning speed alone, and one misalignment run of the whole set."""
+def persona(path: str, device: str, settings: Mapping[str, Any] | None = None,
+            behaviours: Sequence[str] | None = None) -> PersonaResults:
+    """Embed the persona data at ``path`` (MiniLM, cached on disk; only ``behaviours`` when
+    given), measure every behaviour's geometry, its learning speed alone, and one misalignment
+    run of the whole set, trained with the paper's last-layer defaults overridden by
+    ``settings`` (keys of :class:`~prefdyn.numerics.persona.training.TrainSettings`: ``beta``,
+    ``learning_rate``, ``steps``, ``batch_size``, ...)."""
     try:
         from prefdyn.numerics.persona.embed import resolve_embedder
         from prefdyn.numerics.persona.embedded import embed_corpus
@@ -245,12 +265,13 @@ def persona(path: str, device: str) -> PersonaResults:
         from prefdyn.numerics.persona.training import TrainSettings
     except ImportError as err:
         raise Skip(f"the real-data layer is not importable ({err}); install prefdyn[real]") from None
-    corpus = embed_corpus(load_persona(path), resolve_embedder(None, device))
-    settings = TrainSettings(device=device)
+    chosen = None if behaviours is None else list(behaviours)
+    corpus = embed_corpus(load_persona(path, behaviours=chosen), resolve_embedder(None, device))
+    train_settings = TrainSettings(**{**dict(settings or {}), "device": device})
     stats = [behaviour_stats(b.name, b.g, b.sign) for b in corpus.behaviours]
-    speed = speed_correlation(corpus, settings, PERSONA_THRESHOLD)
+    speed = speed_correlation(corpus, train_settings, PERSONA_THRESHOLD)
     return PersonaResults(corpus.model, corpus.responses, stats, speed,
-                          misalignment(corpus, settings), settings)
+                          misalignment(corpus, train_settings), train_settings)
 
 
 def sweep_label() -> str:

@@ -52,38 +52,55 @@ def theorem_table(theorems: Sequence[Theorem], skipped: Mapping[str, str]) -> Ta
 
 def simulation_table(summary: Mapping[str, Any], theory: Mapping[str, Any] | None,
                      runs: int) -> Table:
-    """Final values per behaviour: simulation mean +- std across runs, theory if predicted."""
+    """Final values per behaviour: simulation mean +- std across runs on each split, theory (the
+    population limit) if predicted. The theory columns stand next to the held-out (test)
+    columns, their like-for-like comparison; the training split's margins also carry each
+    sample's own contribution to the learnt direction (an :math:`O(1/n)` self-term)."""
     has_test = "test" in summary["behaviors"][0]
-    columns = [("behaviour", "l"), ("train accuracy", "r")]
-    columns += [("test accuracy", "r")] if has_test else []
-    columns += [("margin $h$", "r")]
+    columns = [("behaviour", "l"), ("accuracy (train)", "r"), ("margin $h$ (train)", "r")]
+    columns += [("accuracy (test)", "r"), ("margin $h$ (test)", "r")] if has_test else []
     predicted = {b["name"]: b for b in theory["behaviors"]} if theory else {}
     if predicted:
         columns += [("theory accuracy", "r"), ("theory margin", "r")]
     rows = []
     for b in summary["behaviors"]:
-        row = [escape(b["name"]), _pm(b["accuracy"])]
-        row += [_pm(b["test"]["accuracy"])] if has_test else []
-        row.append(_pm(b["margin"]))
+        row = [escape(b["name"]), _pm(b["accuracy"]), _pm(b["margin"])]
+        row += [_pm(b["test"]["accuracy"]), _pm(b["test"]["margin"])] if has_test else []
         if predicted:
             p = predicted.get(b["name"], {})
             row += [f"${number(p[m]['mean'][-1])}$" if m in p else "--" for m in ("accuracy", "margin")]
         rows.append(row)
-    return Table("simulation", rf"Values after the last step (mean $\pm$ std over {runs} runs).",
-                 columns, rows)
+    compare = ("compare them with the test columns (held-out samples)" if has_test else
+               "the scenario has no test split, so they can only be set against the training "
+               "split, whose margins include each sample's own $O(1/n)$ pull on the learnt "
+               "direction")
+    note = (r"Accuracy: policy accuracy, a tie ($h = 0$) counting $\frac{1}{2}$."
+            + (rf" Theory: the population limit ($n \to \infty$, \texttt{{prefdyn predict}}); {compare}."
+               if predicted else ""))
+    return Table("simulation", rf"Values after the last step (mean $\pm$ std over {runs} runs), "
+                 "per split.", columns, rows, note)
+
+
+def _share(x: float) -> str:
+    return "--" if math.isnan(x) else rf"${round(100 * x)}\%$"
 
 
 def verification_table(rows: Sequence[VerificationRow]) -> Table:
-    """``prefdyn verify``: examples, outcome, largest violation and tightness per theorem."""
+    """``prefdyn verify``: examples, outcome, largest violation, the share of informative bound
+    values and the tightness over them, per theorem."""
     body = [[rf"\texttt{{{escape(r.theorem)}}}", escape(r.kind), str(r.examples),
-             "yes" if r.passed else r"\textbf{no}", _value(r.max_violation),
+             "yes" if r.passed else r"\textbf{no}", _value(r.max_violation), _share(r.informative),
              _value(r.tightness_min), _value(r.tightness_median)] for r in rows]
     return Table("verification", "Theorems against simulated training (property-based examples).",
                  [("theorem", "l"), ("kind", "l"), ("examples", "r"), ("passed", "l"),
-                  ("max.\\ violation", "r"), ("tightness min", "r"), ("tightness median", "r")],
+                  ("max.\\ violation", "r"), ("informative", "r"), ("tightness min", "r"),
+                  ("tightness median", "r")],
                  body, "Violation: largest excess over the claim's tolerance (negative: within it). "
-                 "Tightness: how close the bound comes to the observed value (1 = tight); "
-                 "-- for identities, which have none.")
+                 "Informative: share of the drawn bound values that say something, i.e.\\ lie "
+                 "strictly inside the bounded quantity's natural range (a lower bound on a "
+                 "probability above 0, an upper bound below 1); a vacuous bound still passes. "
+                 "Tightness: bound over observed value on the informative values (1 = tight); "
+                 "-- for identities, which have none, and for a bound never informative.")
 
 
 def benchmark_table(results: Mapping[str, Any]) -> Table:
@@ -112,10 +129,14 @@ def persona_stats_table(persona: PersonaResults) -> Table:
 def persona_misalignment_table(persona: PersonaResults, theorem: str) -> Table:
     """Flipped-label training from the reference head and from the aligned head; ``theorem``
     cites the misalignment theorem (a ``\\ref`` only when the document contains it)."""
+    from prefdyn.formatting import count_text
+
     m = persona.misalignment
+    limit = getattr(m, "flip_steps", 0) or max(len(m.reward_accuracy_from_reference) - 1, 0)
+    flips = [f"${count_text(v, limit)}$" for v in (m.steps_to_flip_from_reference,
+                                                   m.steps_to_flip_from_aligned)]
     rows = [
-        ["steps to flip the majority", str(m.steps_to_flip_from_reference),
-         str(m.steps_to_flip_from_aligned)],
+        [rf"steps to flip the majority (of {limit}; $>{limit}$: never)", *flips],
         [r"first step $\|W_{t+1} - W_t\|_F$", f"${number(m.first_step_from_reference)}$",
          f"${number(m.first_step_from_aligned)}$"],
     ]

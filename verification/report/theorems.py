@@ -22,8 +22,11 @@ def _verification_line(row: VerificationRow | None, skipped: str) -> str:
     if row is None:
         return rf"\noindent{{\footnotesize Against simulation: not verified here ({message(skipped)}).}}"
     outcome = "passed" if row.passed else r"\textbf{failed}"
-    tight = ("" if math.isnan(row.tightness_min) else
-             rf", tightness min ${number(row.tightness_min)}$, median ${number(row.tightness_median)}$")
+    share = ("" if math.isnan(row.informative) else
+             rf", bound informative on ${round(100 * row.informative)}\%$ of values")
+    tight = share + ("" if math.isnan(row.tightness_min) else
+                     rf", tightness (informative values) min ${number(row.tightness_min)}$, "
+                     rf"median ${number(row.tightness_median)}$")
     return (rf"\noindent{{\footnotesize Against simulation ({escape(row.kind)}): {row.examples} examples, "
             rf"{outcome}; max.\ violation ${number(row.max_violation)}${tight}.}}")
 
