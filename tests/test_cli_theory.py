@@ -64,3 +64,15 @@ def test_bad_input_is_one_line_exit_2(args, fragment):
     assert fragment in result.stderr
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_derive_text_output_is_readable_unicode() -> None:
+    """Plain-text ``derive`` prints Unicode, never raw LaTeX or SymPy's mangled names."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-m", "prefdyn", "derive", "dpo-gradient", "--loss", "cdpo"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "\\" not in run.stdout and "__" not in run.stdout and "indicator" not in run.stdout
+    assert "∂" in run.stdout and "β" in run.stdout and "1[i = y_w]" in run.stdout

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
+from sympy.printing.pretty.pretty import PrettyPrinter
+from sympy.printing.pretty.stringpict import prettyForm
 
 if TYPE_CHECKING:
     from .framework import Claim, StepResult, Theorem
@@ -228,3 +230,87 @@ def notation_table(theorems: Sequence[Theorem]) -> str:
     lines += [rf"  \item[{symbol}] {meaning} (in {text(', '.join(ids))})" for symbol, (meaning, ids) in rows.items()]
     lines.append(r"\end{description}")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- plain text
+
+_GREEK = {name: chr(code) for name, code in (
+    ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("epsilon", 0x3B5),
+    ("varepsilon", 0x3B5), ("zeta", 0x3B6), ("eta", 0x3B7), ("theta", 0x3B8), ("kappa", 0x3BA),
+    ("lambda", 0x3BB), ("mu", 0x3BC), ("nu", 0x3BD), ("xi", 0x3BE), ("pi", 0x3C0), ("varpi", 0x3D6),
+    ("rho", 0x3C1), ("sigma", 0x3C3), ("tau", 0x3C4), ("phi", 0x3C6), ("varphi", 0x3C6),
+    ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393), ("Delta", 0x394), ("Lambda", 0x39B),
+    ("Sigma", 0x3A3), ("Phi", 0x3A6), ("Omega", 0x3A9), ("Theta", 0x398), ("Pi", 0x3A0),
+)}
+_COMMANDS = {
+    **_GREEK, "top": "ᵀ", "le": "≤", "ge": "≥", "ne": "≠", "infty": "∞", "partial": "∂", "nabla": "∇",
+    "mid": "|", "cdot": "·", "ldots": "…", "cdots": "…", "sum": "Σ", "sqrt": "√", "in": "∈",
+    "pm": "±", "mp": "∓", "star": "*", "prime": "′", "langle": "⟨", "rangle": "⟩", "|": "‖",
+    "preceq": "≼", "times": "×", "to": "→", "approx": "≈", "sim": "~", "perp": "⊥", "quad": " ", "qquad": "  ", ",": " ", ";": " ", "!": "", "bar": "", "hat": "",
+    "tilde": "", "left": "", "right": "", "big": "", "Big": "", "mathbb": "", "mathrm": "",
+    "operatorname": "", "mathcal": "", "boldsymbol": "", "text": "", "tfrac": "", "frac": "",
+    "dfrac": "", "log": "log", "exp": "exp", "max": "max", "min": "min", "Pr": "Pr", "sup": "sup",
+    "inf": "inf",
+}
+
+
+def _group(text: str, start: int) -> tuple[str, int]:
+    """The brace group opening at ``text[start]`` and the index after it."""
+    depth = 0
+    for k in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[k], 0)
+        if depth == 0:
+            return text[start + 1:k], k + 1
+    return text[start + 1:], len(text)
+
+
+def _fractions(latex: str) -> str:
+    r"""``\frac{a}{b}`` (any nesting) as ``a/b``, parenthesised where a side is compound."""
+    out, k = [], 0
+    while (at := latex.find("\\frac{", k)) >= 0 or (at := latex.find("\\tfrac{", k)) >= 0:
+        out.append(latex[k:at])
+        top, after = _group(latex, latex.index("{", at))
+        bottom, k = _group(latex, after) if after < len(latex) and latex[after] == "{" else ("", after)
+        top, bottom = plain(top), plain(bottom)
+        wrap = (lambda x: x if re.fullmatch(r"[\w.′]+", x) else f"({x})")
+        out.append(f"{wrap(top)}/{wrap(bottom)}")
+    out.append(latex[k:])
+    return "".join(out)
+
+
+def plain(latex: str) -> str:
+    r"""A readable Unicode rendering of a LaTeX fragment (``\frac{a}{b}`` becomes ``a/b``,
+    ``\Delta^\top\mu_b^+`` becomes ``Δᵀμ_b^+``): for terminals, not for papers."""
+    out = _fractions(latex)
+    out = re.sub(r"\\([A-Za-z]+|[|,;!])", lambda m: _COMMANDS.get(m.group(1), m.group(1)), out)
+    out = out.replace("^ᵀ", "ᵀ").replace("^{ᵀ}", "ᵀ")
+    out = re.sub(r"([_^])\{([^{}]*)\}", lambda m: m.group(1) + m.group(2) if len(m.group(2)) == 1
+                 else f"{m.group(1)}({m.group(2)})", out)
+    return re.sub(r" +", " ", out.replace("{", "").replace("}", "")).strip()
+
+
+class _TextPrinter(PrettyPrinter):
+    """SymPy's Unicode pretty printer, with LaTeX-named symbols rendered by :func:`plain`."""
+
+    def _print_Symbol(self, e: sp.Symbol, bold_name: bool = False) -> prettyForm:
+        if "\\" in e.name or "{" in e.name:
+            return prettyForm(plain(e.name))
+        return super()._print_Symbol(e, bold_name)
+
+    def _print_Atom(self, e: sp.Basic) -> prettyForm:
+        return self._print_Symbol(e) if isinstance(e, sp.Symbol) else super()._print_Atom(e)
+
+    def _print_indicator(self, e: sp.Basic) -> prettyForm:
+        return prettyForm(f"1[{plain(sp.sstr(e.args[0]))} = {plain(sp.sstr(e.args[1]))}]")
+
+    def _print_IndexedBase(self, e: sp.IndexedBase) -> prettyForm:
+        return prettyForm(plain(str(e.label)))
+
+    def _print_Indexed(self, e: sp.Indexed) -> prettyForm:
+        indices = ",".join(plain(sp.sstr(i)) for i in e.indices)
+        return prettyForm(f"{plain(str(e.base.label))}[{indices}]")
+
+
+def pretty(expr: Any) -> str:
+    """A multi-line Unicode rendering of ``expr`` for terminals (``prefdyn derive`` text)."""
+    return _TextPrinter({"use_unicode": True, "order": "old"}).doprint(expr)

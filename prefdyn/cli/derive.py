@@ -69,15 +69,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_text(theorem: Theorem, report: CheckReport) -> None:
-    import sympy as sp
+    from prefdyn.theory.printing import plain, pretty
 
     print(f"{theorem.id}: {theorem.title}  [loss: {theorem.loss_name}]")
     print("Assumptions:")
     for a in theorem.assumptions:
-        print(f"  - {a.name}: {a.latex}")
+        print(f"  - {a.name}: {plain(a.latex.replace('$', ''))}")
     for claim, results in report.results:
         print(f"\n{claim.label}:")
-        print("  " + sp.pretty(claim.statement, use_unicode=True).replace("\n", "\n  "))
+        print("  " + pretty(claim.statement).replace("\n", "\n  "))
         for k, (step, result) in enumerate(zip(claim.steps, results), 1):
             mark = "verified" if result.verified else "NOT VERIFIED"
-            print(f"  step {k} ({step.rel}) {step.reason}\n      -> {mark}, {result.method}")
+            print(f"  step {k} ({step.rel}) {plain(step.reason.replace('$', ''))}\n      -> {mark}, {result.method}")
+    for keys, meaning in theorem.notation.items():
+        names = ", ".join(pretty(k) for k in (keys if isinstance(keys, tuple) else (keys,)))
+        print(f"  where {names} {plain(meaning.replace('$', ''))}")
