@@ -4,7 +4,8 @@ Example: a Gaussian scenario (any weights, positive fractions, label noise, offs
 covariance scales, loss) and a direction :math:`\Delta` (Hypothesis-drawn coefficients on the
 coordinate axes). Claims checked:
 
-* ``stein``: :math:`\mathbb E[-\phi'(h)\,s\,g] = \sum_{b,s} p_b q_b^s[s\mu_b^sA - \beta\Sigma_b^s\Delta B]`
+* ``stein`` (averaged over behaviours): :math:`\mathbb E[-\phi'(h)\,s\,g] = \sum_b p_b\big(q_b(A_b^+\mu_b^+ - \beta B_b^+\Sigma_b^+\Delta)
+  - (1-q_b)(A_b^-\mu_b^- + \beta B_b^-\Sigma_b^-\Delta)\big)`, :math:`A_b^\pm = A(\nu_b^\pm, r_b^\pm)`
   (:func:`prefdyn.numerics.population.population_gradient`; :math:`A, B` in closed form or by
   quadrature on the loss's kernel scale, every registered loss) against
   the run-mean of each run's sample average of :math:`-\phi'(\beta s\Delta^\top g)\,s\,g` over its
@@ -12,8 +13,10 @@ coordinate axes). Claims checked:
   (when :math:`\phi'` vanished on every sample, e.g. no margin in the hinge's active region, the
   distribution-free :func:`~prefdyn.verification.tolerance.unseen_event_radius` instead).
   The run average weighs behaviours by :math:`n_b/n`, so the mixture weights are :math:`n_b/n`.
-* ``probit A upper/lower`` (a statement about DPO's :math:`A`, checked at every example's
-  components whatever loss trains): :math:`|A - \Phi(-\lambda\beta m/\sqrt{1+\lambda^2\beta^2r^2})| \le 0.0177`
+* ``probit A`` (a statement about DPO's :math:`A`, checked at every example's components whatever
+  loss trains): the claim's printed left side
+  :math:`|A(\nu, r) - \Phi(-\lambda\beta\nu/\sqrt{1+\lambda^2\beta^2r^2})|` evaluated by
+  :func:`~prefdyn.verification.statements.claim_function` against its printed bound 0.0177
   (deterministic; tightness = bound / observed error).
 """
 
@@ -29,9 +32,9 @@ from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.numerics.population import GaussianMixture, LossDerivatives, population_gradient
 from prefdyn.numerics.quadrature import hermite_rule
 from prefdyn.theory.symbols import beta as beta_symbol
-from prefdyn.theory.theorems._traj import PROBIT_ERROR_A
 
 from ..outcome import Comparison, Outcome
+from ..statements import claim_function
 from ..strategies import MAX_DIM, scenarios
 from ..tolerance import float_radius, student_radius, unseen_event_radius
 from ._base import Property, covariances, means, per_behavior, train_counts
@@ -74,14 +77,15 @@ def check(example: tuple[Scenario, list[float]], device: str) -> Outcome:
 
 
 def _probit(mix: GaussianMixture, delta: torch.Tensor, beta: torch.Tensor) -> Comparison:
-    """``|A - probit closed form|`` per component against the theorem's 0.0177."""
-    lam = math.sqrt(math.pi / 8)
+    """The printed left side of claim ``probit A`` (DPO), :math:`|A(\\nu, r) - \\Phi(\\dots)|`,
+    evaluated per component with DPO's quadrature :math:`A`, against the printed bound."""
     m = torch.einsum("kcd,d->kc", mix.means, delta) * torch.tensor([1.0, -1.0], dtype=torch.float64)
     r = torch.einsum("kcd,kcd->kc", mix.covariance_times(delta), delta.expand_as(mix.means)).clamp(min=0).sqrt()
     A, _ = LossDerivatives.of("dpo").moments(m, r, beta, hermite_rule())
-    closed = torch.special.ndtr(-lam * beta * m / torch.sqrt(1 + lam**2 * beta**2 * r**2))
-    return Comparison("|A - Phi(-lambda beta m / s_r)|", (A - closed).abs(),
-                      torch.tensor(float(PROBIT_ERROR_A)), "<=", float_radius(1.0))
+    gap = claim_function("population-flow", "probit A", loss="dpo", side="lhs")(
+        {r"A(\nu, r)": A, r"\nu": m, "r": r, "beta": beta, r"\lambda": math.sqrt(math.pi / 8)})
+    bound = claim_function("population-flow", "probit A", loss="dpo")({})
+    return Comparison("|A(nu, r) - Phi(-lambda beta nu / s_r)|", gap, bound, "<=", float_radius(1.0))
 
 
 PROPERTY = Property("population-flow", "identity", EXAMPLES, check)

@@ -5,13 +5,13 @@ no label noise, a test split; any loss, optimizer, batch size, offsets). Claims 
 
 * ``interference``: for :math:`\Delta = \sum_b a_b\delta_b` (the projection of each run's trained
   direction onto :math:`\operatorname{span}\{\delta_b\}`, :math:`a_b = \Delta^\top\delta_b/\|\delta_b\|^2`),
-  :math:`\operatorname{Acc}_b = \Phi(a_b\|\delta_b\|^2/(2\sigma_b\sqrt{\sum_j a_j^2\|\delta_j\|^2}))`
+  :math:`\operatorname{Acc}_b = \Phi(a_bG_{bb}/(2\sigma_b\sqrt{\sum_k a_k^2G_{kk}}))`, :math:`G_{bb} = \|\delta_b\|^2`,
   against the held-out accuracy of that :math:`\Delta` measured on the run's test samples
   (independent of :math:`\Delta`): Hoeffding over the pooled test samples, Bonferroni over :math:`K`;
-* ``priority level``: :math:`p_i - p_j` computed from its definition
-  (:math:`\bar b = \tfrac12(\delta_i + \delta_j)`, :math:`p_i = \langle\bar b, \delta_i\rangle/\|\bar b\|`)
-  on the scenario's :math:`\delta` vectors for every pair, with *any* geometry (``cosines``), against
-  :math:`(\|\delta_i\|^2 - \|\delta_j\|^2)/(2\|\bar b\|)`; floating point.
+* ``priority level``: :math:`\varpi_i - \varpi_j` computed from the authors' definition
+  (:math:`\bar b = \tfrac12(\delta_i + \delta_j)`, :math:`\varpi_i = \langle\bar b, \delta_i\rangle/\|\bar b\|`,
+  their :math:`p_i`) on the scenario's :math:`\delta` vectors for every pair, with *any* geometry
+  (``cosines``), against :math:`(\|\delta_i\|^2 - \|\delta_j\|^2)/(2\|\bar b\|)`; floating point.
 
 The population claims (``ordering``, ``fixed point``, ``joint vs alone``) are not checked here.
 """
@@ -56,8 +56,9 @@ def check(example: tuple[Scenario, list[list[float]] | None], device: str) -> Ou
     behavior = data.behavior[test]
     observed = torch.stack([correct[:, behavior == b].mean() for b in range(K)])
     sigma = per_behavior(scenario, "noise")
+    gram = torch.diag(norms**2)  # orthogonal: G_bb' = <delta_b, delta_b'> is diagonal
     claimed = torch.stack([claim_function("priority", "interference", loss=loss_name(scenario), K=K, b=b + 1)(
-        {"a": coef[kept], r"\|\delta\|": norms, r"\sigma_b": sigma[b]}).mean() for b in range(K)])
+        {"a": coef[kept], "G": gram, r"\sigma": sigma}).mean() for b in range(K)])
     counts = torch.tensor([int((behavior == b).sum()) * int(kept.sum()) for b in range(K)])
     comparisons = [Comparison("held-out accuracy_b at the span projection", observed, claimed, "=",
                               hoeffding_radius(counts, K))] if bool(kept.any()) else []
@@ -65,7 +66,7 @@ def check(example: tuple[Scenario, list[list[float]] | None], device: str) -> Ou
 
 
 def _priority_level(scenario: Scenario, cosines: list[list[float]] | None) -> Comparison:
-    """``p_i - p_j`` from its definition vs the claim, for every pair, on ``cosines`` geometry."""
+    """``varpi_i - varpi_j`` from its definition vs the claim, for every pair, on ``cosines`` geometry."""
     K = len(scenario.behaviors)
     cos = np.eye(K) if cosines is None else np.array(cosines)[:K, :K]
     factor = torch.from_numpy(correlation_factor(cos, "cosines"))  # singular (collinear) allowed
@@ -79,7 +80,7 @@ def _priority_level(scenario: Scenario, cosines: list[list[float]] | None) -> Co
         claimed.append(claim_function("priority", "priority level", loss=loss_name(scenario))({
             r"\|\bar b\|": bbar.norm(), r"\|\delta_i\|": deltas[i].norm(), r"\|\delta_j\|": deltas[j].norm()}))
     obs, cl = torch.stack(observed) if observed else torch.zeros(0), torch.stack(claimed) if claimed else torch.zeros(0)
-    return Comparison("priority level p_i - p_j", obs, cl, "=", float_radius(obs, cl, 1.0))
+    return Comparison("priority level varpi_i - varpi_j", obs, cl, "=", float_radius(obs, cl, 1.0))
 
 
 PROPERTY = Property("priority", "identity", EXAMPLES, check)
