@@ -11,7 +11,9 @@ import torch
 from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.theory.catalogue import get_theorem
 from prefdyn.theory.framework import Claim, Theorem
+from prefdyn.theory.functions import indicator
 from prefdyn.theory.losses import get_loss
+from prefdyn.theory.symbols import eta as eta_symbol
 from prefdyn.theory.theorems import cross_example_influence as T
 from prefdyn.verification import check_theorem
 from prefdyn.verification.properties import cross_example_influence as P
@@ -20,15 +22,15 @@ from prefdyn.verification.properties import cross_example_influence as P
 def test_every_step_verifies_and_identities_are_symbolic() -> None:
     report = get_theorem("cross-example-influence", "dpo").check()
     assert report.passed
-    methods = {(claim.label, step.rel): result.method for claim, step, result in report.steps()}
-    assert methods[("first-order influence", "=")].startswith("symbolic")
-    assert methods[("curvature", "=")].startswith("symbolic")
+    first_order = report.results[0][1]
+    assert [r.method.startswith("symbolic") for r in first_order] == [True, True, True]
+    curvature = {claim.label: results for claim, results in report.results}["curvature"]
+    assert curvature[0].method.startswith("symbolic")  # f''(eta) = -Var, on every head
 
 
-def _theorem(label: str, **values: float) -> float:
-    """A claim's right-hand side, as the theorem states it (lambdified), at ``values``."""
-    symbols, formula = P._claims()[label]
-    return float(formula(*(values[s.name] for s in symbols)))
+def _theorem(label: str, values: dict) -> float:
+    """A claim's right-hand side, as the theorem prints it (realised), at ``values``."""
+    return P.claimed(label, values)
 
 
 @pytest.mark.parametrize("loss", ["dpo", "ipo", "hinge", "discopop"])
@@ -56,22 +58,26 @@ def test_slope_and_bounds_against_autograd(loss: str, vocab: int, y_kind: str) -
     step0 = torch.zeros((), dtype=torch.float64, requires_grad=True)
     (autograd_slope,) = torch.autograd.grad(f(step0), step0)
     pi = torch.softmax(W0 @ g_o, -1)
-    values = {r"\phi'(h_u)": float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64))),
-              r"\langle g_o, g_u\rangle": float(g_o @ g_u), r"\pi_{y_w}(x_o)": float(pi[w]),
-              r"\pi_{y_l}(x_o)": float(pi[l]), "y": y, "y_w": w, "y_l": l, "beta": beta}
-    assert abs(values[r"\phi'(h_u)"]) > 1e-3, "the step must move the head"
-    slope = _theorem("first-order influence", **values)
+    dphi = float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64)))
+    values = P.binding(beta=beta, eta=1.0, pi=pi.tolist(), g_o=g_o.tolist(), g_u=g_u.tolist(), dphi=dphi,
+                       y=y, y_w=w, y_l=l)
+    assert abs(dphi) > 1e-3, "the step must move the head"
+    slope = _theorem("first-order influence", values)
     assert float(autograd_slope) == pytest.approx(slope, rel=1e-12, abs=1e-15)
     for eta in (1e-3, 0.1, 1.0, 5.0):
         change = float(f(eta) - f(0.0))
-        assert change <= _theorem("change upper bound", **values, eta=eta) + 1e-12
-        assert change >= _theorem("change lower bound", **values, eta=eta) - 1e-12
+        at = {**values, T.eta: sp.Float(eta)}
+        assert change <= _theorem("change upper bound", at) + 1e-12
+        assert change >= _theorem("change lower bound", at) - 1e-12
 
 
 def test_the_statement_itself_is_what_the_derivation_checks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Dropping delta_{y, y_l} from the displayed slope breaks the instance with y = y_l."""
-    monkeypatch.setattr(T, "SLOPE", T.SLOPE.subs(sp.KroneckerDelta(T.y, T.y_l), 0))
-    assert not T.build(get_loss("dpo")).check().passed
+    """Dropping 1[y = y_l] from the displayed slope breaks the instance with y = y_l."""
+    monkeypatch.setattr(T, "SLOPE", T.SLOPE.subs(indicator(T.y, T.y_l), 0))
+    theorem = T.build(get_loss("dpo"))
+    assert theorem.claim("first-order influence").rhs == T.SLOPE  # the edited display is the printed one
+    results = theorem.claim("first-order influence").check()
+    assert not results[-1].verified and "instance 3" in results[-1].detail
 
 
 def test_likelihood_displacement_of_the_chosen_answer() -> None:
@@ -102,11 +108,25 @@ def test_a_wrong_curvature_constant_is_caught(monkeypatch: pytest.MonkeyPatch, s
 
 
 def test_a_wrong_sign_in_the_derivation_fails() -> None:
+    """Flipping the sign of a printed intermediate display (only the display: the instances are the
+    theorem's own) makes its step fail."""
     theorem = get_theorem("cross-example-influence", "dpo")
     claim = theorem.claim("first-order influence")
-    last = claim.steps[-1]
-    flipped = dataclasses.replace(last, rhs=-last.rhs, instances=dataclasses.replace(
-        last.instances, build=lambda: [(a, -b) for a, b in last.instances.build()]))
-    claims = [Claim(c.label, c.steps[:-1] + (flipped,), c.prose) if c.label == claim.label else c
+    flipped = dataclasses.replace(claim.steps[1], rhs=-claim.steps[1].rhs)
+    claims = [Claim(c.label, (c.steps[0], flipped, *c.steps[2:]), c.prose) if c.label == claim.label else c
               for c in theorem.claims]
-    assert not Theorem(theorem.id, theorem.title, theorem.assumptions, claims).check().passed
+    results = Theorem(theorem.id, theorem.title, theorem.assumptions, claims).check().results
+    first_order = {c.label: rs for c, rs in results}["first-order influence"]
+    assert not first_order[1].verified and not first_order[2].verified
+
+
+@pytest.mark.parametrize("label", ["curvature", "change upper bound", "change lower bound"])
+def test_a_weakened_bound_is_caught(label: str) -> None:
+    """A bound printed looser than what was proved (still a true bound) fails its final link, which
+    is an equality to the derived form."""
+    claim = get_theorem("cross-example-influence", "dpo").claim(label)
+    looser = {"curvature": 2 * claim.rhs,
+              "change upper bound": claim.rhs + eta_symbol * sp.Abs(T.SLOPE),
+              "change lower bound": claim.rhs - eta_symbol**2 * T.CURVATURE / 2}[label]
+    last = dataclasses.replace(claim.steps[-1], rhs=looser)
+    assert not last.check(claim.displays()[-2]).verified

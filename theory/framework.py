@@ -158,6 +158,8 @@ class Step:
                 return StepResult(False, "untied",
                                   f"instance {self.instances.label!r} leaves {_names(untied)} unbound")
             result = verify_relation(left, self.rel, right, self.domain)
+            if _has_floats(left) or _has_floats(right):  # decided on rounded numbers: not a proof
+                result = StepResult(result.verified, "numeric (floating-point instance)", result.detail)
             if not result.verified:
                 return StepResult(False, f"{result.method} (instantiated: {self.instances.label})",
                                   f"instance {len(results) + 1}: {result.detail}")
@@ -167,6 +169,12 @@ class Step:
         numeric = any(r.method.startswith("numeric") for r in results)
         method = ("numeric" if numeric else "symbolic") + f" (instantiated: {self.instances.label})"
         return StepResult(True, method, f"{len(results)} instance(s)")
+
+
+def _has_floats(expr: Any) -> bool:
+    if isinstance(expr, sp.MatrixBase):
+        return any(_has_floats(e) for e in expr)
+    return isinstance(expr, sp.Basic) and expr.has(sp.Float)
 
 
 def abstract_objects(expr: Any, generic: frozenset[Any] = frozenset()) -> set[Any]:

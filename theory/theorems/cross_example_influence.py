@@ -1,144 +1,201 @@
 r"""``cross-example-influence``: how one preference step on :math:`x_u` moves :math:`\log\pi(y\mid x_o)`.
 
 One gradient step on the pair :math:`(x_u, y_w, y_l)` moves the head to
-:math:`W_\eta = W - \eta\nabla_W\phi(h_u)`. For any other input :math:`x_o` (embedding
-:math:`g_o`) and answer :math:`y`, let :math:`f(\eta) = \log\pi_{W_\eta}(y\mid x_o)`. Then
+:math:`W_\eta = W - \eta\nabla_W\phi(h_u)`. For any input :math:`x_o` (embedding :math:`g^o`, while
+:math:`g^u` is that of :math:`x_u`) and answer :math:`y`, let :math:`f(\eta) = \log\pi_{W_\eta}(y\mid x_o)`.
+Then
 
-.. math:: f'(0) = -\beta\,\phi'(h_u)\,\big[(\delta_{y y_w} - \pi_{y_w}(x_o)) - (\delta_{y y_l} - \pi_{y_l}(x_o))\big]\,
-          \langle g_o, g_u\rangle,
+.. math:: f'(0) = -\beta\,\phi'(h_u)\,\big[(\mathbb 1[y = y_w] - \pi^o_{y_w}) - (\mathbb 1[y = y_l] - \pi^o_{y_l})\big]\,
+          \textstyle\sum_j g^o_j g^u_j,
 
 the last-layer case of the :math:`A\cdot K\cdot G` decomposition of Ren & Sutherland (2024):
-:math:`A` the softmax factor, :math:`K = \langle g_o, g_u\rangle` the empirical NTK, :math:`G` the
-loss factor (for DPO :math:`-\phi'(h_u) = \sigma(-h_u)`). Along the step the logits move linearly,
-:math:`z_\eta = z_0 + \eta a` with :math:`a = -\beta\phi'(h_u)\langle g_o, g_u\rangle(e_{y_w} - e_{y_l})`,
-so :math:`f''(\eta) = -\operatorname{Var}_{\pi_\eta}(a) \in [-(\beta\phi'(h_u)\langle g_o, g_u\rangle)^2, 0]`
-(Popoviciu: a variance is at most a quarter of the squared range), and by Taylor's theorem
+:math:`A` the softmax factor, :math:`K = \langle g^o, g^u\rangle` the empirical NTK, :math:`G` the
+loss factor :math:`\phi'(h_u)`. Along the step the logits of :math:`x_o` move linearly with velocity
+:math:`a = -\beta\phi'(h_u)K(e_{y_w} - e_{y_l})`, so :math:`f''(\eta) = -\operatorname{Var}_{\pi^\eta}(a)
+\ge -\tfrac14(\max_i a_i - \min_i a_i)^2 = -(\beta\phi'(h_u)K)^2` (Popoviciu), and by Taylor's theorem
 
-.. math:: \eta f'(0) - \tfrac12\eta^2\big(\beta\phi'(h_u)\langle g_o, g_u\rangle\big)^2
-          \le \Delta\log\pi(y\mid x_o) \le \eta f'(0).
+.. math:: \eta f'(0) - \tfrac12\eta^2\big(\beta\phi'(h_u)K\big)^2
+          \le \log\pi_{W_\eta}(y\mid x_o) - \log\pi_W(y\mid x_o) \le \eta f'(0).
 
 *Likelihood displacement*: with :math:`y = y_w` on :math:`x_o = x_u` the bracket is
 :math:`1 - \pi_{y_w} + \pi_{y_l} > 0`, so the chosen answer gains to first order whenever
-:math:`\phi'(h_u) < 0` (always for DPO; IPO or cDPO past their stationary margin push it down); on another input
-with :math:`\langle g_o, g_u\rangle < 0`, or for a :math:`y` outside the pair (bracket
-:math:`\pi_{y_l} - \pi_{y_w}`), its likelihood can fall. Steps are checked by SymPy on concrete
-heads; the bounds, which SymPy cannot decide in general, at random points of those heads.
+:math:`\phi'(h_u) < 0`; on an input with :math:`K < 0`, or for a :math:`y` outside the pair (bracket
+:math:`\pi_{y_l} - \pi_{y_w}`), its likelihood can fall.
+
+Every display is realised on concrete :math:`V`-way heads: the gradient
+:math:`\nabla_W\phi(h_u)` is SymPy's derivative of :math:`\phi(\beta\rho_u)` through the
+log-softmax (generic :math:`\phi`, with :math:`\phi'(h_u)` a free real number; and the loss itself
+on the smallest head), :math:`f` is the exact log-softmax along the step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
 
 import sympy as sp
 
-from ..framework import Assumption, Form, Theorem, chain
+from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
+from ..functions import indicator
 from ..losses import Loss
-from ..symbols import beta, eta
-from ._head import head, log_softmax, softmax, vector
+from ..symbols import beta, eta, h, meanings
+from ._head import head, log_ratio_difference, log_softmax, softmax, vector
+from ._notation import loss_parameters
 
-#: (V, d, y_w, y_l, y) of the concrete heads the derivation is instantiated on.
+#: (V, d, y_w, y_l, y) of the concrete heads (0-based rows): y = y_w, y outside the pair, y = y_l.
 INSTANCES = ((2, 1, 0, 1, 0), (3, 2, 0, 2, 1), (3, 2, 0, 2, 2), (4, 2, 3, 1, 3))
-LABEL = "V,d = 2,1; 3,2 (y outside the pair, y = y_l); 4,2"
+LABEL = (r"heads $V,d$ = 2,1; 3,2 ($y$ outside the pair, $y = y_l$); 4,2 ($y = y_w$); generic $\phi$ "
+         r"($\phi'(h_u)$ a free real number)")
 
-c = sp.Symbol(r"\phi'(h_u)", real=True)
-kernel = sp.Symbol(r"\langle g_o, g_u\rangle", real=True)
-y, y_w, y_l = sp.symbols("y y_w y_l", integer=True, nonnegative=True)
-pi_w, pi_l = sp.Symbol(r"\pi_{y_w}(x_o)", positive=True), sp.Symbol(r"\pi_{y_l}(x_o)", positive=True)
+i, j = sp.symbols("i j", integer=True, positive=True)
+V, d = sp.symbols("V d", integer=True, positive=True)
+y, y_w, y_l = sp.symbols("y y_w y_l", integer=True, positive=True)
+h_u = sp.Symbol("h_u", real=True)
+phi_prime = sp.Function(r"\phi'")
+grad_phi = sp.IndexedBase(r"[\nabla_W\phi(h_u)]")
+score = sp.IndexedBase(r"[\nabla_W\log\pi_W(y\mid x_o)]")
+pi_o = sp.IndexedBase(r"\pi^{o}")
+pi_eta = sp.IndexedBase(r"\pi^{\eta}")
+g_o, g_u = sp.IndexedBase(r"g^{o}"), sp.IndexedBase(r"g^{u}")
+a = sp.IndexedBase("a")
+slope0 = Atom("f'(0)")
+curvature_eta = Atom(r"f''(\eta)")
+log_after = sp.Symbol(r"\log\pi_{W_\eta}(y\mid x_o)")
+log_before = sp.Symbol(r"\log\pi_{W}(y\mid x_o)")
+a_max, a_min = sp.Symbol(r"\max_i a_i"), sp.Symbol(r"\min_i a_i")
+
+#: :math:`K = \langle g^o, g^u\rangle`, the last-layer empirical NTK
+KERNEL = sp.Sum(g_o[j] * g_u[j], (j, 1, d))
+#: The displayed first-order influence :math:`f'(0)` (claim ``first-order influence``).
+SLOPE = -beta * phi_prime(h_u) * ((indicator(y, y_w) - pi_o[y_w]) - (indicator(y, y_l) - pi_o[y_l])) * KERNEL
+#: The displayed curvature bound :math:`(\beta\phi'(h_u)K)^2`.
+CURVATURE = (beta * phi_prime(h_u) * KERNEL) ** 2
+
 _t = sp.Symbol("t", real=True)
+_c = sp.Symbol("c", real=True)  # phi'(h_u) of the generic instances
+_phi = sp.Function("phi")
 
 
-def _concrete(build: Callable[..., sp.Expr]) -> Callable[[], list[sp.Expr]]:
-    """``build(W, g_o, g_u, G, w, l, y)`` over every instance, ``G = c beta (e_w - e_l) g_u^T``."""
+def _binding(V_: int, d_: int, w: int, l: int, target: int, loss: Loss | None) -> dict:
+    r"""Every display object on one concrete head (0-based rows ``w, l, target``): the gradient of
+    :math:`\phi(\beta\rho_u)` by SymPy (generic :math:`\phi` with :math:`\phi'(h_u) = c`, or
+    ``loss``), :math:`f(t) = \log\operatorname{softmax}((W - tG)g^o)_y` and its derivatives."""
+    W, R = head("W", V_, d_), head("R", V_, d_)
+    go, gu = vector("o", d_), vector("u", d_)
+    rho = log_ratio_difference(W, R, gu, w, l)
+    if loss is None:
+        G = sp.Matrix(V_, d_, lambda r, s: sp.diff(_phi(beta * rho), W[r, s]).replace(
+            lambda e: isinstance(e, sp.Subs), lambda e: _c))
+        derivative, margin = (lambda x: _c), sp.Integer(0)
+    else:
+        phi, dphi = loss.bind(loss.phi), loss.bind(loss.dphi)
+        G = sp.Matrix(V_, d_, lambda r, s: sp.diff(phi.subs(h, beta * rho), W[r, s]))
+        derivative, margin = (lambda x: dphi.subs(h, x)), beta * rho
+    f = log_softmax(W - _t * G, go, target)
+    logits = (W - _t * G) * go
+    velocity = [sp.diff(z, _t) for z in logits]
+    return {
+        V: V_, d: d_, y: target + 1, y_w: w + 1, y_l: l + 1, h_u: margin, phi_prime: derivative,
+        grad_phi: lambda r, s: G[int(r) - 1, int(s) - 1],
+        score: lambda r, s: sp.diff(log_softmax(W, go, target), W[int(r) - 1, int(s) - 1]),
+        pi_o: lambda r: softmax(W, go, int(r) - 1),
+        pi_eta: lambda r: softmax(W - eta * G, go, int(r) - 1),
+        g_o: lambda s: go[int(s) - 1], g_u: lambda s: gu[int(s) - 1],
+        a: lambda r: velocity[int(r) - 1],
+        a_max: sp.Max(*velocity), a_min: sp.Min(*velocity),
+        slope0: sp.diff(f, _t).subs(_t, 0),
+        curvature_eta: sp.diff(f, _t, 2).subs(_t, eta),
+        log_after: f.subs(_t, eta), log_before: f.subs(_t, 0),
+    }
 
-    def instances() -> list[sp.Expr]:
+
+#: Seeded points per head at which the inequalities are evaluated (30 digits): entries of
+#: :math:`W, W_{\rm ref}, g^o, g^u` and :math:`\phi'(h_u)` in :math:`[-2, 2]`, :math:`\beta \in [0.1, 3]`,
+#: :math:`\eta \in [0.01, 5]`.
+POINTS, DIGITS = 6, 30
+
+
+def _numeric_instances() -> Instances:
+    r"""The generic bindings at :data:`POINTS` seeded points of each head, every object a 30-digit
+    number (SymPy cannot decide these inequalities between transcendental functions symbolically)."""
+
+    def evaluate(value: object, point: dict) -> object:
+        if callable(value) and not isinstance(value, sp.Basic):
+            return lambda *args: evaluate(value(*args), point)
+        if isinstance(value, sp.Basic) and value.free_symbols:
+            return value.evalf(DIGITS, subs=point)
+        return value
+
+    def build() -> list[dict]:
+        rng = random.Random(20240611)
+        rational = lambda lo, hi: sp.Rational(round(rng.uniform(lo, hi) * 1000), 1000)
         out = []
-        for V, d, w, l, target in INSTANCES:
-            W, g_o, g_u = head("W", V, d), vector("o", d), vector("u", d)
-            G = c * beta * (sp.eye(V)[:, w] - sp.eye(V)[:, l]) * g_u.T
-            out.append(build(W, g_o, g_u, G, w, l, target))
+        for case in INSTANCES:
+            binding = _binding(*case, None)
+            free = set().union(*(v.free_symbols for v in binding.values() if isinstance(v, sp.Basic)))
+            free |= set().union(*(binding[f](*([1] * n)).free_symbols for f, n in ((grad_phi, 2), (score, 2), (a, 1))))
+            for _ in range(POINTS):
+                point = {x: rational(-2, 2) for x in sorted(free - {beta, eta}, key=str)}
+                point.update({beta: rational(0.1, 3), eta: rational(0.01, 5)})
+                out.append({k: evaluate(v, point) for k, v in binding.items()} | {beta: point[beta], eta: point[eta]})
         return out
 
-    return instances
+    return Instances(rf"the heads above at {POINTS} seeded points each (entries, $\phi'(h_u)$, $\beta$ and "
+                     rf"$\eta \in [0.01, 5]$), evaluated to {DIGITS} digits", build)
 
 
-def _f(W: sp.Matrix, g_o: sp.Matrix, G: sp.Matrix, target: int, step: sp.Expr) -> sp.Expr:
-    r""":math:`f(\text{step}) = \log\pi_{W - \text{step}\,G}(y\mid x_o)`."""
-    return log_softmax(W - step * G, g_o, target)
+def _instances(loss: Loss | None = None) -> Instances:
+    def build() -> list[dict]:
+        out = [_binding(*case, None) for case in INSTANCES]
+        if loss is not None:
+            out.append(_binding(*INSTANCES[0], loss))
+        return out
+
+    return Instances(LABEL + (f"; and {loss.name} on the head 2,1" if loss is not None else ""), build)
 
 
-SLOPE = -beta * c * ((sp.KroneckerDelta(y, y_w) - pi_w) - (sp.KroneckerDelta(y, y_l) - pi_l)) * kernel
-CURVATURE = (beta * c * kernel) ** 2
-
-
-def _on_head(expr: sp.Expr, W: sp.Matrix, g_o: sp.Matrix, g_u: sp.Matrix, w: int, l: int, target: int) -> sp.Expr:
-    """A displayed expression (:data:`SLOPE`, :data:`CURVATURE`) on a concrete head: the claim's
-    own formula, so the derivation checks exactly what the statement says."""
-    return expr.subs({y: target, y_w: w, y_l: l, pi_w: softmax(W, g_o, w), pi_l: softmax(W, g_o, l),
-                      kernel: (g_o.T * g_u)[0]})
-
-
-def _claims() -> list:
+def _claims(loss: Loss) -> list[Claim]:
+    generic, numeric = _instances(), _numeric_instances()
     first_order = chain(
-        "first-order influence",
-        Form(sp.Symbol(r"f'(0)"), _concrete(lambda W, o, u, G, w, l, y_: sp.diff(_f(W, o, G, y_, _t), _t).subs(_t, 0))),
+        "first-order influence", slope0,
         [
-            ("=", Form(sp.Symbol(r"-\sum_{ij}[\nabla_W\phi(h_u)]_{ij}\,\partial_{W_{ij}}\log\pi_W(y\mid x_o)"),
-                       _concrete(lambda W, o, u, G, w, l, y_: -sum(G[a, b] * sp.diff(log_softmax(W, o, y_), W[a, b])
-                                                                  for a in range(W.rows) for b in range(W.cols)))),
+            ("=", -sp.Sum(sp.Sum(grad_phi[i, j] * score[i, j], (j, 1, d)), (i, 1, V)),
              r"chain rule along the step $W_\eta = W - \eta\nabla_W\phi(h_u)$"),
-            ("=", Form(sp.Symbol(r"-\sum_{ij}[\nabla_W\phi(h_u)]_{ij}\,(\delta_{iy} - \pi_i(x_o))\,g_{o,j}"),
-                       _concrete(lambda W, o, u, G, w, l, y_: -sum(G[a, b] * (int(a == y_) - softmax(W, o, a)) * o[b]
-                                                                  for a in range(W.rows) for b in range(W.cols)))),
-             r"$\partial_{W_{ij}}\log\operatorname{softmax}(Wg_o)_y = (\delta_{iy} - \pi_i)\,g_{o,j}$"),
-            ("=", Form(SLOPE, _concrete(lambda W, o, u, G, w, l, y_: _on_head(SLOPE, W, o, u, w, l, y_))),
-             r"dpo-gradient: $\nabla_W\phi(h_u) = \phi'(h_u)\beta(e_{y_w} - e_{y_l})g_u^\top$ is rank one"),
+            ("=", -sp.Sum(sp.Sum(grad_phi[i, j] * (indicator(i, y) - pi_o[i]) * g_o[j], (j, 1, d)), (i, 1, V)),
+             r"$\partial_{W_{ij}}\log\operatorname{softmax}(Wg^o)_y = (\mathbb{1}[i = y] - \pi^o_i)\,g^o_j$"),
+            ("=", SLOPE,
+             r"dpo-gradient: $[\nabla_W\phi(h_u)]_{ij} = \beta\phi'(h_u)(\mathbb{1}[i = y_w] - \mathbb{1}[i = y_l])\,g^u_j$ is rank one"),
         ],
-        instances=LABEL,
-        prose=r"The factor $\langle g_o, g_u\rangle$ is the last-layer empirical NTK: inputs whose embeddings point away from $g_u$ move the other way.",
+        instances=_instances(loss),
+        prose=r"The factor $\sum_j g^o_j g^u_j$ is the last-layer empirical NTK: inputs whose embeddings point away from $g^u$ move the other way.",
     )
-
-    def variance(W: sp.Matrix, o: sp.Matrix, G: sp.Matrix) -> sp.Expr:
-        a, moved = -G * o, W - _t * G  # a: d/d eta of the logits (W - eta G) g_o
-        p = [softmax(moved, o, k) for k in range(W.rows)]
-        mean = sum(pk * ak for pk, ak in zip(p, a))
-        return sum(pk * ak**2 for pk, ak in zip(p, a)) - mean**2
-
     curvature = chain(
-        "curvature",
-        Form(sp.Symbol(r"f''(\eta)"), _concrete(lambda W, o, u, G, w, l, y_: sp.diff(_f(W, o, G, y_, _t), _t, 2))),
+        "curvature", curvature_eta,
         [
-            ("=", Form(sp.Symbol(r"-\operatorname{Var}_{\pi_{W_\eta}(x_o)}(a)"),
-                       _concrete(lambda W, o, u, G, w, l, y_: -variance(W, o, G))),
-             r"the logits move linearly, $z_\eta = z_0 + \eta a$: the Hessian of $\log\operatorname{softmax}$ is $-\operatorname{Cov}_\pi$"),
-            (">=", Form(-CURVATURE, _concrete(lambda W, o, u, G, w, l, y_: -_on_head(CURVATURE, W, o, u, w, l, y_))),
-             r"Popoviciu: $\operatorname{Var}(a) \le \frac14(\max a - \min a)^2$, and $a = -\beta\phi'(h_u)\langle g_o, g_u\rangle(e_{y_w} - e_{y_l})$"),
+            ("=", -(sp.Sum(pi_eta[i] * a[i] ** 2, (i, 1, V)) - sp.Sum(pi_eta[i] * a[i], (i, 1, V)) ** 2),
+             r"the logits move linearly, $z_\eta = z_0 + \eta a$, and the Hessian of $\log\operatorname{softmax}$ is $-\operatorname{Cov}_\pi$"),
+            (">=", -(a_max - a_min) ** 2 / 4, r"Popoviciu: a variance is at most a quarter of the squared range", numeric),
+            ("=", -CURVATURE, r"$a_i = -\beta\phi'(h_u)\sum_j g^o_j g^u_j\,(\mathbb{1}[i = y_w] - \mathbb{1}[i = y_l])$ (dpo-gradient)"),
         ],
-        instances=LABEL,
+        instances=generic,
     )
-
-    def change(W: sp.Matrix, o: sp.Matrix, G: sp.Matrix, y_: int) -> sp.Expr:
-        return _f(W, o, G, y_, eta) - _f(W, o, G, y_, 0)
-
     upper = chain(
-        "change upper bound",
-        Form(sp.Symbol(r"\Delta\log\pi(y\mid x_o)"), _concrete(lambda W, o, u, G, w, l, y_: change(W, o, G, y_))),
+        "change upper bound", log_after - log_before,
         [
-            ("<=", Form(eta * SLOPE, _concrete(lambda W, o, u, G, w, l, y_: eta * _on_head(SLOPE, W, o, u, w, l, y_))),
-             r"$f$ is concave ($f'' \le 0$, claim curvature), so it lies below its tangent at $0$"),
+            ("<=", eta * slope0, r"$f$ is concave ($f'' \le 0$, claim curvature): it lies below its tangent at $0$", numeric),
+            ("=", eta * SLOPE, r"claim first-order influence"),
         ],
-        instances=LABEL,
+        instances=generic,
         domain={eta: (0.0, 3.0)},
     )
     lower = chain(
-        "change lower bound",
-        Form(sp.Symbol(r"\Delta\log\pi(y\mid x_o)"), _concrete(lambda W, o, u, G, w, l, y_: change(W, o, G, y_))),
+        "change lower bound", log_after - log_before,
         [
-            (">=", Form(eta * SLOPE - eta**2 * CURVATURE / 2,
-                        _concrete(lambda W, o, u, G, w, l, y_: _on_head(eta * SLOPE - eta**2 * CURVATURE / 2,
-                                                                       W, o, u, w, l, y_))),
-             r"Taylor: $f(\eta) = f(0) + \eta f'(0) + \int_0^\eta(\eta - t)f''(t)\,dt$ with $f'' \ge -(\beta\phi'(h_u)\langle g_o, g_u\rangle)^2$"),
+            (">=", eta * slope0 - eta**2 * (a_max - a_min) ** 2 / 8,
+             r"Taylor: $f(\eta) = f(0) + \eta f'(0) + \int_0^\eta(\eta - t)f''(t)\,dt$ with $f'' \ge -\frac14(\max_i a_i - \min_i a_i)^2$",
+             numeric),
+            ("=", eta * SLOPE - eta**2 * CURVATURE / 2, r"claims first-order influence and curvature"),
         ],
-        instances=LABEL,
+        instances=generic,
         domain={eta: (0.0, 3.0)},
     )
     return [first_order, curvature, upper, lower]
@@ -150,11 +207,34 @@ def build(loss: Loss) -> Theorem:
         id="cross-example-influence",
         title="How one preference step moves the likelihood of other answers (likelihood displacement)",
         assumptions=[
-            Assumption("softmax head", r"$\pi_W(y\mid x) = \operatorname{softmax}(Wg(x))_y$, $W\in\mathbb{R}^{V\times d}$, frozen embeddings $g_o = g(x_o)$, $g_u = g(x_u)$."),
-            Assumption("one step", r"$W_\eta = W - \eta\nabla_W\phi(h_u)$, $\eta \ge 0$, on the pair $(x_u, y_w, y_l)$ with margin $h_u = \beta\rho_u$; any answer $y$."),
+            Assumption("softmax head", r"$\pi_W(y\mid x) = \operatorname{softmax}(Wg(x))_y$, $W\in\mathbb{R}^{V\times d}$, frozen embeddings $g^o = g(x_o)$, $g^u = g(x_u)$."),
+            Assumption("one step", r"$W_\eta = W - \eta\nabla_W\phi(h_u)$, $\eta > 0$, on the pair $(x_u, y_w, y_l)$ with margin $h_u = \beta\rho_u$; any answer $y$ and input $x_o$ ($x_o = x_u$ allowed)."),
             Assumption("loss", rf"$\phi$ differentiable at $h_u$; here $\phi'(h) = {sp.latex(dphi)}$."),
         ],
-        claims=_claims(),
-        summary=r"Ren \& Sutherland (2024), learning dynamics of LLM fine-tuning: the last-layer $A\cdot K\cdot G$ form; likelihood displacement when the bracket or $\langle g_o, g_u\rangle$ is negative.",
+        claims=_claims(loss),
+        summary=r"Let $f(\eta) = \log\pi_{W_\eta}(y\mid x_o)$.",
         loss_name=loss.name,
+        notation={
+            **meanings(beta, eta),
+            **loss_parameters(loss),
+            slope0: r"is the derivative at $\eta = 0$ of $f(\eta) = \log\pi_{W_\eta}(y\mid x_o)$",
+            curvature_eta: r"is the second derivative of $f(\eta) = \log\pi_{W_\eta}(y\mid x_o)$",
+            (log_after, log_before): r"are the log-likelihoods of answer $y$ on input $x_o$ after and before the step",
+            grad_phi[i, j]: r"is entry $(i, j)$ of the gradient of the loss $\phi(h_u)$ of the trained pair with respect to $W$",
+            score[i, j]: r"is entry $(i, j)$ of the gradient of $\log\pi_W(y\mid x_o)$ with respect to $W$",
+            pi_o[i]: r"is $\pi_W(i\mid x_o)$, the probability of answer $i$ on input $x_o$ before the step",
+            pi_eta[i]: r"is $\pi_{W_\eta}(i\mid x_o)$, the same after the step",
+            (g_o[j], g_u[j]): r"are coordinate $j$ of the embeddings $g^o = g(x_o)$ and $g^u = g(x_u)$",
+            a[i]: r"is the velocity $\frac{d}{d\eta}(W_\eta g^o)_i$ of logit $i$ of $x_o$ along the step",
+            (a_max, a_min): r"are the largest and the smallest logit velocity",
+            V: r"is the number of answers (rows of $W$)",
+            d: r"is the embedding dimension, $g \in \mathbb{R}^d$",
+            y: r"is any answer (a row of $W$)",
+            (y_w, y_l): r"are the preferred and the rejected answer",
+            h_u: r"is the margin $h_u = \beta\rho_u$ of the trained pair",
+            phi_prime(h): r"is the derivative of the loss at the margin",
+        },
+        provenance=(r"The first-order form is the last-layer case of the $A\cdot K\cdot G$ decomposition of Ren \& Sutherland "
+                    r"(2024, Learning Dynamics of LLM Finetuning), with the softmax head of Im \& Li (2024); the exact "
+                    r"curvature identity and the two-sided bounds on the change are prefdyn's."),
     )

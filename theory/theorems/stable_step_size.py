@@ -2,125 +2,288 @@ r"""``stable-step-size``: the largest learning rate for which population GD decr
 
 The population loss :math:`L(\Delta) = \mathbb E\,\phi(\beta s\Delta^\top g)` has gradient
 :math:`\nabla L = \beta\,\mathbb E[\phi'(h)\,s\,g]` and Hessian
-:math:`\nabla^2 L = \beta^2\,\mathbb E[\phi''(h)\,g g^\top] \preceq M I`,
-:math:`M = \beta^2 L_2\,\lambda_{\max}(\mathbb E[gg^\top])`, :math:`L_2 = \sup_h|\phi''(h)|`
-(:math:`\tfrac14` for DPO). Gradient descent on the head with learning rate :math:`\eta` moves
+:math:`\nabla^2 L = \beta^2\,\mathbb E[\phi''(h)\,g g^\top] \preceq \beta^2 L_2\lambda_{\max} I`,
+:math:`L_2 = \sup_h|\phi''(h)|`, :math:`\lambda_{\max}` the largest eigenvalue of
+:math:`\mathbb E[gg^\top]`. Gradient descent on the head moves
 :math:`\Delta_{t+1} = \Delta_t - 2\eta\nabla L(\Delta_t)` (population-flow), so by the descent lemma
 
 .. math::
-   L(\Delta_{t+1}) - L(\Delta_t) \le -2\eta(1 - \eta M)\,\|\nabla L(\Delta_t)\|^2 \le 0
-   \quad\text{for}\quad \eta \le \eta_{\max} = \frac{1}{\beta^2 L_2\,\lambda_{\max}(\mathbb E[gg^\top])},
+   L(\Delta_{t+1}) - L(\Delta_t) \le -2\eta(1 - \eta\beta^2L_2\lambda_{\max})\,\|\nabla L(\Delta_t)\|^2 \le 0
+   \quad\text{for}\quad \eta \le \eta_{\max} = \frac{1}{\beta^2 L_2\,\lambda_{\max}},
 
 the analogue of neural-tangents' ``max_learning_rate`` (there :math:`2/\lambda_{\max}` of the NTK
-for MSE). The constant is sharp for quadratic :math:`\phi` (IPO: :math:`\phi'' = 2/\beta^2`, the
-loss increases along the top eigenvector for :math:`\eta > \eta_{\max}`); for DPO it is
-sufficient. Piecewise-linear losses (hinge) have no finite :math:`L_2` and no such guarantee.
-Numerics: :func:`prefdyn.numerics.population.max_learning_rate`.
+for MSE). :math:`\eta_{\max}` is sharp: it is the exact stability threshold of GD on the extremal
+loss :math:`\phi(h) = L_2h^2/2` that (A2) allows (claim ``max step``), and the descent lemma is an
+equality for that loss along the top eigenvector. Losses whose :math:`\phi'` jumps (hinge) have
+:math:`L_2 = \infty`: the descent and step-size claims are omitted with a note.
+
+:math:`L_2` comes from :func:`smoothness` (the loss's certified constant). Numerics:
+:func:`prefdyn.numerics.population.max_learning_rate`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Sequence
 
+import mpmath
 import sympy as sp
 
-from ..framework import Assumption, Form, Theorem, chain
-from ..losses import Loss, get_loss
+from ..framework import Assumption, Claim, Instances, Theorem, chain
+from ..functions import to_elementary
+from ..losses import Loss
 from ..model import FiniteLaw
-from ..symbols import beta, eta, h
-from ._traj import vector
+from ..symbols import beta, eta, h, meanings
+from ._notation import loss_parameters
 
-theta = sp.Symbol(r"\theta", positive=True)
-x0 = sp.Symbol("x", real=True)
-pw, ya, yb = sp.Symbol("p", positive=True), sp.Symbol("y_a", positive=True), sp.Symbol("y_b", positive=True)
+d = sp.Symbol("d", integer=True, positive=True)
+loss_next = sp.Symbol(r"L(\Delta_{t+1})")
+loss_now = sp.Symbol(r"L(\Delta_t)")
+grad_sq = sp.Symbol(r"\|\nabla L(\Delta_t)\|^2")
+lam = sp.Symbol(r"\lambda_{\max}")
+eta_max = sp.Symbol(r"\eta_{\max}")
+hessian_L = sp.MatrixSymbol(r"\nabla^2 L(\Delta)", d, d)
+E_d2phi = sp.MatrixSymbol(r"\mathbb{E}[\phi''(h)\,gg^\top]", d, d)
+
+theta = sp.Symbol("theta", positive=True)  # eta = theta * eta_max, theta in (0, 1]
+r = sp.Symbol("r", real=True)  # position along the top eigenvector (extremal instances)
 phi_f = sp.Function("phi")
 
 
 def smoothness(loss: Loss) -> sp.Expr:
-    r""":math:`L_2 = \sup_h|\phi''(h)|` (``oo`` for piecewise losses, whose :math:`\phi'` jumps)."""
+    r""":math:`L_2 = \sup_h|\phi''(h)|`: the loss's certified constant (``loss.smoothness``) when the
+    Loss API provides it; otherwise ``oo`` for losses whose :math:`\phi'` may jump (piecewise) and
+    :attr:`~prefdyn.theory.losses.Loss.sup_abs_d2phi` else."""
+    certified = getattr(loss, "smoothness", None)
+    if certified is not None:
+        return sp.sympify(certified)
     if loss.phi.has(sp.Piecewise, sp.Max, sp.Abs, sp.Heaviside):
         return sp.oo
     return loss.sup_abs_d2phi
 
 
-def _hessian(kind: str) -> Callable[[], list[sp.Matrix]]:
+# --------------------------------------------------------------------------- concrete laws
+
+#: Finite laws of :math:`x = sg \in \mathbb R^2` (atoms, weights): a non-separable law with
+#: :math:`\mathbb E[xx^\top] = \operatorname{diag}(1, 2/5)` and a separable one with
+#: :math:`\mathbb E[xx^\top] = \begin{pmatrix}5/2 & 2\\ 2 & 5/2\end{pmatrix}`.
+LAWS = (
+    (((1, 0), (-1, 1), (-1, -1)), (sp.Rational(3, 5), sp.Rational(1, 5), sp.Rational(1, 5))),
+    (((2, 1), (1, 2)), (sp.Rational(1, 2), sp.Rational(1, 2))),
+)
+#: The laws of claim descent: also one atom :math:`x = e_1`, whose margins at the starts below
+#: include :math:`h = 0` and :math:`\beta/40` (where DiscoPOP's :math:`|\phi''|` peaks).
+DESCENT_LAWS = (*LAWS, (((1, 0),), (sp.Integer(1),)))
+
+
+def _dot(u: Sequence[sp.Expr], v: Sequence[sp.Expr]) -> sp.Expr:
+    return sp.Add(*(a * c for a, c in zip(u, v)))
+
+
+def _second_moment(law: tuple) -> sp.Matrix:
+    atoms, weights = law
+    return sp.Add(*(w * sp.Matrix(x) * sp.Matrix(x).T for x, w in zip(atoms, weights)))
+
+
+def _top(law: tuple) -> tuple[sp.Expr, sp.Matrix]:
+    r""":math:`(\lambda_{\max}, v)` of :math:`\mathbb E[xx^\top]`, :math:`\|v\| = 1`."""
+    value, _, vectors = max(_second_moment(law).eigenvects(), key=lambda e: float(e[0]))
+    v = vectors[0]
+    return value, v / sp.sqrt(_dot(v, v))
+
+
+def _population(phi: Callable[[sp.Expr], sp.Expr], law: tuple) -> Callable[[Sequence[sp.Expr]], sp.Expr]:
+    atoms, weights = law
+    return lambda D: sp.Add(*(w * phi(beta * _dot(D, x)) for x, w in zip(atoms, weights)))
+
+
+def _gd_binding(L: Callable[[Sequence[sp.Expr]], sp.Expr], start: Sequence[sp.Expr], step: sp.Expr,
+                top: sp.Expr) -> dict:
+    r"""The displays' objects at one GD step of size ``step`` from ``start``: the population loss,
+    its SymPy gradient, :math:`\Delta_{t+1} = \Delta_t - 2\eta\nabla L(\Delta_t)`."""
+    D = sp.symbols(f"_D1:{len(start) + 1}", real=True)
+    value = L(list(D))
+    at = dict(zip(D, start))
+    grad = [sp.diff(value, x).subs(at) for x in D]
+    after = [s - 2 * step * g for s, g in zip(start, grad)]
+    return {loss_now: value.subs(at), loss_next: L(after), grad_sq: _dot(grad, grad), lam: top, eta: step}
+
+
+#: Grid of the loss's own instances: :math:`\Delta_t`, :math:`\beta`, :math:`\theta = \eta/\eta_{\max}`.
+STARTS = ((-2, 1), (0, 0), (sp.Rational(1, 40), 1), (sp.Rational(1, 2), -1), (3, 2), (-1, -3))
+BETAS = (sp.Rational(1, 2), 2)
+THETAS = (sp.Rational(1, 10), sp.Rational(1, 2), 1)
+#: Digits of the loss's own instances (their exact values are evaluated once, then compared).
+DIGITS = 30
+
+
+def _numeric_gd(phi: sp.Expr, law: tuple, start: Sequence[sp.Expr], beta_value: sp.Expr, step: sp.Expr,
+                top: sp.Expr) -> dict:
+    r""":func:`_gd_binding` evaluated to :data:`DIGITS` digits (mpmath): the loss values and the squared
+    gradient norm are numbers, :math:`\eta` and :math:`\lambda_{\max}` stay exact."""
+    D = sp.symbols(f"_D1:{len(start) + 1}", real=True)
+    value = to_elementary(_population(lambda x: phi.subs(h, x), law)(list(D)).subs(beta, beta_value))
+    loss_at = sp.lambdify(D, value, "mpmath")
+    grad_at = sp.lambdify(D, [sp.diff(value, x) for x in D], "mpmath")
+    with mpmath.workdps(DIGITS + 10):
+        point = [mpmath.mpf(sp.Rational(c).p) / sp.Rational(c).q for c in start]
+        grad = grad_at(*point)
+        rate = mpmath.mpf(sp.N(2 * step, DIGITS + 10))
+        after = [x - rate * g for x, g in zip(point, grad)]
+        number = lambda z: sp.Float(mpmath.nstr(z, DIGITS + 5), DIGITS)
+        return {beta: beta_value, eta: step, lam: top, loss_now: number(loss_at(*point)),
+                loss_next: number(loss_at(*after)), grad_sq: number(sum(g * g for g in grad))}
+
+
+def _descent_instances(loss: Loss, L2: sp.Expr) -> Instances:
+    phi = loss.bind(loss.phi)
+    exact = phi.is_polynomial(h)
+
+    def build() -> list[dict]:
+        out = []
+        for law in DESCENT_LAWS:
+            top, v = _top(law)
+            for start, b_, t_ in itertools.product(STARTS, BETAS, THETAS):
+                step = (t_ / (beta**2 * L2 * top)).subs(beta, b_)
+                if exact:  # polynomial phi (IPO): exact values, the lemma may hold with equality
+                    at_beta = phi.subs(beta, b_)
+                    population = _population(lambda x, f=at_beta: f.subs(h, x), law)
+                    at = [sp.Integer(c) for c in start]
+                    out.append({beta: b_, **_gd_binding(lambda D, L=population, v=b_: L(D).subs(beta, v), at, step, top)})
+                else:
+                    out.append(_numeric_gd(phi, law, start, b_, step, top))
+            step = theta / (beta**2 * L2 * top)  # eta = theta eta_max
+            for offset in (0, 10 * top):  # extremal: phi = L2 (h^2 - c) / 2 on the top eigenvector
+                quadratic = lambda x, c=offset: L2 * (x**2 - c) / 2
+                out.append(_gd_binding(_population(quadratic, law), [r * c / beta for c in v], step, top))
+        return out
+
+    return Instances(
+        rf"{loss.name} on three laws of $sg$ in $\mathbb{{R}}^2$, {len(STARTS)} starts $\Delta_t$, $\beta \in \{{1/2, 2\}}$, "
+        r"$\eta = \theta\eta_{\max}$ with $\theta \in \{0.1, 0.5, 1\}$ (exact for polynomial $\phi$, else to 30 digits); and the extremal case of (A2), "
+        r"$\phi(h) = L_2(h^2 - c)/2$ with $c \in \{0, 10\lambda_{\max}\}$, along the top eigenvector (the descent lemma holds "
+        r"with equality), every $\theta \in (0, 1]$", build)
+
+
+def _threshold(L2: sp.Expr, law: tuple) -> sp.Expr:
+    r"""The stability threshold of GD on :math:`\phi(h) = L_2h^2/2`: the largest :math:`\eta` at which
+    no eigen-direction of :math:`\mathbb E[xx^\top]` increases the loss (the positive roots of
+    :math:`L(\Delta_1) - L(\Delta_0)` in :math:`\eta`, minimised)."""
+    L = _population(lambda x: L2 * x**2 / 2, law)
+    step = sp.Symbol("s", positive=True)
+    roots = []
+    for _, _, vectors in _second_moment(law).eigenvects():
+        for v in vectors:
+            binding = _gd_binding(L, list(v), step, sp.Integer(1))
+            change = sp.factor(sp.expand(binding[loss_next] - binding[loss_now]))
+            roots += [x for x in sp.solve(change, step) if x.is_positive]
+    return sp.Min(*roots)
+
+
+# --------------------------------------------------------------------------- claims
+
+
+def _descent(loss: Loss, L2: sp.Expr) -> Claim:
+    return chain(
+        "descent", loss_next - loss_now,
+        [
+            ("<=", -2 * eta * (1 - eta * beta**2 * L2 * lam) * grad_sq,
+             r"descent lemma along the step $-2\eta\nabla L(\Delta_t)$, with $\nabla^2 L \preceq \beta^2 L_2\lambda_{\max} I$ (claim hessian, A2)"),
+            ("<=", sp.Integer(0), r"$\eta \le \eta_{\max} = 1/(\beta^2 L_2\lambda_{\max})$ (A3)"),
+        ],
+        instances=_descent_instances(loss, L2),
+        domain={theta: (0.01, 1.0), beta: (0.1, 3.0), r: (-3.0, 3.0)},
+        prose=r"Population GD does not increase the loss at any step while $\eta \le \eta_{\max}$.",
+    )
+
+
+def _hessian(finite: bool) -> Claim:
     law = FiniteLaw(K=1, d=2, label_noise=False)
-    D = vector("D", 2)
+    D = sp.Matrix(sp.symbols("D_1 D_2", real=True))
 
     def margin(atom: object) -> sp.Expr:
         return beta * atom.sign * (D.T * atom.embedding)[0, 0]  # type: ignore[attr-defined]
 
-    def build() -> list[sp.Matrix]:
-        if kind == "lhs":
-            loss_value = law.expectation(lambda a: phi_f(margin(a)))
-            return [sp.hessian(loss_value, list(D))]
+    def build() -> list[dict]:
+        value = law.expectation(lambda a: phi_f(margin(a)))
         d2 = lambda a: sp.diff(phi_f(h), h, 2).subs(h, margin(a))
-        return [law.expectation(lambda a: beta**2 * d2(a) * a.embedding * a.embedding.T)]
+        return [{hessian_L: sp.hessian(value, list(D)),
+                 E_d2phi: law.expectation(lambda a: d2(a) * a.embedding * a.embedding.T)}]
 
-    return build
+    return chain(
+        "hessian", hessian_L,
+        [("=", beta**2 * E_d2phi, r"chain rule twice, $s^2 = 1$")],
+        instances=Instances(r"$d = 2$, a finite law of $(s, g)$ with symbolic atoms, generic twice-differentiable $\phi$",
+                            build, generic=(phi_f,)),
+        prose=(r"Hence $\nabla^2 L \preceq \beta^2 L_2\,\mathbb{E}[gg^\top] \preceq \beta^2 L_2\lambda_{\max} I$ by (A2)."
+               if finite else ""),
+    )
 
 
-def _descent(loss: Loss, L2: sp.Expr, kind: str) -> Callable[[], list[sp.Expr]]:
-    r"""One-dimensional instance: :math:`y = sg` is :math:`y_a` w.p. :math:`p`, :math:`-y_b` else;
-    :math:`\eta = \theta/M`, :math:`\theta \in (0, 1]`."""
-    phi = loss.bind(loss.phi)
-    f = lambda z: pw * phi.subs(h, beta * z * ya) + (1 - pw) * phi.subs(h, -beta * z * yb)
-    M = beta**2 * L2 * (pw * ya**2 + (1 - pw) * yb**2)
-    lr = theta / M
+def _max_step(L2: sp.Expr) -> Claim:
+    def build() -> list[dict]:
+        return [{eta_max: _threshold(L2, law), lam: _top(law)[0]} for law in LAWS]
 
-    def build() -> list[sp.Expr]:
-        z = sp.Symbol("z", real=True)
-        grad = sp.diff(f(z), z).subs(z, x0)
-        if kind == "change":
-            return [f(x0 - 2 * lr * grad) - f(x0)]
-        if kind == "bound":
-            return [-2 * lr * (1 - lr * M) * grad**2]
-        return [sp.Integer(0)]
-
-    return build
+    return chain(
+        "max step", eta_max,
+        [("=", 1 / (beta**2 * L2 * lam),
+          (r"GD on $\phi = L_2h^2/2$ multiplies the component of $\Delta$ along an eigenvector of $\mathbb{E}[gg^\top]$ "
+           r"with eigenvalue $\lambda$ by $1 - 2\eta\beta^2L_2\lambda$; the loss does not increase iff "
+           r"$|1 - 2\eta\beta^2 L_2\lambda| \le 1$"))],
+        instances=Instances(r"two laws of $sg$, with $\mathbb{E}[xx^\top] = \operatorname{diag}(1, 2/5)$ and with eigenvalues $9/2, 1/2$; both eigen-directions", build),
+        prose=r"The bound is sharp: for a larger $\eta$ the extremal loss allowed by (A2) increases along the top eigenvector.",
+    )
 
 
 def build(loss: Loss) -> Theorem:
     L2 = smoothness(loss)
-    instance_loss = loss if L2.is_finite else get_loss("dpo")
-    L2_instance = L2 if L2.is_finite else smoothness(instance_loss)
-    M = sp.Symbol("M", positive=True)
-    lam = sp.Symbol(r"\lambda_{\max}(\mathbb{E}[gg^\top])", positive=True)
-    grad2 = sp.Symbol(r"\|\nabla L(\Delta_t)\|^2", nonnegative=True)
-    hessian = chain(
-        "hessian",
-        Form(sp.Symbol(r"\nabla^2_\Delta L"), _hessian("lhs")),
-        [("=", Form(beta**2 * sp.Symbol(r"\mathbb{E}[\phi''(h)\,gg^\top]"), _hessian("rhs")), r"chain rule, $s^2 = 1$")],
-        instances="d = 2, finite law, generic phi",
-        prose=rf"$\preceq \beta^2 L_2\,\mathbb{{E}}[gg^\top]$ with $L_2 = \sup|\phi''| = {sp.latex(L2)}$ for {loss.name}, so $M = \beta^2 L_2\lambda_{{\max}}(\mathbb{{E}}[gg^\top])$.",
-    )
-    descent = chain(
-        "descent",
-        Form(sp.Symbol(r"L(\Delta_{t+1}) - L(\Delta_t)"), _descent(instance_loss, L2_instance, "change")),
-        [
-            ("<=", Form(-2 * eta * (1 - eta * M) * grad2, _descent(instance_loss, L2_instance, "bound")),
-             r"descent lemma, $\nabla^2 L \preceq MI$, step $2\eta\nabla L$"),
-            ("<=", Form(sp.Integer(0), _descent(instance_loss, L2_instance, "zero")),
-             r"$\eta = \theta/M$ with $\theta \in (0, 1]$"),
-        ],
-        instances=f"one-dimensional two-atom law, {instance_loss.name}",
-        domain={theta: (0.01, 1.0), x0: (-4.0, 4.0), pw: (0.05, 0.95), ya: (0.1, 3.0), yb: (0.1, 3.0), beta: (0.1, 3.0)},
-    )
-    eta_max = chain(
-        "max step",
-        Form(sp.Symbol(r"\eta_{\max}"), lambda: [1 / M]),
-        [("=", Form(1 / (beta**2 * L2 * lam), lambda: [1 / M]), r"$M = \beta^2 L_2 \lambda_{\max}(\mathbb{E}[gg^\top])$")],
-        instances="definition",
-    )
+    finite = bool(L2.is_finite) and L2 != 0
+    claims: list[Claim] = []
+    notes: list[str] = []
+    if finite:
+        claims += [_descent(loss, L2), _hessian(True), _max_step(L2)]
+    else:
+        claims.append(_hessian(False))
+        if L2 == 0:
+            notes.append(rf"For {loss.name}, $\phi'' \equiv 0$ ($L_2 = 0$): every $\eta$ gives descent, there is no finite "
+                         r"$\eta_{\max}$; the claims descent and max step are omitted.")
+        else:
+            notes.append(rf"For {loss.name}, $\phi'$ is not Lipschitz ($L_2 = \sup_h|\phi''(h)| = \infty$, e.g. a kink): the "
+                         r"descent lemma gives no step size, so the claims descent and max step are omitted; claim hessian is "
+                         r"the formula for twice-differentiable $\phi$ and does not apply at a kink.")
+    assumptions = [
+        Assumption("head and training", r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$, $h = \beta s\Delta^\top g$; full-batch "
+                   r"(population) GD $\Delta_{t+1} = \Delta_t - 2\eta\nabla L(\Delta_t)$ on $L(\Delta) = \mathbb{E}\,\phi(h)$; $\mathbb{E}\|g\|^2 < \infty$."),
+        Assumption("smooth loss", rf"$\phi$ is twice differentiable with $L_2 = \sup_h|\phi''(h)| < \infty$ (here $L_2 = {sp.latex(L2)}$)."
+                   if finite else rf"$\phi$ is twice differentiable at the margins (for claim hessian); {loss.name} has "
+                   rf"$L_2 = \sup_h|\phi''(h)| = {sp.latex(L2)}$, so no step size is claimed."),
+    ]
+    if finite:
+        assumptions.append(Assumption("step size", r"$\eta \le \eta_{\max}$ (for claim descent)."))
+    notation = {
+        **meanings(beta, eta, h),
+        **loss_parameters(loss),
+        hessian_L: r"is the Hessian of the population loss $L(\Delta) = \mathbb{E}\,\phi(\beta s\Delta^\top g)$",
+        E_d2phi: r"is the expectation of $\phi''(h)\,gg^\top$ under the law of $(s, g)$",
+    }
+    if finite:
+        notation.update({
+            (loss_next, loss_now): r"are the population loss $L(\Delta) = \mathbb{E}\,\phi(\beta s\Delta^\top g)$ at two consecutive GD iterates",
+            grad_sq: r"is the squared Euclidean norm of the population gradient at $\Delta_t$",
+            lam: r"is the largest eigenvalue of the second moment $\mathbb{E}[gg^\top]$ of the embeddings",
+            eta_max: r"is the stability threshold: the largest $\eta$ for which GD cannot increase the loss from any start when $\phi(h) = L_2h^2/2$, the extremal loss with $\sup_h|\phi''(h)| = L_2$",
+        })
     return Theorem(
         id="stable-step-size",
-        title="Largest step size for monotone population-loss decrease",
-        assumptions=[
-            Assumption("head", r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$, $h = \beta s\Delta^\top g$; full-batch (population) gradient descent with learning rate $\eta$."),
-            Assumption("smooth loss", rf"$L_2 = \sup_h|\phi''(h)| < \infty$ (here $L_2 = {sp.latex(L2)}$); $\mathbb{{E}}\|g\|^2 < \infty$."),
-        ],
-        claims=[descent, hessian, eta_max],
-        summary=r"$L(\Delta) = \mathbb{E}\,\phi(\beta s\Delta^\top g)$.",
+        title=("Largest step size for monotone population-loss decrease" if finite
+               else "Population Hessian (no stable step size for a non-smooth loss)"),
+        assumptions=assumptions,
+        claims=claims,
+        summary=rf"Loss {loss.name}: ${loss.latex()}$, $L_2 = \sup_h|\phi''(h)| = {sp.latex(L2)}$.",
         loss_name=loss.name,
-        notes=([] if L2.is_finite else [rf"{loss.name} is not smooth ($L_2 = \infty$); the descent instance uses DPO."]),
+        notes=notes,
+        notation=notation,
+        provenance=(r"prefdyn's: the descent lemma for an $L$-smooth objective (classical) applied to the population "
+                    r"preference loss, with the sharp constant $\eta_{\max}$ (the analogue of neural-tangents' "
+                    r"max\_learning\_rate); not a result of Im \& Li (2024)."),
     )

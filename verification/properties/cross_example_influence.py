@@ -5,24 +5,25 @@ Example: a random :math:`V\times d` head :math:`W`, reference :math:`W_{\rm ref}
 an answer pair, an observed answer :math:`y`, a loss, :math:`\beta` and :math:`\eta`. Observed:
 torch autograd of :math:`\phi(\beta\rho_u)`, one step :math:`W - \eta\nabla_W\phi`, and the exact
 change of :math:`\log\pi(y\mid x_o)`; also the directional derivative of :math:`\log\pi(y\mid x_o)`
-along the step, by autograd. Claimed: the theorem's own expressions (lambdified): the slope
+along the step, by autograd. Claimed: the theorem's own printed expressions (realised at the example's numbers by
+:func:`prefdyn.theory.framework.realise`): the slope
 :math:`f'(0)` (an identity) and the two bounds on the change. All exact: float64 tolerance.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+import sympy as sp
 import torch
 from hypothesis import strategies as st
 
 from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.theory.catalogue import get_theorem
+from prefdyn.theory.framework import realise
 from prefdyn.theory.losses import loss_names
-from prefdyn.theory.symbols import beta as beta_symbol
-from prefdyn.theory.symbols import eta as eta_symbol
 from prefdyn.theory.theorems import cross_example_influence as T
 
 from ..outcome import Comparison, Outcome
@@ -37,10 +38,25 @@ EXAMPLES = st.fixed_dictionaries({
 
 
 @cache
-def _claims() -> dict[str, tuple[list[Any], Callable[..., Any]]]:
+def _claims() -> dict[str, Any]:
+    """The right-hand sides of the three claims, as the theorem prints them."""
     theorem = get_theorem("cross-example-influence")
-    return {label: theorem.lambdify(claim=label)
+    return {label: theorem.claim(label).rhs
             for label in ("first-order influence", "change upper bound", "change lower bound")}
+
+
+def binding(*, beta: float, eta: float, pi: Sequence[float], g_o: Sequence[float], g_u: Sequence[float],
+            dphi: float, y: int, y_w: int, y_l: int) -> dict[Any, Any]:
+    """Numbers for the claims' display objects (0-based answers ``y, y_w, y_l``)."""
+    num = sp.Float
+    return {T.beta: num(beta), T.eta: num(eta), T.V: len(pi), T.d: len(g_o), T.y: y + 1, T.y_w: y_w + 1, T.y_l: y_l + 1,
+            T.pi_o: lambda i: num(pi[int(i) - 1]), T.g_o: lambda j: num(g_o[int(j) - 1]),
+            T.g_u: lambda j: num(g_u[int(j) - 1]), T.phi_prime: lambda x: num(dphi)}
+
+
+def claimed(label: str, values: dict[Any, Any]) -> float:
+    """A claim's right-hand side realised at ``values`` (:func:`binding`)."""
+    return float(realise(_claims()[label], values))
 
 
 def check(example: dict[str, Any], device: str) -> Outcome:
@@ -62,21 +78,19 @@ def check(example: dict[str, Any], device: str) -> Outcome:
         change = torch.log_softmax((W - eta * grad) @ g_o, -1)[y] - torch.log_softmax(W @ g_o, -1)[y]
         slope = -(grad * score).sum()
         pi = torch.softmax(W @ g_o, -1)
-    values = {T.c: float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64))),
-              T.kernel: float(g_o @ g_u), T.pi_w: float(pi[w]), T.pi_l: float(pi[l]),
-              T.y: y, T.y_w: w, T.y_l: l, beta_symbol: beta, eta_symbol: eta}
+    values = binding(beta=beta, eta=eta, pi=pi.tolist(), g_o=g_o.tolist(), g_u=g_u.tolist(),
+                     dphi=float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64))), y=y, y_w=w, y_l=l)
 
-    def claimed(label: str) -> torch.Tensor:
-        symbols, formula = _claims()[label]
-        return torch.tensor(float(formula(*(values[s] for s in symbols))), dtype=torch.float64)
+    def claimed_tensor(label: str) -> torch.Tensor:
+        return torch.tensor(claimed(label, values), dtype=torch.float64)
 
-    first = claimed("first-order influence")
+    first = claimed_tensor("first-order influence")
     return Outcome([
         Comparison("f'(0) (autograd directional derivative)", slope, first, "=", float_radius(first, 1.0)),
-        Comparison("Delta log pi(y|x_o) <= eta f'(0)", change, claimed("change upper bound"), "<=",
+        Comparison("Delta log pi(y|x_o) <= eta f'(0)", change, claimed_tensor("change upper bound"), "<=",
                    float_radius(change, 1.0)),
-        Comparison("Delta log pi(y|x_o) >= eta f'(0) - eta^2 (beta phi' <g_o, g_u>)^2 / 2", change,
-                   claimed("change lower bound"), ">=", float_radius(change, 1.0)),
+        Comparison("Delta log pi(y|x_o) >= eta f'(0) - eta^2 (beta phi' <g^o, g^u>)^2 / 2", change,
+                   claimed_tensor("change lower bound"), ">=", float_radius(change, 1.0)),
     ])
 
 

@@ -4,13 +4,15 @@ Example: a scenario trained by full-batch SGD for :math:`T` steps (any loss, noi
 geometry). From the same sampled data the simulator produces :math:`\Delta_1` (first alignment
 step), :math:`\Delta_T`, :math:`\Delta_{T+1}` after one more original-label step and
 :math:`\Delta_T + \Delta^{\rm flip}` after one flipped-label step. Writing
-:math:`\phi'(-h) = 2\phi'(0) - \phi'(h) - \omega(h)` (claim ``omega``) in
+:math:`\phi'(-h) = 2\phi'(0) - \phi'(h) - \omega(h)` (the definition of :math:`\omega`, the theorem's
+claim ``omega for <loss>``; :math:`\omega \equiv 0` for DPO, IPO, cDPO, rDPO: claim ``symmetry``) in
 :math:`\Delta^{\rm flip} = 2\eta\beta\,\hat{\mathbb E}[\phi'(-h)sg]` gives, at *any* :math:`\Delta_T`,
 
 .. math:: \Delta^{\rm flip} + 2\Delta^{\rm align}_1 - (\Delta_{T+1} - \Delta_T)
           = -2\eta\beta\,\hat{\mathbb E}[\omega(h)\,s\,g],
 
-whose stationary case (:math:`\Delta_{T+1} = \Delta_T`) is the theorem's claim ``ratio``. The
+whose stationary case (:math:`\Delta_{T+1} = \Delta_T`) is the theorem's claim ``ratio`` (ending at
+:math:`-2\Delta^{\rm align}` when :math:`\omega \equiv 0`). The
 right-hand side is :math:`\omega` on the empirical law; an exact identity, so the tolerance is floating point.
 """
 
@@ -34,7 +36,7 @@ EXAMPLES = scenarios(optimizer="sgd", batch_size=0, phases=None, steps=st.intege
 
 
 def omega(loss: str, h: torch.Tensor, beta: float) -> torch.Tensor:
-    r""":math:`\omega(h) = 2\phi'(0) - \phi'(h) - \phi'(-h)` (the ``omega`` claim's definition, with
+    r""":math:`\omega(h) = 2\phi'(0) - \phi'(h) - \phi'(-h)` (the theorem's definition, with
     the numerically stable torch kernel of :math:`\phi'`; its simplified right-hand side can
     overflow, e.g. DiscoPOP's :math:`e^h`)."""
     dphi = loss_kernels(loss).dphi
