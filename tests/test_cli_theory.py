@@ -12,7 +12,7 @@ def prefdyn(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_theorems_json_lists_foundation_verified():
-    result = prefdyn("theorems", "--json")
+    result = prefdyn("theorems", "dpo-gradient", "update-rate", "weight-growth", "--json", "--no-cache")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     by_id = {row["id"]: row for row in doc["theorems"]}

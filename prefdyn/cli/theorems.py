@@ -9,6 +9,7 @@ from ._loss_args import add_loss_options, loss_from_args
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("theorems", help="list the theorems and re-verify every derivation step")
+    parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids to check (default: the whole catalogue)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     add_loss_options(parser)
     parser.add_argument("--no-cache", action="store_true",
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     loss = loss_from_args(args)
     rows = []
-    for theorem_id in theorem_ids():
+    for theorem_id in args.ids or theorem_ids():
         theorem = checked_theorem(theorem_id, loss, use_cache=not args.no_cache)
         report = theorem.check()
         steps = report.steps()
