@@ -25,11 +25,10 @@ from scipy import integrate, optimize
 from prefdyn.numerics import Scenario
 
 from ..outcome import Comparison, Outcome
-from ..statements import claim_function
 from ..tolerance import hoeffding_radius
 from ._base import Property, covariances, loss_name
 from .accuracy_gaussian import EXAMPLES as SCENARIOS
-from .accuracy_gaussian import gaussian_projections, held_out
+from .accuracy_gaussian import gaussian_values, held_out, realised_claim
 
 EXAMPLES = st.tuples(SCENARIOS, st.one_of(st.just(2.0), st.floats(0.5, 2.0)))
 
@@ -52,11 +51,10 @@ def check(example: tuple[Scenario, float], device: str) -> Outcome:
     delta, observed, tests, kept = held_out(scenario, device)
     if not bool(kept.any()):
         return Outcome()
-    values: dict[str, torch.Tensor | float] = dict(gaussian_projections(scenario, delta))
+    values: dict[str, torch.Tensor | float] = dict(gaussian_values(scenario, delta))
     top = torch.linalg.eigvalsh(covariances(scenario))[:, -1]
-    values.update({"K_b": psi_alpha_constant(alpha) * top.sqrt(), r"\alpha": alpha,
-                   r"\|\Delta\|": delta.norm(dim=1, keepdim=True)})
-    bound = claim_function("accuracy-subexponential", "bound", loss=loss_name(scenario))(values)
+    values.update({"K_b": (psi_alpha_constant(alpha) * top.sqrt())[None], r"\alpha": alpha})
+    bound = realised_claim("accuracy-subexponential", "bound", loss_name(scenario), delta.shape[1])(values)
     radius = hoeffding_radius(tests * kept.sum(), len(scenario.behaviors), one_sided=True)
     return Outcome([Comparison("held-out accuracy_b", observed.mean(0), bound.mean(0), ">=", radius)])
 
