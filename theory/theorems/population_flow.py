@@ -153,7 +153,8 @@ _SHARED_FALLBACK = {
     ("G_{jk}",): r"is the Gram matrix $\langle\delta_j, \delta_k\rangle$ of the distinguishability vectors",
     (r"\sigma_{b}",): r"is the per-coordinate noise standard deviation of behaviour $b$ ($\Sigma_b^\pm = \sigma_b^2 I$)",
     ("p_{j}",): r"is the mixture weight of behaviour $j$",
-    ("K", "b"): r"are the number of behaviours and a behaviour",
+    ("K",): r"is the number of behaviours",
+    ("b",): r"is a behaviour",
 }
 
 

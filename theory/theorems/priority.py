@@ -488,7 +488,7 @@ def build(loss: Loss) -> Theorem:
     notation = {
         **meanings(beta, eta),
         d: DIMENSION_MEANING,
-        **shared_notation(Delta, acc(Delta), delta_b, a_[j], G[j, k], sig[b], p_[j], (K, b)),
+        **shared_notation(Delta, acc(Delta), delta_b, a_[j], G[j, k], sig[b], p_[j], K, b),
         (varpi_i, varpi_j): r"are the authors' priority projections $\varpi_i = \langle\bar b, \delta_i\rangle/\|\bar b\|$ (their $p_i$)",
         bbar_norm: r"is the norm of $\bar b = \frac12(\delta_i + \delta_j)$",
         (norm_i, norm_j): r"are the norms of the distinguishability vectors of behaviours $i$ and $j$",
