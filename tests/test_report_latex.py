@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from prefdyn.theory.printing import text
 from prefdyn.verification.report import sources
 from prefdyn.verification.report.latex import Table, escape, message, number
-from prefdyn.theory.printing import text
 
 
 def test_escape_covers_every_special_character() -> None:
