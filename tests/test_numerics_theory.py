@@ -25,7 +25,7 @@ UPDATE_RATE = {
 
 
 def _update_rate_inputs(sc):
-    """Theorem inputs: p_b = n_b/n (stratified), Gamma = <m_b, m_b'>, S_b = E[||g||^2 | b]."""
+    """Theorem inputs: p_b = n_b/n (stratified), Omega = <m_b, m_b'>, S_b = E[||g||^2 | b]."""
     counts = np.array([c[0] for c in stratified_counts(sc)])
     m = population_margin_vectors(sc)
     mu_plus, mu_minus = class_means(sc)
@@ -33,7 +33,7 @@ def _update_rate_inputs(sc):
     noise_power = np.array([b.noise**2 * sc.dim for b in sc.behaviors])
     second_moment = q * (mu_plus**2).sum(1) + (1 - q) * (mu_minus**2).sum(1) + noise_power
     return {
-        "p": torch.tensor(counts / counts.sum()), r"\Gamma": torch.tensor(m @ m.T),
+        "p": torch.tensor(counts / counts.sum()), r"\Omega": torch.tensor(m @ m.T),
         "S": torch.tensor(second_moment), "n": float(counts.sum()), "K": len(sc.behaviors),
         "beta": sc.training.beta, "eta": sc.training.learning_rate,
     }

@@ -146,7 +146,7 @@ def test_finite_n_self_term_matches_simulation():
         m = [q[c] * mu_p[c] - (1 - q[c]) * mu_m[c] for c in range(len(counts))]
         second = q[b] * (mu_p[b] @ mu_p[b]) + (1 - q[b]) * (mu_m[b] @ mu_m[b]) + d * noise**2
         values = {U.p[c + 1]: sp.Rational(counts[c], size) for c in range(len(counts))}
-        values.update({U.Gamma[c + 1, b + 1]: float(m[c] @ m[b]) for c in range(len(counts))})
+        values.update({U.Omega[c + 1, b + 1]: float(m[c] @ m[b]) for c in range(len(counts))})
         values[U.S[b + 1]] = float(second)
         expected = float(statement.subs(U.K, len(counts)).doit().subs(U.b_, b + 1).subs(values).subs({eta: lr, beta: b_val, n: size}))
         se = float(per_set.std()) / M**0.5

@@ -9,7 +9,7 @@ holds conditionally on the counts):
   :math:`W_1 - W_{\rm ref}`, :math:`j = 1..d`;
 * ``finite-n self-term``: :math:`\mathbb E[\bar h_b(1)]` against the run-mean of behaviour
   :math:`b`'s mean training margin, :math:`b = 1..K`, with
-  :math:`\Gamma_{b'b} = \langle m_{b'}, m_b\rangle` and
+  :math:`\Omega_{b'b} = \langle m_{b'}, m_b\rangle` and
   :math:`S_b = q_b\|\mu_b^+\|^2 + (1-q_b)\|\mu_b^-\|^2 + \operatorname{tr}\Sigma_b`.
 
 Tolerance: Student t across the runs with Bonferroni over the :math:`d + K` comparisons
@@ -52,7 +52,7 @@ def check(scenario: Scenario, device: str) -> Outcome:
     q = per_behavior(scenario, "positive_fraction")
     second = q * (plus**2).sum(1) + (1 - q) * (minus**2).sum(1) + torch.diagonal(covariances(scenario), dim1=1, dim2=2).sum(1)
     values = {"eta": scenario.training.learning_rate, "beta": scenario.training.beta, "n": n, "p": counts / n,
-              r"\Gamma": m @ m.T, "S": second, "q": q, r"\epsilon": per_behavior(scenario, "label_noise"),
+              r"\Omega": m @ m.T, "S": second, "q": q, r"\epsilon": per_behavior(scenario, "label_noise"),
               r"\mu^{+}": plus, r"\mu^{-}": minus}
     row = result.rows[:, 0]  # [R, d]
     margin = result.curve("margin")[:, -1]  # [R, K]
