@@ -8,10 +8,12 @@ import importlib
 
 import pytest
 
+from prefdyn.theory.framework import forget_decisions
 from prefdyn.theory.losses import get_loss
 
 
 def _fresh_report(module: str, loss: str) -> list[tuple[bool, str, str]]:
+    forget_decisions()
     theorem = importlib.import_module(f"prefdyn.theory.theorems.{module}").build(get_loss(loss))
     return [(r.verified, r.method, r.detail) for _, _, r in theorem.check().steps()]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from prefdyn.theory.catalogue import get_theorem, theorem_ids
-from prefdyn.theory.losses import loss_from_expression
+from prefdyn.theory.losses import loss_from_expression, loss_names
 from prefdyn.theory.printing import MINIMAL_PREAMBLE
 
 pytestmark = [
@@ -21,10 +21,8 @@ pytestmark = [
 ]
 
 USER_EXPR = "log(1 + exp(-h)) + h**2/10"
-#: One loss per branch of the catalogue: smooth with phi'(0) < 0 (dpo), phi'(0) > 0 (discopop),
-#: non-smooth (hinge), and a user expression. Every printed statement of every registered loss is
-#: also covered by the perturbation and notation tests, which build the same displays.
-LOSSES = ["dpo", "discopop", "hinge", loss_from_expression(USER_EXPR, name="user")]
+#: Every registered loss and one user expression with a parameter (the perturbation test's).
+LOSSES = [*loss_names(), loss_from_expression("log(1 + exp(-(h - gamma)))", {"gamma": 0.5}, name="shifted-logistic")]
 
 
 def compile_document(body: str, workdir: Path) -> str:

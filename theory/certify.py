@@ -1037,10 +1037,29 @@ def _exact_roots_in(g: sp.Expr, lo: Raw, hi: Raw) -> list[sp.Expr]:
     if g.is_polynomial(h):
         found = [r for r in sp.Poly(g, h).real_roots() if r in domain]
         return found
-    solutions = _timed(sp.solveset, to_elementary(g), h, domain)
+    elementary = to_elementary(g)
+    if not _one_exponential(elementary):
+        return []  # mixed polynomial/transcendental: solveset may not terminate; the enclosure stands
+    solutions = _timed(sp.solveset, elementary, h, domain)
     if isinstance(solutions, sp.FiniteSet):
         return [r for r in solutions if r.is_real]
     return []
+
+
+def _one_exponential(g: sp.Expr) -> bool:
+    """``True`` when ``g`` depends on :math:`h` only through powers of one :math:`e^{ch}` (every
+    exponent a rational multiple of one :math:`ch`): then :math:`g = 0` is an equation in
+    :math:`u = e^{ch}` alone, which ``solveset`` finishes. Equations that mix :math:`h` itself with
+    transcendental functions are left to the interval enclosure (``solveset`` need not terminate
+    on them)."""
+    arguments = [e.args[0] for e in g.atoms(sp.exp) if e.has(h)]
+    if not arguments or (arguments[0] / h).has(h):
+        return False
+    ratios = [sp.simplify(a / arguments[0]) for a in arguments]
+    if not all(r.is_Rational for r in ratios):
+        return False
+    u = sp.Dummy("u", positive=True)
+    return not g.xreplace({sp.exp(a): u**r for a, r in zip(arguments, ratios)}).has(h)
 
 
 # --------------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import numpy as np
@@ -364,7 +364,51 @@ def tex(expr: Any) -> str:
 def verify_relation(
     lhs: Any, rel: Relation, rhs: Any, domain: Mapping[sp.Symbol, tuple[float, float]] | None = None
 ) -> StepResult:
-    """Check ``lhs rel rhs``: symbolically if SymPy can decide, else at seeded random points."""
+    """Check ``lhs rel rhs``: symbolically if SymPy can decide, else at seeded random points.
+
+    The decision is a pure function of its arguments (fixed rewrites, an operation-count budget,
+    seeded points), so it is memoised on their structure: a relation met again (the same step of
+    another loss, or a theorem checked twice in one process) costs a dictionary look-up and gets
+    the same answer.
+    """
+    key = _relation_key(lhs, rel, rhs, domain)
+    if key is None:
+        return _verify_relation(lhs, rel, rhs, domain)
+    return _verify_memoised(key)
+
+
+#: How many decided relations :func:`verify_relation` remembers (least recently used first out).
+MEMO_SIZE = 16384
+
+
+def _relation_key(lhs: Any, rel: Relation, rhs: Any,
+                  domain: Mapping[sp.Symbol, tuple[float, float]] | None) -> tuple | None:
+    """A hashable, structural key of the relation, or ``None`` when a side is not SymPy data."""
+    def frozen(side: Any) -> Any:
+        return sp.ImmutableMatrix(side) if isinstance(side, sp.MatrixBase) else sp.sympify(side, strict=True)
+
+    try:
+        key = (frozen(lhs), rel, frozen(rhs), tuple(sorted((domain or {}).items(), key=lambda kv: str(kv[0]))))
+        hash(key)
+    except (TypeError, sp.SympifyError):
+        return None
+    return key
+
+
+def forget_decisions() -> None:
+    """Empty the memo of :func:`verify_relation` (so that a relation is decided afresh)."""
+    _verify_memoised.cache_clear()
+
+
+@lru_cache(maxsize=MEMO_SIZE)
+def _verify_memoised(key: tuple) -> StepResult:
+    lhs, rel, rhs, domain = key
+    return _verify_relation(lhs, rel, rhs, dict(domain))
+
+
+def _verify_relation(
+    lhs: Any, rel: Relation, rhs: Any, domain: Mapping[sp.Symbol, tuple[float, float]] | None
+) -> StepResult:
     if isinstance(lhs, sp.MatrixBase) or isinstance(rhs, sp.MatrixBase):
         lhs_m, rhs_m = sp.Matrix(lhs), sp.Matrix(rhs)
         if lhs_m.shape != rhs_m.shape:
