@@ -1,6 +1,9 @@
 """Shared test configuration: a deterministic Hypothesis profile (no deadlines, derandomised in CI)."""
 
 import os
+import subprocess
+import sys
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -67,3 +70,45 @@ def persona_excerpt(tmp_path: Path) -> Callable[[Sequence[str], int], Path]:
         return folder
 
     return make
+
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tracked_files() -> list[str]:
+    """The files git tracks that the working tree holds (paths relative to the repository root);
+    the test skips outside a git checkout."""
+    try:
+        listing = subprocess.run(["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True,
+                                 text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"needs a git checkout of the repository ({exc})")
+    return [name for name in listing.split("\0") if name and (REPOSITORY / name).is_file()]
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory, tracked_files: list[str]) -> Path:
+    """A wheel built as from a zip archive of the working tree: the tracked files, links followed
+    (so no symlinks), unzipped and built offline (no build isolation: the installed setuptools)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    archive = folder / "prefdyn.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for name in tracked_files:
+            zf.write(REPOSITORY / name, name)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(folder / "source")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
+                    "--no-build-isolation", "--wheel-dir", folder / "dist", folder / "source"],
+                   check=True)
+    (built,) = (folder / "dist").glob("prefdyn-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def installed_wheel(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    """The wheel unpacked: the folder a (non-editable) install puts on ``sys.path``."""
+    site = tmp_path_factory.mktemp("site")
+    with zipfile.ZipFile(wheel) as zf:
+        zf.extractall(site)
+    return site
