@@ -1,9 +1,12 @@
-"""``--loss NAME | --loss-expr EXPR`` options shared by theory commands."""
+"""``--loss NAME | --loss-expr EXPR [--param NAME=VALUE ...]`` options shared by theory commands."""
 
 from __future__ import annotations
 
 import argparse
+import math
 from typing import TYPE_CHECKING
+
+from prefdyn.errors import PrefdynError
 
 if TYPE_CHECKING:
     from prefdyn.theory.losses import Loss
@@ -15,14 +18,42 @@ def add_loss_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--loss-expr",
         metavar="EXPR",
-        help="user-defined loss phi(h) as a SymPy expression in h and beta, e.g. 'log(1+exp(-h))'",
+        help="user-defined loss phi(h) as an expression in h, beta and the --param names, "
+             "e.g. 'log(1 + exp(-(h - gamma)))'",
+    )
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE",
+        help="a named parameter of --loss-expr and its value (repeatable), e.g. --param gamma=0.5",
     )
 
 
+def parse_params(items: list[str]) -> dict[str, float]:
+    """``["gamma=0.5", ...]`` -> ``{"gamma": 0.5, ...}``: identifiers and finite numbers only."""
+    params: dict[str, float] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise PrefdynError(f"param: {item!r} must read NAME=VALUE with NAME an identifier")
+        try:
+            number = float(value)
+        except ValueError:
+            raise PrefdynError(f"param: {item!r}: VALUE must be a number") from None
+        if not math.isfinite(number):
+            raise PrefdynError(f"param: {item!r}: VALUE must be finite")
+        if name in params:
+            raise PrefdynError(f"param: {name!r} is given twice")
+        params[name] = number
+    return params
+
+
 def loss_from_args(args: argparse.Namespace) -> Loss:
-    """The loss named by ``--loss`` or written by ``--loss-expr``."""
+    """The loss named by ``--loss`` or written by ``--loss-expr`` (with its ``--param`` values)."""
     from prefdyn.theory.losses import get_loss, loss_from_expression
 
+    params = parse_params(args.param)
     if args.loss_expr is not None:
-        return loss_from_expression(args.loss_expr)
+        return loss_from_expression(args.loss_expr, params)
+    if params:
+        raise PrefdynError("param: --param sets parameters of --loss-expr; a registered --loss takes none")
     return get_loss(args.loss)
