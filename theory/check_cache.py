@@ -43,7 +43,7 @@ def _source_digest() -> str:
 
 def cache_key(theorem_id: str, loss: Loss) -> str:
     """The content key of ``theorem_id`` checked for ``loss`` (see the module docstring)."""
-    from prefdyn import __version__
+    from prefdyn._version import __version__
 
     parts = {
         "theorem": theorem_id,

@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from prefdyn import __version__
+from prefdyn._version import __version__
 from prefdyn.errors import PrefdynError
 
 

@@ -33,7 +33,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 import sympy as sp
-from sympy.core.function import AppliedUndef, UndefinedFunction
+from sympy.core.function import UndefinedFunction
 from sympy.printing.pretty.stringpict import prettyForm
 
 from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
@@ -462,8 +462,8 @@ def _finite_n(loss: Loss) -> Claim:
         EH_bar,
         [
             ("=", -2 * eta * beta**2 * dphi0 * (sp.Sum(p[bp] * Omega[bp, b_], (bp, 1, K)) + (S[b_] - Omega[b_, b_]) / n),
-             r"$\bar h_b(1) = \frac{1}{n_b}\sum_{i \in b}\beta s_i\langle\Delta_1, g_i\rangle$ with $\Delta_1 = -\frac{2\eta\beta\phi'(0)}{n}\sum_{j} s_j g_j$; "
-             r"the terms $j \neq i$ give $\Omega$, the terms $j = i$ give $S_b$"),
+             (r"$\bar h_b(1) = \frac{1}{n_b}\sum_{i \in b}\beta s_i\langle\Delta_1, g_i\rangle$ with $\Delta_1 = -\frac{2\eta\beta\phi'(0)}{n}\sum_{j} s_j g_j$; "
+             r"the terms $j \neq i$ give $\Omega$, the terms $j = i$ give $S_b$")),
         ],
         instances=Instances("stratified counts (2, 1), n = 3, d = 1, V = 3, exact joint law of the three samples, "
                             "step from the SymPy per-sample gradients", build),

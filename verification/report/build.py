@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from prefdyn import __version__
+from prefdyn._version import __version__
 from prefdyn.errors import PrefdynError, require
 from prefdyn.files import FolderLock, check_writable, inside, remove_stale_builds, staged_folder
 from prefdyn.numerics import Scenario, default_scenario, load_scenario
