@@ -16,18 +16,10 @@ IDS = ["accuracy-gaussian", "accuracy-subexponential", "population-flow", "prior
 
 
 @pytest.mark.parametrize("theorem_id", IDS)
-def test_every_step_verifies(theorem_id: str) -> None:
-    report = get_theorem(theorem_id).check()
-    failed = [(c.label, r.detail) for c, _, r in report.steps() if not r.verified]
-    assert not failed
+def test_latex_block_carries_no_failed_step(theorem_id: str) -> None:
+    """(Every step of every loss is checked in test_theory_catalogue.)"""
     latex = get_theorem(theorem_id).latex()
     assert latex.startswith(r"\begin{theorem}") and "NOT VERIFIED" not in latex
-
-
-@pytest.mark.parametrize("loss", ["ipo", "cdpo", "hinge"])
-def test_misalignment_and_step_size_for_other_losses(loss: str) -> None:
-    for theorem_id in ("misalignment-rate", "stable-step-size"):
-        assert get_theorem(theorem_id, loss).check().passed
 
 
 @pytest.mark.parametrize(("loss", "ratio_two"), [("dpo", True), ("ipo", True), ("cdpo", True), ("rdpo", True),

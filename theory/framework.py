@@ -26,8 +26,9 @@ with it.
 
 Deciding a relation is deterministic (:func:`verify_relation`): equalities are first refuted
 numerically at fixed points, then proved by a fixed sequence of exact rewrites (``expand``,
-``cancel``, ``together``, exponential/log normalisation) and, below an operation-count budget,
-:func:`sympy.simplify`; what stays undecided is evaluated at :data:`NUMERIC_POINTS` seeded random
+``cancel``, ``together``, exponential/log normalisation) and :func:`sympy.simplify`, each only
+below an operation-count budget (:data:`REWRITE_MAX_OPS` and its kin); what stays
+undecided is evaluated at :data:`NUMERIC_POINTS` seeded random
 points and reported as ``numeric``. No wall clock is involved, so the same input gives the same
 report on any machine under any load.
 
@@ -59,8 +60,13 @@ NUMERIC_POINTS = 48
 NUMERIC_RTOL = 1e-9
 #: Points at which an equality is first refuted numerically (a cheap, certain "no").
 REFUTE_POINTS = 4
-#: Operation-count budget above which :func:`sympy.simplify` is not attempted (deterministic).
+#: Operation-count budgets of :func:`_decide_symbolically` (deterministic, no clock): above them
+#: :func:`sympy.simplify`, ``cancel(together(.))``, every rewrite of an inequality, and every
+#: rewrite at all is not attempted; what is left undecided is evaluated at seeded points.
 SIMPLIFY_MAX_OPS = 400
+CANCEL_MAX_OPS = 1000
+INEQUALITY_MAX_OPS = 600
+REWRITE_MAX_OPS = 2500
 
 #: numpy implementations of prefdyn's special functions, for :func:`sympy.lambdify`.
 NUMPY_FUNCTIONS: dict[str, Callable[..., Any]] = {}
@@ -429,28 +435,35 @@ def _verify_relation(
     return _verify_numerically(gap, rel, domain)
 
 
-_REWRITES: tuple[Callable[[sp.Expr], sp.Expr], ...] = (
-    sp.expand,
-    lambda e: sp.cancel(sp.together(e)),
-    lambda e: sp.expand(sp.powsimp(sp.expand_log(sp.expand_power_exp(e), force=True))),
-    lambda e: sp.cancel(sp.together(sp.expand(e.rewrite(sp.exp)))),
+#: The exact rewrites, cheapest first, each with the operation count above which it is not tried
+#: (``cancel`` of a large ``together`` is the one that grows fastest).
+_REWRITES: tuple[tuple[Callable[[sp.Expr], sp.Expr], int], ...] = (
+    (sp.expand, REWRITE_MAX_OPS),
+    (lambda e: sp.expand(sp.powsimp(sp.expand_log(sp.expand_power_exp(e), force=True))), REWRITE_MAX_OPS),
+    (lambda e: sp.cancel(sp.together(sp.expand(e.rewrite(sp.exp)))), REWRITE_MAX_OPS),
+    (lambda e: sp.cancel(sp.together(e)), CANCEL_MAX_OPS),
 )
 
 
 def _decide_symbolically(gap: sp.Expr, rel: Relation) -> bool | None:
     """``True``/``False`` when exact rewriting decides ``gap == 0`` (equality) or ``gap >= 0``;
-    ``None`` when undecided. Every operation is deterministic; :func:`sympy.simplify` runs only
-    below :data:`SIMPLIFY_MAX_OPS` operations."""
+    ``None`` when undecided. Every operation is deterministic: each rewrite runs only below its
+    operation-count budget (an inequality's below :data:`INEQUALITY_MAX_OPS`: rewriting seldom
+    decides the sign of a large expression) and :func:`sympy.simplify` only below
+    :data:`SIMPLIFY_MAX_OPS`."""
     elementary = to_elementary(gap).doit()
+    ops = sp.count_ops(elementary)
     candidates = [elementary]
-    for rewrite in _REWRITES:
+    for rewrite, budget in _REWRITES:
+        if ops > (budget if rel == "=" else min(budget, INEQUALITY_MAX_OPS)):
+            continue
         try:
             candidates.append(rewrite(elementary))
         except (TypeError, ValueError, NotImplementedError, sp.PolynomialError):
             continue
         if rel == "=" and candidates[-1] == 0:
             return True
-    if sp.count_ops(elementary) <= SIMPLIFY_MAX_OPS:
+    if ops <= SIMPLIFY_MAX_OPS:
         candidates.append(sp.simplify(elementary))
     if rel == "=":
         if any(c == 0 for c in candidates):
@@ -481,14 +494,43 @@ def _sample(symbol: sp.Symbol, domain: Mapping[sp.Symbol, tuple[float, float]], 
     return rng.uniform(-3.0, 3.0)
 
 
-def _evaluator(gap: sp.Expr) -> tuple[list[sp.Symbol], Callable[..., Any]] | None:
+#: Digits of the arbitrary-precision evaluation that replaces a floating-point one which overflows.
+PRECISE_DIGITS = 30
+
+
+def _mpmath_functions() -> dict[str, Callable[..., Any]]:
+    import mpmath
+
+    return {"sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)), "logsigmoid": lambda x: -mpmath.log1p(mpmath.exp(-x)),
+            "Phi": mpmath.ncdf, "erf": mpmath.erf}
+
+
+def _evaluator(gap: sp.Expr) -> tuple[list[sp.Symbol], Callable[[list[float]], complex]] | None:
+    """``(symbols, value)``: ``value(point)`` evaluates ``gap`` in floating point, or, where that
+    overflows or divides by zero (``2**(100*beta)`` of a large trajectory), with
+    :data:`PRECISE_DIGITS` digits (mpmath), so that rounding never decides a check."""
     if gap.atoms(AppliedUndef):
         return None
     symbols = sorted(gap.free_symbols, key=lambda s: s.name)
     try:
-        return symbols, sp.lambdify(symbols, gap, modules=[numpy_functions(), "scipy", "numpy"])
+        fast = sp.lambdify(symbols, gap, modules=[numpy_functions(), "scipy", "numpy"])
     except (TypeError, NameError, SyntaxError):
         return None
+    precise: list[Callable[..., Any]] = []
+
+    def value(point: list[float]) -> complex:
+        try:
+            with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+                return complex(fast(*point))
+        except (FloatingPointError, OverflowError):
+            import mpmath
+
+            if not precise:
+                precise.append(sp.lambdify(symbols, gap, modules=[_mpmath_functions(), "mpmath"]))
+            with mpmath.workdps(PRECISE_DIGITS):
+                return complex(precise[0](*(mpmath.mpf(p) for p in point)))
+
+    return symbols, value
 
 
 def _points(gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]],
@@ -497,14 +539,13 @@ def _points(gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float,
     evaluator = _evaluator(gap)
     if evaluator is None:
         return
-    symbols, f = evaluator
+    symbols, value_at = evaluator
     rng = random.Random(0)  # fixed: a check must be reproducible
     for _ in range(count):
         point = [_sample(s, domain, rng) for s in symbols]
         try:
-            with np.errstate(all="ignore"):
-                value = complex(f(*point))
-        except (ValueError, ZeroDivisionError, OverflowError, TypeError):
+            value = value_at(point)
+        except (ValueError, ZeroDivisionError, OverflowError, TypeError, FloatingPointError):
             continue
         if not math.isfinite(value.real) or abs(value.imag) > 1e-12:
             continue

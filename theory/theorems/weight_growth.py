@@ -21,7 +21,7 @@ Every display is checked as printed, on concrete GD trajectories (SymPy gradient
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -97,7 +97,7 @@ def _gradient(loss: Loss) -> tuple[list[sp.Symbol], sp.Matrix]:
     for sample in SAMPLES:
         rho = log_ratio_difference(W, REFERENCE, sample.embedding, *_pair(sample.sign))
         slope = dphi.subs(h, beta * rho)
-        gradient += sample.probability * sp.Matrix(V_CONCRETE, D_CONCRETE, lambda a, c: slope * beta * sp.diff(rho, W[a, c]))
+        gradient += sample.probability * slope * beta * sp.Matrix(V_CONCRETE, D_CONCRETE, [sp.diff(rho, w) for w in W])
     return list(W), gradient
 
 
@@ -125,10 +125,8 @@ def _explicit(A: Any, values: dict) -> sp.Matrix:
 
 
 def _op_norm(A: sp.Matrix) -> sp.Expr:
-    r""":math:`\|A\|_{\rm op}`: the square root of the largest eigenvalue of the :math:`2\times2`
-    symmetric :math:`A^\top A` (closed form)."""
-    M = A.T * A
-    return sp.sqrt((M[0, 0] + M[1, 1]) / 2 + sp.sqrt(((M[0, 0] - M[1, 1]) / 2) ** 2 + M[0, 1] ** 2))
+    r""":math:`\|A\|_{\rm op}`: the square root of the largest eigenvalue of :math:`A^\top A`."""
+    return sp.sqrt(sp.Max(*(A.T * A).eigenvals()))
 
 
 def _frobenius(A: sp.Matrix) -> sp.Expr:
@@ -191,8 +189,8 @@ def _exact_norm(loss: Loss) -> list[Claim]:
         "operator norm",
         OpNorm(W_t - W_ref),
         [("=", Norm(Delta[t]) / sp.sqrt(2),
-          r"every update lies along $e_1 - e_2$ (dpo-gradient), so $W_t - W_{\mathrm{ref}} = \frac12(e_1 - e_2)\Delta_t^\top$; "
-          r"$\|u v^\top\|_{\mathrm{op}} = \|u\|\,\|v\|$ and $\|e_1 - e_2\| = \sqrt2$")],
+          (r"every update lies along $e_1 - e_2$ (dpo-gradient), so $W_t - W_{\mathrm{ref}} = \frac12(e_1 - e_2)\Delta_t^\top$; "
+          r"$\|u v^\top\|_{\mathrm{op}} = \|u\|\,\|v\|$ and $\|e_1 - e_2\| = \sqrt2$"))],
         instances=instances,
     )
     frobenius = chain(
@@ -209,8 +207,8 @@ def _increment(loss: Loss) -> Claim:
         "increment",
         Norm(Delta[k + 1] - Delta[k]),
         [("=", 2 * eta * beta * Norm(Expect(phi_prime(h_k[k]) * s_ * g)),
-          r"$\Delta_{k+1} - \Delta_k = (e_1 - e_2)^\top(W_{k+1} - W_k) = -\eta(e_1 - e_2)^\top\mathbb{E}\nabla_W\phi(h_k)$ "
-          r"and $(e_1 - e_2)^\top(e_{y_w} - e_{y_l}) = 2s$ (dpo-gradient)")],
+          (r"$\Delta_{k+1} - \Delta_k = (e_1 - e_2)^\top(W_{k+1} - W_k) = -\eta(e_1 - e_2)^\top\mathbb{E}\nabla_W\phi(h_k)$ "
+          r"and $(e_1 - e_2)^\top(e_{y_w} - e_{y_l}) = 2s$ (dpo-gradient)"))],
         instances=_on_trajectories(loss, "k", (0, 1), "steps k in (0, 1)"),
         prose=r"for every step $k \ge 0$ and every loss.",
     )
@@ -254,9 +252,9 @@ def build(loss: Loss) -> Theorem:
     bounded = _bounded(sup)
     claims = ([_growth(loss)] if bounded else []) + [*_exact_norm(loss), _increment(loss)]
     notes = [] if bounded else [
-        rf"No linear bound is stated for this loss: $\sup_h |\phi'(h)| = {sp.latex(sup)}$, so the constant of the "
+        (rf"No linear bound is stated for this loss: $\sup_h |\phi'(h)| = {sp.latex(sup)}$, so the constant of the "
         r"linear bound would be infinite. The increment identity (claim increment) still bounds each step by "
-        r"$2\eta\beta\,\mathbb{E}[|\phi'(h_k)|\,\|g\|]$, the slope met along the trajectory."]
+        r"$2\eta\beta\,\mathbb{E}[|\phi'(h_k)|\,\|g\|]$, the slope met along the trajectory.")]
     assumptions = [
         Assumption("start", r"$W_0 = W_{\mathrm{ref}}$ and full-batch GD with step $\eta$ on $\mathbb{E}\,\phi(h)$ over responses $1, 2$ of a $V$-way softmax head on a frozen embedding $g$ (the expectation over the training set's empirical law)."),
         Assumption("embeddings", r"$\mathbb{E}\|g\| < \infty$ under that law."),
