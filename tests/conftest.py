@@ -50,26 +50,36 @@ def seed(request: pytest.FixtureRequest) -> int:
 
 
 #: The real persona data: $PREFDYN_PERSONA_DATA, else ../shared/data/anthropic-evals-persona
-#: beside the repository.
+#: beside the repository, else the excerpt shipped in tests/data (three behaviours, 120 lines each).
 PERSONA_DATA = Path(os.environ.get("PREFDYN_PERSONA_DATA")
                     or Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona")
+PERSONA_EXCERPT = Path(__file__).resolve().parent / "data" / "anthropic-evals-persona"
 
 
 @pytest.fixture
 def persona_excerpt(tmp_path: Path) -> Callable[[Sequence[str], int], Path]:
     """``make(names, lines)``: a folder holding the first ``lines`` lines of each named real
-    behaviour (the test skips when the data are absent)."""
+    behaviour (from the full data when present, else from the shipped excerpt; the test skips
+    when neither holds enough lines)."""
     def make(names: Sequence[str], lines: int) -> Path:
-        if not PERSONA_DATA.is_dir():
-            pytest.skip(f"persona data not found at {PERSONA_DATA} (set PREFDYN_PERSONA_DATA)")
         folder = tmp_path / "persona-excerpt"
         folder.mkdir(exist_ok=True)
         for name in names:
-            text = (PERSONA_DATA / f"{name}.jsonl").read_text().splitlines()[:lines]
+            text = _persona_lines(name, lines)
             (folder / f"{name}.jsonl").write_text("\n".join(text) + "\n")
         return folder
 
     return make
+
+
+def _persona_lines(name: str, lines: int) -> list[str]:
+    for source in (PERSONA_DATA, PERSONA_EXCERPT):
+        path = source / f"{name}.jsonl"
+        if path.is_file():
+            text = path.read_text().splitlines()
+            if len(text) >= lines:
+                return text[:lines]
+    pytest.skip(f"persona behaviour {name!r} ({lines} lines) is neither in {PERSONA_DATA} nor in the excerpt")
 
 
 REPOSITORY = Path(__file__).resolve().parents[1]
