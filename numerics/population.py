@@ -36,7 +36,7 @@ for :math:`W_{\rm ref} = 0`, see :func:`behaviour_metrics`), and
 :math:`\|W_t - W_{\rm ref}\|_{op} = \|W_t - W_{\rm ref}\|_F = \|\Delta_t\|/\sqrt2` (rank one; both
 norms of the two tracked rows when AdamW's decay makes them asymmetric).
 
-Example (DESIGN's worked example, one SGD step):
+Example (the worked example of ``priority``, one SGD step):
 
 >>> import torch
 >>> mix = GaussianMixture.isotropic(weights=[0.5, 0.5], distinguishability=[3.0, 1.0], noise=1.0, dim=16)

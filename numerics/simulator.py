@@ -1,6 +1,6 @@
 r"""Batched last-layer preference training in closed form.
 
-Model (DESIGN notation): :math:`\pi_W(y|x) = \operatorname{softmax}(Wg)_y`, margin
+Model (prefdyn's notation): :math:`\pi_W(y|x) = \operatorname{softmax}(Wg)_y`, margin
 :math:`h = \beta s\,(e_1 - e_2)^\top (W - W_{\mathrm{ref}})g`, loss
 :math:`L(W) = \sum_i w_i\,\phi(h_i)` with batch weights :math:`w_i = 1/|B_t|` on the step's
 batch. By the ``dpo-gradient`` theorem the gradient is rank one,

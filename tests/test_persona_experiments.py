@@ -63,7 +63,7 @@ def test_pair_priority_predicts_the_first_learned() -> None:
     assert default_pair(corpus) == ("b1", "b0")
     r = pair_priority(corpus, "b0", "b1", FAST, threshold=0.5)
     assert r.gap < 0 and r.predicted_first == "b1" == r.observed_first and r.agrees
-    # jointly, the weak behaviour is learned worse than alone (T-priority)
+    # jointly, the weak behaviour is learned worse than alone (``priority``)
     assert r.joint[0].final_train_loss > r.alone[0].final_train_loss
 
 
@@ -75,7 +75,7 @@ def test_pair_sweep_correlates_gap_with_lead() -> None:
 
 
 def test_misalignment_from_a_stationary_point_steps_twice_as_far() -> None:
-    # overlapping classes: DPO (logistic) has a stationary point; T-misalign: ratio -> 2
+    # overlapping classes: DPO (logistic) has a stationary point; misalignment-rate: ratio -> 2
     corpus = synthetic([1.0], n=400, d=4, noise=1.0)
     settings = TrainSettings(beta=1.0, learning_rate=0.5, steps=400, batch_size=0, device="cpu")
     m = misalignment(corpus, settings, flip_steps=50)

@@ -1,4 +1,4 @@
-"""The moment-model flow of ``persona predict`` on synthetic Gaussian data (issue 8)."""
+"""The moment-model flow of ``persona predict`` on synthetic Gaussian data."""
 
 import math
 
@@ -36,8 +36,8 @@ def test_batched_single_heads_equal_population_gd_of_each_behaviour_alone():
                                    atol=1e-12)
 
 
-def test_design_priority_example_alone_and_joint():
-    """DESIGN T-priority: joint one-step accuracies 0.9226 / 0.5628; each alone tends to
+def test_priority_worked_example_alone_and_joint():
+    """The worked example of ``priority``: joint one-step accuracies 0.9226 / 0.5628; each alone tends to
     Phi(1.5) = 0.9332 / Phi(0.5) = 0.6915 (isotropic noise: any direction along delta)."""
     mix = GaussianMixture.isotropic([0.5, 0.5], [3.0, 1.0], 1.0, dim=16)
     joint = flow_curves(mix, _config(1, lr=2.0), joint=True)

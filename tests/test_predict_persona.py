@@ -1,4 +1,4 @@
-"""``persona predict`` on a few real persona lines embedded by the bundled MiniLM (issue 8)."""
+"""``persona predict`` on a few real persona lines embedded by the bundled MiniLM."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def _A_B_quad(m: float, r: float, beta: float) -> tuple[float, float]:
 
 
 def _worked_example_reference(steps: int) -> np.ndarray:
-    """Independent recursion for DESIGN's example: Delta = a_1 delta_1 + a_2 delta_2 (orthogonal,
+    """Independent recursion for the worked example: Delta = a_1 delta_1 + a_2 delta_2 (orthogonal,
     |delta| = 3, 1), a_b <- (1 - 2 eta beta^2 sum p sigma^2 B) a_b + eta beta p_b A_b."""
     n, p, beta, eta = np.array([3.0, 1.0]), np.array([0.5, 0.5]), 1.0, 2.0
     a = np.zeros(2)
@@ -56,7 +56,7 @@ def test_worked_example_one_step_and_fixed_point() -> None:
     got_one, got_fixed = out.accuracy[1, 0].numpy(), out.accuracy[-1, 0].numpy()
     np.testing.assert_allclose(got_one, _worked_example_reference(1), atol=1e-10)
     np.testing.assert_allclose(got_fixed, _worked_example_reference(60), atol=1e-9)
-    # DESIGN's numbers (4 decimals) and the alone accuracies Phi(|delta|/2)
+    # the worked example's numbers (4 decimals) and the alone accuracies Phi(|delta|/2)
     np.testing.assert_allclose(got_one, [0.9226, 0.5628], atol=5e-5)
     star = fixed_point(MIX, "dpo", beta=1.0, learning_rate=2.0)
     acc_star = behaviour_metrics(MIX, star, LossDerivatives.of("dpo"), torch.tensor(1.0, dtype=torch.float64), hermite_rule())["accuracy"]

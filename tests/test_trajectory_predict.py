@@ -1,4 +1,4 @@
-"""``prefdyn predict`` against ``prefdyn simulate`` and DESIGN's worked example.
+"""``prefdyn predict`` against ``prefdyn simulate`` and the worked example of ``priority``.
 
 Agreement tolerance (Gaussian scenario, n = 20000 samples, so n_b = 10^4 per behaviour, 4 runs,
 float64, 30 full-batch steps): the simulated curve is a training-set average, so it differs from

@@ -6,7 +6,7 @@ preferred answer is the first response), label-flip rates :math:`\epsilon_b`, an
 .. math:: \mu_b^\pm = c_b \pm \tfrac12 \delta_b ,
 
 with distinguishability vectors :math:`\delta_b` and offsets :math:`c_b`. Offsets are orthogonal to
-every :math:`\delta_{b'}` (the DESIGN contract), so every inner product reduces to the
+every :math:`\delta_{b'}`, so every inner product reduces to the
 **Gram matrices** :math:`G_{bb'} = \langle\delta_b,\delta_{b'}\rangle` and
 :math:`C_{bb'} = \langle c_b, c_{b'}\rangle`. :class:`PreferenceModel` represents vectors by their
 coefficients over the formal basis :math:`(\delta_1..\delta_K, c_1..c_K)`, which makes that

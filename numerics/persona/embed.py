@@ -11,7 +11,7 @@ Two kinds, chosen by :func:`resolve_embedder` from ``--model``:
   Sec. 5: :math:`g(x)` is the final hidden state *after the final norm* at the last prompt
   token, :math:`W_{\mathrm{ref}}` is the model's real ``lm_head`` and the responses are its
   real token ids. Only the rows :math:`y_1, y_2` of :math:`W` move under any
-  margin loss (DESIGN, T-grad), so the V-way head is carried exactly by the two rows plus the
+  margin loss (``dpo-gradient``), so the V-way head is carried exactly by the two rows plus the
   per-sample constant :math:`\ell(x) = \log\sum_{y\notin\{y_1,y_2\}} e^{(W_{\mathrm{ref}} g)_y}`.
 
 Nothing is downloaded: both load with ``local_files_only`` and ``HF_HUB_OFFLINE=1``. A model is

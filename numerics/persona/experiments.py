@@ -3,7 +3,7 @@ r"""The paper's experiments on embedded persona data (Im & Li 2024, Sec. 5), gen
 * :func:`speed_correlation`: every behaviour trained alone; Spearman's :math:`\rho` between
   distinguishability :math:`\|\delta_b\|` and learning speed (steps to a loss threshold, and the
   area under the loss curve), with a permutation p-value and a bootstrap CI. The theory
-  (DESIGN, T-step) predicts a *negative* :math:`\rho` for both: the first-step margin growth is
+  (``update-rate``) predicts a *negative* :math:`\rho` for both: the first-step margin growth is
   :math:`\propto\|\delta_b\|^2`.
 * :func:`pair_priority`: two behaviours trained jointly by one head; the observed ordering
   (which one's loss area is smaller) against the priority level's prediction
@@ -11,7 +11,7 @@ r"""The paper's experiments on embedded persona data (Im & Li 2024, Sec. 5), gen
 * :func:`misalignment`: labels flipped, from the reference head and from the aligned head
   (trained ``settings.steps`` first). Steps to flip = the first flipped-phase step at which the
   majority of training samples prefer the flipped answer (reward accuracy on the original
-  labels :math:`< \tfrac12`); first-step size :math:`\|W_{t_0+1} - W_{t_0}\|_F`. T-misalign
+  labels :math:`< \tfrac12`); first-step size :math:`\|W_{t_0+1} - W_{t_0}\|_F`. ``misalignment-rate``
   predicts the ratio aligned/reference :math:`\to 2` at a stationary point of the alignment.
 """
 

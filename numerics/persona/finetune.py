@@ -1,8 +1,7 @@
 r"""Feature learning: full DPO fine-tuning of a sentence encoder and its two-response head.
 
 Im & Li (2024, Sec. 5.3) claim that alignment makes behaviours *more distinguishable* in the
-model's features, and that this is why misalignment of an aligned model is fast (DESIGN,
-T-misalign: with :math:`\delta \to \kappa\delta` the first flipped step grows by another
+model's features, and that this is why misalignment of an aligned model is fast (``misalignment-rate``: with :math:`\delta \to \kappa\delta` the first flipped step grows by another
 :math:`\kappa^2`). This module measures both on a behaviour subset.
 
 Model: :math:`\pi_\theta(y|x) = \operatorname{softmax}(W f_\theta(x))_y` over the two responses,

@@ -8,7 +8,7 @@ One file is one *behaviour* (named after the file's stem); each line is a JSON o
 * optionally ``statement`` (str) and ``label_confidence`` (float in [0, 1]).
 
 The loaded set shares one ordered response pair :math:`(y_1, y_2)` (the first answers of the
-DESIGN notation): by default the pair of the first usable line, matching answer first, or the
+prefdyn's notation): by default the pair of the first usable line, matching answer first, or the
 ``responses`` argument. Each record's sign is :math:`s = +1` when the behaviour-matching answer
 is :math:`y_1` (the first response is preferred) and :math:`s = -1` otherwise, so
 :math:`\delta_b = \mu_b^+ - \mu_b^-` is the paper's :math:`\mu_{Yes} - \mu_{No}` on the persona

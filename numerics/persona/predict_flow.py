@@ -1,6 +1,6 @@
 r"""Gaussian moment model of a preference data set, run through the population flow.
 
-The ``population-flow`` theorem (DESIGN, T-flow; Im & Li 2024, arXiv 2403.18742, Sec. 4) gives the
+The ``population-flow`` theorem (Im & Li 2024, arXiv 2403.18742, Sec. 4) gives the
 expected gradient of a margin loss when each class of each behaviour is Gaussian,
 :math:`g \mid (b, s) \sim N(\mu_b^s, \Sigma_b^s)`:
 

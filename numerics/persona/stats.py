@@ -24,7 +24,7 @@ response, " Yes" on the persona data, matches the behaviour), split into the cla
   biased upward when :math:`d/n` is not small (Marchenko-Pastur); the interval corrects that
   to first order only.
 
-The authors' pairwise priority level (DESIGN, T-priority):
+The authors' pairwise priority level (``priority``):
 :math:`\bar b = \frac12(\delta_i+\delta_j)`, :math:`p_i = \langle \bar b, \delta_i\rangle/\|\bar b\|`,
 :math:`\mathrm{gap}_{ij} = (p_i - p_j)/\max(\|\delta_i\|, \|\delta_j\|)`; a positive gap predicts
 that :math:`i` is learned first when the two are trained jointly.

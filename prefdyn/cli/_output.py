@@ -22,7 +22,7 @@ def _check_finite(obj: Any, path: str) -> None:
 
 
 def emit_json(document: Any) -> None:
-    """Print one JSON document on stdout; every number must be finite (the DESIGN contract)."""
+    """Print one JSON document on stdout; every number must be finite."""
     _check_finite(document, "$")
     json.dump(document, sys.stdout, indent=2, allow_nan=False)
     sys.stdout.write("\n")

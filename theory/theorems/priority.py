@@ -36,7 +36,7 @@ Printed only for losses that satisfy the hypotheses (DPO, rDPO, ...); omitted wi
 **Fixed point** (claim ``fixed point``). A fixed point :math:`a^*` of population GD,
 :math:`a_b^* = (1 - c^*)a_b^* + \eta\beta p_bA_b^*`, satisfies
 :math:`a_b^* = p_bA_b^*/(2\beta\sum_k p_k\sigma_k^2B_k^*)` (when the sum is not 0), with
-:math:`A_b^*, B_b^*` the expectations at :math:`a^*`. DESIGN's example
+:math:`A_b^*, B_b^*` the expectations at :math:`a^*`. the worked example
 (:math:`\|\delta\| = 3, 1`, :math:`p = \frac12`, :math:`\sigma = \beta = 1`, :math:`\eta = 2`):
 0.9226/0.5628 after one step, 0.8972/0.6058 at the joint fixed point, 0.9332/0.6915 alone
 (``prefdyn predict``).
@@ -209,7 +209,7 @@ def ordering_status(loss: Loss) -> tuple[bool, str, sp.Expr]:
 
 #: Numeric configurations of the last ordering step: (p, |delta|, sigma, beta, b, b'), 1-based.
 ORDERING_CONFIGS = (
-    ((sp.Rational(1, 2), sp.Rational(1, 2)), (3, 1), 1, 1, 1, 2),  # DESIGN's example
+    ((sp.Rational(1, 2), sp.Rational(1, 2)), (3, 1), 1, 1, 1, 2),  # the worked example
     ((sp.Rational(1, 5), sp.Rational(3, 10), sp.Rational(1, 2)), (2, sp.Rational(3, 2), 1), sp.Rational(1, 2), 2, 2, 3),
     ((sp.Rational(1, 2), sp.Rational(1, 2)), (1, 1), 1, 1, 1, 2),  # tie: p_b G_bb = p_b' G_b'b'
 )

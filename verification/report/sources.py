@@ -3,7 +3,7 @@
 A gatherer returns its data or raises :class:`Skip` with a reason a reader understands (the
 reason is printed in the document and in ``manifest.json``). Commands that other layers expose
 only on the command line (``prefdyn predict``, ``prefdyn verify``) are run as subprocesses
-through their ``--json`` contract (DESIGN, "Contracts other parts rely on").
+through their ``--json`` contract.
 """
 
 from __future__ import annotations
