@@ -61,7 +61,7 @@ NUMERIC_RTOL = 1e-9
 #: Points at which an equality is first refuted numerically (a cheap, certain "no").
 REFUTE_POINTS = 4
 #: Operation-count budgets of :func:`_decide_symbolically` (deterministic, no clock): above them
-#: :func:`sympy.simplify`, ``cancel(together(.))``, every rewrite of an inequality, and every
+#: :func:`sympy.simplify`, the rewrites through ``cancel(together(.))``, every rewrite of an inequality, and every
 #: rewrite at all is not attempted; what is left undecided is evaluated at seeded points.
 SIMPLIFY_MAX_OPS = 400
 CANCEL_MAX_OPS = 1000
@@ -436,11 +436,11 @@ def _verify_relation(
 
 
 #: The exact rewrites, cheapest first, each with the operation count above which it is not tried
-#: (``cancel`` of a large ``together`` is the one that grows fastest).
+#: (``cancel`` of a large ``together`` grows fastest: both rewrites that use it have the smaller budget).
 _REWRITES: tuple[tuple[Callable[[sp.Expr], sp.Expr], int], ...] = (
     (sp.expand, REWRITE_MAX_OPS),
     (lambda e: sp.expand(sp.powsimp(sp.expand_log(sp.expand_power_exp(e), force=True))), REWRITE_MAX_OPS),
-    (lambda e: sp.cancel(sp.together(sp.expand(e.rewrite(sp.exp)))), REWRITE_MAX_OPS),
+    (lambda e: sp.cancel(sp.together(sp.expand(e.rewrite(sp.exp)))), CANCEL_MAX_OPS),
     (lambda e: sp.cancel(sp.together(e)), CANCEL_MAX_OPS),
 )
 

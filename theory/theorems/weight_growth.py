@@ -125,8 +125,14 @@ def _explicit(A: Any, values: dict) -> sp.Matrix:
 
 
 def _op_norm(A: sp.Matrix) -> sp.Expr:
-    r""":math:`\|A\|_{\rm op}`: the square root of the largest eigenvalue of :math:`A^\top A`."""
-    return sp.sqrt(sp.Max(*(A.T * A).eigenvals()))
+    r""":math:`\|A\|_{\rm op}` of a matrix with two columns: the square root of the largest
+    eigenvalue of :math:`M = A^\top A`, :math:`\tfrac12\operatorname{tr}M + \sqrt{\tfrac14(\operatorname{tr}M)^2 - \det M}`;
+    when :math:`\det M` expands to exactly 0 (rank one), that is :math:`\sqrt{\operatorname{tr}M}`."""
+    M = A.T * A
+    trace, det = M[0, 0] + M[1, 1], M[0, 0] * M[1, 1] - M[0, 1] ** 2
+    if sp.expand(det) == 0:
+        return sp.sqrt(trace)
+    return sp.sqrt(trace / 2 + sp.sqrt(trace**2 / 4 - det))
 
 
 def _frobenius(A: sp.Matrix) -> sp.Expr:
