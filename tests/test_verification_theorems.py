@@ -24,10 +24,11 @@ def test_every_catalogue_theorem_has_a_property():
     assert set(MODULES) == set(theorem_ids())
 
 
-#: Known failure, reported and open: the accuracy-gaussian property finds examples (one behaviour,
-#: d = 1, few samples) whose observed held-out accuracy and claimed accuracy sit on opposite sides
-#: of 1/2 for every run, while the counterexample file it writes reproduces without the mismatch
-#: (a drawn field, probably the reference head, is not carried into that file).
+#: Known failure, reported and open: during a search the accuracy-gaussian property finds examples
+#: (one behaviour, d = 1, few samples) whose claimed accuracy is Phi(-1/2) for every run although
+#: the trained Delta of most runs is positive; the same example evaluated afresh gives the right
+#: claim. The training reproduces exactly, so the suspect is state in the claim evaluation (the
+#: cached realised claim of verification/properties/accuracy_gaussian.py).
 KNOWN = {"accuracy-gaussian": "observed and claimed accuracy disagree in sign on some drawn examples (open)"}
 
 
