@@ -27,8 +27,8 @@ def test_every_catalogue_theorem_has_a_property():
 #: Known failure, reported and open: during a search the accuracy-gaussian property finds examples
 #: (one behaviour, d = 1, few samples) whose claimed accuracy is Phi(-1/2) for every run although
 #: the trained Delta of most runs is positive; the same example evaluated afresh gives the right
-#: claim. The training reproduces exactly, so the suspect is state in the claim evaluation (the
-#: cached realised claim of verification/properties/accuracy_gaussian.py).
+#: claim and the same observed accuracy. The cached realised claim is not at fault (after the
+#: search it gives the right values); the suspect is state that differs inside the search.
 KNOWN = {"accuracy-gaussian": "observed and claimed accuracy disagree in sign on some drawn examples (open)"}
 
 
