@@ -45,7 +45,7 @@ def accuracy_lower_bound(
     means: torch.Tensor, positive_fraction: torch.Tensor, weights: torch.Tensor, alpha: torch.Tensor,
     K_b: torch.Tensor, *, smoothness: float, second_moment_top: float, beta: float, learning_rate: float, steps: int,
 ) -> torch.Tensor:
-    """``[steps + 1, K]`` lower bounds on each behaviour's accuracy (``means`` ``[K, 2, d]``)."""
+    """``[steps + 1, K]`` lower bounds on each behavior's accuracy (``means`` ``[K, 2, d]``)."""
     q = positive_fraction
     mbar = (weights[:, None] * (q[:, None] * means[:, 0] - (1 - q)[:, None] * means[:, 1])).sum(0)
     unit = mbar / mbar.norm()

@@ -32,7 +32,7 @@ loss :math:`\mathbb E\phi(h)`, margin :math:`\mathbb E h = \beta\sum_c w_c m_c` 
 deviation, :math:`\log\pi` changes of the chosen / rejected answer (two-way head:
 :math:`\mathbb E\log\sigma(\pm s(w+\Delta)^\top g) - \mathbb E\log\sigma(\pm s\,w^\top g)`, which is
 :math:`\mathbb E\log\sigma(\pm\rho) + \log 2` for :math:`W_{\rm ref} = 0`; :math:`V > 2` rows only
-for :math:`W_{\rm ref} = 0`, see :func:`behaviour_metrics`), and
+for :math:`W_{\rm ref} = 0`, see :func:`behavior_metrics`), and
 :math:`\|W_t - W_{\rm ref}\|_{op} = \|W_t - W_{\rm ref}\|_F = \|\Delta_t\|/\sqrt2` (rank one; both
 norms of the two tracked rows when AdamW's decay makes them asymmetric).
 
@@ -240,7 +240,7 @@ class Trajectory:
     :math:`\Pr(h > 0) + \frac12\Pr(h = 0)`: a tie counts one half, so 1/2 at :math:`\Delta = 0`),
     ``policy_accuracy`` (:math:`\Pr(\log\pi_W(y_w|x) > \log\pi_W(y_l|x))`, a tie again one half,
     equal to ``accuracy`` when :math:`W_{\rm ref} = 0`), ``loss``, ``margin``, ``margin_std``,
-    ``chosen_logp_change``, ``rejected_logp_change`` (``None`` where :func:`behaviour_metrics`
+    ``chosen_logp_change``, ``rejected_logp_change`` (``None`` where :func:`behavior_metrics`
     has no exact form: :math:`V > 2` and :math:`W_{\rm ref} \ne 0`); ``weight_change_opnorm`` and
     ``weight_change_frobenius`` ``[T+1, R]``; ``phases`` as the simulator reports them.
     """
@@ -348,7 +348,7 @@ def _log_sigmoid_expectation(mix: GaussianMixture, direction: torch.Tensor, sign
     return (mix.component_weights() * values).sum(-1)
 
 
-def behaviour_metrics(mix: GaussianMixture, delta: torch.Tensor, derivs: LossDerivatives, beta: torch.Tensor,
+def behavior_metrics(mix: GaussianMixture, delta: torch.Tensor, derivs: LossDerivatives, beta: torch.Tensor,
                       rule: HermiteRule, *, reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     r"""Per-behaviour population metrics at ``delta [..., d]`` (original labels), ``[..., K]`` each.
 
@@ -432,7 +432,7 @@ def population_gd(
     ``learning_rate`` may be ``[R]`` tensors: R trajectories, batched. ``reference`` is the full
     reference head :math:`W_{\rm ref}` ``[V, d]`` (rows 0, 1: the two responses; ``None``:
     :math:`W_{\rm ref} = 0`, :math:`V = 2`); it sets the policy accuracy and log-prob changes
-    (:func:`behaviour_metrics`) and the anchor of AdamW's decay. As in the simulator, one answer
+    (:func:`behavior_metrics`) and the anchor of AdamW's decay. As in the simulator, one answer
     row is tracked (:math:`\Delta = 2u_1`) unless AdamW decays rows with :math:`w_1 + w_2 \ne 0`;
     then both (:math:`\Delta = u_1 - u_2`).
     """
@@ -469,7 +469,7 @@ def population_gd(
             deltas.append(delta_of(rows))
             moved.append(rows)
     delta = torch.stack(deltas)
-    metrics = behaviour_metrics(mix, delta, derivs, beta_t.expand(delta.shape[:2]), rule, reference=reference)
+    metrics = behavior_metrics(mix, delta, derivs, beta_t.expand(delta.shape[:2]), rule, reference=reference)
     if k == 1:
         opnorm = frobenius = delta.norm(dim=-1) / math.sqrt(2.0)
     else:
@@ -488,7 +488,7 @@ def fixed_point(mix: GaussianMixture, loss: str | Loss, *, beta: float, learning
                 tol: float = 1e-12, max_steps: int = 100_000, nodes: int = DEFAULT_NODES) -> torch.Tensor:
     r"""A fixed point :math:`\Delta^\star` of population SGD, by iterating until
     :math:`\|\Delta_{t+1} - \Delta_t\| \le \text{tol}\,\|\Delta_t\|`; per-behaviour accuracies then
-    come from :func:`behaviour_metrics`."""
+    come from :func:`behavior_metrics`."""
     derivs, rule = LossDerivatives.of(loss), hermite_rule(nodes, mix.means.dtype, mix.means.device)
     b = torch.tensor(beta, dtype=mix.means.dtype, device=mix.means.device)
     delta = torch.zeros(mix.dim, dtype=mix.means.dtype, device=mix.means.device)

@@ -136,7 +136,7 @@ class Atom:
     """One outcome of a :class:`FiniteLaw`: probability, behaviour, observed sign, embedding."""
 
     probability: sp.Expr
-    behaviour: int
+    behavior: int
     sign: int
     embedding: sp.Matrix
 

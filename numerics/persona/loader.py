@@ -71,7 +71,7 @@ class PersonaRecord:
 
 
 @dataclass(frozen=True)
-class Behaviour:
+class Behavior:
     """The usable records of one file; ``digest`` is the SHA-256 of the file's bytes."""
 
     name: str
@@ -89,21 +89,21 @@ class PersonaCorpus:
     """Behaviours sharing the ordered response pair ``responses = (y_1, y_2)``."""
 
     responses: tuple[str, str]
-    behaviours: tuple[Behaviour, ...]
+    behaviors: tuple[Behavior, ...]
 
     @property
     def names(self) -> list[str]:
-        return [b.name for b in self.behaviours]
+        return [b.name for b in self.behaviors]
 
     def select(self, names: Sequence[str] | None) -> PersonaCorpus:
         """The sub-corpus of ``names`` (in that order); ``None`` keeps everything."""
         if names is None:
             return self
-        index = {b.name: b for b in self.behaviours}
+        index = {b.name: b for b in self.behaviors}
         unknown = [n for n in names if n not in index]
         if unknown:
             raise PrefdynError(
-                f"behaviors: unknown behaviour {unknown[0]!r} "
+                f"behaviours: unknown behaviour {unknown[0]!r} "
                 f"(known: {len(index)} behaviours, e.g. {', '.join(list(index)[:3])})"
             )
         return PersonaCorpus(self.responses, tuple(index[n] for n in dict.fromkeys(names)))
@@ -157,7 +157,7 @@ def _parse_line(text: str) -> tuple[str, str, str, str, float | None] | str:
 
 def _read_file(
     path: Path, responses: tuple[str, str] | None, report: Report
-) -> tuple[Behaviour | None, tuple[str, str] | None]:
+) -> tuple[Behavior | None, tuple[str, str] | None]:
     raw = path.read_bytes()
     records: list[PersonaRecord] = []
     seen: dict[tuple[str, str], int] = {}
@@ -196,38 +196,38 @@ def _read_file(
         report(f"{path}: no usable line")
         return None, responses
     digest = hashlib.sha256(raw).hexdigest()
-    return Behaviour(path.stem, path, digest, tuple(records)), responses
+    return Behavior(path.stem, path, digest, tuple(records)), responses
 
 
 def load_persona(
     data: str | Path | Iterable[str | Path],
     *,
-    behaviours: Sequence[str] | None = None,
+    behaviors: Sequence[str] | None = None,
     responses: tuple[str, str] | None = None,
     report: Report = _stderr,
 ) -> PersonaCorpus:
     """Load persona-format JSONL from a file, a folder, a glob (or several of them).
 
-    ``behaviours`` keeps only the named files' stems (an unknown name is an error);
+    ``behaviors`` keeps only the named files' stems (an unknown name is an error);
     ``responses`` fixes the ordered pair :math:`(y_1, y_2)`. Malformed lines go to ``report``.
     """
     specs = [data] if isinstance(data, (str, Path)) else list(data)
     files = list(dict.fromkeys(p for spec in specs for p in resolve_paths(spec)))
-    if behaviours is not None:
+    if behaviors is not None:
         stems = {p.stem for p in files}
-        for name in behaviours:
+        for name in behaviors:
             if name not in stems:
-                raise PrefdynError(f"behaviors: unknown behaviour {name!r} (no {name}.jsonl "
+                raise PrefdynError(f"behaviours: unknown behaviour {name!r} (no {name}.jsonl "
                                    f"among {len(files)} data files)")
-        files = [p for p in files if p.stem in set(behaviours)]
-    loaded: dict[str, Behaviour] = {}
+        files = [p for p in files if p.stem in set(behaviors)]
+    loaded: dict[str, Behavior] = {}
     for path in files:
         if path.stem in loaded:
             raise PrefdynError(f"data: two files are named {path.stem!r} "
                                f"({loaded[path.stem].path} and {path})")
-        behaviour, responses = _read_file(path, responses, report)
-        if behaviour is not None:
-            loaded[path.stem] = behaviour
+        behavior, responses = _read_file(path, responses, report)
+        if behavior is not None:
+            loaded[path.stem] = behavior
     if not loaded or responses is None:
         raise PrefdynError(f"data: no usable line in {len(files)} file(s) "
                            f"(first: {files[0] if files else 'none'})")

@@ -43,7 +43,7 @@ simulator's optimizer (:class:`prefdyn.numerics.optim.RowOptimizer`, SGD:
 
 Curves (:class:`FlowCurves`) are the population loss :math:`\mathbb E\phi(h)` and accuracy
 :math:`\sum_s q_b^s\Phi(m/r)` per behaviour from
-:func:`prefdyn.numerics.population.behaviour_metrics`.
+:func:`prefdyn.numerics.population.behavior_metrics`.
 
 Example (two isotropic behaviours, each alone vs on one head):
 
@@ -70,7 +70,7 @@ from prefdyn.numerics.optim import RowOptimizer
 from prefdyn.numerics.population import (
     GaussianMixture,
     LossDerivatives,
-    behaviour_metrics,
+    behavior_metrics,
     population_gd,
 )
 from prefdyn.numerics.quadrature import DEFAULT_NODES, HermiteRule, hermite_rule
@@ -109,9 +109,9 @@ def fit_mixture(data: PreferenceData) -> GaussianMixture:
                 means[b, c] = x.mean(0)
                 centred = x - means[b, c]
                 covs[b, c] = centred.T @ centred / len(x)
-    per_behaviour = counts.sum(1)
-    require(bool(torch.all(per_behaviour > 0)), "data", "every behaviour needs training samples")
-    return GaussianMixture(per_behaviour / per_behaviour.sum(), counts[:, 0] / per_behaviour,
+    per_behavior = counts.sum(1)
+    require(bool(torch.all(per_behavior > 0)), "data", "every behaviour needs training samples")
+    return GaussianMixture(per_behavior / per_behavior.sum(), counts[:, 0] / per_behavior,
                            means, covs)
 
 
@@ -185,7 +185,7 @@ def flow_curves(mix: GaussianMixture, config: TrainConfig, *, joint: bool,
     derivs = LossDerivatives.of(config.loss)
     rule = hermite_rule(nodes, delta.dtype, delta.device)
     beta = torch.full(delta.shape[:1], config.beta, dtype=delta.dtype, device=delta.device)
-    per_b = [behaviour_metrics(single(mix, b), delta[:, b], derivs, beta, rule)
+    per_b = [behavior_metrics(single(mix, b), delta[:, b], derivs, beta, rule)
              for b in range(delta.shape[1])]
     return FlowCurves(torch.cat([m["loss"] for m in per_b], dim=1),
                       torch.cat([m["accuracy"] for m in per_b], dim=1))

@@ -50,7 +50,7 @@ def training_options(p: argparse.ArgumentParser) -> None:
 
 
 def train_settings(args: argparse.Namespace) -> Any:
-    from prefdyn.numerics.persona.training import TrainSettings
+    from prefdyn.studies.training import TrainSettings
 
     return TrainSettings(loss=args.loss, optimizer=args.optimizer, batch_size=args.batch_size,
                          steps=args.steps, learning_rate=args.lr, beta=args.beta,
@@ -67,11 +67,11 @@ def load_corpus(args: argparse.Namespace) -> Any:
     if args.out is not None:
         require(not args.out.exists() or args.out.is_dir(), "--out", f"{args.out} exists and is not a directory")
     if args.template is not None:
-        from prefdyn.numerics.persona.embedded import check_template
+        from prefdyn.numerics.persona.corpus import check_template
 
         check_template(args.template)  # before the data and the model are loaded
     responses = tuple(args.responses) if args.responses else None
-    return load_persona(args.data, behaviours=args.behaviors, responses=responses)
+    return load_persona(args.data, behaviors=args.behaviors, responses=responses)
 
 
 def load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
@@ -86,20 +86,20 @@ def load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     configure_threads(args.threads, work=None)
     embedder = resolve_embedder(args.model, args.device)
     start = time.perf_counter()
-    progress = Progress(f"persona {args.action}", "embedding", len(corpus.behaviours), "behaviours")
+    progress = Progress(f"persona {args.action}", "embedding", len(corpus.behaviors), "behaviors")
     embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache,
                             progress=lambda name: progress.update(1, name))
-    progress.close(f"{len(embedded.behaviours)} behaviour(s), {embedded.cache_hits} from the cache")
-    print(f"persona: {len(embedded.behaviours)} behaviour(s) embedded by {embedder.name} in "
+    progress.close(f"{len(embedded.behaviors)} behaviour(s), {embedded.cache_hits} from the cache")
+    print(f"persona: {len(embedded.behaviors)} behaviour(s) embedded by {embedder.name} in "
           f"{time.perf_counter() - start:.2f} s ({embedded.cache_hits} from the cache)",
           file=sys.stderr)
-    samples = sum(len(b.sign) for b in embedded.behaviours)
-    dim = embedded.behaviours[0].g.shape[-1] if embedded.behaviours else 1
+    samples = sum(len(b.sign) for b in embedded.behaviors)
+    dim = embedded.behaviors[0].g.shape[-1] if embedded.behaviors else 1
     configure_threads(args.threads, work=simulation_work(1, samples, dim))
     return corpus, embedder, embedded
 
 
-def training_progress(args: argparse.Namespace, total: int, unit: str = "behaviours") -> Any:
+def training_progress(args: argparse.Namespace, total: int, unit: str = "behaviors") -> Any:
     """A :class:`~prefdyn.progress.Progress` over ``total`` trainings (behaviours, pairs, ...)."""
     from prefdyn.progress import Progress
 
@@ -137,7 +137,7 @@ def out_folder(args: argparse.Namespace) -> Path:
 def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
             tables: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] | None = None) -> int:
     if args.out is not None:
-        from prefdyn.numerics.persona.tables import to_csv, to_latex
+        from prefdyn.tables import to_csv, to_latex
 
         out = out_folder(args)
         out.mkdir(parents=True, exist_ok=True)

@@ -49,7 +49,7 @@ def _text(doc: dict[str, Any]) -> str:
 
     s = doc["summary"]
     loss_r, acc_r = s.get("loss_resolution"), s.get("accuracy_resolution")
-    out = (f"{doc['mode']} heads, {s['behaviours']} behaviour(s), training split (the moment model "
+    out = (f"{doc['mode']} heads, {s['behaviors']} behaviour(s), training split (the moment model "
            f"is fitted to it): max |loss error| median {sig(s['median_max_loss_error'], resolution=loss_r)}, "
            f"worst {sig(s['max_loss_error'], resolution=loss_r)}; max |reward accuracy error| median "
            f"{sig(s['median_max_accuracy_error'], resolution=acc_r)}, worst "
@@ -70,11 +70,11 @@ def _text(doc: dict[str, Any]) -> str:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.persona.predict import predict_corpus
-    from prefdyn.numerics.persona.tables import to_text
+    from prefdyn.studies.curves import predict_corpus
+    from prefdyn.tables import to_text
 
     _, _, data = load(args)
-    progress = training_progress(args, 1 if args.joint else len(data.behaviours))
+    progress = training_progress(args, 1 if args.joint else len(data.behaviors))
     report = predict_corpus(data, train_settings(args), joint=args.joint, threshold=args.threshold,
                             permutations=args.permutations, progress=lambda name: progress.update(1, name))
     progress.close()
@@ -83,9 +83,9 @@ def run_predict(args: argparse.Namespace) -> int:
              "loss_error_max": r.loss_error_max, "loss_error_mean": r.loss_error_mean,
              "accuracy_error_max": r.accuracy_error_max,
              "predicted_speed": r.predicted_speed.mean_loss_decrease,
-             "observed_speed": r.observed_speed.mean_loss_decrease} for r in report.behaviours]
+             "observed_speed": r.observed_speed.mean_loss_decrease} for r in report.behaviors]
     if args.out is not None:
-        from prefdyn.numerics.persona.predict_figures import all_figures
+        from prefdyn.studies.figures import all_figures
 
         all_figures(doc, out_folder(args), f"predict-{doc['mode']}")
     return finish(args, doc, to_text(rows, COLUMNS) + _text(doc), {"predict": (rows, COLUMNS)})

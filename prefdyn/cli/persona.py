@@ -35,13 +35,13 @@ TRAIN_COLUMNS = ("name", "distinguishability", "steps_to_threshold", "loss_auc",
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.persona.stats import behaviour_stats, delta, priority_level
-    from prefdyn.numerics.persona.tables import to_text
+    from prefdyn.studies.stats import behavior_stats, delta, priority_level
+    from prefdyn.tables import to_text
 
     _, _, data = load(args)
-    rows = [behaviour_stats(b.name, b.g, b.sign, resamples=args.resamples, seed=args.seed).row()
-            for b in data.behaviours]
-    deltas = {b.name: delta(b.g, b.sign) for b in data.behaviours}
+    rows = [behavior_stats(b.name, b.g, b.sign, resamples=args.resamples, seed=args.seed).row()
+            for b in data.behaviors]
+    deltas = {b.name: delta(b.g, b.sign) for b in data.behaviors}
     names = list(deltas)
     priority = [{"first": i, "second": j, "gap": priority_level(deltas[i], deltas[j])[2]}
                 for a, i in enumerate(names) for j in names[a + 1:]]
@@ -61,13 +61,13 @@ def _curves(result: Any, b: int) -> dict[str, list[float]]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.persona.experiments import correlate_speeds, distinguishability
-    from prefdyn.numerics.persona.tables import to_text
-    from prefdyn.numerics.persona.training import train_each
+    from prefdyn.studies.experiments import correlate_speeds, distinguishability
+    from prefdyn.tables import to_text
+    from prefdyn.studies.training import train_each
 
     _, _, data = load(args)
     settings = train_settings(args)
-    progress = training_progress(args, len(data.behaviours))
+    progress = training_progress(args, len(data.behaviors))
     each = train_each(data, settings, args.threshold, progress=lambda name: progress.update(1, name))
     progress.close()
     dist = distinguishability(data)
@@ -100,12 +100,12 @@ def _pair_json(r: Any) -> dict[str, Any]:
 
 
 def _pair(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.persona.experiments import default_pair, pair_priority, pair_sweep
+    from prefdyn.studies.experiments import default_pair, pair_priority, pair_sweep
 
     _, _, data = load(args)
     settings = train_settings(args)
-    if args.pairs > 1 and len(data.behaviours) > 2:
-        total = min(args.pairs, len(data.behaviours) * (len(data.behaviours) - 1) // 2)
+    if args.pairs > 1 and len(data.behaviors) > 2:
+        total = min(args.pairs, len(data.behaviors) * (len(data.behaviors) - 1) // 2)
         progress = training_progress(args, total, "pairs")
         results, corr = pair_sweep(data, settings, args.threshold, args.pairs,
                                    permutations=args.permutations,
@@ -153,7 +153,7 @@ def _misalign_json(m: Any) -> dict[str, Any]:
 
 
 def _misalign(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.persona.experiments import misalignment
+    from prefdyn.studies.experiments import misalignment
 
     _, _, data = load(args)
     progress = training_progress(args, 5, "trainings")
@@ -165,7 +165,7 @@ def _misalign(args: argparse.Namespace) -> int:
 
 def _finetune(args: argparse.Namespace) -> int:
     from prefdyn.numerics.persona import resolve_embedder
-    from prefdyn.numerics.persona.finetune import FinetuneSettings, finetune
+    from prefdyn.studies.finetune import FinetuneSettings, finetune
     from prefdyn.threads import configure_threads
 
     corpus = load_corpus(args)
@@ -186,7 +186,7 @@ def _finetune(args: argparse.Namespace) -> int:
     text = "".join(f"{b}: distinguishability (all samples) {sig(r.distinguishability_base[b])} -> "
                    f"{sig(r.distinguishability_tuned[b])} (held-out "
                    f"{sig(r.test_distinguishability_base[b])} -> "
-                   f"{sig(r.test_distinguishability_tuned[b])})\n" for b in r.behaviours)
+                   f"{sig(r.test_distinguishability_tuned[b])})\n" for b in r.behaviors)
     text += f"DPO loss (training batches) {sig(r.loss[0])} -> {sig(r.loss[-1])} over {len(r.loss)} steps\n"
     text += _misalign_text(r.misalign_base, "base features:  ")
     text += _misalign_text(r.misalign_tuned, "tuned features: ")
@@ -217,7 +217,7 @@ def register(subparsers: Any) -> None:
     common_options(p)
     training_options(p)
     p.add_argument("--pairs", type=positive(int), default=1,
-                   help="> 1: that many random pairs among --behaviors")
+                   help="> 1: that many random pairs among --behaviours")
     p.add_argument("--permutations", type=positive(int), default=10000)
     p.set_defaults(func=with_out(_pair))
 
@@ -233,7 +233,7 @@ def register(subparsers: Any) -> None:
     training_options(p)
     g = p.add_argument_group("fine-tuning (CPU-feasible defaults)")
     g.add_argument("--subset", type=positive(int), default=4,
-                   help="behaviours used when --behaviors is not given (the first N)")
+                   help="behaviours used when --behaviours is not given (the first N)")
     g.add_argument("--samples", type=positive(int), default=128, help="per behaviour")
     g.add_argument("--ft-steps", type=positive(int), default=60)
     g.add_argument("--ft-batch", type=positive(int), default=32)

@@ -175,7 +175,7 @@ def _table(doc: dict[str, Any]) -> str:
                          f"||w_1 - w_2|| = {sig(ref['gap_norm'])}")
         lines.append("population limit (n -> infinity; a tie counts 1/2): compare with the held-out "
                      "(test) split of `prefdyn simulate`, not the training split")
-        lines.append(f"{'behaviour':<20} {'pol.acc(0)':>10} {'pol.acc(1)':>10} {'pol.acc(T)':>10} {'rew.acc(T)':>10} "
+        lines.append(f"{'behavior':<20} {'pol.acc(0)':>10} {'pol.acc(1)':>10} {'pol.acc(T)':>10} {'rew.acc(T)':>10} "
                      f"{'margin(T)':>10} {'loss(T)':>10}")
         for b in doc["behaviors"]:
             pol, rew = b["policy_accuracy"]["mean"], b["reward_accuracy"]["mean"]

@@ -51,7 +51,7 @@ def _table(summary: dict[str, Any]) -> str:
         title = ("training split" if split == "train" else
                  "test split (held-out; compare with `prefdyn predict`)")
         lines.append(f"{title}, final step:")
-        lines.append(f"  {'behaviour':<20} {'n':>6} {'policy acc.':>19} {'reward acc.':>19} {'margin':>21} {'loss':>10}")
+        lines.append(f"  {'behavior':<20} {'n':>6} {'policy acc.':>19} {'reward acc.':>19} {'margin':>21} {'loss':>10}")
         for b in summary["behaviors"]:
             source = b if split == "train" else b["test"]
             cells = [plus_minus(source[m]["mean"][-1], source[m]["std"][-1]) for m in ("policy_accuracy", "reward_accuracy", "margin")]

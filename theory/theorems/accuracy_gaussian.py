@@ -236,7 +236,7 @@ def _balanced(Kc: int) -> dict[str, Any]:
     return {"deltas": deltas, "offsets": offsets, "sigmas": sigmas, "weights": weights, "gram": gram, "dim": Kc + 1}
 
 
-def _behaviour_binding(law: dict, bc: int) -> dict:
+def _behavior_binding(law: dict, bc: int) -> dict:
     """Bindings of behaviour ``bc`` (1-based) of a balanced isotropic law."""
     dlt, c, s = law["deltas"][bc - 1], law["offsets"][bc - 1], law["sigmas"][bc - 1]
     eye = sp.eye(law["dim"])
@@ -258,7 +258,7 @@ def _span_bindings() -> tuple[dict, ...]:  # loss-independent: built once per pr
         coefs = [sp.Symbol(f"a_{c}", real=True) for c in range(1, Kc + 1)]
         D = sum((cf * dv for cf, dv in zip(coefs, law["deltas"])), sp.zeros(Kc + 1, 1))
         for bc in range(1, Kc + 1):
-            out.append({**_family_binding(law, Kc), **_behaviour_binding(law, bc), Delta: D,
+            out.append({**_family_binding(law, Kc), **_behavior_binding(law, bc), Delta: D,
                         a: lambda i, coefs=coefs: coefs[int(i) - 1]})
     return tuple(out)
 
@@ -314,7 +314,7 @@ def _first_step_list(loss: Loss) -> tuple[dict, ...]:
         law = _balanced(Kc)
         step = _first_step(loss, law)
         for bc in range(1, Kc + 1):
-            out.append({**_family_binding(law, Kc), **_behaviour_binding(law, bc), Delta_1: step})
+            out.append({**_family_binding(law, Kc), **_behavior_binding(law, bc), Delta_1: step})
     return tuple(out)
 
 

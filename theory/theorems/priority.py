@@ -127,12 +127,12 @@ def balanced_accuracy(v: sp.Matrix, delta: sp.Matrix, offset: sp.Matrix, sigma: 
     return Phi(dot(v, plus) / scale) / 2 + Phi(-dot(v, minus) / scale) / 2
 
 
-def _accuracy_function(binding: dict, model: dict, behaviour: int) -> Callable[[sp.Basic], sp.Expr]:
+def _accuracy_function(binding: dict, model: dict, behavior: int) -> Callable[[sp.Basic], sp.Expr]:
     """``Acc_b`` as a function of its (matrix-symbol) argument, realised in ``binding``."""
 
     def f(argument: sp.Basic) -> sp.Expr:
         v = sp.Matrix(realise(argument, {key: value for key, value in binding.items() if isinstance(key, sp.MatrixSymbol)}))
-        return balanced_accuracy(v, model["delta"][behaviour], model["offset"][behaviour], model["sigma"][behaviour])
+        return balanced_accuracy(v, model["delta"][behavior], model["offset"][behavior], model["sigma"][behavior])
 
     return f
 
@@ -352,13 +352,13 @@ def _fixed_point_instances() -> Instances:
         B_ms = sp.simplify(normal_expectation(lambda x: dphi.subs(zs, beta * x) * (x - m), m, s) / (beta * s**2))
         return (lambda mv, sv: A_ms.subs({m: mv, s: sv})), (lambda mv, sv: B_ms.subs({m: mv, s: sv}))
 
-    def binding(ps: list, Gs: list, sigmas: list, a_values: list, dphi: sp.Expr, behaviour: int) -> dict:
+    def binding(ps: list, Gs: list, sigmas: list, a_values: list, dphi: sp.Expr, behavior: int) -> dict:
         A_, B_ = moments(dphi)
         norm_D = sp.sqrt(sum(x**2 * g for x, g in zip(a_values, Gs)))
         As = [A_(x * g / 2, s * norm_D) for x, g, s in zip(a_values, Gs, sigmas)]
         Bs = [B_(x * g / 2, s * norm_D) for x, g, s in zip(a_values, Gs, sigmas)]
         return {
-            K: len(ps), b: behaviour, a_star: lambda c: a_values[int(c) - 1],
+            K: len(ps), b: behavior, a_star: lambda c: a_values[int(c) - 1],
             A_star: lambda c: As[int(c) - 1], B_star: lambda c: Bs[int(c) - 1],
             p_: lambda c: ps[int(c) - 1], sig: lambda c: sigmas[int(c) - 1],
         }

@@ -139,24 +139,24 @@ class _Point:
     """One outcome of a finite data law: probability, behaviour (0-based), sign, embedding."""
 
     probability: sp.Expr
-    behaviour: int
+    behavior: int
     sign: int
     embedding: sp.Matrix
 
 
 def _points(law: FiniteLaw, subs: Mapping[sp.Basic, Any] | None = None) -> list[_Point]:
     subs = dict(subs or {})
-    return [_Point(sp.sympify(a.probability).xreplace(subs), a.behaviour, a.sign, a.embedding.xreplace(subs))
+    return [_Point(sp.sympify(a.probability).xreplace(subs), a.behavior, a.sign, a.embedding.xreplace(subs))
             for a in law.atoms()]
 
 
 def _weight(points: Sequence[_Point], b: int) -> sp.Expr:
-    return sp.factor(sum(pt.probability for pt in points if pt.behaviour == b))
+    return sp.factor(sum(pt.probability for pt in points if pt.behavior == b))
 
 
 def _conditional(points: Sequence[_Point], b: int, f: Callable[[_Point], Any]) -> Any:
     """:math:`\\mathbb E[f \\mid b]` as an exact finite sum."""
-    terms = [pt.probability * f(pt) for pt in points if pt.behaviour == b]
+    terms = [pt.probability * f(pt) for pt in points if pt.behavior == b]
     total = terms[0]
     for term in terms[1:]:
         total = total + term
@@ -439,16 +439,16 @@ def _finite_n(loss: Loss) -> Claim:
 
     def build() -> list[dict]:
         points = _points(law)
-        per_sample = [[pt for pt in points if pt.behaviour == b] for b in members]
+        per_sample = [[pt for pt in points if pt.behavior == b] for b in members]
         weights = [_weight(points, b) for b in range(len(counts))]
         R = _reference(V, d)
         totals = [sp.Integer(0)] * len(counts)
         for combo in itertools.product(*per_sample):
-            prob = sp.Mul(*(pt.probability / weights[pt.behaviour] for pt in combo))
+            prob = sp.Mul(*(pt.probability / weights[pt.behavior] for pt in combo))
             mean_gradient = sum((_sample_gradient(loss, V, d, pt.embedding, pt.sign) for pt in combo), sp.zeros(V, d)) / size
             W1 = R - eta * mean_gradient
             for b in range(len(counts)):
-                mine = [pt for pt in combo if pt.behaviour == b]
+                mine = [pt for pt in combo if pt.behavior == b]
                 totals[b] += prob * sum(_margin(W1, pt.embedding, pt.sign) for pt in mine) / len(mine)
         m = [_signed_mean(points, b) for b in range(len(counts))]
         second = [_conditional(points, b, lambda pt: _dot(pt.embedding, pt.embedding)) for b in range(len(counts))]
@@ -730,9 +730,9 @@ def _concentration(loss: Loss) -> list[Claim]:
     scale = 2 * eta * beta**2 * sp.Abs(dphi0) * Norm(m_b)
     deviation = sp.Abs(EH_hat - EH)
     sigma = sp.Symbol("sigma", positive=True)
-    symbolic, one_behaviour, two_behaviours = MIXTURES
-    events = _event_instances(loss, [(symbolic, 1), (symbolic, 2), (symbolic, 3), (one_behaviour, 1), (one_behaviour, 2),
-                                     (two_behaviours, 1), (two_behaviours, 2)], sigma)
+    symbolic, one_behavior, two_behaviors = MIXTURES
+    events = _event_instances(loss, [(symbolic, 1), (symbolic, 2), (symbolic, 3), (one_behavior, 1), (one_behavior, 2),
+                                     (two_behaviors, 1), (two_behaviors, 2)], sigma)
     domain = {x: (0.05, 3.0), zeta: (1e-6, 0.2), alpha: (0.3, 3.0), n: (1, 40)}
 
     # sub-Gaussian: Chernoff

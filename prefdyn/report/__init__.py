@@ -1,0 +1,20 @@
+"""``prefdyn report``: a directory of LaTeX, tables and figures to ``\\input`` into a paper.
+
+Modules: :mod:`.latex` (escaping, numbers, booktabs tables, macros, preamble),
+:mod:`.theorems` (theorem blocks laid out for a page), :mod:`.figures` (matplotlib, deterministic
+PDF/PNG), :mod:`.variants` (scenarios derived from the user's), :mod:`.sources` (gathering each
+part from whatever this installation provides), :mod:`.tables`, :mod:`.document` (the ``.tex``
+files) and :mod:`.build` (orchestration, progress, manifest).
+
+Example
+-------
+>>> from pathlib import Path
+>>> from prefdyn.report import Options, build_report
+>>> manifest = build_report(Options(Path("out")))  # doctest: +SKIP
+>>> sorted(manifest["sections"])  # doctest: +SKIP
+['benchmarks', 'misalignment', 'persona', 'prioritisation', 'simulation', 'speed', ...]
+"""
+
+from .build import Options, build_report
+
+__all__ = ["Options", "build_report"]
