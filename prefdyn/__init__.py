@@ -1,13 +1,17 @@
 """prefdyn: the learning dynamics of preference alignment.
 
-The package is one import name over three top-level folders of the repository:
+The package is one import name over rooms by role:
 
 * :mod:`prefdyn.theory` (``theory/``): the symbolic layer. SymPy only; never imports torch.
-* :mod:`prefdyn.numerics` (``numerics/``): tensors. Theory evaluated on torch, sampling,
-  batched simulation, real data.
-* :mod:`prefdyn.verification` (``verification/``): theorems against simulation with Hypothesis.
+* :mod:`prefdyn.numerics` (``numerics/``): tensors. Theory evaluated on torch, synthetic
+  sampling and real-data sources, batched simulation, the population-flow prediction.
+* :mod:`prefdyn.verification` (``verification/``): theorems and conjectures against simulation
+  with Hypothesis.
+* :mod:`prefdyn.studies`: the paper's real-data experiments on an embedded persona corpus.
+* :mod:`prefdyn.report`: the paper-ready LaTeX directory.
+* :mod:`prefdyn.cli`: the ``prefdyn`` command.
 
-Dependencies point one way: ``cli -> verification -> numerics -> theory``.
+Dependencies point one way: ``cli -> report -> {verification, studies} -> numerics -> theory``.
 
 The functions below are the public entry points; they import their layer on first use, so
 ``import prefdyn`` stays fast and loads neither SymPy nor torch.
@@ -26,14 +30,26 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from prefdyn.numerics.predict import Prediction
     from prefdyn.numerics.scenario import Scenario
     from prefdyn.numerics.simulator import SimulationResult
     from prefdyn.theory.framework import Theorem
     from prefdyn.theory.losses import Loss
+    from prefdyn.verification.runner import Report
 
 from prefdyn._version import __version__
 
-__all__ = ["__version__", "load_scenario", "loss", "simulate", "theorem", "theorems"]
+__all__ = ["Scenario", "__version__", "load_scenario", "loss", "predict", "report", "simulate", "theorem",
+           "theorems", "verify"]
+
+
+def __getattr__(name: str) -> object:
+    """``pd.Scenario``, imported on first use (it brings torch)."""
+    if name == "Scenario":
+        from prefdyn.numerics.scenario import Scenario
+
+        return Scenario
+    raise AttributeError(f"module 'prefdyn' has no attribute {name!r}")
 
 
 def loss(spec: str, **params: float) -> Loss:
@@ -157,3 +173,118 @@ def simulate(scenario: Scenario, runs: int | None = None, seed: int | None = Non
     from prefdyn.numerics.runner import run_scenario
 
     return run_scenario(scenario, runs=runs, seed=seed, device=device)
+
+
+def predict(scenario: Scenario, threads: int | None = None) -> Prediction:
+    r"""The theory's curves for ``scenario``: population gradient descent on its Gaussian mixture.
+
+    Parameters
+    ----------
+    scenario
+        From :func:`load_scenario`.
+    threads
+        torch intra-op threads (``None``: :func:`prefdyn.threads.configure_threads`' policy).
+
+    Returns
+    -------
+    Prediction
+        ``.summary()`` has the shape of a simulation's summary, so the two compare key by key;
+        ``.to_frame()`` gives the same tidy table as :meth:`SimulationResult.to_frame`.
+
+    Examples
+    --------
+    >>> import prefdyn as pd
+    >>> prediction = pd.predict(pd.load_scenario())
+    >>> sorted(prediction.summary())[:2]
+    ['behaviors', 'phases']
+    """
+    from prefdyn.numerics.predict import predict as run
+
+    return run(scenario, threads=threads)
+
+
+def verify(what: str | Path, examples: int = 100, seed: int = 0, device: str = "cpu",
+           out: str | Path | None = None) -> Report:
+    """Search simulated training for a counterexample to a theorem or a conjecture (Hypothesis).
+
+    Parameters
+    ----------
+    what
+        A theorem id (one of :func:`theorems`) or the path of a conjecture TOML file.
+    examples
+        Hypothesis examples to draw (each a scenario, simulated).
+    seed
+        Hypothesis seed: the same seed draws the same examples.
+    device
+        ``"cpu"`` or ``"cuda"``.
+    out
+        Folder for the shrunk counterexample's scenario file (written only when one is found).
+
+    Returns
+    -------
+    Report
+        ``passed``, ``max_violation``, ``tightness``, ``counterexample`` (a file name or ``None``).
+
+    Examples
+    --------
+    >>> import prefdyn as pd
+    >>> report = pd.verify("dpo-gradient", examples=3)
+    >>> report.passed, report.examples
+    (True, 3)
+    """
+    from pathlib import Path
+
+    from prefdyn.theory.catalogue import theorem_ids
+    from prefdyn.verification import check_conjecture, check_theorem, load_conjecture
+
+    folder = None if out is None else Path(out)
+    if isinstance(what, str) and what in theorem_ids():
+        return check_theorem(what, examples=examples, seed=seed, device=device, out=folder)
+    return check_conjecture(load_conjecture(what), examples=examples, seed=seed, device=device, out=folder)
+
+
+def report(out: str | Path, scenario: str | Path | None = None, persona: str | Path | None = None,
+           theorems: list[str] | None = None, examples: int = 20, device: str = "cpu") -> dict[str, object]:
+    """Write the paper-ready directory (``main.tex``, theorem blocks, tables, figures, manifest).
+
+    Parameters
+    ----------
+    out
+        The output folder. It is built aside and swapped in whole; a second writer is refused.
+    scenario
+        A scenario TOML file (``None``: the built-in scenario).
+    persona
+        A persona-format data set for the real-data sections (``None``: those sections are
+        skipped, and the manifest says why).
+    theorems
+        Theorem ids to include (``None``: all).
+    examples
+        Hypothesis examples per theorem in the verification table.
+    device
+        ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    dict
+        The manifest (also written as ``manifest.json``): each section's status, and why any
+        was skipped.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import prefdyn as pd
+    >>> out = tempfile.mkdtemp()
+    >>> manifest = pd.report(out, theorems=["dpo-gradient"], examples=2)
+    >>> manifest["sections"]["theorems"], manifest["sections"]["persona"]
+    ('included', 'skipped')
+    >>> manifest["skipped"]["persona"]
+    'no persona data given (pass `--persona PATH`)'
+    """
+    from pathlib import Path
+
+    from prefdyn.report import Options, build_report
+
+    return build_report(Options(Path(out), scenario=None if scenario is None else str(scenario),
+                                persona=None if persona is None else str(persona),
+                                theorems=None if theorems is None else tuple(theorems),
+                                examples=examples, device=device, progress=False))
