@@ -19,17 +19,25 @@ Example
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import sympy as sp
 import torch
 
 from prefdyn.errors import PrefdynError
+from prefdyn.theory.functions import to_elementary
+from prefdyn.theory.gaussian_moments import gaussian_moments
+from prefdyn.theory.gaussian_moments import m as m_symbol
+from prefdyn.theory.gaussian_moments import r as r_symbol
 from prefdyn.theory.losses import Loss, get_loss
 from prefdyn.theory.symbols import beta as beta_symbol
 from prefdyn.theory.symbols import h as h_symbol
+
+from .quadrature import HermiteRule, normal_expectation, rule_for
 
 TensorFunction = Callable[..., torch.Tensor]
 
@@ -152,29 +160,137 @@ def evaluate_theorem(
     return evaluate(require_side[side], values, dtype=dtype, device=device)
 
 
+#: SymPy heads whose presence makes :math:`\phi` non-smooth (:math:`\phi''` then comes from Stein's identity)
+_NONSMOOTH = (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside)
+
+
 @dataclass(frozen=True)
 class LossKernels:
-    r"""A loss as torch functions of the margin and :math:`\beta` (parameters bound to defaults).
+    r"""A loss as torch functions of the margin and :math:`\beta` (parameters bound to defaults),
+    and its Gaussian moments.
 
-    ``phi(h, beta)`` is :math:`\phi(h)` and ``dphi(h, beta)`` is :math:`\phi'(h)`.
+    ``phi(h, beta)`` is :math:`\phi(h)` and ``dphi(h, beta)`` is :math:`\phi'(h)`; the rest is
+    derived on first use (SymPy work the simulator never needs):
+
+    * ``d2phi``: :math:`\phi''(h)`, or ``None`` when :math:`\phi` is non-smooth (a ``Piecewise``,
+      ``Max``, ``Min``, ``Abs`` or ``Heaviside`` in it);
+    * ``exact_moments``: SymPy's closed forms of :math:`A(m, r, \beta)`, :math:`B(m, r, \beta)`
+      (:func:`prefdyn.theory.gaussian_moments.gaussian_moments`) when :math:`\phi'` is piecewise
+      polynomial (hinge, IPO), else ``None``;
+    * ``kernel_scale``: the inverse width, in :math:`h`, of the kernel :math:`\phi'`: the
+      largest :math:`|\partial a/\partial h|` (or :math:`\sqrt{|\partial^2 a/\partial h^2|}`) of an
+      argument :math:`a` of its functions where constant, at least 1 (20 for DiscoPOP's
+      :math:`\tau = 0.05` gate);
+
+    and :meth:`moments` takes :math:`A = \mathbb E[-\phi'(\beta z)]`,
+    :math:`B = \mathbb E[\phi''(\beta z)]` for :math:`z \sim N(m, r^2)`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from prefdyn.numerics.quadrature import hermite_rule
+    >>> k = loss_kernels("dpo")
+    >>> zero = torch.tensor(0.0, dtype=torch.float64)
+    >>> [round(float(x), 6) for x in k.moments(zero, zero, torch.tensor(1.0, dtype=torch.float64), hermite_rule())]
+    [0.5, 0.25]
+    >>> loss_kernels("hinge").d2phi is None, loss_kernels("hinge").exact_moments is not None
+    (True, True)
     """
 
     loss: Loss
     phi: TensorFunction
     dphi: TensorFunction
 
+    @cached_property
+    def d2phi(self) -> TensorFunction | None:
+        r""":math:`\phi''(h, \beta)`, or ``None`` for a non-smooth :math:`\phi`."""
+        if self.loss.phi.has(*_NONSMOOTH):
+            return None
+        return _compile(self.loss, self.loss.d2phi)
+
+    @cached_property
+    def exact_moments(self) -> tuple[TensorFunction, TensorFunction] | None:
+        r"""``(A, B)`` as torch functions of ``(m, r, beta)`` in closed form, or ``None``."""
+        closed = gaussian_moments(self.loss)
+        if closed is None:
+            return None
+        symbols = (m_symbol, r_symbol, beta_symbol)
+        return torch_lambdify(closed.A, symbols), torch_lambdify(closed.B, symbols)
+
+    @cached_property
+    def kernel_scale(self) -> float:
+        r"""Inverse width of :math:`\phi'` in :math:`h` (class docstring)."""
+        return _kernel_scale(self.loss.bind(self.loss.dphi))
+
+    def moments(self, m: torch.Tensor, r: torch.Tensor, beta: torch.Tensor,
+                rule: HermiteRule) -> tuple[torch.Tensor, torch.Tensor]:
+        r""":math:`A = \mathbb E[-\phi'(\beta z)]` and :math:`B = \mathbb E[\phi''(\beta z)]`,
+        :math:`z \sim N(m, r^2)`, broadcast over ``m, r, beta``.
+
+        In closed form where :attr:`exact_moments` has one (exact at kinks too; :math:`r \to 0`
+        is the point mass at :math:`m`, the closed forms' limit, reached at :math:`r` = machine
+        epsilon). Otherwise by quadrature on the kernel's own scale
+        (:func:`~prefdyn.numerics.quadrature.rule_for` at sharpness
+        :math:`\beta r \cdot` :attr:`kernel_scale`); for a non-smooth :math:`\phi` without a
+        closed form, :math:`B` by Stein's identity
+        :math:`\mathbb E\phi''(\beta z) = \mathbb E[\phi'(\beta z)(z - m)]/(\beta r^2)`.
+
+        Parameters
+        ----------
+        m, r, beta : torch.Tensor
+            Mean and standard deviation of :math:`z`, and :math:`\beta` (broadcast).
+        rule : HermiteRule
+            The Gauss-Hermite rule used while the kernel is smooth on the scale of :math:`r`.
+
+        Returns
+        -------
+        tuple of torch.Tensor
+            ``(A, B)`` of the broadcast shape.
+        """
+        if self.exact_moments is not None:
+            # standardised break points stay finite at r = eps, so u^k phi(u) is 0, not inf * 0
+            r = r.clamp(min=torch.finfo(r.dtype).eps)
+            return self.exact_moments[0](m, r, beta), self.exact_moments[1](m, r, beta)
+        b = beta.unsqueeze(-1)
+        rule = rule_for(self.kernel_scale * beta * r, rule)
+        A = normal_expectation(lambda z: -self.dphi(b * z, b), m, r, rule)
+        d2phi = self.d2phi
+        if d2phi is not None:
+            B = normal_expectation(lambda z: d2phi(b * z, b), m, r, rule)
+        else:
+            z = rule.z
+            stein = (self.dphi(b * (m.unsqueeze(-1) + r.unsqueeze(-1) * z), b) * z * rule.w).sum(-1)
+            B = stein / (beta * r).clamp(min=torch.finfo(m.dtype).tiny)
+        return A, B
+
+
+def _kernel_scale(dphi: sp.Expr) -> float:
+    r"""The largest :math:`|\partial a/\partial h|` (or :math:`\sqrt{|\partial^2 a/\partial h^2|}`)
+    over arguments :math:`a` of the functions in ``dphi`` (written with ``exp``/``log``: logistic
+    gates, ``tanh``, Gaussian bumps, ...) where it is a constant; 1 when there is none. The kernel
+    varies on the scale :math:`1/\text{scale}` in :math:`h`."""
+    args = [arg for f in to_elementary(dphi).atoms(sp.Function) if not isinstance(f, sp.Piecewise)
+            for arg in f.args if isinstance(arg, sp.Expr)]
+    slopes = [abs(float(s)) for a in args if (s := sp.diff(a, h_symbol)).is_number]
+    # a quadratic argument (a Gaussian bump e^{-c h^2}) varies on the scale 1/sqrt(|a''|)
+    slopes += [math.sqrt(abs(float(s))) for a in args if (s := sp.diff(a, h_symbol, 2)).is_number]
+    return max([1.0, *slopes])
+
+
+def _compile(loss: Loss, expr: sp.Expr) -> TensorFunction:
+    """``expr`` (a side of ``loss``) with the loss's parameters bound, as a torch function of
+    ``(h, beta)``; a parameter left without a value is an error."""
+    symbols = (h_symbol, beta_symbol)
+    bound = loss.bind(expr)
+    extra = bound.free_symbols - set(symbols)
+    if extra:
+        names = ", ".join(sorted(s.name for s in extra))
+        raise PrefdynError(f"loss: parameter(s) {names} of {loss.name!r} have no value")
+    return torch_lambdify(bound, symbols)
+
 
 def loss_kernels(loss: str | Loss) -> LossKernels:
-    """Lambdify :math:`\\phi` and :math:`\\phi'` of ``loss`` with its default parameters bound."""
+    """Lambdify :math:`\phi` and :math:`\phi'` of ``loss`` with its default parameters bound
+    (:class:`LossKernels`; :math:`\phi''` and the Gaussian moments follow on first use)."""
     resolved = get_loss(loss)
-    symbols = (h_symbol, beta_symbol)
-
-    def compile_side(expr: sp.Expr) -> TensorFunction:
-        bound = resolved.bind(expr)
-        extra = bound.free_symbols - set(symbols)
-        if extra:
-            names = ", ".join(sorted(s.name for s in extra))
-            raise PrefdynError(f"loss: parameter(s) {names} of {resolved.name!r} have no value")
-        return torch_lambdify(bound, symbols)
-
-    return LossKernels(resolved, compile_side(resolved.phi), compile_side(resolved.dphi))
+    return LossKernels(resolved, _compile(resolved, resolved.phi), _compile(resolved, resolved.dphi))

@@ -119,6 +119,11 @@ def theorem(theorem_id: str, loss: str | Loss = "dpo") -> Theorem:
 def theorems() -> list[str]:
     """Ids of the catalogue's theorems, in catalogue order.
 
+    Returns
+    -------
+    list of str
+        The ids :func:`theorem` and :func:`verify` accept.
+
     Examples
     --------
     >>> import prefdyn as pd
@@ -132,6 +137,17 @@ def theorems() -> list[str]:
 
 def load_scenario(path: str | Path | None = None) -> Scenario:
     """A simulation scenario from a TOML file, or the built-in default when ``path`` is ``None``.
+
+    Parameters
+    ----------
+    path
+        A scenario file (``prefdyn scenario`` prints a commented template).
+
+    Returns
+    -------
+    Scenario
+        Behaviours (mixture weights, class means and covariances, label noise) and training
+        settings (loss, beta, learning rate, optimizer, phases, runs, seed).
 
     Examples
     --------

@@ -33,5 +33,11 @@ def test_examples_run(name: str) -> None:
     assert result.failed == 0
 
 
-def test_the_public_entry_points_have_examples() -> None:
-    assert {"prefdyn", "prefdyn.formatting", "prefdyn.report.latex"} <= set(MODULES)
+@pytest.mark.parametrize("name", [n for n in prefdyn.__all__ if callable(getattr(prefdyn, n))])
+def test_public_functions_have_numpydoc_sections(name: str) -> None:
+    doc = getattr(prefdyn, name).__doc__ or ""
+    sections = ("Returns", "Examples") if name == "theorems" else ("Parameters", "Returns", "Examples")
+    if isinstance(getattr(prefdyn, name), type):
+        sections = ("Examples",)
+    missing = [s for s in sections if f"\n    {s}\n    ---" not in doc and f"\n{s}\n---" not in doc]
+    assert not missing, f"prefdyn.{name}: docstring lacks {missing}"

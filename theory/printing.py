@@ -28,17 +28,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.pretty.pretty import PrettyPrinter
 from sympy.printing.pretty.stringpict import prettyForm
 
+from prefdyn.errors import PrefdynError
+from prefdyn.tables import escape
+
 if TYPE_CHECKING:
     from .framework import Claim, StepResult, Theorem
 
 LATEX_RELATION = {"=": "=", "<=": r"\le", ">=": r"\ge"}
+
+#: The block's layouts (module docstring): ``derive --latex`` prints ``"compact"``, the report
+#: ``"page"``.
+Layout = Literal["compact", "page"]
 
 #: What a paper needs to ``\input`` a compact theorem block.
 MINIMAL_PREAMBLE = r"""\documentclass{article}
@@ -99,20 +106,20 @@ def tex(expr: Any) -> str:
 
 
 _MATH = re.compile(r"(\$\$.*?\$\$|\$.*?\$|\\\(.*?\\\)|\\\[.*?\\\])", re.DOTALL)
-_TEXT_ESCAPES = {"%": r"\%", "&": r"\&", "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}"}
 
 
 def text(value: str) -> str:
-    r"""Prose for text mode: ``% & # _ ^`` are escaped outside math (``$..$``, ``\(..\)``,
-    ``\[..\]``); math passes through untouched (so ``&`` inside ``cases`` stays an alignment
-    tab). Already escaped characters are left alone."""
+    r"""Prose for text mode: ``% & # _ ^`` are escaped (by :func:`prefdyn.tables.escape`)
+    outside math (``$..$``, ``\(..\)``, ``\[..\]``); math passes through untouched (so ``&``
+    inside ``cases`` stays an alignment tab). Already escaped characters and LaTeX commands are
+    left alone."""
     parts = _MATH.split(value)
     out = []
     for k, part in enumerate(parts):
         if k % 2:
             out.append(part)
         else:
-            out.append(re.sub(r"(?<!\\)([%&#_^])", lambda m: _TEXT_ESCAPES[m.group(1)], part))
+            out.append(re.sub(r"(?<!\\)([%&#_^])", lambda m: escape(m.group(1)), part))
     return "".join(out)
 
 
@@ -154,7 +161,7 @@ def _keys(key: Any) -> str:
     return ", ".join(f"${tex(k)}$" for k in (key if isinstance(key, tuple) else (key,)))
 
 
-def _derivation(claim: Claim, layout: str) -> list[str]:
+def _derivation(claim: Claim, layout: Layout) -> list[str]:
     if layout == "compact":
         rows = []
         for k, step in enumerate(claim.steps):
@@ -178,11 +185,31 @@ def _verdict(results: list[StepResult]) -> str:
     return rf"\noindent{{\small SymPy check: {text(marks)}.}}"
 
 
-def theorem_latex(theorem: Theorem, layout: str = "compact", closing: str = "") -> str:
-    """The ``theorem`` + ``proof`` block of ``theorem`` (see the module docstring); ``closing``
-    is appended inside the proof (the report's simulation verdict)."""
-    if layout not in ("compact", "page"):
-        raise ValueError(f"layout must be 'compact' or 'page', not {layout!r}")
+def theorem_latex(theorem: Theorem, layout: Layout = "compact", closing: str = "") -> str:
+    """The ``theorem`` + ``proof`` block of ``theorem``.
+
+    Parameters
+    ----------
+    theorem : Theorem
+        The theorem; it is checked (SymPy) if it was not yet.
+    layout : {"compact", "page"}
+        The derivation's shape (module docstring): ``"compact"`` for ``prefdyn derive --latex``
+        and :data:`MINIMAL_PREAMBLE`, ``"page"`` for the report (needs its ``macros.tex``).
+    closing : str
+        LaTeX appended inside the proof (the report's verdict against simulation).
+
+    Returns
+    -------
+    str
+        The block, without a trailing newline.
+
+    Raises
+    ------
+    PrefdynError
+        When ``layout`` is not one of the two.
+    """
+    if layout not in get_args(Layout):
+        raise PrefdynError(f"layout must be 'compact' or 'page', not {layout!r}")
     report = theorem.check()
     out = [rf"\begin{{theorem}}[{text(theorem.title)}]\label{{{theorem_label(theorem)}}}"]
     if theorem.assumptions:

@@ -1,17 +1,19 @@
-r"""LaTeX primitives of the report: escaping, numbers, booktabs tables, figures, macros.
+r"""LaTeX primitives of the report: messages, numbers, figures, macros, the preamble.
 
 Everything here is a pure function of its arguments (no dates, no paths of this machine), so
-the same inputs give byte-identical ``.tex`` files.
+the same inputs give byte-identical ``.tex`` files. Text is escaped by the one escape,
+:func:`prefdyn.tables.escape`; tables are :class:`prefdyn.tables.LatexTable` in the report's
+layout.
 
 Paths inside the document are written ``\PDpath tables/x``: ``macros.tex`` defines
 ``\PDpath`` as empty unless the including paper already did, so a researcher who keeps the
 report in ``prefdyn/`` next to their paper writes ``\newcommand{\PDpath}{prefdyn/}`` and then
 ``\input{prefdyn/macros}``.
 
->>> escape("50% of a_b & c")
-'50\\% of a\\_b \\& c'
 >>> message("run `a > b` first")
 'run \\texttt{a {\\char62} b} first'
+>>> breakable("org/model:v1")
+'org/\\allowbreak{}model:\\allowbreak{}v1'
 >>> number(0.0000123456)
 '1.23\\times 10^{-5}'
 """
@@ -19,19 +21,9 @@ report in ``prefdyn/`` next to their paper writes ``\newcommand{\PDpath}{prefdyn
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 
-_ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}",
-}
-
-
-def escape(text: str) -> str:
-    """Text-mode LaTeX for arbitrary user text (behaviour names, file names, messages)."""
-    return "".join(_ESCAPES.get(c, c) for c in str(text))
+from prefdyn.tables import escape
 
 
 def message(text: str) -> str:
@@ -69,32 +61,6 @@ def number(value: float, digits: int = 3) -> str:
 def macros(definitions: Mapping[str, str]) -> str:
     r"""``\newcommand`` lines for ``{name (without backslash): body}``, sorted by name."""
     return "".join(rf"\newcommand{{\{k}}}{{{v}}}" + "\n" for k, v in sorted(definitions.items()))
-
-
-@dataclass(frozen=True)
-class Table:
-    """A booktabs table: ``columns`` are ``(header, alignment)``; cells are LaTeX already."""
-
-    label: str
-    caption: str
-    columns: Sequence[tuple[str, str]]
-    rows: Sequence[Sequence[str]]
-    note: str = ""
-
-    def latex(self) -> str:
-        """A complete ``table`` float (``\\input`` it, or copy the ``tabular``)."""
-        spec = "".join(align for _, align in self.columns)
-        body = [" & ".join(row) + r" \\" for row in self.rows]
-        lines = [
-            r"\begin{table}[htbp]", r"\centering", rf"\caption{{{self.caption}}}",
-            rf"\label{{tab:{self.label}}}", r"\small", rf"\PDbox{{\begin{{tabular}}{{{spec}}}", r"\toprule",
-            " & ".join(h for h, _ in self.columns) + r" \\", r"\midrule", *body, r"\bottomrule",
-            r"\end{tabular}}",
-        ]
-        if self.note:
-            lines += [r"\par\smallskip", rf"\parbox{{0.9\linewidth}}{{\footnotesize {self.note}}}"]
-        lines.append(r"\end{table}")
-        return "\n".join(lines) + "\n"
 
 
 def figure(name: str, caption: str, width: str = r"\linewidth") -> str:
