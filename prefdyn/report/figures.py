@@ -1,8 +1,10 @@
 """The report's figures (matplotlib, Agg backend), readable without the text.
 
-Every figure has labelled axes with units, a legend, the Okabe--Ito colour-blind-safe palette
-(behaviours also differ by marker, so a greyscale print still separates them) and is written as a
-vector PDF plus a 200-dpi PNG with fixed metadata: the same data give byte-identical files.
+Every figure has labelled axes with units and a legend, and follows the shared conventions of
+:mod:`prefdyn.numerics.plotting`: the Okabe--Ito colour-blind-safe palette (behaviours also
+differ by marker, so a greyscale print still separates them), its :func:`style`, and
+:func:`~prefdyn.numerics.plotting.save` (vector PDF plus a 200-dpi PNG with fixed metadata: the
+same data give byte-identical files).
 
 Inputs are plain data in the JSON shape of ``prefdyn simulate --json`` (a *summary*:
 ``{"steps": [...], "behaviors": [{"name", "<metric>": {"mean": [...], "std": [...]}}]}``),
@@ -21,14 +23,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from prefdyn.numerics.plotting import colour, marker
+from prefdyn.numerics.plotting import colour, marker, style
 
-STYLE: dict[Any, Any] = {
-    "font.size": 9, "axes.labelsize": 9, "axes.titlesize": 9, "legend.fontsize": 8,
-    "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False,
-    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "lines.linewidth": 1.5,
-    "pdf.fonttype": 42, "svg.hashsalt": "prefdyn", "figure.dpi": 100,
-}
 #: Axis labels (every accuracy counts a tie, h = 0, as 1/2: :func:`_ylabel` says so).
 LABELS = {
     "accuracy": "policy accuracy", "reward_accuracy": "reward accuracy",
@@ -93,7 +89,7 @@ def theory_vs_simulation(simulation: Summary, theory: Summary | None, panels: Se
     theory (dashed) where ``theory`` has the same metric. Each panel names its split; the
     legend names the simulation's split (that of the first panel) and the theory as the
     population limit, which held-out (``test``) samples estimate without bias."""
-    with plt.rc_context(STYLE):
+    with style():
         fig, axes = plt.subplots(1, len(panels), figsize=(7.0, 3.0), squeeze=False)
         names = [b["name"] for b in simulation["behaviors"]]
         for ax, panel in zip(axes[0], panels):
@@ -116,7 +112,7 @@ def theory_vs_simulation(simulation: Summary, theory: Summary | None, panels: Se
 def prioritisation(joint: Summary, alone: Sequence[Summary], runs: int) -> Figure:
     """Test accuracy of every behaviour trained jointly by one head (solid, band) against the
     same behaviour trained alone on its own samples (dotted): the cost of sharing the head."""
-    with plt.rc_context(STYLE):
+    with style():
         fig, ax = plt.subplots(figsize=(5.0, 3.4))
         names = [b["name"] for b in joint["behaviors"]]
         split = "test" if "test" in joint["behaviors"][0] else "train"
@@ -135,7 +131,7 @@ def prioritisation(joint: Summary, alone: Sequence[Summary], runs: int) -> Figur
 def misalignment(summary: Summary, flip_step: int, runs: int) -> Figure:
     """Accuracy on the *original* labels while training aligns, then trains on flipped labels
     from ``flip_step`` on (shaded)."""
-    with plt.rc_context(STYLE):
+    with style():
         fig, ax = plt.subplots(figsize=(5.0, 3.4))
         names = [b["name"] for b in summary["behaviors"]]
         for b in range(len(names)):
@@ -177,7 +173,7 @@ class Scatter:
 
 def speed_scatter(data: Scatter) -> Figure:
     """Distinguishability against learning speed, one point per behaviour, with Spearman's rho."""
-    with plt.rc_context(STYLE):
+    with style():
         fig, ax = plt.subplots(figsize=(4.6, 3.4))
         ax.errorbar(data.x, data.y, yerr=data.yerr, fmt="none", ecolor="0.6", elinewidth=1)
         ax.scatter(data.x, data.y, s=28, color=colour(0), zorder=3, label="behaviour")

@@ -1,4 +1,8 @@
-"""The report's booktabs tables, each built from gathered data (:mod:`.sources`)."""
+r"""The report's booktabs tables, each built from gathered data (:mod:`.sources`).
+
+Every table is a :class:`prefdyn.tables.LatexTable` in the report's layout (a float labelled
+``tab:<name>``, small type, shrunk to the line by ``\PDbox`` when too wide).
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,30 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from prefdyn.numerics import Scenario
+from prefdyn.tables import LatexTable, escape
 from prefdyn.theory.framework import Theorem
 from prefdyn.theory.printing import theorem_label
+from prefdyn.verification import Report
 
-from .latex import Table, breakable, escape, number
-from .sources import PersonaResults, VerificationRow
+from .latex import breakable, number
+from .sources import PersonaResults
+
+
+def _table(name: str, caption: str, columns: Sequence[tuple[str, str]],
+           rows: Sequence[Sequence[str]], note: str = "") -> LatexTable:
+    """A table in the report's layout, labelled ``tab:<name>`` (``tables/<name>.tex``)."""
+    return LatexTable(columns, rows, caption=caption, label=f"tab:{name}", note=note, fit=True)
 
 
 def _pm(curve: Mapping[str, Sequence[float]], digits: int = 3) -> str:
     return rf"${number(curve['mean'][-1], digits)} \pm {number(curve['std'][-1], 2)}$"
 
 
-def _value(x: float) -> str:
-    return "--" if math.isnan(x) else f"${number(x)}$"
+def _value(x: float | None) -> str:
+    return "--" if x is None or math.isnan(x) else f"${number(x)}$"
 
 
-def scenario_table(scenario: Scenario) -> Table:
+def scenario_table(scenario: Scenario) -> LatexTable:
     """The behaviours of the scenario (the structured preference distribution)."""
     rows = [[escape(b.name), f"${number(b.weight)}$", f"${number(b.positive_fraction)}$",
              f"${number(b.distinguishability)}$", f"${number(b.noise)}$", escape(b.distribution),
@@ -32,12 +44,12 @@ def scenario_table(scenario: Scenario) -> Table:
             rf"$\eta = {number(t.learning_rate)}$, {t.steps} steps, optimiser {escape(t.optimizer)}, "
             rf"batch {'full' if t.batch_size == 0 else t.batch_size}; $n = {scenario.samples}$ "
             rf"samples per run, $d = {scenario.dim}$, seed {scenario.seed}.")
-    return Table("scenario", rf"Scenario \texttt{{{escape(scenario.name)}}}: behaviours.",
+    return _table("scenario", rf"Scenario \texttt{{{escape(scenario.name)}}}: behaviours.",
                  [("behaviour", "l"), ("$p_b$", "r"), ("$q_b$", "r"), (r"$\|\delta_b\|$", "r"),
                   (r"$\sigma_b$", "r"), ("law", "l"), (r"$\epsilon_b$", "r")], rows, note)
 
 
-def theorem_table(theorems: Sequence[Theorem], skipped: Mapping[str, str]) -> Table:
+def theorem_table(theorems: Sequence[Theorem], skipped: Mapping[str, str]) -> LatexTable:
     """Catalogue: every theorem with its SymPy verification count (or why it is missing)."""
     rows = []
     for theorem in theorems:
@@ -46,12 +58,12 @@ def theorem_table(theorems: Sequence[Theorem], skipped: Mapping[str, str]) -> Ta
         rows.append([rf"\texttt{{{escape(theorem.id)}}}", rf"Thm.~\ref{{{theorem_label(theorem)}}}",
                      f"{ok}/{len(steps)}"])
     rows += [[rf"\texttt{{{escape(i)}}}", "omitted", "--"] for i in sorted(skipped)]
-    return Table("theorems", "Theorem catalogue and SymPy verification of every derivation step.",
+    return _table("theorems", "Theorem catalogue and SymPy verification of every derivation step.",
                  [("id", "l"), ("statement", "l"), ("steps verified", "r")], rows)
 
 
 def simulation_table(summary: Mapping[str, Any], theory: Mapping[str, Any] | None,
-                     runs: int) -> Table:
+                     runs: int) -> LatexTable:
     """Final values per behaviour: simulation mean +- std across runs on each split, theory (the
     population limit) if predicted. The theory columns stand next to the held-out (test)
     columns, their like-for-like comparison; the training split's margins also carry each
@@ -77,21 +89,34 @@ def simulation_table(summary: Mapping[str, Any], theory: Mapping[str, Any] | Non
     note = (r"Accuracy: policy accuracy, a tie ($h = 0$) counting $\frac{1}{2}$."
             + (rf" Theory: the population limit ($n \to \infty$, \texttt{{prefdyn predict}}); {compare}."
                if predicted else ""))
-    return Table("simulation", rf"Values after the last step (mean $\pm$ std over {runs} runs), "
+    return _table("simulation", rf"Values after the last step (mean $\pm$ std over {runs} runs), "
                  "per split.", columns, rows, note)
 
 
-def _share(x: float) -> str:
-    return "--" if math.isnan(x) else rf"${round(100 * x)}\%$"
+def informative_share(report: Report) -> float | None:
+    """Share of a bound's drawn values that were informative (``None`` for an identity, or a
+    bound without values)."""
+    return report.informative_fraction if report.kind == "bound" else None
 
 
-def verification_table(rows: Sequence[VerificationRow]) -> Table:
-    """``prefdyn verify``: examples, outcome, largest violation, the share of informative bound
-    values and the tightness over them, per theorem."""
-    body = [[rf"\texttt{{{escape(r.theorem)}}}", escape(r.kind), str(r.examples),
-             "yes" if r.passed else r"\textbf{no}", _value(r.max_violation), _share(r.informative),
-             _value(r.tightness_min), _value(r.tightness_median)] for r in rows]
-    return Table("verification", "Theorems against simulated training (property-based examples).",
+def tightness(report: Report, statistic: str) -> float | None:
+    """``min`` or ``median`` of bound over observed value on the informative values (``None``
+    for an identity, or a bound never informative)."""
+    return None if report.tightness is None else report.tightness[statistic]
+
+
+def _share(x: float | None) -> str:
+    return "--" if x is None else rf"${round(100 * x)}\%$"
+
+
+def verification_table(reports: Sequence[Report]) -> LatexTable:
+    """Theorems against simulation: examples, outcome, largest violation, the share of
+    informative bound values and the tightness over them, per theorem."""
+    body = [[rf"\texttt{{{escape(r.name)}}}", escape(r.kind), str(r.examples),
+             "yes" if r.passed else r"\textbf{no}", _value(r.max_violation),
+             _share(informative_share(r)), _value(tightness(r, "min")), _value(tightness(r, "median"))]
+            for r in reports]
+    return _table("verification", "Theorems against simulated training (property-based examples).",
                  [("theorem", "l"), ("kind", "l"), ("examples", "r"), ("passed", "l"),
                   ("max.\\ violation", "r"), ("informative", "r"), ("tightness min", "r"),
                   ("tightness median", "r")],
@@ -103,22 +128,22 @@ def verification_table(rows: Sequence[VerificationRow]) -> Table:
                  "-- for identities, which have none, and for a bound never informative.")
 
 
-def benchmark_table(results: Mapping[str, Any]) -> Table:
+def benchmark_table(results: Mapping[str, Any]) -> LatexTable:
     """The benchmark results file, one row per reported quantity."""
     rows = [[rf"\texttt{{{escape(k)}}}",
              f"${number(v)}$" if isinstance(v, (int, float)) and not isinstance(v, bool) else escape(str(v))]
             for k, v in results.items()]
-    return Table("benchmarks", "Simulator benchmark (from the given results file).",
+    return _table("benchmarks", "Simulator benchmark (from the given results file).",
                  [("quantity", "l"), ("value", "l")], rows)
 
 
-def persona_stats_table(persona: PersonaResults) -> Table:
+def persona_stats_table(persona: PersonaResults) -> LatexTable:
     """Per-behaviour geometry of the embedded persona data (Im & Li's three statistics)."""
     rows = [[escape(s.name), str(s.n), f"${number(s.balance, 2)}$",
              f"${number(s.distinguishability)}$",
              rf"$[{number(s.distinguishability_ci.low)}, {number(s.distinguishability_ci.high)}]$",
              f"${number(s.concentration)}$", f"${number(s.trace)}$"] for s in persona.stats]
-    return Table("persona-stats", rf"Persona behaviours embedded by \texttt{{{breakable(persona.model)}}}.",
+    return _table("persona-stats", rf"Persona behaviours embedded by \texttt{{{breakable(persona.model)}}}.",
                  [("behaviour", "l"), ("$n$", "r"), ("share ``Yes''", "r"),
                   ("distinguishability", "r"), ("95\\% CI", "r"), ("concentration", "r"),
                   ("trace", "r")], rows,
@@ -126,7 +151,7 @@ def persona_stats_table(persona: PersonaResults) -> Table:
                  "spectral norm and trace of the two class covariances; bootstrap CI.")
 
 
-def persona_misalignment_table(persona: PersonaResults, theorem: str) -> Table:
+def persona_misalignment_table(persona: PersonaResults, theorem: str) -> LatexTable:
     """Flipped-label training from the reference head and from the aligned head; ``theorem``
     cites the misalignment theorem (a ``\\ref`` only when the document contains it)."""
     from prefdyn.formatting import count_text
@@ -140,7 +165,7 @@ def persona_misalignment_table(persona: PersonaResults, theorem: str) -> Table:
         [r"first step $\|W_{t+1} - W_t\|_F$", f"${number(m.first_step_from_reference)}$",
          f"${number(m.first_step_from_aligned)}$"],
     ]
-    return Table("persona-misalignment",
+    return _table("persona-misalignment",
                  rf"Misalignment on persona data (aligned training accuracy "
                  rf"${number(m.aligned_train_accuracy)}$; first-step ratio "
                  rf"${number(m.first_step_ratio)}$; {theorem} "

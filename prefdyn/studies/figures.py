@@ -3,8 +3,9 @@
 Each function takes the JSON document of :meth:`.predict.PredictionReport.to_json` (so a saved
 ``persona-predict.json`` plots without rerunning anything), writes ``<name>.pdf`` (vector) and
 ``<name>.png`` (200 dpi) under ``outdir`` without timestamps (:func:`prefdyn.numerics.plotting.save`),
-and returns the two paths. Colours are the Okabe--Ito palette; observed and predicted differ by line style and
-marker as well, so a greyscale print still separates them.
+and returns the two paths. The conventions are :mod:`prefdyn.numerics.plotting`'s (Okabe--Ito
+palette, :func:`~prefdyn.numerics.plotting.style` at 8 points for the dense grids); observed and
+predicted differ by line style and marker as well, so a greyscale print still separates them.
 
 * :func:`curve_grid`: predicted (dashed) vs observed (solid) training loss and reward accuracy
   for behaviours spread over the observed speed range;
@@ -22,12 +23,11 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
-from prefdyn.numerics.plotting import PALETTE, save
+from prefdyn.numerics.plotting import PALETTE, save, style
 
-BLUE, VERMILLION, GREEN, PURPLE, ORANGE = PALETTE[:5]
-STYLE: Any = {"font.size": 8, "axes.labelsize": 8, "axes.titlesize": 8, "legend.fontsize": 7,
-         "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True,
-         "grid.alpha": 0.3, "pdf.fonttype": 42, "svg.hashsalt": "prefdyn"}
+BLUE, VERMILLION, GREEN = PALETTE[:3]
+#: Base font size of these figures (dense grids of small panels).
+FONT_SIZE = 8
 Doc = Mapping[str, Any]
 
 
@@ -51,7 +51,7 @@ def curve_grid(doc: Doc, outdir: Path, name: str = "predict-curves", panels: int
     rows = _spread(list(doc["behaviors"]), panels)
     cols = min(4, len(rows))
     pairs = -(-len(rows) // cols)
-    with plt.rc_context(STYLE):
+    with style(FONT_SIZE):
         fig, axes = plt.subplots(2 * pairs, cols, figsize=(1.9 * cols + 0.4, 2.9 * pairs),
                                  squeeze=False, sharex=True)
         for ax in axes.flat:
@@ -105,7 +105,7 @@ def speed_scatter(doc: Doc, outdir: Path, name: str = "predict-speed") -> list[P
         ([r["distinguishability"] for r in rows],
          r"distinguishability $\|\mu^+ - \mu^-\|_2$", doc["rho_distinguishability_observed_speed"],
          GREEN, "^"))
-    with plt.rc_context(STYLE):
+    with style(FONT_SIZE):
         fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.0))
         for ax, (x, label, corr, colour, mark) in zip(axes, panels):
             ax.scatter(x, obs, s=12, color=colour, marker=mark, alpha=0.8, linewidths=0)
@@ -127,7 +127,7 @@ def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]
     rows = list(doc["behaviors"])
     change = lambda r, kind: r[f"{kind}_loss"][-1] - r[f"{kind}_loss"][0]
     harmed = set(doc["harmed"]["observed"]) if doc.get("harmed") else set()
-    with plt.rc_context(STYLE):
+    with style(FONT_SIZE):
         fig, ax = plt.subplots(figsize=(6.8, 3.6))
         for group, colour, mark, label in ((False, BLUE, "o", "not harmed"),
                                            (True, VERMILLION, "D", "harmed (observed)")):
