@@ -12,12 +12,15 @@ Public API (thin facade over the modules below):
   :mod:`~prefdyn.numerics.runner`), :func:`train_reference` (autograd baseline,
   :mod:`~prefdyn.numerics.reference`);
 * theory on tensors: :func:`evaluate`, :func:`evaluate_theorem`, :func:`parameter_grid`,
-  :func:`loss_kernels`, :func:`torch_lambdify` (:mod:`~prefdyn.numerics.evaluate`).
+  :func:`loss_kernels`, :func:`torch_lambdify` (:mod:`~prefdyn.numerics.evaluate`);
+* theory curves: :func:`predict`, :class:`Prediction` (:mod:`~prefdyn.numerics.predict`; the
+  population flow itself is :mod:`~prefdyn.numerics.population`).
 """
 
 from .config import Phase, TrainConfig
 from .data import PreferenceData, ReferenceHead
 from .evaluate import evaluate, evaluate_theorem, loss_kernels, parameter_grid, torch_lambdify
+from .predict import Prediction, predict
 from .reference import train_reference
 from .runner import run_scenario
 from .sampling import sample_scenario
@@ -26,8 +29,8 @@ from .simulator import SimulationResult, simulate
 from .sweep import SweepResult, sweep
 
 __all__ = [
-    "Phase", "PreferenceData", "ReferenceHead", "Scenario", "SimulationResult", "SweepResult",
+    "Phase", "Prediction", "PreferenceData", "ReferenceHead", "Scenario", "SimulationResult", "SweepResult",
     "TrainConfig", "default_scenario", "evaluate", "evaluate_theorem", "load_scenario",
-    "loss_kernels", "parameter_grid", "parse_scenario", "run_scenario", "sample_scenario",
+    "loss_kernels", "parameter_grid", "parse_scenario", "predict", "run_scenario", "sample_scenario",
     "simulate", "sweep", "torch_lambdify", "train_reference",
 ]

@@ -30,9 +30,10 @@ Example
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -41,6 +42,7 @@ from prefdyn.errors import PrefdynError, require
 from .config import TrainConfig
 from .data import PreferenceData
 from .evaluate import loss_kernels
+from .frames import summary_frame
 from .metrics import (
     METRIC_ALIASES,
     NORM_METRICS,
@@ -53,6 +55,9 @@ from .metrics import (
 )
 from .optim import RowOptimizer
 from .schedule import BatchSchedule
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
 
@@ -139,6 +144,47 @@ class SimulationResult:
             "behaviors": behaviors,
             **{m: band(self.curve(m)) for m in NORM_METRICS},
         }
+
+    def to_frame(self) -> pd.DataFrame:
+        """:meth:`summary` as one tidy table, shared with
+        :meth:`Prediction.to_frame <prefdyn.numerics.predict.Prediction.to_frame>`
+        (:mod:`prefdyn.numerics.frames`): columns ``metric, split, step, behavior, mean, std``
+        (mean and population std across runs), one row per (metric, split, step, behavior) for
+        the recorded steps. Per-behaviour rows have split ``train`` or, with a test split,
+        ``test``; norm rows have split and behaviour ``None``.
+
+        Examples
+        --------
+        >>> from prefdyn.numerics import parse_scenario, sample_scenario, simulate
+        >>> sc = parse_scenario({"training": {"steps": 3, "samples": 200, "dim": 4, "test_fraction": 0.5},
+        ...                      "behaviors": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}]})
+        >>> frame = simulate(sample_scenario(sc, runs=2, seed=0), sc.training).to_frame()
+        >>> list(frame.columns)
+        ['metric', 'split', 'step', 'behavior', 'mean', 'std']
+        >>> len(frame) == 4 * (2 * 2 * 8 + 2)  # steps 0..3 x (2 splits x 2 behaviors x 8 metrics + 2 norms)
+        True
+        >>> frame.query("metric == 'weight_change_opnorm' and step == 0")[["split", "behavior", "mean"]].to_dict("records")
+        [{'split': None, 'behavior': None, 'mean': 0.0}]
+        """
+        return summary_frame(self.summary(), "train")
+
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_frame` to ``path`` as CSV (no index column; a ``None`` split or
+        behaviour is an empty field).
+
+        Examples
+        --------
+        >>> import pandas as pd, tempfile, pathlib
+        >>> from prefdyn.numerics import parse_scenario, sample_scenario, simulate
+        >>> sc = parse_scenario({"training": {"steps": 3, "samples": 200, "dim": 4},
+        ...                      "behaviors": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}]})
+        >>> result = simulate(sample_scenario(sc, runs=2, seed=0), sc.training)
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     result.to_csv(pathlib.Path(folder) / "simulate.csv")
+        ...     pd.read_csv(pathlib.Path(folder) / "simulate.csv").shape
+        (72, 6)
+        """
+        self.to_frame().to_csv(path, index=False)
 
     @classmethod
     def concat(cls, parts: list[SimulationResult]) -> SimulationResult:

@@ -68,7 +68,7 @@ def loss(spec: str, **params: float) -> Loss:
     -------
     Loss
         With SymPy-derived :math:`\phi'`, :math:`\phi''`, :math:`\phi'(0)` and certified
-        constants (``sup_abs_dphi``, ``sup_abs_d2phi``, ``stationary_margin``).
+        constants (``sup_abs_dphi``, ``smoothness``, ``stationary_margin``).
 
     Examples
     --------
@@ -210,9 +210,12 @@ def predict(scenario: Scenario, threads: int | None = None) -> Prediction:
     Examples
     --------
     >>> import prefdyn as pd
-    >>> prediction = pd.predict(pd.load_scenario())
-    >>> sorted(prediction.summary())[:2]
-    ['behaviors', 'phases']
+    >>> scenario = pd.load_scenario()
+    >>> prediction = pd.predict(scenario)
+    >>> [b["name"] for b in prediction.summary()["behaviors"]] == [b.name for b in scenario.behaviors]
+    True
+    >>> list(prediction.to_frame().columns)
+    ['metric', 'split', 'step', 'behavior', 'mean', 'std']
     """
     from prefdyn.numerics.predict import predict as run
 

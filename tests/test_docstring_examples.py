@@ -13,8 +13,13 @@ import prefdyn
 
 
 def _modules() -> list[str]:
-    names = [m.name for m in pkgutil.walk_packages(prefdyn.__path__, "prefdyn.")]
-    return ["prefdyn", *sorted(n for n in names if not n.endswith("__main__"))]
+    """Every module of the package. The layer folders are sub-packages by setuptools' mapping,
+    not by being inside ``prefdyn/``, so each is walked from its own path."""
+    names = {"prefdyn"}
+    for package in ("prefdyn", "prefdyn.theory", "prefdyn.numerics", "prefdyn.verification"):
+        module = importlib.import_module(package)
+        names |= {package} | {m.name for m in pkgutil.walk_packages(module.__path__, f"{package}.")}
+    return sorted(n for n in names if not n.endswith("__main__"))
 
 
 def _with_examples(name: str) -> ModuleType | None:

@@ -2,16 +2,17 @@ r"""Theory meets data: predicted vs observed last-layer learning curves on embed
 
 For an embedded corpus and training settings, :func:`predict_corpus`
 
-1. fits the Gaussian moment model of the training split (:func:`.predict_flow.fit_mixture`:
-   per behaviour and label class, the empirical mean and covariance);
-2. runs the population flow on it (:func:`.predict_flow.flow_curves`): every behaviour alone
-   (``joint=False``, one head each, batched) or all on one shared head (``joint=True``, weights
+1. fits the Gaussian moment model of the training split
+   (:func:`~prefdyn.numerics.population.fit_mixture`: per behaviour and label class, the
+   empirical mean and covariance);
+2. runs the population flow on it (:func:`~prefdyn.numerics.population.population_gd`): every
+   behaviour alone (``joint=False``, one head each, batched) or all on one shared head (``joint=True``, weights
    :math:`p_b = n_b/n`) -- full-batch GD exactly as the recursion, minibatch SGD in expectation;
 3. trains the real heads with the same settings and split (:func:`.training.train_each` /
    :func:`.training.train`, i.e. the batched simulator) and compares, per behaviour, the
    training-split loss and reward accuracy :math:`[h > 0]` curves.
 
-Approximations behind the prediction (see :mod:`.predict_flow`): the Gaussian moment closure of
+Approximations behind the prediction (see :mod:`prefdyn.numerics.population`): the Gaussian moment closure of
 each class's projection :math:`s\Delta^\top g` and, for minibatches, the neglect of the minibatch
 covariance term. Nothing is fitted to the observed curves.
 
@@ -40,16 +41,15 @@ from typing import Any
 import torch
 
 from prefdyn.errors import require
-from prefdyn.numerics.population import scenario_mixture
+from prefdyn.numerics.population import fit_mixture, population_gd, scenario_mixture
 from prefdyn.numerics.sampling import sample_scenario
 from prefdyn.numerics.scenario import Scenario
 from prefdyn.numerics.simulator import compute_dtype, simulate
 
 from prefdyn.numerics.persona.corpus import EmbeddedCorpus
 from .experiments import distinguishability
-from prefdyn.numerics.persona.predict_flow import fit_mixture, flow_curves
 from .stats import Correlation, spearman
-from .training import TrainSettings, preference_data, train, train_each
+from .training import TrainSettings, loss_area, preference_data, train, train_each
 
 #: the observed accuracy compared with the population accuracy :math:`\sum_s q^s\Phi(m/r)`
 OBSERVED_ACCURACY = "reward_accuracy"
@@ -67,7 +67,7 @@ def curve_speed(loss: torch.Tensor, threshold: float) -> CurveSpeed:
     """:class:`CurveSpeed` of a loss curve ``[T + 1]`` (index 0 = before training)."""
     below = torch.nonzero(loss <= threshold)
     reached = int(below[0]) if len(below) else len(loss)
-    return CurveSpeed(float(loss[0] - loss[1:].mean()), reached)
+    return CurveSpeed(float(loss[0] - loss_area(loss)), reached)
 
 
 @dataclass(frozen=True)
@@ -220,11 +220,11 @@ def predict_corpus(corpus: EmbeddedCorpus, settings: TrainSettings, *, joint: bo
     start = time.perf_counter()
     data = preference_data(corpus, settings.test_fraction, settings.seed)
     mix = fit_mixture(data)
-    curves = flow_curves(mix, settings.config(), joint=joint)
+    curves = population_gd(mix, config=settings.config(), heads="joint" if joint else "independent")
     seconds = time.perf_counter() - start
     observed = observed_curves(corpus, settings, joint, progress)
     rows = compare_curves(corpus.names, distinguishability(corpus),
-                          {"loss": curves.loss, "accuracy": curves.accuracy}, observed, threshold)
+                          {"loss": curves.loss[:, 0], "accuracy": curves.accuracy[:, 0]}, observed, threshold)
     rho_speed, rho_steps, rho_dist = _correlations(rows, permutations, settings.seed)
     train_counts = torch.bincount(data.behavior[data.train], minlength=data.num_behaviors)
     # the observed curves are computed in the embeddings' arithmetic dtype (then stored as float64)
@@ -240,13 +240,13 @@ def scenario_errors(scenario: Scenario, *, runs: int, seed: int = 0,
     training-loss error of the population flow against ``runs`` simulated trainings of the
     scenario (one shared head, as the scenario trains). The flow runs on the scenario's hidden
     Gaussian structure (:func:`~prefdyn.numerics.population.scenario_mixture`), or with ``fitted`` on each run's
-    own moment model (:func:`.predict_flow.fit_mixture`). For Gaussian data both errors are
+    own moment model (:func:`~prefdyn.numerics.population.fit_mixture`). For Gaussian data both errors are
     sampling errors, :math:`O(n^{-1/2})` in the number of training samples :math:`n`."""
     data = sample_scenario(scenario, runs, seed)
     observed = simulate(data, scenario.training, seed=seed).curve("loss", "train")
     if fitted:
-        predicted = torch.stack([flow_curves(fit_mixture(data.shared(r)), scenario.training,
-                                             joint=True).loss for r in range(runs)])
+        predicted = torch.stack([population_gd(fit_mixture(data.shared(r)), config=scenario.training).loss[:, 0]
+                                 for r in range(runs)])
     else:
-        predicted = flow_curves(scenario_mixture(scenario), scenario.training, joint=True).loss
+        predicted = population_gd(scenario_mixture(scenario), config=scenario.training).loss[:, 0]
     return (predicted - observed).abs().amax(dim=1)

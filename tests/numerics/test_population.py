@@ -1,50 +1,83 @@
-"""The moment-model flow of ``persona predict`` on synthetic Gaussian data."""
+"""The population flow's two head modes (joint, independent) and the moment model of
+``persona predict`` on synthetic Gaussian data."""
 
 import math
 
 import pytest
 import torch
 
+from prefdyn.errors import PrefdynError
 from prefdyn.numerics.config import Phase, TrainConfig
 from prefdyn.numerics.data import PreferenceData
-from prefdyn.studies.curves import curve_speed, harm_score, scenario_errors
-from prefdyn.numerics.persona.predict_flow import fit_mixture, flow_curves, single
-from prefdyn.numerics.population import GaussianMixture, population_gd
+from prefdyn.numerics.population import GaussianMixture, fit_mixture, population_gd
 from prefdyn.numerics.scenario import parse_scenario
+from prefdyn.studies.curves import curve_speed, harm_score, scenario_errors
 
 
 def _config(steps: int, lr: float = 1.0, beta: float = 1.0) -> TrainConfig:
     return TrainConfig(loss="dpo", beta=beta, learning_rate=lr, phases=(Phase("train", steps),))
 
 
-def _random_mixture(K: int = 3, d: int = 6, seed: int = 0) -> GaussianMixture:
+def _random_mixture(K: int = 3, d: int = 6, seed: int = 0, label_noise: tuple[float, ...] = (0.0, 0.0, 0.0)
+                    ) -> GaussianMixture:
     gen = torch.Generator().manual_seed(seed)
     factor = 0.4 * torch.randn(K, 2, d, d, generator=gen, dtype=torch.float64)
     return GaussianMixture(torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64),
                            torch.tensor([0.3, 0.5, 0.8], dtype=torch.float64),
                            torch.randn(K, 2, d, generator=gen, dtype=torch.float64),
-                           factor @ factor.mT)
+                           factor @ factor.mT, torch.tensor(label_noise, dtype=torch.float64))
 
 
-def test_batched_single_heads_equal_population_gd_of_each_behavior_alone():
-    mix, cfg = _random_mixture(), _config(25)
-    batched = flow_curves(mix, cfg, joint=False)
+def _flow(mix: GaussianMixture, cfg: TrainConfig, heads: str):
+    return population_gd(mix, config=cfg, heads=heads)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("label_noise", [(0.0, 0.0, 0.0), (0.1, 0.0, 0.3)])
+def test_batched_single_heads_equal_population_gd_of_each_behavior_alone(label_noise):
+    """Independent heads (batched) against K separate joint runs of one behaviour each, with and
+    without label noise (one engine: both modes score the same four components)."""
+    mix, cfg = _random_mixture(label_noise=label_noise), _config(25)
+    batched = _flow(mix, cfg, "independent")
+    assert batched.delta.shape == (26, 1, 3, 6) and batched.weight_change_opnorm.shape == (26, 1, 3)
     for b in range(3):
-        alone = population_gd(single(mix, b), "dpo", beta=1.0, learning_rate=1.0, config=cfg)
-        torch.testing.assert_close(batched.loss[:, b], alone.loss[:, 0, 0], rtol=0, atol=1e-12)
-        torch.testing.assert_close(batched.accuracy[:, b], alone.accuracy[:, 0, 0], rtol=0,
-                                   atol=1e-12)
+        alone = _flow(mix.alone(b), cfg, "joint")
+        for metric in ("loss", "accuracy", "policy_accuracy", "margin", "chosen_logp_change"):
+            torch.testing.assert_close(getattr(batched, metric)[:, 0, b], getattr(alone, metric)[:, 0, 0],
+                                       rtol=0, atol=1e-12)
+        torch.testing.assert_close(batched.delta[:, 0, b], alone.delta[:, 0], rtol=0, atol=1e-12)
+        torch.testing.assert_close(batched.weight_change_frobenius[:, 0, b], alone.weight_change_frobenius[:, 0],
+                                   rtol=0, atol=1e-12)
+
+
+def test_label_noise_slows_the_flow_by_its_factor():
+    r"""Label noise :math:`\epsilon` scales the mean part of :math:`F` by :math:`1 - 2\epsilon`: at
+    :math:`\Delta = 0` the first step shrinks exactly by that factor, in both head modes."""
+    clean, noisy = _random_mixture(), _random_mixture(label_noise=(0.1, 0.2, 0.3))
+    for heads in ("joint", "independent"):
+        d_clean, d_noisy = (_flow(m, _config(1), heads).delta[1, 0] for m in (clean, noisy))
+        if heads == "independent":
+            factor = (1 - 2 * noisy.label_noise)[:, None]
+            torch.testing.assert_close(d_noisy, factor * d_clean, rtol=0, atol=1e-12)
+        else:
+            alone = _flow(clean, _config(1), "independent").delta[1, 0]  # [K, d]
+            expected = torch.einsum("k,kd->d", noisy.weights * (1 - 2 * noisy.label_noise), alone)
+            torch.testing.assert_close(d_noisy, expected, rtol=0, atol=1e-12)
 
 
 def test_priority_worked_example_alone_and_joint():
     """The worked example of ``priority``: joint one-step accuracies 0.9226 / 0.5628; each alone tends to
     Phi(1.5) = 0.9332 / Phi(0.5) = 0.6915 (isotropic noise: any direction along delta)."""
     mix = GaussianMixture.isotropic([0.5, 0.5], [3.0, 1.0], 1.0, dim=16)
-    joint = flow_curves(mix, _config(1, lr=2.0), joint=True)
-    assert joint.accuracy[-1].tolist() == pytest.approx([0.9226, 0.5628], abs=5e-5)
-    alone = flow_curves(mix, _config(3, lr=2.0), joint=False)
+    joint = _flow(mix, _config(1, lr=2.0), "joint")
+    assert joint.accuracy[-1, 0].tolist() == pytest.approx([0.9226, 0.5628], abs=5e-5)
+    alone = _flow(mix, _config(3, lr=2.0), "independent")
     phi = lambda x: 0.5 * (1 + math.erf(x / math.sqrt(2)))
-    assert alone.accuracy[-1].tolist() == pytest.approx([phi(1.5), phi(0.5)], abs=1e-9)
+    assert alone.accuracy[-1, 0].tolist() == pytest.approx([phi(1.5), phi(0.5)], abs=1e-9)
+
+
+def test_unknown_head_mode_is_refused():
+    with pytest.raises(PrefdynError, match="heads: must be one of joint, independent"):
+        _flow(_random_mixture(), _config(1), "shared")
 
 
 def test_fit_mixture_uses_training_split_label_classes():

@@ -15,7 +15,6 @@ from prefdyn.errors import PrefdynError
 from prefdyn.numerics.evaluate import loss_kernels
 from prefdyn.numerics.population import (
     GaussianMixture,
-    LossDerivatives,
     behavior_metrics,
     fixed_point,
     max_learning_rate,
@@ -59,7 +58,7 @@ def test_worked_example_one_step_and_fixed_point() -> None:
     # the worked example's numbers (4 decimals) and the alone accuracies Phi(|delta|/2)
     np.testing.assert_allclose(got_one, [0.9226, 0.5628], atol=5e-5)
     star = fixed_point(MIX, "dpo", beta=1.0, learning_rate=2.0)
-    acc_star = behavior_metrics(MIX, star, LossDerivatives.of("dpo"), torch.tensor(1.0, dtype=torch.float64), hermite_rule())["accuracy"]
+    acc_star = behavior_metrics(MIX, star, loss_kernels("dpo"), torch.tensor(1.0, dtype=torch.float64), hermite_rule())["accuracy"]
     np.testing.assert_allclose(acc_star.numpy(), [0.8972, 0.6058], atol=5e-5)
     alone = norm.cdf([1.5, 0.5])
     assert np.all(acc_star.numpy() < alone)  # priority: joint fixed point below each alone
@@ -67,7 +66,7 @@ def test_worked_example_one_step_and_fixed_point() -> None:
 
 @pytest.mark.parametrize(("m", "r", "beta"), [(0.0, 1.0, 1.0), (1.3, 2.0, 0.5), (-2.0, 4.0, 1.0), (0.5, 0.2, 3.0), (3.0, 30.0, 1.0), (-1.0, 5.0, 20.0)])
 def test_gauss_hermite_moments_match_adaptive_quadrature(m: float, r: float, beta: float) -> None:
-    A, B = LossDerivatives.of("dpo").moments(torch.tensor(m, dtype=torch.float64), torch.tensor(r, dtype=torch.float64),
+    A, B = loss_kernels("dpo").moments(torch.tensor(m, dtype=torch.float64), torch.tensor(r, dtype=torch.float64),
                                             torch.tensor(beta, dtype=torch.float64), hermite_rule())
     A_ref, B_ref = _A_B_quad(m, r, beta)
     assert abs(float(A) - A_ref) < 1e-10 and abs(float(B) - B_ref) < 1e-10
@@ -102,7 +101,7 @@ def _moments_by_scipy(loss: Loss, m: float, r: float, beta: float) -> tuple[floa
 
 
 def _moments(loss: Loss, m: float, r: float, beta: float, dtype: torch.dtype = torch.float64) -> tuple[float, float]:
-    A, B = LossDerivatives.of(loss).moments(*(torch.tensor(x, dtype=dtype) for x in (m, r, beta)), hermite_rule())
+    A, B = loss_kernels(loss).moments(*(torch.tensor(x, dtype=dtype) for x in (m, r, beta)), hermite_rule())
     return float(A), float(B)
 
 
@@ -136,12 +135,12 @@ def test_moments_at_a_point_mass_and_in_float32(spec: str, m: float, beta: float
 
 
 def test_closed_form_moments_are_used_for_piecewise_polynomial_losses() -> None:
-    assert LossDerivatives.of("hinge").exact is not None and LossDerivatives.of("ipo").exact is not None
-    assert LossDerivatives.of("dpo").exact is None and LossDerivatives.of("discopop").kernel_scale == 20.0
+    assert loss_kernels("hinge").exact_moments is not None and loss_kernels("ipo").exact_moments is not None
+    assert loss_kernels("dpo").exact_moments is None and loss_kernels("discopop").kernel_scale == 20.0
     for gate in ("log(1 + exp(-20*h))/20", "-tanh(20*h)"):  # however the gate is written
-        assert LossDerivatives.of(loss_from_expression(gate)).kernel_scale == 20.0
+        assert loss_kernels(loss_from_expression(gate)).kernel_scale == 20.0
     # phi' = (40/sqrt(pi)) exp(-400 h^2): a bump of standard deviation 1/sqrt(800)
-    assert LossDerivatives.of(loss_from_expression("erf(20*h)")).kernel_scale == pytest.approx(math.sqrt(800))
+    assert loss_kernels(loss_from_expression("erf(20*h)")).kernel_scale == pytest.approx(math.sqrt(800))
 
 
 def test_stein_gradient_matches_monte_carlo_with_full_covariance() -> None:
@@ -155,7 +154,7 @@ def test_stein_gradient_matches_monte_carlo_with_full_covariance() -> None:
                           torch.randn(K, 2, d, generator=gen, dtype=torch.float64), cov, torch.tensor([0.1, 0.0], dtype=torch.float64))
     delta = torch.tensor([0.7, -0.4, 1.1], dtype=torch.float64)
     beta = torch.tensor(0.8, dtype=torch.float64)
-    F = population_gradient(mix, delta, LossDerivatives.of("dpo"), beta, hermite_rule())
+    F = population_gradient(mix, delta, loss_kernels("dpo"), beta, hermite_rule())
     n = 4_000_000
     b = torch.multinomial(mix.weights, n, replacement=True, generator=gen)
     c = (torch.rand(n, generator=gen, dtype=torch.float64) > mix.positive_fraction[b]).long()  # 0: +, 1: -
@@ -203,7 +202,7 @@ def test_max_learning_rate_matches_the_smoothness_constant() -> None:
 def test_population_misalignment_ratio_is_two() -> None:
     """Align to the population fixed point, flip: the first flipped step is -2 x the first step."""
     star = fixed_point(MIX, "dpo", beta=1.0, learning_rate=0.5, tol=1e-14)
-    derivs, rule, b = LossDerivatives.of("dpo"), hermite_rule(), torch.tensor(1.0, dtype=torch.float64)
+    derivs, rule, b = loss_kernels("dpo"), hermite_rule(), torch.tensor(1.0, dtype=torch.float64)
     first = population_gradient(MIX, torch.zeros(16, dtype=torch.float64), derivs, b, rule)
     flipped = population_gradient(MIX, star, derivs, b, rule, flipped=True)
     torch.testing.assert_close(flipped, -2 * first, atol=1e-10, rtol=0)
