@@ -18,8 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from prefdyn.errors import require
-from prefdyn.theory.losses import Loss
+from prefdyn.errors import PrefdynError, require
+from prefdyn.theory.losses import REGISTRY, Loss, loss_names
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LABEL_MODES = ("original", "flipped")
@@ -29,6 +29,37 @@ def require_finite(value: float, name: str) -> None:
     """Reject NaN and infinities (TOML allows ``nan`` and ``inf``)."""
     require(isinstance(value, (int, float)) and not isinstance(value, bool), name, "must be a number")
     require(math.isfinite(value), name, f"must be finite, not {value}")
+
+
+def canonical_loss(loss: object, where: str) -> str | Loss:
+    """``loss`` as a :class:`TrainConfig` holds it, after checking it.
+
+    Parameters
+    ----------
+    loss
+        A registered loss name or alias (``prefdyn.theory.losses.loss_names()``), or a
+        :class:`~prefdyn.theory.losses.Loss` (registered or user-defined).
+    where
+        The field named by the error (``training.loss``).
+
+    Returns
+    -------
+    str or Loss
+        A name as it was given; a registered :class:`Loss` by its name; a user loss as it is.
+
+    Raises
+    ------
+    PrefdynError
+        ``"<where>: unknown loss ...; known losses: ..."`` for an unregistered name, or when
+        ``loss`` is neither a name nor a :class:`Loss`.
+    """
+    known = ", ".join(loss_names())
+    if isinstance(loss, Loss):
+        return loss.name if REGISTRY.get(loss.name) == loss else loss
+    if not isinstance(loss, str):
+        raise PrefdynError(f"{where}: must be a registered loss name ({known}) or a Loss, not {type(loss).__name__}")
+    require(loss.strip().lower() in REGISTRY, where, f"unknown loss {loss!r}; known losses: {known}")
+    return loss
 
 
 @dataclass(frozen=True)
@@ -55,7 +86,8 @@ class TrainConfig:
     r"""How the head is trained.
 
     ``loss`` is a registered loss name (``prefdyn.theory.losses.loss_names()``) or a
-    :class:`~prefdyn.theory.losses.Loss`; ``beta`` is :math:`\beta`; ``learning_rate`` is
+    :class:`~prefdyn.theory.losses.Loss` (a registered one is kept as its name, a user loss as
+    it is; :func:`canonical_loss`); ``beta`` is :math:`\beta`; ``learning_rate`` is
     :math:`\eta`; ``batch_size`` 0 means full-batch gradient descent, otherwise minibatch SGD
     with a fresh seeded shuffle of the training set every epoch (the last batch of an epoch may
     be smaller). ``weight_decay`` is AdamW's decoupled decay, applied to the two answer rows (the
@@ -73,6 +105,7 @@ class TrainConfig:
     weight_decay: float = 0.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "loss", canonical_loss(self.loss, "training.loss"))
         for name in ("beta", "learning_rate", "adam_eps", "weight_decay"):
             require_finite(getattr(self, name), f"training.{name}")
         require(self.beta > 0, "training.beta", "must be > 0")

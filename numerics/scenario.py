@@ -4,7 +4,11 @@ Tables (``prefdyn scenario --example`` prints a commented template):
 
 * ``[training]``: ``loss``, ``beta``, ``learning_rate``, ``steps``, ``samples``, ``batch_size``,
   ``optimizer``, ``seed``, ``dim``, ``test_fraction`` and optionally ``runs``,
-  ``adam_betas``, ``adam_eps``, ``weight_decay``;
+  ``adam_betas``, ``adam_eps``, ``weight_decay``. ``loss`` is a registered loss's name or a user
+  loss :math:`\phi(h)`, a table ``{ expr = "log(1 + exp(-(h - gamma)))", params = { gamma = 0.5 } }``
+  (``expr`` in the margin ``h``, ``beta`` and the ``params`` names, read by the whitelisting parser
+  of :mod:`prefdyn.theory.expressions`; ``params`` optional, each a finite number used by ``expr``;
+  optional ``name``, default ``custom``): :func:`parse_loss`;
 * ``[[behaviors]]`` (one per behaviour :math:`b`): ``name``, ``weight`` :math:`p_b`,
   ``positive_fraction`` :math:`q_b`, ``distinguishability`` :math:`\|\delta_b\|`, ``noise``
   :math:`\sigma_b`, ``distribution``, ``offset`` :math:`\|c_b\|`, ``label_noise``
@@ -22,6 +26,9 @@ Tables (``prefdyn scenario --example`` prints a commented template):
 Class means: :math:`\mu_b^\pm = c_b \pm \delta_b/2`; the :math:`\delta_b` directions are the rows
 of a factor :math:`Q` with :math:`QQ^\top = ` ``cosines`` in the first :math:`K` coordinates, and
 every :math:`c_b` points along coordinate :math:`K` (orthogonal to all :math:`\delta`).
+
+:func:`scenario_toml` writes a :class:`Scenario` back as a scenario file, from its fields (not from
+the document it was read from), so that ``parse_scenario(tomllib.loads(scenario_toml(s))) == s``.
 """
 
 from __future__ import annotations
@@ -31,15 +38,21 @@ import json
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sympy as sp
+import tomli_w
 
-from prefdyn.errors import ErrorCollector, read_toml, require
+from prefdyn.errors import ErrorCollector, PrefdynError, read_toml, require
+from prefdyn.theory.losses import REGISTRY, Loss, loss_from_expression
+from prefdyn.theory.symbols import beta as beta_symbol
+from prefdyn.theory.symbols import h as h_symbol
 
-from .config import Phase, TrainConfig, require_finite
+from .config import Phase, TrainConfig, canonical_loss, require_finite
 from .noise import DISTRIBUTIONS
 
 #: Relative tolerance for "weights sum to 1", "cosines has a unit diagonal", PSD checks.
@@ -78,7 +91,19 @@ class Reference:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario: behaviours, geometry, sampling sizes and the training config."""
+    """A validated scenario: behaviours, geometry, sampling sizes and the training config.
+
+    Made by :func:`parse_scenario` (or :func:`load_scenario`) from a scenario document, which
+    :func:`scenario_toml` writes back.
+
+    Examples
+    --------
+    >>> scenario = default_scenario()
+    >>> [b.name for b in scenario.behaviors]
+    ['very-distinct', 'distinct', 'subtle', 'faint']
+    >>> scenario.training.loss, scenario.training.steps
+    ('dpo', 100)
+    """
 
     name: str
     behaviors: tuple[Behavior, ...]
@@ -97,9 +122,10 @@ class Scenario:
         return np.array([b.weight for b in self.behaviors])
 
     def content_hash(self) -> str:
-        """SHA-256 of the canonical JSON of the parsed scenario (defaults filled in)."""
+        """SHA-256 of the canonical JSON of the parsed scenario (defaults filled in; a user loss
+        as its ``{expr, params, name}`` table)."""
         doc = {k: v for k, v in asdict(self).items() if k != "source"}
-        doc["training"]["loss"] = str(getattr(self.training.loss, "name", self.training.loss))
+        doc["training"]["loss"] = loss_document(self.training.loss)
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -147,6 +173,123 @@ def _matrix(value: Any, rows: int, field_name: str) -> np.ndarray:
         for x in row:
             require_finite(x, field_name)
     return np.array(value, dtype=float)
+
+
+#: Name of a user loss whose table gives none.
+USER_LOSS_NAME = "custom"
+_LOSS_KEYS = {"expr", "params", "name"}
+_LOSS_FORMS = 'a registered loss name or a table { expr = "...", params = { NAME = NUMBER, ... } }'
+
+
+def parse_loss(value: Any, where: str = "training.loss") -> str | Loss:
+    r"""A loss field of a file: a registered loss's name, or a user loss :math:`\phi(h)`.
+
+    Parameters
+    ----------
+    value
+        A name (checked against the registry) or a table ``{expr, params, name}``: ``expr`` in
+        the margin ``h``, ``beta`` and the names of ``params`` (read by
+        :func:`~prefdyn.theory.losses.loss_from_expression`, the parser of ``prefdyn.loss`` and
+        ``--loss-expr``); ``params`` (optional) maps identifiers other than ``h`` and ``beta`` to
+        finite numbers, each used by ``expr``; ``name`` (optional, default ``custom``) must not
+        be a registered loss's name.
+    where
+        The field named by the errors (``training.loss``, ``restrict.loss``).
+
+    Returns
+    -------
+    str or Loss
+        The name as given, or the user :class:`~prefdyn.theory.losses.Loss` (equal to
+        ``prefdyn.loss(expr, **params)`` when no ``name`` is given).
+
+    Raises
+    ------
+    PrefdynError
+        One ``"<where>.<key>: rule"`` message per problem (:class:`~prefdyn.errors.PrefdynErrors`
+        when there are several), e.g. ``training.loss.params.gamma: must be a number``.
+
+    Examples
+    --------
+    >>> parse_loss({"expr": "(h - gamma)**2", "params": {"gamma": 0.5}}).stationary_margin
+    1/2
+    """
+    if not isinstance(value, dict):
+        require(isinstance(value, str), where, f"must be {_LOSS_FORMS}")
+        return canonical_loss(value, where)
+    errors = ErrorCollector()
+    with errors.check():
+        _check_keys(value, _LOSS_KEYS, where)
+    expr = value.get("expr")
+    with errors.check():
+        require("expr" in value, f"{where}.expr", "is required: phi(h) in the margin h, beta and the params' names")
+        require(isinstance(expr, str), f"{where}.expr", "must be a string")
+    params = value.get("params", {})
+    with errors.check():
+        require(isinstance(params, dict), f"{where}.params", "must be a table { NAME = NUMBER, ... }")
+    reserved = (h_symbol.name, beta_symbol.name)
+    for key, number in params.items() if isinstance(params, dict) else ():
+        with errors.check():
+            require(key.isidentifier() and key not in reserved, f"{where}.params",
+                    f"{key!r} must be an identifier other than {' and '.join(reserved)}")
+            require_finite(number, f"{where}.params.{key}")
+    name = value.get("name", USER_LOSS_NAME)
+    with errors.check():
+        require(isinstance(name, str) and name.strip() != "" and name.strip().lower() not in REGISTRY,
+                f"{where}.name", "must be a non-empty string other than a registered loss's name")
+    errors.raise_if_any()
+    loss = _user_loss(expr, tuple((k, float(v)) for k, v in params.items()), name.strip(), f"{where}.expr")
+    used = {s.name for s in loss.phi.free_symbols}
+    for key in params:
+        with errors.check():
+            require(key in used, f"{where}.params.{key}", f"unknown parameter: {where}.expr does not use it")
+    errors.raise_if_any()
+    return loss
+
+
+@lru_cache(maxsize=64)
+def _user_loss(expr: str, params: tuple[tuple[str, float], ...], name: str, where: str) -> Loss:
+    """One :class:`Loss` object per distinct table, so that what SymPy derives from it (cached on
+    the object) is derived once for all the scenarios that share it."""
+    return loss_from_expression(expr, dict(params), name=name, field=where)
+
+
+def loss_document(loss: str | Loss) -> str | dict[str, Any]:
+    """The TOML value of a loss field (:func:`parse_loss` reads it back as ``loss``).
+
+    Parameters
+    ----------
+    loss
+        A registered name, or a :class:`~prefdyn.theory.losses.Loss` (a registered one is
+        written as its name).
+
+    Returns
+    -------
+    str or dict
+        The name, or the table ``{expr, params, name}`` of a user loss (``params`` and ``name``
+        only when it has them).
+
+    Raises
+    ------
+    PrefdynError
+        When ``loss`` is a :class:`Loss` that no table describes (one not built from an
+        expression).
+    """
+    loss = canonical_loss(loss, "training.loss")
+    if isinstance(loss, str):
+        return loss
+    table: dict[str, Any] = {"expr": sp.sstr(loss.phi)}
+    if loss.params:
+        table["params"] = {symbol.name: float(value) for symbol, value in loss.params.items()}
+    if loss.name != USER_LOSS_NAME:
+        table["name"] = loss.name
+    try:
+        written: str | Loss | None = parse_loss(table)
+    except PrefdynError:
+        written = None
+    require(written == loss, "training.loss",
+            f"loss {loss.name!r} cannot be written as a table {{expr, params, name}} that reads back as "
+            "it (only a user loss from an expression, named unlike the registered losses, can)")
+    return table
 
 
 def correlation_factor(matrix: np.ndarray, field_name: str) -> np.ndarray:
@@ -230,12 +373,9 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
     errors = ErrorCollector()
     with errors.check():
         _check_keys(table, _TRAINING_KEYS, "training")
-    loss = table.get("loss", "dpo")
+    loss: str | Loss = "dpo"
     with errors.check():
-        require(isinstance(loss, str), "training.loss", "must be a loss name")
-        from prefdyn.theory.losses import get_loss
-
-        get_loss(loss)  # raises "loss: unknown loss ..."
+        loss = parse_loss(table.get("loss", "dpo"))
     steps = table.get("steps")
     parsed: list[Phase] = []
     if phases:
@@ -388,6 +528,78 @@ def stratified_counts(scenario: Scenario) -> list[tuple[int, int]]:
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate a scenario file."""
     return parse_scenario(read_toml(path, "scenario"), name=Path(path).stem)
+
+
+def scenario_document(scenario: Scenario) -> dict[str, Any]:
+    """The TOML document of ``scenario``, from its fields (module docstring).
+
+    Parameters
+    ----------
+    scenario
+        Any :class:`Scenario`, parsed or built in Python.
+
+    Returns
+    -------
+    dict
+        Every training field; per behaviour its ``name``, ``weight`` and the fields that differ
+        from :class:`Behavior`'s defaults; ``geometry``, ``reference`` and ``phases`` when they
+        differ from their absence. :func:`parse_scenario` of it equals ``scenario``.
+
+    Raises
+    ------
+    PrefdynError
+        When the training loss cannot be written (:func:`loss_document`).
+    """
+    config = scenario.training
+    training: dict[str, Any] = {"loss": loss_document(config.loss), "beta": config.beta,
+                                "learning_rate": config.learning_rate}
+    single = config.phases == (Phase("train", config.steps),)
+    if single:
+        training["steps"] = config.steps
+    training.update(samples=scenario.samples, batch_size=config.batch_size, optimizer=config.optimizer,
+                    seed=scenario.seed, dim=scenario.dim, test_fraction=scenario.test_fraction,
+                    runs=scenario.runs, adam_betas=list(config.adam_betas), adam_eps=config.adam_eps,
+                    weight_decay=config.weight_decay)
+    defaults = Behavior(name="", weight=0.0)
+    behaviors = [{key: _toml_value(value) for key, value in asdict(b).items()
+                  if key in ("name", "weight") or value != getattr(defaults, key)} for b in scenario.behaviors]
+    doc: dict[str, Any] = {"name": scenario.name, "training": training, "behaviors": behaviors}
+    if scenario.cosines is not None:
+        doc["geometry"] = {"cosines": _toml_value(scenario.cosines)}
+    if scenario.reference != Reference():
+        doc["reference"] = asdict(scenario.reference)
+    if not single:
+        doc["phases"] = [asdict(phase) for phase in config.phases]
+    return doc
+
+
+def _toml_value(value: Any) -> Any:
+    """Tuples (of tuples) as TOML arrays."""
+    return [_toml_value(v) for v in value] if isinstance(value, tuple) else value
+
+
+def scenario_toml(scenario: Scenario) -> str:
+    """``scenario`` as the text of a scenario file, runnable with ``prefdyn simulate``
+    (:func:`scenario_document`; ``parse_scenario(tomllib.loads(scenario_toml(s))) == s``).
+
+    Parameters
+    ----------
+    scenario
+        Any :class:`Scenario`, parsed or built in Python.
+
+    Returns
+    -------
+    str
+        TOML text.
+
+    Examples
+    --------
+    >>> import tomllib
+    >>> scenario = default_scenario()
+    >>> parse_scenario(tomllib.loads(scenario_toml(scenario))) == scenario
+    True
+    """
+    return tomli_w.dumps(scenario_document(scenario))
 
 
 def builtin_text(name: str) -> str:

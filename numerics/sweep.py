@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from prefdyn.errors import require
+from prefdyn.theory.losses import Loss
 
 from .config import TrainConfig
 from .data import PreferenceData
@@ -35,7 +36,8 @@ from .simulator import SimulationResult, simulate
 
 @dataclass
 class SweepResult:
-    """``settings[i]`` (``loss``, ``beta``, ``learning_rate``) produced run ``i`` of ``result``."""
+    """``settings[i]`` (``loss``, ``beta``, ``learning_rate``) produced run ``i`` of ``result``
+    (``loss`` as the setting's :class:`TrainConfig` holds it: a name, or a user :class:`Loss`)."""
 
     settings: list[dict[str, Any]]
     result: SimulationResult
@@ -56,7 +58,7 @@ def sweep(
     *,
     betas: Sequence[float],
     learning_rates: Sequence[float],
-    losses: Sequence[str] | None = None,
+    losses: Sequence[str | Loss] | None = None,
     seed: int = 0,
     record_every: int = 0,
     device: str | torch.device | None = "cpu",
@@ -64,22 +66,23 @@ def sweep(
 ) -> SweepResult:
     """Train every setting of ``losses x betas x learning_rates`` on the shared ``data``.
 
-    ``data.g`` must be ``[n, d]`` (shared). Minibatch shuffles are those of runs ``0..S-1`` of
-    ``seed`` in grid order; by default only the ends of phases are recorded. Diverging settings
-    do not stop the sweep: see :attr:`SweepResult.diverged`.
+    ``losses`` holds registered names or :class:`Loss` objects (registered or user-defined;
+    default: ``config.loss``). ``data.g`` must be ``[n, d]`` (shared). Minibatch shuffles are
+    those of runs ``0..S-1`` of ``seed`` in grid order; by default only the ends of phases are
+    recorded. Diverging settings do not stop the sweep: see :attr:`SweepResult.diverged`.
     """
     require(data.runs is None, "data", "a sweep needs shared data (g: [n, d], s: [n])")
     require(len(betas) > 0 and len(learning_rates) > 0, "sweep", "needs at least one beta and one learning rate")
-    names = [str(config.loss)] if losses is None else list(losses)
+    configs = [config] if losses is None else [replace(config, loss=loss) for loss in losses]
     settings: list[dict[str, Any]] = []
     parts: list[SimulationResult] = []
-    for name in names:
+    for each in configs:
         grid = list(itertools.product(betas, learning_rates))
         first = len(settings)
-        settings += [{"loss": name, "beta": float(b), "learning_rate": float(lr)} for b, lr in grid]
+        settings += [{"loss": each.loss, "beta": float(b), "learning_rate": float(lr)} for b, lr in grid]
         parts.append(
             simulate(
-                data, replace(config, loss=name),
+                data, each,
                 beta=torch.tensor([b for b, _ in grid], dtype=torch.float64),
                 learning_rate=torch.tensor([lr for _, lr in grid], dtype=torch.float64),
                 seed=seed, first_run=first, record_every=record_every, device=device, dtype=dtype,

@@ -9,6 +9,11 @@ A conjecture file (TOML)::
     steps = 1                       # any keyword of prefdyn.verification.strategies.scenarios
     distinguishability = {min = 0.5, max = 6.0}
     noise_scales = false            # false: absent (isotropic; likewise cosines, reference, phases)
+    loss = { expr = "log(1 + exp(-(h - gamma)))", params = { gamma = 0.5 } }
+
+``restrict.loss`` is written as a scenario's ``training.loss`` (a registered name, or a user loss
+table ``{expr, params, name}`` read by :func:`~prefdyn.numerics.scenario.parse_loss`), or is an
+array of them (a choice).
 
 **Statement.** A SymPy relation (``<=``, ``>=``, ``<``, ``>``, ``==``) over
 
@@ -72,6 +77,7 @@ from hypothesis import strategies as st
 from prefdyn.errors import ErrorCollector, PrefdynError, read_toml, require
 from prefdyn.numerics import Scenario, run_scenario
 from prefdyn.numerics.metrics import SAMPLE_METRICS
+from prefdyn.numerics.scenario import parse_loss
 
 from .outcome import Comparison, Outcome
 from .runner import Report, search, summarise
@@ -197,6 +203,8 @@ _OPTIONAL = ("noise_scales", "noise_correlation", "cosines", "reference", "phase
 
 
 def _restriction(key: str, value: Any) -> Any:
+    if key == "loss":
+        return _loss_restriction(value)
     if value is False and key in _OPTIONAL:
         return None
     if isinstance(value, list) and key not in ("weights", "cosines", "phases", "noise_scales", "adam_betas"):
@@ -211,6 +219,20 @@ def _restriction(key: str, value: Any) -> Any:
             return st.integers(lo, hi)
         return st.floats(float(lo), float(hi))
     return value
+
+
+def _loss_restriction(value: Any) -> Any:
+    """``restrict.loss``: one loss (a name or a user loss table), or an array of them to choose
+    from; every bad entry is reported."""
+    if not isinstance(value, list):
+        return parse_loss(value, "restrict.loss")
+    require(len(value) > 0, "restrict.loss", "an array of choices must not be empty")
+    errors, losses = ErrorCollector(), []
+    for i, entry in enumerate(value):
+        with errors.check():
+            losses.append(parse_loss(entry, f"restrict.loss[{i}]"))
+    errors.raise_if_any()
+    return st.sampled_from(losses)
 
 
 def _is_number(value: Any) -> bool:

@@ -28,10 +28,10 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from prefdyn.numerics import Scenario
+from prefdyn.numerics.scenario import scenario_toml
 
 from .outcome import Outcome
 from .properties import get_property
-from .strategies import scenario_toml
 
 
 class _Violated(AssertionError):

@@ -3,8 +3,9 @@ r"""Hypothesis strategies for prefdyn scenarios (for property tests, yours inclu
 :func:`scenarios` draws a validated :class:`~prefdyn.numerics.scenario.Scenario`: it builds the
 scenario *document* (the dict a scenario TOML file parses to), validates it with
 :func:`~prefdyn.numerics.scenario.parse_scenario` (so every drawn value respects the numerics
-layer's rules), and keeps the document as ``scenario.source``; :func:`scenario_toml` writes it
-back as a runnable scenario file (``prefdyn simulate FILE``).
+layer's rules), and keeps the document as ``scenario.source``;
+:func:`~prefdyn.numerics.scenario.scenario_toml` writes a scenario as a runnable scenario file
+(``prefdyn simulate FILE``).
 
 **Shrinking.** Every field shrinks toward the simplest case: one behaviour (:math:`K = 1`), the
 smallest dimension, balanced classes (:math:`q_b = \tfrac12`), equal weights, no label noise, no
@@ -16,7 +17,9 @@ integers shrink to their lower bound).
 strategy (restricted), e.g. ``scenarios(loss="dpo", behaviors=st.integers(2, 3),
 distribution=st.sampled_from(["gaussian", "laplace"]))``. Training fields (``loss``, ``beta``,
 ``learning_rate``, ``steps``, ``samples``, ``batch_size``, ``optimizer``, ``seed``, ``dim``,
-``test_fraction``, ``runs``, ``adam_betas``, ``adam_eps``, ``weight_decay``) are drawn once;
+``test_fraction``, ``runs``, ``adam_betas``, ``adam_eps``, ``weight_decay``) are drawn once
+(``loss`` also takes a :class:`~prefdyn.theory.losses.Loss`, e.g. the user loss
+``prefdyn.loss("(h - gamma)**2", gamma=0.5)``; by default a registered name is drawn);
 behaviour fields (``weight`` excepted: use ``weights``) are drawn per behaviour; ``behaviors``
 is :math:`K`, ``weights`` a length-:math:`K` list, ``noise_correlation`` (never drawn by default:
 isotropic or diagonal covariances) a ``dim x dim`` correlation matrix, ``cosines`` a :math:`K\times K` matrix or
@@ -38,13 +41,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import tomli_w
 from hypothesis import strategies as st
 
 from prefdyn.errors import require
 from prefdyn.numerics.config import OPTIMIZERS
 from prefdyn.numerics.noise import DISTRIBUTIONS
-from prefdyn.numerics.scenario import Scenario, parse_scenario
+from prefdyn.numerics.scenario import Scenario, loss_document, parse_scenario
 from prefdyn.theory.losses import loss_names
 
 #: Largest values the default strategies draw (small, so that one example is cheap).
@@ -157,6 +159,7 @@ def scenario_documents(draw: Draw, **overrides: Any) -> dict[str, Any]:
     k = _pick(draw, overrides, "behaviors", st.integers(1, MAX_BEHAVIORS))
     dim = _pick(draw, overrides, "dim", st.integers(k, max(k, MAX_DIM)))
     training = {key: _pick(draw, overrides, key, s) for key, s in _training_defaults().items()}
+    training["loss"] = loss_document(training["loss"])  # a Loss object as its table
     if training["optimizer"] != "adamw":
         training["weight_decay"] = 0.0
     training["dim"] = dim
@@ -190,14 +193,6 @@ def scenario_documents(draw: Draw, **overrides: Any) -> dict[str, Any]:
     return doc
 
 
-
 def scenarios(**overrides: Any) -> st.SearchStrategy[Scenario]:
     """Valid scenarios; fix or restrict any field of :data:`FIELDS` by keyword."""
     return scenario_documents(**overrides).map(parse_scenario)
-
-
-def scenario_toml(scenario: Scenario) -> str:
-    """The scenario as TOML text (from the document it was parsed from), runnable with
-    ``prefdyn simulate``."""
-    require(bool(scenario.source), "scenario", "has no source document to write")
-    return tomli_w.dumps(scenario.source)

@@ -22,7 +22,12 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prefdyn.numerics.scenario import builtin_text, load_scenario, stratified_counts
+    from prefdyn.numerics.scenario import (
+        builtin_text,
+        load_scenario,
+        loss_document,
+        stratified_counts,
+    )
 
     if args.example or args.default:
         print(builtin_text("example" if args.example else "default"), end="")
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         "dim": scenario.dim,
         "samples": scenario.samples,
         "steps": scenario.training.steps,
-        "loss": str(scenario.training.loss),
+        "loss": loss_document(scenario.training.loss),  # a name, or a user loss's {expr, params} table
         "optimizer": scenario.training.optimizer,
         "behaviors": [
             {"name": b.name, "weight": b.weight, "train_samples": c[0], "test_samples": c[1]}
@@ -57,6 +62,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"{args.validate}: valid scenario {scenario.name!r}: {len(counts)} behaviours, dim {scenario.dim}, "
               f"{scenario.samples} samples, {scenario.training.steps} steps")
+        loss = summary["loss"]
+        if isinstance(loss, dict):
+            values = ", ".join(f"{k} = {v:g}" for k, v in loss.get("params", {}).items())
+            print(f"  loss: phi(h) = {loss['expr']}" + (f" with {values}" if values else ""))
         fits = summary["memory"]["fits"]
         print(f"  memory: about {human(memory['total'])} to simulate its {scenario.runs} runs"
               + ("" if available is None else f" ({human(available)} available"

@@ -2,9 +2,11 @@
 creates no file and deletes nothing; interrupted and concurrent writers lose nothing.
 
 The corpus: formulas that try to escape (attribute chains, dunder names built by slicing,
-lambdas, comprehensions, huge literals and powers, deep nesting) given both as ``--loss-expr``
-and as a conjecture statement; report folders whose ``manifest.json`` points outside or is
-malformed; simulation chunks planted by someone else. Each case runs the real command line
+lambdas, comprehensions, huge literals and powers, deep nesting) given as ``--loss-expr``, as a
+scenario file's ``[training] loss.expr`` and as a conjecture statement; user loss tables with bad
+expressions or parameters, in every command that reads a scenario or conjecture file; report
+folders whose ``manifest.json`` points outside or is malformed; simulation chunks planted by
+someone else. Each case runs the real command line
 (in-process, or in a subprocess with a time limit where a regression could hang) with a
 sentinel path that any executed payload would create.
 """
@@ -193,6 +195,68 @@ def test_shipped_conjectures_still_parse() -> None:
     folder = resources.files("prefdyn.verification").joinpath("conjectures")
     for name in ("flipped-step-equals-alignment-step", "one-step-accuracy", "subexponential-exponent-doubled"):
         load_conjecture(folder.joinpath(f"{name}.toml"))
+
+
+# ----------------------------------------------------------------------------- user losses in files
+
+#: ``loss = VALUE`` cases -> the message after the field (``training.loss`` or ``restrict.loss``)
+LOSS_CASES = {
+    "bad expr": ('{ expr = "h.__class__" }', ".expr: cannot parse 'h.__class__' (attribute access"),
+    "undefined name": ('{ expr = "(h - gamma)**2" }', ".expr: '(h - gamma)**2' uses unknown symbol(s) gamma"),
+    "unknown param": ('{ expr = "(h - gamma)**2", params = { gamma = 0.5, delta = 1 } }',
+                      ".params.delta: unknown parameter"),
+    "param not a number": ('{ expr = "(h - gamma)**2", params = { gamma = "half" } }', ".params.gamma: must be a number"),
+    "param a boolean": ('{ expr = "(h - gamma)**2", params = { gamma = true } }', ".params.gamma: must be a number"),
+    "param not finite": ('{ expr = "(h - gamma)**2", params = { gamma = nan } }', ".params.gamma: must be finite"),
+    "params without expr": ("{ params = { gamma = 0.5 } }", ".expr: is required"),
+    "params not a table": ('{ expr = "h**2", params = [1] }', ".params: must be a table"),
+    "margin as a param": ('{ expr = "h**2", params = { h = 1 } }', ".params: 'h' must be an identifier other than h"),
+    "registered name": ('{ expr = "h**2", name = "dpo" }', ".name: must be a non-empty string other than a registered"),
+    "unknown key": ('{ expr = "h**2", colour = "red" }', ".colour: unknown field"),
+    "not real at 0": ('{ expr = "log(h)" }', ".expr: 'log(h)' must be finite and real at the reference margin"),
+    "not a loss": ("3", ": must be a registered loss name or a table"),
+    "unknown name": ('"nope"', ": unknown loss 'nope'; known losses: dpo"),
+}
+
+
+def _loss_file(folder: Path, command: str, loss: str) -> tuple[list[str], str]:
+    """``(argv, field)``: ``command`` run on a file whose loss is ``loss``."""
+    if command == "verify":
+        path = folder / "c.toml"
+        path.write_text(f'name = "c"\nstatement = "accuracy[0, 1] >= 0"\n[restrict]\nloss = {loss}\n')
+        return ["verify", "--conjecture", str(path), "--out", str(folder / "cx")], "restrict.loss"
+    path = folder / "s.toml"
+    path.write_text(SMALL.replace("steps = 5", f"steps = 5\nloss = {loss}"))
+    argv = ["scenario", "--validate", str(path)] if command == "scenario" else [command, str(path)]
+    return argv, "training.loss"
+
+
+@pytest.mark.parametrize("command", ["simulate", "predict", "verify", "scenario"])
+@pytest.mark.parametrize("case", sorted(LOSS_CASES))
+def test_bad_user_loss_in_a_file_is_one_line(case: str, command: str, arena: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    loss, message = LOSS_CASES[case]
+    argv, field = _loss_file(arena.parent, command, loss)
+    code, out, err = _cli(argv, capsys)
+    _assert_clean_refusal(code, err, out)
+    assert f"prefdyn {command}: error: {field}{message}" in err, err
+    assert not (arena.parent / "cx").exists()
+
+
+@pytest.mark.parametrize("name", sorted(PAYLOADS))
+def test_hostile_loss_expression_in_a_scenario_is_refused(name: str, arena: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    sentinel = arena.parent / "PWNED"
+    argv, _ = _loss_file(arena.parent, "scenario", f"{{ expr = {json.dumps(_payload(name, sentinel))} }}")
+    before = _snapshot(arena.parent)
+    if name in BOMBS:
+        proc = _subprocess(argv, arena)
+        code, out, err = proc.returncode, proc.stdout, proc.stderr
+    else:
+        code, out, err = _cli(argv, capsys)
+    _assert_clean_refusal(code, err, out)
+    assert "training.loss.expr: cannot parse" in err
+    assert not sentinel.exists() and _snapshot(arena.parent) == before
 
 
 # ----------------------------------------------------------------------------- report folders

@@ -39,7 +39,7 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> str:
 
 BAD = {
     "negative noise": (SMALL.replace('name = "b"', 'name = "b"\nnoise = -1'), "behaviors[1].noise: must be >= 0"),
-    "weights": (SMALL.replace("weight = 0.5\ndistinguishability = 0.5", "weight = 0.7\ndistinguishability = 0.5"), "behaviours.weight: weights must sum to 1"),
+    "weights": (SMALL.replace("weight = 0.5\ndistinguishability = 0.5", "weight = 0.7\ndistinguishability = 0.5"), "behaviors.weight: weights must sum to 1"),
     "distribution": (SMALL.replace('name = "a"', 'name = "a"\ndistribution = "cauchy"'), "behaviors[0].distribution: must be one of"),
     "loss": (SMALL.replace("steps = 5", 'steps = 5\nloss = "nope"'), "loss: unknown loss 'nope'"),
     "positive_fraction": (SMALL.replace('name = "a"', 'name = "a"\npositive_fraction = 1.5'), "behaviors[0].positive_fraction: must lie in [0, 1]"),
@@ -123,6 +123,22 @@ def test_scenario_example_is_valid_and_commented(tmp_path: Path, capsys: pytest.
     doc = json.loads(capsys.readouterr().out)
     assert [b["name"] for b in doc["behaviors"]] == ["power-seeking", "agreeableness"]
     assert sum(b["train_samples"] + b["test_samples"] for b in doc["behaviors"]) == 1024
+
+
+def test_a_user_loss_scenario_is_taken_by_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    loss = 'loss = { expr = "log(1 + exp(-(h - gamma)))", params = { gamma = 0.5 } }'
+    path = write(tmp_path, SMALL.replace("steps = 5", f"steps = 5\n{loss}"))
+    assert main(["scenario", "--validate", path]) == 0
+    assert "loss: phi(h) = log(exp(gamma - h) + 1) with gamma = 0.5" in capsys.readouterr().out
+    assert main(["scenario", "--validate", path, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["loss"] == {"expr": "log(exp(gamma - h) + 1)", "params": {"gamma": 0.5}}
+    assert main(["simulate", path, "--runs", "2", "--json"]) == 0
+    simulated = json.loads(capsys.readouterr().out)
+    assert main(["predict", path, "--json"]) == 0
+    predicted = json.loads(capsys.readouterr().out)
+    assert [b["name"] for b in simulated["behaviors"]] == [b["name"] for b in predicted["behaviors"]] == ["a", "b"]
+    # phi'(0) = -sigmoid(gamma) < 0: one step raises the margin of the distinguishable behaviour
+    assert simulated["behaviors"][0]["margin"]["mean"][1] > 0
 
 
 def test_default_scenario_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,8 +8,12 @@ from importlib import resources
 
 import pytest
 import sympy as sp
+from hypothesis import find
 
+import prefdyn
 from prefdyn.cli import main
+from prefdyn.numerics import load_scenario
+from prefdyn.theory.losses import Loss
 from prefdyn.verification import check_conjecture, load_conjecture
 from prefdyn.verification.conjectures import parse_statement
 
@@ -54,7 +58,7 @@ def test_cli_json_reports_counterexample(tmp_path, capsys):
     ("accracy[0, 1] >= 0.5", "unknown observable or parameter 'accracy'"),
     ("accuracy[0, 1] >= (", "cannot parse"),
     ("accuracy[0, 1] + 1", "must be a relation"),
-    ("accuracy[1, 1] >= 0.5", "needs behaviours >= 2 but restrict.behaviors = 1"),
+    ("accuracy[1, 1] >= 0.5", "needs behaviors >= 2 but restrict.behaviors = 1"),
     ("accuracy[0, 9] >= 0.5", "needs steps >= 9 but restrict.steps = 2"),
     ("accuracy[0] >= 0.5", "accuracy takes 2 index(es)"),
     ("frobnicate(beta) >= 0", "unknown observable or parameter 'frobnicate'"),
@@ -79,6 +83,10 @@ def test_unknown_restriction_exits_2(tmp_path, capsys):
     ('[restrict]\nbeta = {min = "a", max = 1}', "restrict.beta: min and max must be numbers"),
     ("[restrict]\nphases = 3", "restrict.phases: must be an array of phase tables"),
     ("[restrict]\nphases = [1]", "restrict.phases: must be an array of phase tables"),
+    ("[restrict]\nloss = { params = { gamma = 0.5 } }", "restrict.loss.expr: is required"),
+    ('[restrict]\nloss = { expr = "(h - gamma)**2", params = { gamma = "x" } }', "restrict.loss.params.gamma: must be a number"),
+    ('[restrict]\nloss = ["dpo", "nope"]', "restrict.loss[1]: unknown loss 'nope'"),
+    ("[restrict]\nloss = []", "restrict.loss: an array of choices must not be empty"),
     ('name = ""', "name: must be a non-empty string"),  # free text otherwise (test_conjecture_tolerance)
     ('name = "two\\nlines"', "name: must be one line of printable text"),
 ])
@@ -103,3 +111,36 @@ def test_missing_index_exits_2(tmp_path, capsys):
     path.write_text('name = "bad"\nstatement = "accuracy >= 0"\n')
     assert main(["verify", "--conjecture", str(path)]) == 2
     assert "accuracy needs an index" in capsys.readouterr().err
+
+
+SHIFTED = "log(1 + exp(-(h - gamma)))"
+USER_LOSS = f"""
+name = "a user loss lowers the margin"
+statement = "margin[0, 1] <= 0"
+[restrict]
+loss = {{ expr = "{SHIFTED}", params = {{ gamma = 0.5 }} }}
+optimizer = "sgd"
+batch_size = 0
+steps = 1
+distinguishability = 2.0
+"""
+
+
+def test_a_conjecture_with_a_user_loss_parses_and_checks(seed, tmp_path):
+    """phi'(0) = -sigmoid(gamma) < 0, so one full-batch step raises the training margin: refuted,
+    and the counterexample file holds the user loss."""
+    path = tmp_path / "user.toml"
+    path.write_text(USER_LOSS)
+    conjecture = load_conjecture(path)
+    report = check_conjecture(conjecture, examples=10, seed=seed, out=tmp_path)
+    assert not report.passed and report.max_violation > 0
+    assert load_scenario(report.counterexample).training.loss == prefdyn.loss(SHIFTED, gamma=0.5)
+
+
+def test_a_conjecture_chooses_among_registered_and_user_losses(tmp_path):
+    path = tmp_path / "choice.toml"
+    path.write_text(USER_LOSS.replace("loss = {", 'loss = ["ipo", {').replace("} }", "} }]"))
+    strategy = load_conjecture(path).scenarios
+    assert find(strategy, lambda s: s.training.loss == "ipo").training.loss == "ipo"
+    user = find(strategy, lambda s: isinstance(s.training.loss, Loss)).training.loss
+    assert user == prefdyn.loss(SHIFTED, gamma=0.5)

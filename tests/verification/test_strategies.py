@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from prefdyn.errors import PrefdynError
 from prefdyn.numerics import parse_scenario
-from prefdyn.verification.strategies import scenario_toml, scenarios
+from prefdyn.numerics.scenario import scenario_toml
+from prefdyn.verification.strategies import scenarios
 
 
 @settings(max_examples=60)
