@@ -49,8 +49,6 @@ import tomli_w
 
 from prefdyn.errors import ErrorCollector, PrefdynError, read_toml, require
 from prefdyn.theory.losses import REGISTRY, Loss, loss_from_expression
-from prefdyn.theory.symbols import beta as beta_symbol
-from prefdyn.theory.symbols import h as h_symbol
 
 from .config import Phase, TrainConfig, canonical_loss, require_finite
 from .noise import DISTRIBUTIONS
@@ -226,31 +224,23 @@ def parse_loss(value: Any, where: str = "training.loss") -> str | Loss:
     params = value.get("params", {})
     with errors.check():
         require(isinstance(params, dict), f"{where}.params", "must be a table { NAME = NUMBER, ... }")
-    reserved = (h_symbol.name, beta_symbol.name)
     for key, number in params.items() if isinstance(params, dict) else ():
         with errors.check():
-            require(key.isidentifier() and key not in reserved, f"{where}.params",
-                    f"{key!r} must be an identifier other than {' and '.join(reserved)}")
             require_finite(number, f"{where}.params.{key}")
     name = value.get("name", USER_LOSS_NAME)
     with errors.check():
         require(isinstance(name, str) and name.strip() != "" and name.strip().lower() not in REGISTRY,
                 f"{where}.name", "must be a non-empty string other than a registered loss's name")
     errors.raise_if_any()
-    loss = _user_loss(expr, tuple((k, float(v)) for k, v in params.items()), name.strip(), f"{where}.expr")
-    used = {s.name for s in loss.phi.free_symbols}
-    for key in params:
-        with errors.check():
-            require(key in used, f"{where}.params.{key}", f"unknown parameter: {where}.expr does not use it")
-    errors.raise_if_any()
-    return loss
+    return _user_loss(expr, tuple((k, float(v)) for k, v in params.items()), name.strip(), where)
 
 
 @lru_cache(maxsize=64)
 def _user_loss(expr: str, params: tuple[tuple[str, float], ...], name: str, where: str) -> Loss:
     """One :class:`Loss` object per distinct table, so that what SymPy derives from it (cached on
     the object) is derived once for all the scenarios that share it."""
-    return loss_from_expression(expr, dict(params), name=name, field=where)
+    return loss_from_expression(expr, dict(params), name=name, field=f"{where}.expr",
+                                params_field=f"{where}.params")
 
 
 def loss_document(loss: str | Loss) -> str | dict[str, Any]:

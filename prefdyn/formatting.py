@@ -111,3 +111,10 @@ def p_value_text(p: float, resolution: float | None = None) -> str:
         bound = _round_up(resolution, 2)
         return f"< {bound:.1e}" if bound > p else f"<= {bound:.1e}"
     return f"{p:.2g}" if p >= 1e-3 else f"{p:.1e}"
+
+
+def p_value_phrase(p: float, resolution: float | None = None, method: str = "permutation") -> str:
+    """The test and its p-value (:func:`p_value_text`): ``exact p = 0.012``,
+    ``permutation p < 1.0e-04``."""
+    text = p_value_text(p, resolution)
+    return f"{method} p {text if text.startswith('<') else '= ' + text}"

@@ -14,37 +14,14 @@ from prefdyn.cli import main
 from prefdyn.formatting import count_text, p_value_text, plus_minus, sig, with_interval
 from prefdyn.numerics import default_scenario, sample_scenario, simulate
 from prefdyn.numerics.metrics import tie_half_indicator
-from prefdyn.tables import to_text
 from prefdyn.numerics.population import GaussianMixture, gaussian_accuracy, population_gd
-
-TINY = """
-name = "tiny"
-[training]
-loss = "dpo"
-beta = 0.5
-learning_rate = 1.0
-steps = 3
-samples = 96
-dim = 4
-seed = 3
-test_fraction = 0.25
-runs = 2
-[[behaviors]]
-name = "clear_cut"
-weight = 0.5
-distinguishability = 3.0
-[[behaviors]]
-name = "faint"
-weight = 0.5
-distinguishability = 0.5
-"""
+from prefdyn.tables import to_text
 
 
 @pytest.fixture()
-def tiny(tmp_path: Path) -> str:
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return str(path)
+def tiny() -> str:
+    """The shared tiny scenario file (two behaviours, 12 steps, 2 runs)."""
+    return str(Path(__file__).resolve().parent / "data" / "tiny.toml")
 
 
 def test_tie_counts_one_half() -> None:
@@ -174,3 +151,31 @@ def test_a_count_that_never_happened_is_censored() -> None:
     text = _misalign_text(m)
     assert "from reference 1, from aligned >100 of 100 flipped steps" in text and "101" not in text
     assert _misalign_json(m)["steps_to_flip_censored"] == {"from_reference": False, "from_aligned": True}
+
+
+def test_every_figure_follows_the_shared_style(tmp_path: Path) -> None:
+    """The report's and the persona study's figures draw in :func:`prefdyn.numerics.plotting.style`
+    (one palette, one set of rc settings) and save byte-identical files for the same data."""
+    import matplotlib.pyplot as plt
+
+    from prefdyn.numerics.plotting import style
+    from prefdyn.studies.figures import all_figures
+
+    with style(8):
+        assert plt.rcParams["font.size"] == 8 and plt.rcParams["legend.fontsize"] == 7
+        assert not plt.rcParams["axes.spines.top"] and plt.rcParams["pdf.fonttype"] == 42
+    corr = {"rho": -0.5, "n": 3, "ci": {"low": -0.9, "high": 0.2}, "p_value": 1 / 3,
+            "p_resolution": 1 / 3, "method": "exact"}
+    rows = [{"name": f"b{k}", "distinguishability": 1.0 + k,
+             "observed_speed": {"mean_loss_decrease": 0.1 * k}, "predicted_speed": {"mean_loss_decrease": 0.12 * k},
+             "observed_loss": [0.69, 0.6 - 0.1 * k, 0.5], "predicted_loss": [0.69, 0.61, 0.52 + 0.1 * k],
+             "observed_accuracy": [0.5, 0.6, 0.7], "predicted_accuracy": [0.5, 0.62, 0.71]} for k in range(3)]
+    doc = {"mode": "joint", "behaviors": rows, "rho_predicted_observed_speed": corr,
+           "rho_distinguishability_observed_speed": corr,
+           "settings": {"loss": "dpo", "beta": 0.1, "learning_rate": 1.0, "batch_size": 0},
+           "harmed": {"observed": ["b2"], "predicted": ["b2"], "precision": 1.0, "recall": 1.0}}
+    first = all_figures(doc, tmp_path / "a")
+    second = all_figures(doc, tmp_path / "b")
+    assert [p.name for p in first] == ["predict-curves.pdf", "predict-curves.png", "predict-speed.pdf",
+                                       "predict-speed.png", "predict-harm.pdf", "predict-harm.png"]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))

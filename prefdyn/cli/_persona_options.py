@@ -157,13 +157,11 @@ def spearman_text(label: str, c: dict[str, Any] | None) -> str:
     """One line for a Spearman correlation document ``{rho, ci: {low, high}, p_value[, n,
     method, p_resolution]}``: the p-value says its test (exact over all n! permutations, or a
     seeded permutation test) and prints as ``< r`` at the test's resolution ``r``."""
-    from prefdyn.formatting import p_value_text, signed
+    from prefdyn.formatting import p_value_phrase, signed
 
     if c is None:
         return f"Spearman rho({label}): n/a (fewer than three behaviours)\n"
     n = f"  (n = {c['n']})" if "n" in c else ""
-    method = c.get("method", "permutation")
-    p = p_value_text(c["p_value"], c.get("p_resolution"))
-    p = p if p.startswith("<") else f"= {p}"
+    p = p_value_phrase(c["p_value"], c.get("p_resolution"), c.get("method", "permutation"))
     return (f"Spearman rho({label}) = {signed(c['rho'])}  95% CI [{signed(c['ci']['low'])}, "
-            f"{signed(c['ci']['high'])}]  {method} p {p}{n}\n")
+            f"{signed(c['ci']['high'])}]  {p}{n}\n")

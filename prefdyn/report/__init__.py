@@ -1,10 +1,11 @@
 """``prefdyn report``: a directory of LaTeX, tables and figures to ``\\input`` into a paper.
 
-Modules: :mod:`.latex` (escaping, numbers, booktabs tables, macros, preamble),
-:mod:`.theorems` (theorem blocks laid out for a page), :mod:`.figures` (matplotlib, deterministic
+Modules: :mod:`.latex` (messages, numbers, figures, macros, preamble; text escaping and booktabs
+tables are the shared :mod:`prefdyn.tables`'), :mod:`.theorems` (theorem blocks laid out for a
+page), :mod:`.figures` (matplotlib in :mod:`prefdyn.numerics.plotting`'s style, deterministic
 PDF/PNG), :mod:`.variants` (scenarios derived from the user's), :mod:`.sources` (gathering each
-part from whatever this installation provides), :mod:`.tables`, :mod:`.document` (the ``.tex``
-files) and :mod:`.build` (orchestration, progress, manifest).
+part by calling the library, in process), :mod:`.tables`, :mod:`.document` (the ``.tex`` files)
+and :mod:`.build` (orchestration, progress, manifest).
 
 Example
 -------

@@ -16,7 +16,6 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -211,7 +210,7 @@ def _scenario(spec: str | None) -> tuple[Scenario, dict[str, Any]]:
     return load_scenario(path), {"scenario": str(path), "scenario_sha256": _sha256(path)}
 
 
-def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict[str, float]:
+def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
     scenario, device = parts.scenario, options.device
     fig_dir = outdir / "figures"
 
@@ -223,7 +222,7 @@ def _gather(options: Options, parts: Parts, outdir: Path, workdir: Path) -> dict
         parts.simulation, _ = sources.simulation(scenario, device)
 
     def predict() -> None:
-        parts.prediction = sources.prediction(scenario, workdir, options.threads)
+        parts.prediction = sources.prediction(scenario, options.threads)
 
     def curves() -> None:
         assert parts.simulation is not None
@@ -335,8 +334,7 @@ def build_report(options: Options) -> dict[str, Any]:
             (build / "tables").mkdir()
             (build / "figures").mkdir()
             parts = Parts(scenario, scenario.runs)
-            with tempfile.TemporaryDirectory(prefix="prefdyn-report-") as work:
-                timings = _gather(options, parts, build, Path(work))
+            timings = _gather(options, parts, build)
             written = _write(build, parts) + sorted((build / "figures").iterdir())
             manifest = {
                 "generator": GENERATOR,

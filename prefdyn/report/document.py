@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefdyn.numerics import Scenario
+from prefdyn.tables import LatexTable, escape
 from prefdyn.theory.framework import Theorem
 from prefdyn.theory.printing import notation_table, theorem_label
+from prefdyn.verification import Report
 
 from . import tables
 from .figures import Scatter
 from .latex import (
     HELPERS,
-    Table,
     breakable,
-    escape,
     figure,
     input_file,
     itemize,
@@ -29,7 +29,7 @@ from .latex import (
     number,
     preamble,
 )
-from .sources import PersonaResults, VerificationRow
+from .sources import PersonaResults
 from .theorems import theorem_block
 from .variants import align_then_flip
 
@@ -56,7 +56,7 @@ class Parts:
     misalignment: dict[str, Any] | None = None
     speed: Scatter | None = None
     sweep_label: str = ""
-    verification: list[VerificationRow] | None = None
+    verification: list[Report] | None = None
     benchmarks: dict[str, Any] | None = None
     persona: PersonaResults | None = None
     skipped: dict[str, str] = field(default_factory=dict)
@@ -80,7 +80,7 @@ def _skip_note(reason: str) -> str:
     return rf"{{\raggedright\emph{{Skipped: {message(reason)}.}}\par}}" + "\n"
 
 
-def table_files(parts: Parts) -> dict[str, Table]:
+def table_files(parts: Parts) -> dict[str, LatexTable]:
     """``tables/<name>.tex`` contents for every table the gathered parts support."""
     out = {"scenario": tables.scenario_table(parts.scenario)}
     if parts.theorems or parts.theorem_skips:
@@ -99,8 +99,8 @@ def table_files(parts: Parts) -> dict[str, Table]:
 
 
 def theorems_tex(parts: Parts) -> str:
-    """Every theorem block; the verification rows keyed by theorem id."""
-    rows = {r.theorem: r for r in parts.verification or []}
+    """Every theorem block, each with its result against simulation."""
+    rows = {r.name: r for r in parts.verification or []}
     reason = parts.skipped.get("verification", "no verification result for this theorem")
     out = ["% prefdyn report: theorems (needs amsmath, amssymb, amsthm, graphicx and macros.tex)",
            r"\begingroup\allowdisplaybreaks"]

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
+from prefdyn.formatting import p_value_phrase
 from prefdyn.numerics.plotting import colour, marker, style
 
 #: Axis labels (every accuracy counts a tie, h = 0, as 1/2: :func:`_ylabel` says so).
@@ -164,11 +165,8 @@ class Scatter:
 
     def p_text(self) -> str:
         """``exact p = 0.012`` / ``exact p < 5.0e-05``: the test and a p-value never below its
-        resolution (:func:`prefdyn.formatting.p_value_text`)."""
-        from prefdyn.formatting import p_value_text
-
-        p = p_value_text(self.p_value, self.p_resolution)
-        return f"{self.p_method} p {p if p.startswith('<') else '= ' + p}"
+        resolution (:func:`prefdyn.formatting.p_value_phrase`)."""
+        return p_value_phrase(self.p_value, self.p_resolution, self.p_method)
 
 
 def speed_scatter(data: Scatter) -> Figure:

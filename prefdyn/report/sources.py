@@ -1,58 +1,50 @@
-"""Gather each part of the report from whatever this installation provides.
+"""Gather each part of the report by calling the library: theory, numerics, verification, studies.
 
 A gatherer returns its data or raises :class:`Skip` with a reason a reader understands (the
-reason is printed in the document and in ``manifest.json``). Commands that other layers expose
-only on the command line (``prefdyn predict``, ``prefdyn verify``) are run as subprocesses
-through their ``--json`` contract.
+reason is printed in the document and in ``manifest.json``). Only the errors a part documents
+become a skip (a :class:`~prefdyn.errors.PrefdynError`, and for a theorem the errors the theory
+layer raises for a malformed derivation); anything else is a bug and stops the report.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from prefdyn.errors import PrefdynError
 from prefdyn.numerics import Scenario, SimulationResult, run_scenario
+from prefdyn.numerics.predict import predict
 from prefdyn.studies.stats import spearman
+from prefdyn.studies.training import loss_area
 from prefdyn.theory.catalogue import get_theorem, theorem_ids
 from prefdyn.theory.framework import Theorem
+from prefdyn.threads import choose_threads, simulation_work
+from prefdyn.verification import Report, check_theorem
+from prefdyn.verification.runner import torch_threads
+from prefdyn.verification.strategies import MAX_DIM, MAX_RUNS, MAX_SAMPLES
 
 from .figures import Scatter
-from .variants import SWEEP_DISTINGUISHABILITY, toml_text
+from .variants import SWEEP_DISTINGUISHABILITY
 
 #: Loss threshold of the persona speed measurement (steps until a behaviour's training loss
 #: first falls below it; DPO starts at log 2 = 0.693).
 PERSONA_THRESHOLD = 0.6
 
+#: What building or checking a catalogue theorem raises when it cannot be produced: an unknown
+#: id or loss (:class:`~prefdyn.errors.PrefdynError`, :mod:`prefdyn.theory.catalogue`), a
+#: malformed derivation (:class:`ValueError`: a step's relation, a chain mixing ``<=`` and
+#: ``>=``, a claim without a left-hand side) or a claim looked up by a label it lacks
+#: (:class:`KeyError`) (:mod:`prefdyn.theory.framework`).
+THEOREM_ERRORS = (PrefdynError, ValueError, KeyError)
+
 
 class Skip(Exception):
     """This part cannot be produced here; ``str(skip)`` says why."""
-
-
-def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[-1] if lines else "no message"
-
-
-def cli_json(args: Sequence[str]) -> Any:
-    """``prefdyn ARGS --json`` in a subprocess, parsed; :class:`Skip` when the command is
-    missing from this installation or fails. Exit status 1 ("a check failed") with a JSON
-    document is a result, not a failure."""
-    proc = subprocess.run([sys.executable, "-m", "prefdyn", *args, "--json"],
-                          capture_output=True, text=True, check=False)
-    if proc.returncode not in (0, 1) or (proc.returncode == 1 and not proc.stdout.strip()):
-        if "invalid choice" in proc.stderr:
-            raise Skip(f"this installation has no `prefdyn {args[0]}` command")
-        raise Skip(f"`prefdyn {args[0]}` failed (exit {proc.returncode}): {_last_line(proc.stderr)}")
-    try:
-        return json.loads(proc.stdout)
-    except json.JSONDecodeError as err:
-        raise Skip(f"`prefdyn {args[0]} --json` printed no JSON document ({err})") from None
 
 
 # ----------------------------------------------------------------------------- theory
@@ -68,30 +60,62 @@ def check_theorem_ids(ids: Sequence[str]) -> None:
 
 
 def theorems(loss: str, ids: Sequence[str] | None = None) -> tuple[list[Theorem], dict[str, str]]:
-    """The catalogue theorems ``ids`` (default: all) for ``loss``, checked; ``{id: reason}`` for
-    those that failed to build or check (a theorem being written concurrently must not sink the
-    report)."""
+    """The catalogue theorems ``ids`` (default: all) for ``loss``, checked.
+
+    Parameters
+    ----------
+    loss : str
+        The loss the theorems are instantiated for (the scenario's).
+    ids : sequence of str, optional
+        Catalogue ids (default: the whole catalogue, in its order).
+
+    Returns
+    -------
+    tuple of (list of Theorem, dict of str to str)
+        The theorems built and checked, and ``{id: reason}`` for those that raised one of
+        :data:`THEOREM_ERRORS` (a theorem being rewritten must not sink the report).
+    """
     built, skipped = [], {}
     for theorem_id in ids or theorem_ids():
         try:
             theorem = get_theorem(theorem_id, loss)
             theorem.check()
-        except Exception as err:  # noqa: BLE001 - reported, never hidden
+        except THEOREM_ERRORS as err:
             skipped[theorem_id] = f"{type(err).__name__}: {err}"
             continue
         built.append(theorem)
     return built, skipped
 
 
-def _threads(threads: int | None) -> list[str]:
-    return [] if threads is None else ["--threads", str(threads)]
+def prediction(scenario: Scenario, threads: int | None = None) -> dict[str, Any]:
+    """Theory curves of ``scenario`` (:func:`prefdyn.numerics.predict.predict`).
 
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario the report simulates.
+    threads : int, optional
+        Torch threads of the prediction (``None``: :mod:`prefdyn.threads`' policy for its work);
+        the count in effect before is restored after it.
 
-def prediction(scenario: Scenario, workdir: Path, threads: int | None = None) -> dict[str, Any]:
-    """Theory curves of ``scenario`` from ``prefdyn predict`` (the simulate JSON shape)."""
-    path = workdir / "scenario.toml"  # a fixed name: the scenario's own name is user text
-    path.write_text(toml_text(scenario), encoding="utf-8")
-    return cli_json(["predict", str(path), *_threads(threads)])
+    Returns
+    -------
+    dict
+        The prediction's summary, in the shape of a simulation summary (the document of
+        ``prefdyn predict --json``).
+
+    Raises
+    ------
+    Skip
+        When the theory has no prediction for the scenario (the reason from its
+        :class:`~prefdyn.errors.PrefdynError`).
+    """
+    try:
+        # predict sets torch's thread count for its own work; the stages after it keep the report's
+        with torch_threads(torch.get_num_threads()):
+            return predict(scenario, threads=threads).summary()
+    except PrefdynError as err:
+        raise Skip(f"no theory curves for this scenario: {err}") from None
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -104,9 +128,10 @@ def simulation(scenario: Scenario, device: str) -> tuple[dict[str, Any], Simulat
 
 
 def speed_scatter(scenario: Scenario, result: SimulationResult) -> Scatter:
-    """Distinguishability against the loss area (mean training loss over the steps, lower is
-    faster) of the synthetic sweep, one point per behaviour (mean and std across runs)."""
-    area = result.curve("loss", "train")[:, 1:].mean(1)  # [R, K]
+    """Distinguishability against the loss area (:func:`prefdyn.studies.training.loss_area` of
+    the training loss, lower is faster) of the synthetic sweep, one point per behaviour (mean and
+    std across runs)."""
+    area = loss_area(result.curve("loss", "train").transpose(1, 2))  # [R, T + 1, K] -> [R, K]
     mean, std = area.mean(0).tolist(), area.std(0, correction=0).tolist()
     x = [b.distinguishability for b in scenario.behaviors]
     # exact permutation p-value for n <= 10 behaviours (never the asymptotic t approximation,
@@ -120,60 +145,42 @@ def speed_scatter(scenario: Scenario, result: SimulationResult) -> Scatter:
 # ----------------------------------------------------------------------------- verification
 
 
-@dataclass(frozen=True)
-class VerificationRow:
-    """One theorem's result of ``prefdyn verify --json``."""
+def verification(examples: int, seed: int, device: str, ids: Sequence[str] = (),
+                 threads: int | None = None) -> list[Report]:
+    """Every theorem's property against simulated training
+    (:func:`prefdyn.verification.check_theorem`).
 
-    theorem: str
-    kind: str
-    examples: int
-    passed: bool
-    max_violation: float
-    tightness_min: float
-    tightness_median: float
-    #: share of the bound's values that were informative (NaN for an identity)
-    informative: float = float("nan")
+    Parameters
+    ----------
+    examples : int
+        Hypothesis examples per theorem.
+    seed : int
+        Hypothesis seed.
+    device : str
+        Torch device of the simulations (``cpu`` or ``cuda``).
+    ids : sequence of str
+        Catalogue ids (empty: the whole catalogue).
+    threads : int, optional
+        Torch threads during each search (``None``: :mod:`prefdyn.threads`' policy for the
+        largest example a search draws, as ``prefdyn verify``).
 
+    Returns
+    -------
+    list of Report
+        One per theorem, in order; counterexamples are not written to disk.
 
-def _entries(doc: Any) -> list[Mapping[str, Any]]:
-    if isinstance(doc, Mapping):
-        for key in ("results", "theorems"):
-            if isinstance(doc.get(key), list):
-                return doc[key]
-        return [dict(v, id=k) for k, v in doc.items() if isinstance(v, Mapping)]
-    return list(doc) if isinstance(doc, list) else []
-
-
-def _number(value: Any) -> float:
-    return float("nan") if value is None else float(value)
-
-
-def verification(examples: int, seed: int, device: str,
-                 ids: Sequence[str] = (), threads: int | None = None) -> list[VerificationRow]:
-    """Per-theorem verification against simulation (``prefdyn verify [ID ...]``; all theorems
-    when ``ids`` is empty). A theorem without a bound (an identity) has no tightness (NaN)."""
-    import tempfile
-
-    # counterexamples go to a temporary folder, never to ./counterexamples of the caller's cwd
-    with tempfile.TemporaryDirectory(prefix="prefdyn-report-verify-") as scratch:
-        doc = cli_json(["verify", *ids, "--examples", str(examples), "--seed", str(seed),
-                        "--device", device, "--out", str(Path(scratch) / "counterexamples"),
-                        *_threads(threads)])
-    rows = []
-    for entry in _entries(doc):
-        tight = entry.get("tightness") or {}
-        name = entry.get("name", entry.get("id", entry.get("theorem", "?")))
-        bounds = (entry.get("informative") or []) if entry.get("kind") == "bound" else []
-        total = sum(b["values"]["total"] for b in bounds)
-        share = sum(b["values"]["informative"] for b in bounds) / total if total else float("nan")
-        rows.append(VerificationRow(
-            str(name), str(entry.get("kind", "")), int(entry.get("examples", 0)),
-            bool(entry.get("passed", False)), _number(entry.get("max_violation")),
-            float(tight.get("min", float("nan"))), float(tight.get("median", float("nan"))), share,
-        ))
-    if not rows:
-        raise Skip("`prefdyn verify --json` reported no theorem")
-    return rows
+    Raises
+    ------
+    Skip
+        When a theorem has no property here (the reason from its
+        :class:`~prefdyn.errors.PrefdynError`).
+    """
+    count, _ = choose_threads(threads, work=simulation_work(MAX_RUNS, MAX_SAMPLES, MAX_DIM))
+    try:
+        return [check_theorem(theorem_id, examples=examples, seed=seed, device=device, threads=count)
+                for theorem_id in ids or theorem_ids()]
+    except PrefdynError as err:
+        raise Skip(str(err)) from None
 
 
 # ----------------------------------------------------------------------------- benchmarks
@@ -257,10 +264,10 @@ def persona(path: str, device: str, settings: Mapping[str, Any] | None = None,
     ``settings`` (keys of :class:`~prefdyn.studies.training.TrainSettings`: ``beta``,
     ``learning_rate``, ``steps``, ``batch_size``, ...)."""
     try:
-        from prefdyn.numerics.persona.embedders import resolve_embedder
         from prefdyn.numerics.persona.corpus import embed_corpus
-        from prefdyn.studies.experiments import misalignment, speed_correlation
+        from prefdyn.numerics.persona.embedders import resolve_embedder
         from prefdyn.numerics.persona.loader import load_persona
+        from prefdyn.studies.experiments import misalignment, speed_correlation
         from prefdyn.studies.stats import behavior_stats
         from prefdyn.studies.training import TrainSettings
     except ImportError as err:

@@ -9,29 +9,44 @@ checked against simulation. Labels are the printer's (``thm:<id>:<loss>``,
 
 from __future__ import annotations
 
-import math
-
+from prefdyn.tables import escape
 from prefdyn.theory.framework import Theorem
 from prefdyn.theory.printing import theorem_latex
+from prefdyn.verification import Report
 
-from .latex import escape, message, number
-from .sources import VerificationRow
+from .latex import message, number
+from .tables import informative_share, tightness
 
 
-def _verification_line(row: VerificationRow | None, skipped: str) -> str:
-    if row is None:
+def _verification_line(report: Report | None, skipped: str) -> str:
+    if report is None:
         return rf"\noindent{{\footnotesize Against simulation: not verified here ({message(skipped)}).}}"
-    outcome = "passed" if row.passed else r"\textbf{failed}"
-    share = ("" if math.isnan(row.informative) else
-             rf", bound informative on ${round(100 * row.informative)}\%$ of values")
-    tight = share + ("" if math.isnan(row.tightness_min) else
-                     rf", tightness (informative values) min ${number(row.tightness_min)}$, "
-                     rf"median ${number(row.tightness_median)}$")
-    return (rf"\noindent{{\footnotesize Against simulation ({escape(row.kind)}): {row.examples} examples, "
-            rf"{outcome}; max.\ violation ${number(row.max_violation)}${tight}.}}")
+    outcome = "passed" if report.passed else r"\textbf{failed}"
+    share = informative_share(report)
+    low, median = tightness(report, "min"), tightness(report, "median")
+    detail = "" if share is None else rf", bound informative on ${round(100 * share)}\%$ of values"
+    detail += ("" if low is None or median is None else
+               rf", tightness (informative values) min ${number(low)}$, median ${number(median)}$")
+    violation = "n/a" if report.max_violation is None else f"${number(report.max_violation)}$"
+    return (rf"\noindent{{\footnotesize Against simulation ({escape(report.kind)}): "
+            rf"{report.examples} examples, {outcome}; max.\ violation {violation}{detail}.}}")
 
 
-def theorem_block(theorem: Theorem, verification: VerificationRow | None, skipped: str) -> str:
-    """Statement, derivation and both verification summaries of ``theorem``; ``verification``
-    is its ``prefdyn verify`` result, or ``None`` and ``skipped`` says why."""
+def theorem_block(theorem: Theorem, verification: Report | None, skipped: str) -> str:
+    """Statement, derivation and both verification summaries of ``theorem``.
+
+    Parameters
+    ----------
+    theorem : Theorem
+        A catalogue theorem (checked by SymPy when printed).
+    verification : Report or None
+        Its property's result against simulation, or ``None`` when there is none here.
+    skipped : str
+        Why there is no result (printed when ``verification`` is ``None``).
+
+    Returns
+    -------
+    str
+        The LaTeX block, newline-terminated.
+    """
     return theorem_latex(theorem, layout="page", closing=_verification_line(verification, skipped)) + "\n"

@@ -1,8 +1,9 @@
 """Scenarios the report derives from the user's scenario (same training table, other data).
 
 Each variant edits a copy of the scenario's parsed TOML document and re-validates it with
-:func:`prefdyn.numerics.parse_scenario`, so a variant is itself a valid scenario file
-(:func:`toml_text`), which ``prefdyn predict`` / ``prefdyn simulate`` accept unchanged.
+:func:`prefdyn.numerics.parse_scenario`, so a variant is itself a valid scenario
+(:func:`prefdyn.numerics.scenario.scenario_toml`, the one scenario writer, writes it as a file
+``prefdyn simulate`` accepts unchanged).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import copy
 from typing import Any
 
 import numpy as np
-import tomli_w
 
 from prefdyn.numerics import Scenario, parse_scenario
 
@@ -23,11 +23,6 @@ def _document(scenario: Scenario, suffix: str) -> dict[str, Any]:
     doc = copy.deepcopy(scenario.source)
     doc["name"] = f"{scenario.name}-{suffix}"
     return doc
-
-
-def toml_text(scenario: Scenario) -> str:
-    """The scenario as a TOML file (its validated source document)."""
-    return tomli_w.dumps(scenario.source)
 
 
 def align_then_flip(scenario: Scenario) -> Scenario:

@@ -23,6 +23,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 
+from prefdyn.formatting import p_value_phrase
 from prefdyn.numerics.plotting import PALETTE, save, style
 
 BLUE, VERMILLION, GREEN = PALETTE[:3]
@@ -83,15 +84,12 @@ def curve_grid(doc: Doc, outdir: Path, name: str = "predict-curves", panels: int
 
 def _rho_text(corr: Mapping[str, Any] | None) -> str:
     """Spearman's rho, its CI and its p-value (the test named; ``< r`` at its resolution)."""
-    from prefdyn.formatting import p_value_text
-
     if corr is None:
         return "rho: n/a (fewer than 3 behaviours)"
     ci = corr["ci"]
-    p = p_value_text(corr["p_value"], corr.get("p_resolution"))
-    p = p if p.startswith("<") else f"= {p}"
+    p = p_value_phrase(corr["p_value"], corr.get("p_resolution"), corr.get("method", "permutation"))
     return (f"Spearman rho = {corr['rho']:.3g}, n = {corr['n']}\n95% CI [{ci['low']:.3g}, "
-            f"{ci['high']:.3g}]\n{corr.get('method', 'permutation')} p {p}")
+            f"{ci['high']:.3g}]\n{p}")
 
 
 def speed_scatter(doc: Doc, outdir: Path, name: str = "predict-speed") -> list[Path]:

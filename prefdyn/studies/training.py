@@ -15,7 +15,8 @@ Learning speed of a behaviour from its training-loss curve :math:`L_0, \dots, L_
 * ``steps_to_threshold``: :math:`\min\{t : L_t \le \tau\}` (:math:`T + 1` when never reached,
   i.e. right-censored, printed ``>T``; ties are ranked equally by Spearman's rho);
 * ``loss_auc``: :math:`\frac1T\sum_{t=1}^{T} L_t`, the normalised area under the loss curve
-  (smaller = faster).
+  (smaller = faster; :func:`loss_area`, the one definition, also of the report's speed sweep and
+  of :func:`.curves.curve_speed`'s mean loss decrease :math:`L_0 -` area).
 """
 
 from __future__ import annotations
@@ -122,6 +123,23 @@ class Speed:
         return self.steps_to_threshold > self.steps
 
 
+def loss_area(loss: torch.Tensor) -> torch.Tensor:
+    r"""The normalised area under loss curves, :math:`\frac1T\sum_{t=1}^{T} L_t` (smaller =
+    faster; module docstring).
+
+    Parameters
+    ----------
+    loss : torch.Tensor
+        Curves ``[..., T + 1]`` along the last axis, index 0 before training.
+
+    Returns
+    -------
+    torch.Tensor
+        One area per curve, ``[...]``.
+    """
+    return loss[..., 1:].mean(-1)
+
+
 def speed(result: SimulationResult, behavior: int, threshold: float) -> Speed:
     """Speed of run 0 of ``result`` on ``behavior`` (index)."""
     loss = result.curve("loss", "train")[0, :, behavior]
@@ -132,7 +150,7 @@ def speed(result: SimulationResult, behavior: int, threshold: float) -> Speed:
     def last(metric: str, split: str) -> float:
         return float(result.curve(metric, split)[0, -1, behavior])
 
-    return Speed(reached, float(loss[1:].mean()), last("loss", "train"), last("loss", "test"),
+    return Speed(reached, float(loss_area(loss)), last("loss", "train"), last("loss", "test"),
                  last("accuracy", "train"), last("accuracy", "test"), steps[-1])
 
 

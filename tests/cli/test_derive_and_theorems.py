@@ -91,6 +91,9 @@ def test_user_loss_parameters_from_the_command_line():
     (["--loss-expr", "h**2 - gamma*h", "--param", "gamma=inf"], "VALUE must be finite"),
     (["--loss-expr", "h**2 - gamma*h", "--param", "1a=2"], "NAME an identifier"),
     (["--loss", "ipo", "--param", "gamma=1"], "a registered --loss takes none"),
+    (["--loss-expr", "h**2 - gamma*h", "--param", "gamma=1", "--param", "delta=2"],
+     "param.delta: unknown parameter: loss-expr does not use it"),
+    (["--loss-expr", "h**2", "--param", "h=1"], "param: 'h' must be an identifier other than h and beta"),
     (["--loss-expr", "h**2 - gamma*h"], "unknown symbol(s) gamma"),
 ])
 def test_bad_loss_parameters_are_one_line_errors(args, message):

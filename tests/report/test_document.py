@@ -17,27 +17,8 @@ from pathlib import Path
 
 import pytest
 
-TINY = """
-name = "tiny"
-[training]
-loss = "dpo"
-beta = 0.5
-learning_rate = 1.0
-steps = 12
-samples = 192
-dim = 4
-seed = 3
-test_fraction = 0.25
-runs = 2
-[[behaviors]]
-name = "clear_cut"
-weight = 0.5
-distinguishability = 3.0
-[[behaviors]]
-name = "faint"
-weight = 0.5
-distinguishability = 0.5
-"""
+#: The shared tiny scenario (two behaviours, 12 steps, 2 runs).
+TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 
 #: Control words the report may use that LaTeX, amsmath/amssymb/amsthm, booktabs, graphicx or
 #: hyperref define (anything else must be defined by macros.tex or main.tex).
@@ -72,11 +53,9 @@ def _build(directory: Path, scenario: Path, hash_seed: str) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("report")
-    scenario = root / "tiny.toml"
-    scenario.write_text(TINY, encoding="utf-8")
     out = []
     for seed in ("1", "2"):
-        proc = _build(root / f"out{seed}", scenario, seed)
+        proc = _build(root / f"out{seed}", TINY, seed)
         assert proc.returncode == 0, proc.stderr
         out.append(root / f"out{seed}")
     return out[0], out[1]
@@ -164,17 +143,25 @@ def test_every_macro_used_is_defined(reports: tuple[Path, Path]) -> None:
     assert {"PDfit", "PDwhy", "PDpath", "PDscenario"} <= defined
 
 
+def _compile(folder: Path, name: str) -> str:
+    """Run pdflatex twice on ``folder/name.tex`` (the second pass resolves references); assert
+    it succeeds with every reference defined; return the log."""
+    assert PDFLATEX is not None
+    for _ in range(2):
+        proc = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+                              cwd=folder, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+    log = (folder / f"{name}.log").read_text(errors="replace")
+    assert "undefined" not in log.lower().replace("font shape", ""), log[-3000:]
+    return log
+
+
 @pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
 def test_main_compiles_with_pdflatex_and_references_resolve(reports: tuple[Path, Path],
                                                             tmp_path: Path) -> None:
     work = tmp_path / "doc"
     shutil.copytree(reports[0], work)
-    for _ in range(2):  # the second pass resolves references
-        proc = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "main.tex"],
-                              cwd=work, capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-    log = (work / "main.log").read_text(errors="replace")
-    assert "undefined" not in log.lower().replace("font shape", ""), log[-3000:]
+    log = _compile(work, "main")
     assert "Overfull" not in log
     assert (work / "main.pdf").stat().st_size > 10_000
 
@@ -192,9 +179,9 @@ def test_a_foreign_output_directory_is_refused(tmp_path: Path) -> None:
 def test_theorems_tex_compiles_on_its_own(tmp_path: Path) -> None:
     """``theorems.tex`` needs only ``macros.tex`` and the packages: no table, figure or other file."""
     from prefdyn.numerics.scenario import default_scenario
-    from prefdyn.theory.catalogue import get_theorem
     from prefdyn.report.document import Parts, macros_tex, theorems_tex
     from prefdyn.report.latex import PACKAGES
+    from prefdyn.theory.catalogue import get_theorem
 
     parts = Parts(scenario=default_scenario(), runs=2,
                   theorems=[get_theorem("dpo-gradient", "dpo"), get_theorem("dpo-gradient", "ipo")])
@@ -203,9 +190,4 @@ def test_theorems_tex_compiles_on_its_own(tmp_path: Path) -> None:
     (tmp_path / "paper.tex").write_text(
         "\\documentclass{article}\n" + f"\\usepackage{{{','.join(PACKAGES)}}}\n"
         + "\\input{macros}\n\\begin{document}\n\\input{theorems}\n\\end{document}\n", encoding="utf-8")
-    for _ in range(2):
-        proc = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", "paper.tex"],
-                              cwd=tmp_path, capture_output=True, text=True, check=False)
-        assert proc.returncode == 0, proc.stdout[-3000:]
-    log = (tmp_path / "paper.log").read_text(errors="replace")
-    assert "undefined" not in log.lower().replace("font shape", ""), log[-3000:]
+    _compile(tmp_path, "paper")

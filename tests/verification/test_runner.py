@@ -70,14 +70,11 @@ def test_verify_line_reports_the_share() -> None:
     assert "-1." not in line
 
 
-def test_report_table_has_an_informative_column(monkeypatch) -> None:
-    from prefdyn.report import sources, tables
+def test_report_table_has_an_informative_column() -> None:
+    from prefdyn.report import tables
 
     report = summarise("accuracy-subexponential", "bound", _search(), None)
     identity = summarise("dpo-gradient", "identity", SearchResult(outcomes=[Outcome([])]), None)
-    doc = {"results": [report.as_dict(), identity.as_dict()]}
-    monkeypatch.setattr(sources, "cli_json", lambda args: doc)
-    rows = sources.verification(2, 0, "cpu")
-    assert rows[0].informative == 3 / 8 and math.isnan(rows[1].informative)
-    latex = tables.verification_table(rows).latex()
+    assert tables.informative_share(report) == 3 / 8 and tables.informative_share(identity) is None
+    latex = tables.verification_table([report, identity]).latex()
     assert "informative" in latex and r"$38\%$" in latex
