@@ -215,8 +215,7 @@ def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
     fig_dir = outdir / "figures"
 
     def theorems() -> None:
-        parts.theorems, parts.theorem_skips = sources.theorems(str(scenario.training.loss),
-                                                                  options.theorems)
+        parts.theorems, parts.theorem_skips = sources.theorems(scenario.training.loss, options.theorems)
 
     def simulate() -> None:
         parts.simulation, _ = sources.simulation(scenario, device)

@@ -24,6 +24,7 @@ from .latex import (
     figure,
     input_file,
     itemize,
+    loss_text,
     macros,
     message,
     number,
@@ -116,7 +117,7 @@ def macros_tex(parts: Parts) -> str:
     """Helpers plus numbers a paper may cite (``\\PD...``); no dates, no paths."""
     t = parts.scenario.training
     values = {
-        "PDscenario": escape(parts.scenario.name), "PDloss": escape(str(t.loss)),
+        "PDscenario": escape(parts.scenario.name), "PDloss": loss_text(t.loss),
         "PDbeta": number(t.beta), "PDeta": number(t.learning_rate), "PDsteps": str(t.steps),
         "PDruns": str(parts.runs), "PDsamples": str(parts.scenario.samples),
         "PDseed": str(parts.scenario.seed), "PDtheorems": str(len(parts.theorems)),

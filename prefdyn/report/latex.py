@@ -23,7 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 
+import sympy as sp
+
 from prefdyn.tables import escape
+from prefdyn.theory.losses import REGISTRY, Loss
 
 
 def message(text: str) -> str:
@@ -124,3 +127,19 @@ def preamble(title: str) -> str:
         r"\author{prefdyn}",
         r"\date{}",
     ]) + "\n"
+
+
+def loss_text(loss: str | Loss) -> str:
+    r"""Text-mode LaTeX naming a loss: a registered loss by its name, a user loss by its
+    :math:`\phi(h)` and parameter values.
+
+    >>> from prefdyn.theory.losses import get_loss, loss_from_expression
+    >>> loss_text(get_loss("exo-pair"))
+    'exo-pair'
+    >>> loss_text(loss_from_expression("(h - gamma)**2", {"gamma": 0.5}))
+    'user-defined loss $\\left(- \\gamma + h\\right)^{2}$ with $\\gamma = \\frac{1}{2}$'
+    """
+    if isinstance(loss, str) or loss.name in REGISTRY:
+        return escape(str(loss) if isinstance(loss, str) else loss.name)
+    values = ", ".join(f"${sp.latex(k)} = {sp.latex(v)}$" for k, v in loss.params.items())
+    return f"{loss.title} with {values}" if values else loss.title

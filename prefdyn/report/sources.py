@@ -23,6 +23,7 @@ from prefdyn.studies.stats import spearman
 from prefdyn.studies.training import loss_area
 from prefdyn.theory.catalogue import get_theorem, theorem_ids
 from prefdyn.theory.framework import Theorem
+from prefdyn.theory.losses import Loss
 from prefdyn.threads import choose_threads, simulation_work
 from prefdyn.verification import Report, check_theorem
 from prefdyn.verification.runner import torch_threads
@@ -59,13 +60,14 @@ def check_theorem_ids(ids: Sequence[str]) -> None:
                                f"{', '.join(known)}")
 
 
-def theorems(loss: str, ids: Sequence[str] | None = None) -> tuple[list[Theorem], dict[str, str]]:
+def theorems(loss: str | Loss, ids: Sequence[str] | None = None) -> tuple[list[Theorem], dict[str, str]]:
     """The catalogue theorems ``ids`` (default: all) for ``loss``, checked.
 
     Parameters
     ----------
-    loss : str
-        The loss the theorems are instantiated for (the scenario's).
+    loss : str or Loss
+        The loss the theorems are instantiated for (the scenario's: a registered name, or a
+        user loss with its parameters).
     ids : sequence of str, optional
         Catalogue ids (default: the whole catalogue, in its order).
 

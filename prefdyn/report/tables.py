@@ -16,7 +16,7 @@ from prefdyn.theory.framework import Theorem
 from prefdyn.theory.printing import theorem_label
 from prefdyn.verification import Report
 
-from .latex import breakable, number
+from .latex import breakable, loss_text, number
 from .sources import PersonaResults
 
 
@@ -40,7 +40,7 @@ def scenario_table(scenario: Scenario) -> LatexTable:
              f"${number(b.distinguishability)}$", f"${number(b.noise)}$", escape(b.distribution),
              f"${number(b.label_noise)}$"] for b in scenario.behaviors]
     t = scenario.training
-    note = (rf"Training: loss {escape(str(t.loss))}, $\beta = {number(t.beta)}$, "
+    note = (rf"Training: loss {loss_text(t.loss)}, $\beta = {number(t.beta)}$, "
             rf"$\eta = {number(t.learning_rate)}$, {t.steps} steps, optimiser {escape(t.optimizer)}, "
             rf"batch {'full' if t.batch_size == 0 else t.batch_size}; $n = {scenario.samples}$ "
             rf"samples per run, $d = {scenario.dim}$, seed {scenario.seed}.")
