@@ -18,8 +18,11 @@ rationals with a power-of-ten denominator as decimals (``0.0177``), and symbols 
 already LaTeX verbatim.
 
 >>> import sympy as sp
->>> tex(sp.Rational(177, 10000) + sp.Symbol("x"))
-'x + 0.0177'
+>>> q_b, x = sp.symbols("q_b x")
+>>> tex(1 - 2 * q_b * sp.exp(-x))
+'1 - 2 q_{b} e^{- x}'
+>>> tex(sp.Rational(177, 10000) + x)
+'0.0177 + x'
 >>> text("a_b & 50% of $x_1$")
 'a\\_b \\& 50\\% of $x_1$'
 """
@@ -254,7 +257,8 @@ def notation_table(theorems: Sequence[Theorem]) -> str:
             if theorem.id not in entry[1]:
                 entry[1].append(theorem.id)
     lines = [r"\begin{description}\small"]
-    lines += [rf"  \item[{symbol}] {meaning} (in {text(', '.join(ids))})" for symbol, (meaning, ids) in rows.items()]
+    # the symbol is braced: a ``]`` inside it (``\mathbb{E}[\Delta W_1]_{ij}``) would end the label
+    lines += [rf"  \item[{{{symbol}}}] {meaning} (in {text(', '.join(ids))})" for symbol, (meaning, ids) in rows.items()]
     lines.append(r"\end{description}")
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ import pytest
 
 from prefdyn.theory.catalogue import get_theorem, theorem_ids
 from prefdyn.theory.losses import loss_from_expression, loss_names
-from prefdyn.theory.printing import MINIMAL_PREAMBLE
+from prefdyn.theory.printing import MINIMAL_PREAMBLE, notation_table
 
 pytestmark = [
     pytest.mark.slow,
@@ -53,3 +53,11 @@ def test_derive_command_output_compiles_for_a_user_loss(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert r"\label{thm:dpo-gradient:custom}" in run.stdout
     compile_document(run.stdout, tmp_path)
+
+
+def test_the_catalogue_notation_list_compiles(tmp_path: Path) -> None:
+    """Every symbol of the notation list is a description label; a ``]`` inside one (as in
+    ``\\mathbb{E}[\\Delta W_1]_{ij}``) must not end the label."""
+    table = notation_table([get_theorem(theorem_id) for theorem_id in theorem_ids()])
+    assert r"\item[{$\mathbb{E}[" in table
+    compile_document(table, tmp_path)
