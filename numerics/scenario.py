@@ -115,6 +115,23 @@ class Scenario:
     reference: Reference = field(default_factory=Reference)
     source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
+    @classmethod
+    def load(cls, path: str | Path) -> Scenario:
+        """The scenario of a TOML file (:func:`load_scenario`; every error names its field).
+
+        Examples
+        --------
+        >>> from importlib.resources import files
+        >>> example = files("prefdyn.numerics").joinpath("scenarios/example.toml")
+        >>> Scenario.load(str(example)).training.loss
+        'dpo'
+        """
+        return load_scenario(path)
+
+    def to_toml(self) -> str:
+        """The scenario document (:func:`scenario_toml`); :meth:`load` of it gives this scenario."""
+        return scenario_toml(self)
+
     @property
     def weights(self) -> np.ndarray:
         return np.array([b.weight for b in self.behaviors])
