@@ -39,17 +39,24 @@ if TYPE_CHECKING:
 
 from prefdyn._version import __version__
 
-__all__ = ["Scenario", "__version__", "load_scenario", "loss", "predict", "report", "simulate", "theorem",
-           "theorems", "verify"]
+__all__ = ["Scenario", "__version__", "load_scenario", "loss", "plot_curves", "plot_persona_curves", "predict",
+           "report", "simulate", "theorem", "theorems", "verify"]
+
+#: Public names defined in a layer, imported on first use (they bring torch or matplotlib).
+_LAZY = {
+    "Scenario": "prefdyn.numerics.scenario",
+    "plot_curves": "prefdyn.numerics.plotting",
+    "plot_persona_curves": "prefdyn.studies.figures",
+}
 
 
 def __getattr__(name: str) -> object:
-    """``pd.Scenario``, imported on first use (it brings torch)."""
-    if name == "Scenario":
-        from prefdyn.numerics.scenario import Scenario
+    """``pd.Scenario``, ``pd.plot_curves`` and ``pd.plot_persona_curves``, on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'prefdyn' has no attribute {name!r}")
+    import importlib
 
-        return Scenario
-    raise AttributeError(f"module 'prefdyn' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)
 
 
 def loss(spec: str, **params: float) -> Loss:

@@ -126,15 +126,15 @@ def test_theory_lines_are_drawn_against_the_test_split() -> None:
     """The population theory has no split: its dashed lines appear on the held-out panels."""
     import matplotlib.pyplot as plt
 
-    from prefdyn.report import figures
+    from prefdyn.numerics.plotting import Panel, theory_vs_simulation
 
     sc = default_scenario()
     summary = simulate(sample_scenario(sc, runs=2, seed=0), sc.training, seed=0, record_every=50).summary()
     theory = {"steps": summary["steps"],
               "behaviors": [{"name": b["name"], "accuracy": {"mean": [0.5, 0.6, 0.7], "std": [0.0] * 3},
                              "margin": {"mean": [0.0, 0.1, 0.2], "std": [0.0] * 3}} for b in summary["behaviors"]]}
-    panels = [figures.Panel("accuracy", "test"), figures.Panel("margin", "test")]
-    fig = figures.theory_vs_simulation(summary, theory, panels, 2)
+    panels = [Panel("accuracy", "test"), Panel("margin", "test")]
+    fig = theory_vs_simulation(summary, theory, panels, 2)
     for ax in fig.axes[:2]:
         assert sum(line.get_linestyle() == "--" for line in ax.lines) == len(summary["behaviors"])
         assert "(test split" in ax.get_ylabel()
@@ -159,7 +159,7 @@ def test_every_figure_follows_the_shared_style(tmp_path: Path) -> None:
     import matplotlib.pyplot as plt
 
     from prefdyn.numerics.plotting import style
-    from prefdyn.studies.figures import all_figures
+    from prefdyn.studies.figures import plot_persona_curves
 
     with style(8):
         assert plt.rcParams["font.size"] == 8 and plt.rcParams["legend.fontsize"] == 7
@@ -174,8 +174,8 @@ def test_every_figure_follows_the_shared_style(tmp_path: Path) -> None:
            "rho_distinguishability_observed_speed": corr,
            "settings": {"loss": "dpo", "beta": 0.1, "learning_rate": 1.0, "batch_size": 0},
            "harmed": {"observed": ["b2"], "predicted": ["b2"], "precision": 1.0, "recall": 1.0}}
-    first = all_figures(doc, tmp_path / "a")
-    second = all_figures(doc, tmp_path / "b")
+    first = plot_persona_curves(doc, tmp_path / "a")
+    second = plot_persona_curves(doc, tmp_path / "b")
     assert [p.name for p in first] == ["predict-curves.pdf", "predict-curves.png", "predict-speed.pdf",
                                        "predict-speed.png", "predict-harm.pdf", "predict-harm.png"]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))

@@ -29,7 +29,7 @@ Example
 >>> _ = (d / "kind.jsonl").write_text("\n".join(map(json.dumps, rows)) + "\n{oops\n")
 >>> problems = []
 >>> corpus = load_persona(d, report=problems.append)
->>> corpus.responses, [r.sign for r in corpus.behaviours[0].records]
+>>> corpus.responses, [r.sign for r in corpus.behaviors[0].records]
 ((' Yes', ' No'), [1, -1])
 >>> problems[0].endswith("kind.jsonl:3: not valid JSON")
 True

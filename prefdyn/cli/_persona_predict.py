@@ -85,7 +85,7 @@ def run_predict(args: argparse.Namespace) -> int:
              "predicted_speed": r.predicted_speed.mean_loss_decrease,
              "observed_speed": r.observed_speed.mean_loss_decrease} for r in report.behaviors]
     if args.out is not None:
-        from prefdyn.studies.figures import all_figures
+        from prefdyn.studies.figures import plot_persona_curves
 
-        all_figures(doc, out_folder(args), f"predict-{doc['mode']}")
+        plot_persona_curves(doc, out_folder(args), f"predict-{doc['mode']}")
     return finish(args, doc, to_text(rows, COLUMNS) + _text(doc), {"predict": (rows, COLUMNS)})

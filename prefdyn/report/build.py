@@ -28,7 +28,7 @@ from prefdyn._version import __version__
 from prefdyn.errors import PrefdynError, require
 from prefdyn.files import FolderLock, check_writable, inside, remove_stale_builds, staged_folder
 from prefdyn.numerics import Scenario, default_scenario, load_scenario
-from prefdyn.numerics.plotting import save
+from prefdyn.numerics.plotting import Panel, save, theory_vs_simulation
 
 from . import figures, sources, variants
 from .document import SECTIONS, Parts, macros_tex, main_tex, table_files, theorems_tex
@@ -228,8 +228,8 @@ def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
         # the theory is the population limit: compare it with held-out samples (the training
         # split's margins carry each sample's own O(1/n) contribution to the learnt direction)
         split = parts.theory_split
-        panels = [figures.Panel("accuracy", split), figures.Panel("margin", split)]
-        figure = figures.theory_vs_simulation(parts.simulation, parts.prediction, panels, parts.runs)
+        panels = [Panel("accuracy", split), Panel("margin", split)]
+        figure = theory_vs_simulation(parts.simulation, parts.prediction, panels, parts.runs)
         save(figure, fig_dir, "theory-vs-simulation")
 
     def prioritise() -> None:

@@ -151,8 +151,45 @@ def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]
         return save(fig, outdir, name)
 
 
-def all_figures(doc: Doc, outdir: Path, prefix: str = "predict") -> list[Path]:
-    """Every figure that applies to ``doc`` (the harm panel in joint mode only)."""
+def plot_persona_curves(doc: Doc, outdir: Path, prefix: str = "predict") -> list[Path]:
+    """The figures of predicted against observed learning on real data.
+
+    Parameters
+    ----------
+    doc
+        The JSON document of ``prefdyn persona predict --json`` (or
+        :meth:`~prefdyn.studies.curves.PredictionReport.to_json`), so a saved
+        ``persona-predict.json`` plots without rerunning anything.
+    outdir
+        Folder for the files (created if missing).
+    prefix
+        File-name prefix.
+
+    Returns
+    -------
+    list of Path
+        ``<prefix>-curves`` (loss and accuracy, observed against predicted, per behaviour),
+        ``<prefix>-speed`` (predicted against observed speed, with Spearman's rho) and, for a
+        joint head, ``<prefix>-harm``; each as a PDF and a 200-dpi PNG.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> rho = {"rho": 1.0, "n": 2, "ci": {"low": -1.0, "high": 1.0}, "p_value": 1.0,
+    ...        "p_resolution": 0.5, "method": "exact"}
+    >>> rows = [{"name": f"b{k}", "distinguishability": 1.0 + k,
+    ...          "observed_speed": {"mean_loss_decrease": 0.1 + k / 10},
+    ...          "predicted_speed": {"mean_loss_decrease": 0.12 + k / 10},
+    ...          "observed_loss": [0.69, 0.6, 0.5], "predicted_loss": [0.69, 0.61, 0.52],
+    ...          "observed_accuracy": [0.5, 0.6, 0.7], "predicted_accuracy": [0.5, 0.62, 0.71]}
+    ...         for k in range(2)]
+    >>> doc = {"mode": "single", "behaviors": rows, "rho_predicted_observed_speed": rho,
+    ...        "rho_distinguishability_observed_speed": rho,
+    ...        "settings": {"loss": "dpo", "beta": 0.1, "learning_rate": 1.0, "batch_size": 0}}
+    >>> [p.name for p in plot_persona_curves(doc, Path(tempfile.mkdtemp()))]
+    ['predict-curves.pdf', 'predict-curves.png', 'predict-speed.pdf', 'predict-speed.png']
+    """
     paths = curve_grid(doc, outdir, f"{prefix}-curves") + speed_scatter(doc, outdir,
                                                                         f"{prefix}-speed")
     if doc["mode"] == "joint":
