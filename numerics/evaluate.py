@@ -2,7 +2,9 @@ r"""Theory on tensors: SymPy expressions lambdified to torch.
 
 Any expression of :mod:`prefdyn.theory` (a loss :math:`\phi(h)`, its derivative, the side of a
 theorem's statement) becomes a torch function that broadcasts over parameter grids on any device.
-prefdyn's special functions print themselves as stable kernels (their ``_torchcode``):
+:func:`compile_expression` is the one compiler of displays (sizes, indexed families and matrix
+symbols made concrete); :func:`evaluate`, :func:`evaluate_theorem` and :func:`claim_function` call
+it. prefdyn's special functions print themselves as stable kernels (their ``_torchcode``):
 :math:`\sigma \mapsto` ``torch.sigmoid``, :math:`\log\sigma \mapsto`
 ``torch.nn.functional.logsigmoid``, :math:`\Phi \mapsto` ``torch.special.ndtr``, so :math:`\phi_{\mathrm{DPO}}(h) = -\log\sigma(h)` stays finite
 for :math:`|h| = 10^7` in float32 and bfloat16 (``-log(1 + exp(-h))`` would overflow).
@@ -22,18 +24,21 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 import sympy as sp
 import torch
 
 from prefdyn.errors import PrefdynError
+from prefdyn.theory.catalogue import get_theorem
+from prefdyn.theory.framework import Side, Theorem, realise
 from prefdyn.theory.functions import to_elementary
 from prefdyn.theory.gaussian_moments import gaussian_moments
 from prefdyn.theory.gaussian_moments import m as m_symbol
 from prefdyn.theory.gaussian_moments import r as r_symbol
 from prefdyn.theory.losses import Loss, get_loss
+from prefdyn.theory.model import DIMENSION
 from prefdyn.theory.symbols import beta as beta_symbol
 from prefdyn.theory.symbols import h as h_symbol
 
@@ -72,28 +77,99 @@ def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunctio
     return call
 
 
-def _concretise(expr: sp.Expr, by_name: Mapping[str, Any]) -> tuple[sp.Expr, dict[str, Any]]:
-    """Substitute integer values (sizes such as ``K``, indices such as ``b``), expand the now
-    finite sums, and replace each ``x[i, j]`` of an ``IndexedBase`` by the entry
-    ``values["x"][..., i-1, j-1]`` (indices are 1-based, as in the theorems' sums)."""
-    integers = {
-        s: by_name[s.name]
-        for s in expr.free_symbols | expr.atoms(sp.Idx)
-        if getattr(s, "name", None) in by_name and isinstance(by_name[s.name], int)
-    }
-    expr = expr.subs(integers).doit() if integers else expr
-    entries: dict[str, Any] = {}
-    replace: dict[sp.Basic, sp.Symbol] = {}
-    for atom in expr.atoms(sp.Indexed):
-        name = atom.base.name
-        if name not in by_name or not all(i.is_Integer for i in atom.indices):
-            continue
-        symbol = sp.Symbol(f"_{name}_{'_'.join(str(i) for i in atom.indices)}")
-        array = torch.as_tensor(by_name[name])
-        index: tuple[Any, ...] = (..., *(int(i) - 1 for i in atom.indices))
-        entries[symbol.name] = array[index]
-        replace[atom] = symbol
-    return expr.xreplace(replace), entries
+@dataclass(frozen=True)
+class CompiledExpression:
+    r"""An expression compiled once to torch, called on named values: ``f(values)``.
+
+    ``arguments`` says where each argument of ``function`` is read: ``(name, None)`` is
+    ``values[name]``; ``(name, index)`` the entry ``values[name][(..., *index)]`` of a tensor whose
+    trailing axes are an ``IndexedBase``'s indices or a matrix symbol's coordinates.
+    """
+
+    function: TensorFunction
+    arguments: tuple[tuple[str, tuple[int | slice, ...] | None], ...]
+
+    def __call__(self, values: Mapping[str | sp.Symbol, Any], *, dtype: torch.dtype = torch.float64,
+                 device: str | torch.device | None = None) -> torch.Tensor:
+        """The expression at ``values`` (keyed by name or by the SymPy object), in ``dtype`` on
+        ``device`` (``None``: where the given tensors are)."""
+        by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
+        missing = sorted({name for name, _ in self.arguments if name not in by_name})
+        if missing:
+            raise PrefdynError(f"values: missing a value for symbol(s) {', '.join(missing)}")
+        tensors = {name: torch.as_tensor(by_name[name], dtype=dtype, device=device) for name, _ in self.arguments}
+        args = [tensors[name] if index is None else tensors[name][(..., *index)] for name, index in self.arguments]
+        out = self.function(*args)
+        return out if args else out.to(dtype=dtype, device=device)
+
+
+def compile_expression(expr: sp.Basic, *, integers: Mapping[str, int] | None = None, vector: Sequence[str] = (),
+                       dim: int | None = None) -> CompiledExpression:
+    r"""The one compiler of theory expressions (a loss, a side of a theorem's claim) to torch.
+
+    The display is evaluated as printed, made concrete in three ways:
+
+    * ``integers`` (by name) fix sizes and indices such as :math:`K` and :math:`b`; the finite sums
+      they bound expand;
+    * every entry :math:`x_{ij}` of an ``IndexedBase`` :math:`x` becomes one argument, read from the
+      trailing axes of ``values["x"]`` with 1-based indices, as printed (:math:`\mu^+_{bj}` is
+      ``values["\mu^{+}"][..., b-1, j-1]``); an index named in ``vector`` stays a whole trailing axis;
+    * every matrix symbol (:math:`\Delta`, :math:`\Sigma_b^+`) becomes an explicit matrix of
+      coordinates, the symbolic dimension :math:`d` being ``dim`` (the substitution of the SymPy
+      check, :func:`prefdyn.theory.framework.realise`); a column reads ``values[name][..., i]``,
+      a matrix ``values[name][..., i, j]``.
+
+    Compiled once per expression and concrete values (cached), so a caller pays a tensor call, not
+    a SymPy substitution.
+
+    >>> b, K, p = sp.Idx("b"), sp.Symbol("K", integer=True), sp.IndexedBase("p")
+    >>> compile_expression(sp.Sum(p[b], (b, 1, K)), integers={"K": 3})({"p": torch.tensor([1.0, 2.0, 4.0])}).item()
+    7.0
+    """
+    return _compiled(sp.sympify(expr, strict=True), tuple(sorted((integers or {}).items())), tuple(vector), dim)
+
+
+@lru_cache(maxsize=512)
+def _compiled(expr: sp.Basic, integers: tuple[tuple[str, int], ...], vector: tuple[str, ...],
+              dim: int | None) -> CompiledExpression:
+    by_name = dict(integers)
+    fixed = {s: by_name[s.name] for s in expr.free_symbols | expr.atoms(sp.Idx) if getattr(s, "name", None) in by_name}
+    if fixed:
+        expr = expr.subs(fixed).doit()
+    located: dict[sp.Symbol, tuple[str, tuple[int | slice, ...]]] = {}
+
+    def entry(name: str, index: tuple[int | slice, ...]) -> sp.Symbol:
+        symbol = sp.Dummy(name, real=True)
+        located[symbol] = (name, index)
+        return symbol
+
+    def position(index: sp.Expr, atom: sp.Indexed) -> int | slice:
+        if index.is_Integer:
+            return int(index) - 1
+        if str(index) in vector:
+            return slice(None)
+        raise PrefdynError(f"values: {atom} needs an integer value for its index {index}")
+
+    def size(matrix: sp.MatrixSymbol, n: sp.Expr) -> int:
+        if n.is_Integer:
+            return int(n)
+        if n == DIMENSION and dim is not None:
+            return dim
+        raise PrefdynError(f"dim: the matrix symbol {matrix.name} has the symbolic size {n}"
+                           + (" (give the dimension dim)" if n == DIMENSION else ""))
+
+    expr = expr.xreplace({atom: entry(atom.base.name, tuple(position(i, atom) for i in atom.indices))
+                          for atom in expr.atoms(sp.Indexed)})
+    matrices: dict[sp.MatrixSymbol, sp.Matrix] = {}
+    for matrix in sorted(expr.atoms(sp.MatrixSymbol), key=lambda m: m.name):
+        rows, cols = (size(matrix, n) for n in matrix.shape)
+        matrices[matrix] = sp.Matrix(rows, cols, lambda i, j, m=matrix.name, c=cols: entry(m, (i,) if c == 1 else (i, j)))
+    if matrices:
+        expr = realise(expr, matrices)
+    scalars = sorted(expr.free_symbols - set(located), key=lambda s: s.name)
+    arguments = [*scalars, *located]
+    return CompiledExpression(torch_lambdify(expr, arguments),
+                              tuple((s.name, None) if s in scalars else located[s] for s in arguments))
 
 
 def evaluate(
@@ -103,7 +179,8 @@ def evaluate(
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """Evaluate ``expr`` with every free symbol given in ``values`` (by symbol or name).
+    """Evaluate ``expr`` with every free symbol given in ``values`` (by symbol or name), through
+    :func:`compile_expression`.
 
     Values broadcast (use :func:`parameter_grid` for a Cartesian grid). Python ``int`` values
     fix sizes and indices (``K``, ``b``), so finite sums over an ``IndexedBase`` expand; an
@@ -119,16 +196,8 @@ def evaluate(
     7.0
     """
     by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
-    expr, entries = _concretise(sp.sympify(expr, strict=True), by_name)  # never parses a string
-    by_name.update(entries)
-    symbols = sorted(expr.free_symbols, key=lambda s: s.name)
-    missing = [s.name for s in symbols if s.name not in by_name]
-    if missing:
-        raise PrefdynError(f"values: missing a value for symbol(s) {', '.join(missing)}")
-    args = [torch.as_tensor(by_name[s.name], dtype=dtype, device=device) for s in symbols]
-    if not args:
-        return torch.as_tensor(float(expr), dtype=dtype, device=device)
-    return torch_lambdify(expr, symbols)(*args)
+    integers = {name: v for name, v in by_name.items() if isinstance(v, int)}
+    return compile_expression(expr, integers=integers)(by_name, dtype=dtype, device=device)
 
 
 def parameter_grid(
@@ -141,23 +210,32 @@ def parameter_grid(
 
 
 def evaluate_theorem(
-    theorem: Any,
+    theorem: Theorem,
     values: Mapping[str | sp.Symbol, Any],
     *,
     claim: str | None = None,
-    side: str = "rhs",
+    side: Side = "rhs",
     dtype: torch.dtype = torch.float64,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """One side of a theorem's claim (the statement by default) evaluated on tensors.
+    """One side of a theorem's claim (the statement by default) evaluated on tensors (:func:`evaluate`).
 
     ``theorem`` is a :class:`prefdyn.theory.framework.Theorem` (``get_theorem(id)``).
     """
     chosen = theorem.claims[0] if claim is None else theorem.claim(claim)
-    require_side = {"rhs": chosen.rhs, "lhs": chosen.lhs}
-    if side not in require_side:
-        raise PrefdynError(f"side: must be 'lhs' or 'rhs', not {side!r}")
-    return evaluate(require_side[side], values, dtype=dtype, device=device)
+    return evaluate(chosen.side(side), values, dtype=dtype, device=device)
+
+
+def claim_function(theorem_id: str, claim: str, *, loss: str | Loss = "dpo", side: Side = "rhs",
+                   vector: Sequence[str] = (), dim: int | None = None, **integers: int) -> CompiledExpression:
+    r"""One side of the catalogue theorem's claim, as the theorem prints it, compiled by
+    :func:`compile_expression` (``integers``, ``vector`` and ``dim`` as there): ``f(values)``.
+
+    The statement evaluated is the theorem's own (never re-typed), so a wrong statement fails the
+    comparisons it enters.
+    """
+    return compile_expression(get_theorem(theorem_id, loss).claim(claim).side(side),
+                              integers=integers, vector=vector, dim=dim)
 
 
 #: SymPy heads whose presence makes :math:`\phi` non-smooth (:math:`\phi''` then comes from Stein's identity)
@@ -290,7 +368,7 @@ def _compile(loss: Loss, expr: sp.Expr) -> TensorFunction:
 
 
 def loss_kernels(loss: str | Loss) -> LossKernels:
-    """Lambdify :math:`\phi` and :math:`\phi'` of ``loss`` with its default parameters bound
+    r"""Lambdify :math:`\phi` and :math:`\phi'` of ``loss`` with its default parameters bound
     (:class:`LossKernels`; :math:`\phi''` and the Gaussian moments follow on first use)."""
     resolved = get_loss(loss)
     return LossKernels(resolved, _compile(resolved, resolved.phi), _compile(resolved, resolved.dphi))

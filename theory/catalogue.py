@@ -1,4 +1,8 @@
-"""The theorem catalogue: id -> module whose ``build(loss)`` returns the :class:`Theorem`.
+"""The theorem catalogue: the one table of theorem ids, each with its builder.
+
+Theorem id ``x`` is built by ``build(loss)`` of the module :func:`module_name` of
+:mod:`prefdyn.theory.theorems`; the property that checks it against simulation is the module of
+the same name in :mod:`prefdyn.verification.properties`, so that registry is keyed by these ids.
 
 >>> from prefdyn.theory.catalogue import get_theorem, theorem_ids
 >>> "dpo-gradient" in theorem_ids()
@@ -8,6 +12,7 @@ True
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from functools import cache
 
 from prefdyn.errors import PrefdynError
@@ -15,7 +20,7 @@ from prefdyn.errors import PrefdynError
 from .framework import Theorem
 from .losses import Loss, get_loss
 
-#: theorem id -> module under :mod:`prefdyn.theory.theorems` (catalogue order).
+#: theorem id -> its module under :mod:`prefdyn.theory.theorems` (catalogue order).
 _MODULES: dict[str, str] = {
     "dpo-gradient": "dpo_gradient",
     "update-rate": "update_rate",
@@ -35,19 +40,30 @@ def theorem_ids() -> list[str]:
     return list(_MODULES)
 
 
-@cache
-def _build(theorem_id: str, loss: Loss) -> Theorem:
-    module = importlib.import_module(f"{__package__}.theorems.{_MODULES[theorem_id]}")
-    return module.build(loss)
-
-
-def get_theorem(theorem_id: str, loss: Loss | str = "dpo") -> Theorem:
-    """The theorem ``theorem_id`` instantiated for ``loss`` (a :class:`Loss` or a name)."""
+def module_name(theorem_id: str) -> str:
+    """The name of the module that builds ``theorem_id`` (under :mod:`prefdyn.theory.theorems`)
+    and of the one that holds its property (under :mod:`prefdyn.verification.properties`); an
+    id the catalogue does not know is a :class:`~prefdyn.errors.PrefdynError`."""
     if theorem_id not in _MODULES:
         raise PrefdynError(
             f"theorem: unknown theorem id {theorem_id!r}; known ids: {', '.join(_MODULES)}"
         )
-    return _build(theorem_id, get_loss(loss))
+    return _MODULES[theorem_id]
+
+
+def builder(theorem_id: str) -> Callable[[Loss], Theorem]:
+    """``build(loss)`` of the theorem ``theorem_id`` (its module is imported on first use)."""
+    return importlib.import_module(f"{__package__}.theorems.{module_name(theorem_id)}").build
+
+
+@cache
+def _build(build: Callable[[Loss], Theorem], loss: Loss) -> Theorem:
+    return build(loss)
+
+
+def get_theorem(theorem_id: str, loss: Loss | str = "dpo") -> Theorem:
+    """The theorem ``theorem_id`` instantiated for ``loss`` (a :class:`Loss` or a name), built once."""
+    return _build(builder(theorem_id), get_loss(loss))
 
 
 def checked_theorem(theorem_id: str, loss: Loss | str = "dpo", use_cache: bool = True) -> Theorem:

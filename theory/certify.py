@@ -1078,7 +1078,7 @@ _NONSMOOTH = (sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign)
 
 
 def _prepare(expr: sp.Expr) -> sp.Expr:
-    return expr.replace(Phi, lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2)
+    return expr.replace(Phi, Phi.erf_form)
 
 
 def _break_points(g: sp.Expr) -> list[sp.Expr]:

@@ -43,17 +43,21 @@ import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import sympy as sp
 from sympy.core.function import AppliedUndef, UndefinedFunction
+
+from prefdyn.errors import PrefdynError
 
 from .functions import to_elementary
 
 #: One of ``"="``, ``"<="``, ``">="`` (validated by :class:`Step`).
 Relation = str
 RELATIONS = ("=", "<=", ">=")
+#: A side of a claim's statement: its first (``"lhs"``) or its last (``"rhs"``) display.
+Side = Literal["lhs", "rhs"]
 
 #: How many seeded random points a numeric check evaluates, and its relative tolerance.
 NUMERIC_POINTS = 48
@@ -156,7 +160,7 @@ class Step:
             if untied:
                 return StepResult(False, "untied", f"abstract {_names(untied)} need instances")
             return verify_relation(lhs, self.rel, self.rhs, self.domain)
-        results = []
+        results: list[StepResult] = []
         for binding in self.instances.bindings:
             left, right = realise(lhs, binding), realise(self.rhs, binding)
             untied = abstract_objects(left, self.instances.generic) | abstract_objects(right, self.instances.generic)
@@ -267,6 +271,14 @@ class Claim:
     def rhs(self) -> Any:
         return self.steps[-1].rhs
 
+    def side(self, which: Side) -> Any:
+        """The display ``which`` of the statement: :attr:`lhs` or :attr:`rhs`."""
+        if which == "lhs":
+            return self.lhs
+        if which == "rhs":
+            return self.rhs
+        raise PrefdynError(f"side: must be 'lhs' or 'rhs', not {which!r}")
+
     @property
     def statement(self) -> sp.Basic:
         return make_relation(self.lhs, self.relation, self.rhs)
@@ -337,10 +349,9 @@ class Theorem:
             self._report = CheckReport(self.id, [(c, c.check()) for c in self.claims])
         return self._report
 
-    def lambdify(self, claim: str | None = None, side: str = "rhs") -> tuple[list[sp.Symbol], Callable[..., Any]]:
+    def lambdify(self, claim: str | None = None, side: Side = "rhs") -> tuple[list[sp.Symbol], Callable[..., Any]]:
         """``(symbols, f)``: a numpy function of one side of a claim, arguments sorted by name."""
-        chosen = self.claims[0] if claim is None else self.claim(claim)
-        expr = chosen.rhs if side == "rhs" else chosen.lhs
+        expr = (self.claims[0] if claim is None else self.claim(claim)).side(side)
         symbols = sorted(expr.free_symbols, key=lambda s: s.name)
         return symbols, sp.lambdify(symbols, expr, modules=[numpy_functions(), "numpy"])
 

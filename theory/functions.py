@@ -96,19 +96,26 @@ def to_elementary(expr: sp.Basic) -> sp.Basic:
     return (
         expr.replace(sigmoid, lambda x: 1 / (1 + sp.exp(-x)))
         .replace(logsigmoid, lambda x: -sp.log(1 + sp.exp(-x)))
-        .replace(Phi, lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2)
+        .replace(Phi, Phi.erf_form)
     )
 
 
 class Phi(_CDF):
-    r"""The standard normal CDF :math:`\Phi(x) = \tfrac12\,(1 + \operatorname{erf}(x/\sqrt2))`."""
+    r"""The standard normal CDF :math:`\Phi(x) = \tfrac12\,(1 + \operatorname{erf}(x/\sqrt2))`, the one
+    name of :math:`\Phi` in prefdyn (it prints as :math:`\Phi`, lambdifies to ``torch.special.ndtr``
+    and rewrites to ``erf``)."""
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         x = self.args[0]
         return sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
 
-    def _eval_rewrite_as_erf(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
+    @staticmethod
+    def erf_form(x: sp.Expr) -> sp.Expr:
+        r""":math:`\Phi(x)` written with ``erf``, :math:`\tfrac12(1 + \operatorname{erf}(x/\sqrt2))`."""
         return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+    def _eval_rewrite_as_erf(self, x: sp.Expr, **kwargs: object) -> sp.Expr:
+        return Phi.erf_form(x)
 
     def _eval_is_positive(self) -> bool | None:
         return True if self.args[0].is_finite and self.args[0].is_real else None
@@ -118,19 +125,6 @@ class Phi(_CDF):
 
     def _torchcode(self, printer: sp.printing.printer.Printer) -> str:
         return f"torch.special.ndtr({printer._print(self.args[0])})"
-
-
-def std_normal_cdf(x: sp.Expr) -> sp.Expr:
-    r""":math:`\Phi(x)` as the named function :class:`Phi` (prints as :math:`\Phi`)."""
-    return Phi(x)
-
-
-#: Names the numerics layer must map when lambdifying theory expressions.
-SPECIAL_FUNCTIONS: dict[str, type[sp.Function]] = {
-    "sigmoid": sigmoid,
-    "logsigmoid": logsigmoid,
-    "Phi": Phi,
-}
 
 
 class indicator(sp.KroneckerDelta):

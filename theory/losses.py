@@ -8,7 +8,8 @@ parameters. Everything else a theorem needs is *derived* from that expression: b
 (:mod:`prefdyn.theory.certify`), the sign of :math:`\phi'(0)`, the stationary margin
 :math:`h^\star = \inf\{h : \phi'(h) = 0\}` (:math:`+\infty` when :math:`\phi' < 0` everywhere,
 as for DPO), :math:`\sup_h |\phi'(h)|` and the smoothness constant
-:math:`L_2 = \sup_h|\phi''(h)|` (:attr:`Loss.smoothness`).
+:math:`L_2 = \sup_h|\phi''(h)|` (:attr:`Loss.smoothness`, the one definition of "is
+:math:`\phi` smooth" in prefdyn: :math:`L_2 < \infty`).
 
 Built in (aliases in brackets): ``dpo`` [sigmoid], ``ipo``, ``cdpo`` [label-smoothing],
 ``rdpo`` [robust], ``hinge`` [slic], ``exo-pair`` [exo], ``discopop``. A user-defined loss comes
@@ -115,28 +116,25 @@ class Loss:
         return self._certify("the sign of phi'(0)", certify.sign_of_dphi_at_zero).value
 
     @cached_property
-    def sup_abs_d2phi_certificate(self) -> certify.Certificate:
-        r"""Certificate of :math:`\sup_h|\phi''(h)|` (enclosure, where it is attained, proof)."""
+    def smoothness_certificate(self) -> certify.Certificate:
+        r"""Certificate of :attr:`smoothness` (enclosure, where it is attained, proof)."""
         return self._certify("sup|phi''|", lambda phi: certify.sup_abs_derivative(phi, 2))
 
     @cached_property
-    def sup_abs_d2phi(self) -> sp.Expr:
-        r""":math:`\sup_h |\phi''(h)|`, the smoothness constant :math:`L_2`, defaults bound.
+    def smoothness(self) -> sp.Expr:
+        r"""The smoothness constant :math:`L_2 = \sup_h |\phi''(h)|`, defaults bound: the one
+        definition of smoothness in prefdyn. :math:`\phi` is smooth when :math:`L_2 < \infty`, i.e.
+        :math:`\phi'` is :math:`L_2`-Lipschitz; ``oo`` when :math:`\phi'` jumps (hinge: a Dirac mass
+        in :math:`\phi''`; any kink of a ``Piecewise``, ``Max``, ``Min`` or ``Abs``) or
+        :math:`|\phi''|` is unbounded, and finite for every :math:`C^1` loss with bounded
+        :math:`\phi''`, whatever functions write it (the smoothed hinge :math:`\max(0, 1-h)^2/2`: 1).
 
         Certified (:mod:`prefdyn.theory.certify`): interval branch and bound on a window plus
         asymptotic enclosures of the tails, so a narrow peak cannot be missed (DiscoPOP: 13.2018 at
         :math:`h \approx 0.0538`). Exact where SymPy names it (DPO: ``1/4``), else a ``Float``
-        rounded up; ``oo`` when :math:`\phi'` jumps (hinge: a Dirac mass in :math:`\phi''`) or
-        :math:`|\phi''|` is unbounded. IPO keeps its :math:`\beta`: ``2/beta**2``.
+        rounded up. IPO keeps its :math:`\beta`: ``2/beta**2``.
         """
-        return self.sup_abs_d2phi_certificate.value
-
-    @property
-    def smoothness(self) -> sp.Expr:
-        r""":math:`L_2 = \sup_h|\phi''(h)|` (:attr:`sup_abs_d2phi`): finite for every :math:`C^1`
-        loss with bounded :math:`\phi''` (the smoothed hinge: 1), ``oo`` only where :math:`\phi'`
-        really jumps or :math:`\phi''` is unbounded. The one smoothness constant of the theory."""
-        return self.sup_abs_d2phi
+        return self.smoothness_certificate.value
 
     @cached_property
     def sup_abs_dphi_certificate(self) -> certify.Certificate:
@@ -146,7 +144,7 @@ class Loss:
     @cached_property
     def sup_abs_dphi(self) -> sp.Expr:
         r""":math:`\sup_h |\phi'(h)|` (``oo`` when unbounded, e.g. IPO, or when :math:`\phi`
-        jumps), defaults bound; certified like :attr:`sup_abs_d2phi` (DPO: ``1``, approached as
+        jumps), defaults bound; certified like :attr:`smoothness` (DPO: ``1``, approached as
         :math:`h \to -\infty`; hinge: ``1``)."""
         return self.sup_abs_dphi_certificate.value
 
@@ -263,13 +261,17 @@ _PARSE_NAMESPACE: dict[str, object] = {
 
 
 def loss_from_expression(
-    text: str, params: Mapping[str, float] | None = None, name: str = "custom"
+    text: str, params: Mapping[str, float] | None = None, name: str = "custom",
+    field: str = "loss-expr", params_field: str = "param",
 ) -> Loss:
     r"""A user-defined loss :math:`\phi(h)` from a SymPy expression string.
 
-    ``text`` may use ``h``, ``beta``, the names in ``params`` (with their default values),
+    ``text`` may use ``h``, ``beta``, the names in ``params`` (with their default values, kept
+    exactly as decimals: ``0.1`` is ``1/10``, as the parser reads literals),
     ``sigmoid``, ``logsigmoid``, ``log``, ``exp``, ``sqrt``, ``Max``/``Min``, ``Abs``,
-    ``tanh``, ``erf``.
+    ``tanh``, ``erf``. Each name in ``params`` must be an identifier other than ``h`` and
+    ``beta``, and ``text`` must use it. Errors are :class:`~prefdyn.errors.PrefdynError` s naming
+    ``field`` (the expression) or ``params_field`` (a parameter).
 
     >>> loss_from_expression("log(1 + exp(-h))").dphi_at_zero
     -1/2
@@ -277,35 +279,41 @@ def loss_from_expression(
     from .expressions import parse_expression  # the one whitelisting parser: no eval, no sympify
 
     params = dict(params or {})
+    for key in params:
+        if not key.isidentifier() or key in (h.name, beta.name):
+            raise PrefdynError(f"{params_field}: {key!r} must be an identifier other than {h.name} and {beta.name}")
     symbols = {key: sp.Symbol(key, real=True) for key in params}
     constants = {k: v for k, v in _PARSE_NAMESPACE.items() if isinstance(v, sp.Basic)}
     functions = {k: v for k, v in _PARSE_NAMESPACE.items() if callable(v) and not isinstance(v, sp.Basic)}
     # unknown names become symbols, so that every one of them is reported below
-    expr = parse_expression(text, field="loss-expr", names={**constants, **symbols}, functions=functions,
+    expr = parse_expression(text, field=field, names={**constants, **symbols}, functions=functions,
                             unknown=sp.Symbol)
     if not isinstance(expr, sp.Expr):
-        raise PrefdynError(f"loss-expr: {text!r} is not a scalar expression")
+        raise PrefdynError(f"{field}: {text!r} is not a scalar expression")
     unknown = expr.free_symbols - {h, beta, *symbols.values()}
     if unknown:
         names = ", ".join(sorted(str(s) for s in unknown))
         raise PrefdynError(
-            f"loss-expr: {text!r} uses unknown symbol(s) {names}; allowed: h, beta"
+            f"{field}: {text!r} uses unknown symbol(s) {names}; allowed: h, beta"
             + (", " + ", ".join(params) if params else "")
         )
     if h not in expr.free_symbols:
-        raise PrefdynError(f"loss-expr: {text!r} does not depend on the margin h")
+        raise PrefdynError(f"{field}: {text!r} does not depend on the margin h")
+    for key in params:
+        if symbols[key] not in expr.free_symbols:
+            raise PrefdynError(f"{params_field}.{key}: unknown parameter: {field} does not use it")
     loss = Loss(
         name,
         expr,
         f"user-defined loss ${sp.latex(expr)}$",
-        params={symbols[k]: sp.nsimplify(v) for k, v in params.items()},
+        params={symbols[k]: sp.Rational(repr(float(v))) for k, v in params.items()},
     )
     at_reference = {h: 0, beta: 1, **loss.params}
     for label, value in (("phi(0)", expr), ("phi'(0)", sp.diff(expr, h))):
         number = sp.N(value.subs(at_reference))
         if not (number.is_finite and number.is_real):
             raise PrefdynError(
-                f"loss-expr: {text!r} must be finite and real at the reference margin h = 0 "
+                f"{field}: {text!r} must be finite and real at the reference margin h = 0 "
                 f"(every theorem starts there), but {label} = {number} (beta = 1)"
             )
     return loss

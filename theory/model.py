@@ -38,6 +38,13 @@ Covariance = Literal["isotropic", "diagonal", "full"]
 DIMENSION = sp.Symbol("d", positive=True, integer=True)
 
 
+def vector(name: str, d: int, **assumptions: bool) -> sp.Matrix:
+    r"""A column of ``d`` symbols ``name_1 .. name_d``, 1-based as printed (real unless
+    ``assumptions`` say otherwise, e.g. ``positive=True``): the explicit coordinates of a vector
+    in :math:`\mathbb R^d` of the checks' instances."""
+    return sp.Matrix([sp.Symbol(f"{name}_{i}", **(assumptions or {"real": True})) for i in range(1, d + 1)])
+
+
 @dataclass(frozen=True)
 class PreferenceModel:
     """K behaviours in the Gram-matrix view (see the module docstring)."""
@@ -51,7 +58,7 @@ class PreferenceModel:
             raise ValueError("K: the number of behaviours must be >= 1")
 
     def _vec(self, name: str) -> list[sp.Symbol]:
-        return [sp.Symbol(f"{name}_{b}", **self._assumptions(name)) for b in range(1, self.K + 1)]
+        return list(vector(name, self.K, **self._assumptions(name)))
 
     @staticmethod
     def _assumptions(name: str) -> dict[str, bool]:
@@ -170,14 +177,11 @@ class FiniteLaw:
             return [sp.Integer(0)] * self.K
         return [sp.Symbol(f"epsilon_{b}", positive=True) for b in range(1, self.K + 1)]
 
-    def _vector(self, name: str) -> sp.Matrix:
-        return sp.Matrix([sp.Symbol(f"{name}_{i}", real=True) for i in range(1, self.d + 1)])
-
     def mean(self, b: int, sign: int) -> sp.Matrix:
-        return self._vector(f"mu{'p' if sign > 0 else 'm'}{b + 1}")
+        return vector(f"mu{'p' if sign > 0 else 'm'}{b + 1}", self.d)
 
     def _noise(self, b: int, sign: int) -> sp.Matrix:
-        return self._vector(f"xi{'p' if sign > 0 else 'm'}{b + 1}")
+        return vector(f"xi{'p' if sign > 0 else 'm'}{b + 1}", self.d)
 
     def atoms(self) -> Iterator[Atom]:
         for b, t, flip, r in itertools.product(range(self.K), (1, -1), (0, 1), (1, -1)):

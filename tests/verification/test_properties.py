@@ -5,23 +5,55 @@ The Hypothesis seed is pytest's ``--hypothesis-seed`` (0 when not given), so
 runs the suite on 20 seeds.
 """
 
+import importlib
+import pkgutil
+
 import pytest
 
-from prefdyn.theory.catalogue import theorem_ids
-from prefdyn.verification import check_theorem
-from prefdyn.verification.properties import (
-    MODULES,
-    missing,
-    update_rate,
-    weight_growth,
-)
+from prefdyn.errors import PrefdynError
+from prefdyn.theory import catalogue
+from prefdyn.theory.catalogue import module_name, theorem_ids
+from prefdyn.verification import check_theorem, properties
+from prefdyn.verification.properties import Property, get_property, update_rate, weight_growth
 
 EXAMPLES = 200
 
 
-def test_every_catalogue_theorem_has_a_property():
-    assert missing() == []
-    assert set(MODULES) == set(theorem_ids())
+def registry_errors() -> list[str]:
+    """What breaks the registry rule: a catalogue theorem without a property (the ``PROPERTY`` of
+    the property module named as its theorem module, for that id), or a property module whose
+    ``PROPERTY`` names an id the catalogue does not know (or another module's id)."""
+    modules = {m.name for m in pkgutil.iter_modules(properties.__path__) if not m.name.startswith("_")}
+    errors = []
+    for theorem_id in theorem_ids():
+        name = module_name(theorem_id)
+        prop = getattr(importlib.import_module(f"{properties.__name__}.{name}"), "PROPERTY", None) if name in modules else None
+        if not isinstance(prop, Property) or prop.theorem_id != theorem_id:
+            errors.append(f"catalogue theorem {theorem_id!r} has no property (module {name})")
+    for name in sorted(modules):
+        prop = getattr(importlib.import_module(f"{properties.__name__}.{name}"), "PROPERTY", None)
+        if not isinstance(prop, Property):
+            errors.append(f"property module {name} has no PROPERTY")
+        elif prop.theorem_id not in theorem_ids() or module_name(prop.theorem_id) != name:
+            errors.append(f"property module {name} names {prop.theorem_id!r}, not its catalogue id")
+    return errors
+
+
+def test_the_property_registry_is_keyed_by_the_catalogue():
+    assert registry_errors() == []
+    assert [get_property(i).theorem_id for i in theorem_ids()] == theorem_ids()
+
+
+def test_the_registry_rule_catches_a_theorem_without_a_property_and_an_unknown_id(monkeypatch):
+    monkeypatch.setitem(catalogue._MODULES, "no-property", "no_property")
+    monkeypatch.delitem(catalogue._MODULES, "priority")
+    assert registry_errors() == ["catalogue theorem 'no-property' has no property (module no_property)",
+                                 "property module priority names 'priority', not its catalogue id"]
+
+
+def test_an_unknown_id_has_no_property():
+    with pytest.raises(PrefdynError, match="unknown theorem id 'nope'; known ids: dpo-gradient"):
+        get_property("nope")
 
 
 #: Known failure, reported and open: during a search the accuracy-gaussian property finds examples

@@ -1,6 +1,7 @@
-r"""Shared objects of the trajectory theorems (Gaussian laws, probit constants, concrete vectors).
+r"""Shared objects of the trajectory theorems (Gaussian laws, probit constants, vector algebra).
 
-* :func:`Phi` is :math:`\Phi`, the standard normal CDF; :func:`normal_pdf` its density.
+* :func:`normal_pdf` is :math:`\varphi`, the density of the standard normal (whose CDF is
+  :class:`prefdyn.theory.functions.Phi`).
 * :data:`PROBIT_LAMBDA` is :math:`\lambda = \sqrt{\pi/8}` of the probit approximation
   :math:`\sigma(x) \approx \Phi(\lambda x)`; :data:`PROBIT_ERROR_A` and :data:`PROBIT_ERROR_B`
   are rounded-up values of :math:`\sup_x|\sigma(x) - \Phi(\lambda x)| = 0.0176712\ldots` (at
@@ -14,18 +15,13 @@ r"""Shared objects of the trajectory theorems (Gaussian laws, probit constants, 
 
 from __future__ import annotations
 
-import sympy as sp
+from collections.abc import Callable, Sequence
 
-from ..functions import std_normal_cdf
+import sympy as sp
 
 PROBIT_LAMBDA = sp.sqrt(sp.pi / 8)
 PROBIT_ERROR_A = sp.Rational(177, 10000)
 PROBIT_ERROR_B = sp.Rational(116, 10000)
-
-
-def Phi(x: sp.Expr) -> sp.Expr:
-    r""":math:`\Phi(x)`."""
-    return std_normal_cdf(x)
 
 
 def normal_pdf(x: sp.Expr) -> sp.Expr:
@@ -33,22 +29,23 @@ def normal_pdf(x: sp.Expr) -> sp.Expr:
     return sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
 
 
-def vector(name: str, d: int) -> sp.Matrix:
-    """A column of real symbols ``name_1 .. name_d``."""
-    return sp.Matrix([sp.Symbol(f"{name}_{i}", real=True) for i in range(1, d + 1)])
+def dot(u: Sequence[sp.Expr], v: Sequence[sp.Expr]) -> sp.Expr:
+    r""":math:`u^\top v` of two explicit vectors (columns or sequences of coordinates)."""
+    return sp.Add(*(a * c for a, c in zip(u, v)))
 
 
-def symmetric(name: str, d: int) -> sp.Matrix:
-    """A symmetric matrix of real symbols."""
-    return sp.Matrix(d, d, lambda i, j: sp.Symbol(f"{name}_{min(i, j) + 1}{max(i, j) + 1}", real=True))
-
-
-def dot(u: sp.Matrix, v: sp.Matrix) -> sp.Expr:
-    return (u.T * v)[0, 0]
-
-
-def norm(u: sp.Matrix) -> sp.Expr:
+def norm(u: Sequence[sp.Expr]) -> sp.Expr:
+    r""":math:`\|u\| = \sqrt{u^\top u}`."""
     return sp.sqrt(dot(u, u))
+
+
+def value_and_gradient(f: Callable[[list[sp.Expr]], sp.Expr], at: Sequence[sp.Expr]) -> tuple[sp.Expr, list[sp.Expr]]:
+    r""":math:`(f(x), \nabla f(x))` at :math:`x` = ``at``, by SymPy differentiation (``f`` takes the
+    list of coordinates)."""
+    D = sp.symbols(f"_D1:{len(at) + 1}", real=True)
+    value = f(list(D))
+    point = dict(zip(D, at))
+    return value.subs(point), [sp.diff(value, x).subs(point) for x in D]
 
 
 def gaussian_mgf(u: sp.Matrix, mu: sp.Matrix, cov: sp.Matrix) -> sp.Expr:

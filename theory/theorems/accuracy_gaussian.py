@@ -54,20 +54,21 @@ from sympy.stats import E as expect
 from sympy.stats import Normal, P
 
 from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
+from ..functions import Phi
 from ..losses import Loss
 from ..model import DIMENSION as d
+from ..model import vector
 from ..symbols import beta, eta, h, meanings
-from ._head import head, log_ratio_difference, log_softmax
-from ._notation import loss_parameters
+from ._head import answer_rows, e12, head, log_ratio_difference, log_softmax
+from ._notation import MEANINGS, POSITIVE_FRACTION_MEANING, K, b, loss_parameters, p
 from ._traj import (
     MatrixNorm,
-    Phi,
     bilinear,
     dot,
+    gaussian_mgf,
     gaussian_mgf_gradient,
     norm,
     quadratic_form,
-    vector,
 )
 
 # ------------------------------------------------------------------ display objects
@@ -86,10 +87,8 @@ acc = sp.Function(r"\operatorname{Acc}_b")
 pacc = sp.Function(r"\operatorname{Acc}^{\pi}_b")
 mgf = Atom(r"\mathbb{E}[e^{u\Delta^\top g}\mid b, +]")
 
-K = sp.Symbol("K", positive=True, integer=True)
-b = sp.Symbol("b", positive=True, integer=True)
 j, k = sp.symbols("j k", positive=True, integer=True)
-G, p, a = sp.IndexedBase("G"), sp.IndexedBase("p"), sp.IndexedBase("a")
+G, a = sp.IndexedBase("G"), sp.IndexedBase("a")
 A, B, sig, dl = sp.IndexedBase("A"), sp.IndexedBase("B"), sp.IndexedBase(r"\sigma"), sp.IndexedBase(r"\delta")
 
 
@@ -139,10 +138,6 @@ def probability_positive(Y: sp.Expr) -> sp.Expr:
     raise ValueError(f"coefficients of mixed or unknown sign: {coefs}")
 
 
-def _positive(name: str, n: int) -> sp.Matrix:
-    return sp.Matrix([sp.Symbol(f"{name}_{i}", positive=True) for i in range(1, n + 1)])
-
-
 def _lower(name: str) -> sp.Matrix:
     """A 2x2 lower-triangular Cholesky factor with positive entries."""
     l11, l21, l22 = (sp.Symbol(f"{name}_{s}", positive=True) for s in ("11", "21", "22"))
@@ -165,10 +160,10 @@ def _gaussian_laws() -> list[dict]:
     logit gap :math:`w` has positive coordinates; :math:`\operatorname{Acc}_b` and
     :math:`\operatorname{Acc}^\pi_b` as probabilities of :math:`g = \mu_b^s + L^s\xi`."""
     xi = sp.Matrix(_XI)
-    D = _positive("D", 2)
+    D = vector("D", 2, positive=True)
     mus = {1: vector("mup", 2), -1: vector("mum", 2)}
     Ls = {1: _lower("Lp"), -1: _lower("Lm")}
-    r = _positive("r", 4)
+    r = vector("r", 4, positive=True)
     W_ref = sp.Matrix([[r[0], r[1]], [-r[2], -r[3]], [sp.Symbol("r_5", real=True), sp.Symbol("r_6", real=True)]])
     w_col = (W_ref[0, :] - W_ref[1, :]).T  # (e_1 - e_2)^T W_ref, as a column
     matrices = {Delta: D, Delta_1: D, mu_p: mus[1], mu_m: mus[-1], S_p: Ls[1] * Ls[1].T, S_m: Ls[-1] * Ls[-1].T,
@@ -185,12 +180,11 @@ def _gaussian_laws() -> list[dict]:
 
     def policy(arg: Any) -> sp.Expr:
         Dv = _as_column(arg, matrices)
-        e = sp.Matrix([1, -1, 0])
-        W = W_ref + e * Dv.T / 2
+        W = W_ref + e12(3) * Dv.T / 2
         total = sp.Integer(0)
         for s in (1, -1):
             g = mus[s] + Ls[s] * xi
-            y_w, y_l = (0, 1) if s > 0 else (1, 0)
+            y_w, y_l = answer_rows(s)
             gap = log_softmax(W, g, y_w) - log_softmax(W, g, y_l)  # log pi_W(y_w|x) - log pi_W(y_l|x)
             total += weights[s] * probability_positive(gap)
         return total
@@ -273,13 +267,10 @@ def _head_gradient(phi: sp.Expr, dim: int) -> tuple[sp.Matrix, sp.Matrix, sp.Mat
     r"""``(W, R, g, {s: grad})``: :math:`\nabla_W\phi(\beta\rho)` of a 2-way softmax head
     :math:`W` with reference :math:`R` and embedding :math:`g`, by SymPy differentiation, for the
     preferred answer first (:math:`s = +1`) or second (:math:`s = -1`)."""
-    from ._head import vector as head_vector
-
-    W, R, g = head("W", 2, dim), head("R", 2, dim), head_vector("g", dim)
+    W, R, g = head("W", 2, dim), head("R", 2, dim), vector("g", dim)
     grads = {}
     for s in (1, -1):
-        y_w, y_l = (0, 1) if s > 0 else (1, 0)
-        value = phi.subs(h, beta * log_ratio_difference(W, R, g, y_w, y_l))
+        value = phi.subs(h, beta * log_ratio_difference(W, R, g, *answer_rows(s)))
         grads[s] = sp.Matrix(2, dim, lambda i, c, value=value: sp.diff(value, W[i, c]))
     return W, R, g, grads
 
@@ -340,8 +331,6 @@ def _expect_exp_linear(expr: sp.Expr, g: sp.Matrix, mean: sp.Matrix, cov: sp.Mat
     coefs = [sp.diff(linear, x) for x in g]
     if any(c.has(*g) for c in coefs):
         raise ValueError(f"prefactor not affine in g: {linear}")
-    from ._traj import gaussian_mgf
-
     grad = gaussian_mgf_gradient(uvec, mean, cov)
     return l0 * gaussian_mgf(uvec, mean, cov) + sum(c * gi for c, gi in zip(coefs, grad))
 
@@ -371,8 +360,7 @@ def _t_step_bindings() -> tuple[dict, ...]:  # loss-independent: built once per 
         coefs = [sp.Symbol(f"a_{c}", real=True) for c in range(1, Kc + 1)]
         Dt = sum((cf * dv for cf, dv in zip(coefs, law["deltas"])), sp.zeros(dim, 1))
         W, R, g, grads = _head_gradient(phi, dim)
-        e = sp.Matrix([1, -1])
-        W_t = {W[i, c]: R[i, c] + (e * Dt.T / 2)[i, c] for i in range(2) for c in range(dim)}
+        W_t = {W[i, c]: R[i, c] + (e12(2) * Dt.T / 2)[i, c] for i in range(2) for c in range(dim)}
         total = sp.zeros(2, dim)
         for pb, mu_c, dv, s_b in zip(law["weights"], law["offsets"], law["deltas"], law["sigmas"]):
             for s in (1, -1):
@@ -392,31 +380,11 @@ def _t_step_bindings() -> tuple[dict, ...]:  # loss-independent: built once per 
     return tuple(out)
 
 
-# ------------------------------------------------------------------ the sign of phi'(0)
-
-def dphi_at_zero_sign(loss: Loss) -> int | None:
-    r"""The sign of :math:`\phi'(0)` (defaults bound): the loss's certified sign when the Loss API
-    has it, else SymPy's exact decision, else mpmath at 50 digits; ``None`` when undecidable."""
-    certified = getattr(loss, "dphi_at_zero_sign", None)
-    if certified is not None:
-        return int(certified)
-    value = loss.bind(loss.dphi_at_zero)
-    if value.is_zero:
-        return 0
-    if value.is_positive:
-        return 1
-    if value.is_negative:
-        return -1
-    if value.free_symbols:
-        return None
-    number = sp.N(value, 50)
-    return None if abs(number) < sp.Float(10) ** -45 else (1 if number > 0 else -1)
-
-
 #: The meaning of :math:`\Delta` (also of the family :math:`\Delta_k` of accuracy-subexponential).
 DIRECTION = r"is the preference direction $\Delta = (e_1 - e_2)^\top(W - W_{\mathrm{ref}})$ ($\Delta_k$: after $k$ population gradient steps)"
 
-#: Meanings of the display objects (shared with accuracy-subexponential: one meaning per symbol).
+#: Meanings of the display objects (shared with population-flow, priority and accuracy-subexponential,
+#: :func:`shared_notation`: one meaning per symbol).
 NOTATION: dict[Any, str] = {
     acc(Delta): r"is the reward accuracy $\Pr(h > 0 \mid b)$ of behaviour $b$ at preference direction $\Delta$, $h = \beta s\Delta^\top g$",
     pacc(Delta): r"is the policy accuracy $\Pr(\log\pi_W(y_w\mid x) > \log\pi_W(y_l\mid x) \mid b)$ of behaviour $b$ at $W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$",
@@ -424,7 +392,7 @@ NOTATION: dict[Any, str] = {
     w: r"is the reference head's logit-gap vector $w = (e_1 - e_2)^\top W_{\mathrm{ref}}$, so that $\log\pi_{W_{\mathrm{ref}}}(1\mid x) - \log\pi_{W_{\mathrm{ref}}}(2\mid x) = w^\top g$",
     (mu_p, mu_m): r"are the class means $\mathbb{E}[g\mid b, s = \pm 1]$ of behaviour $b$",
     (S_p, S_m): r"are the class covariances of behaviour $b$",
-    q: r"is the fraction of behaviour $b$'s pairs whose preferred answer is response $1$, before label flips",
+    q: POSITIVE_FRACTION_MEANING,
     mgf: r"is the moment generating function of $\Delta^\top g$ given behaviour $b$ and $s = +1$",
     u: r"is a real argument of the moment generating function",
     a[j]: r"is the coefficient of $\delta_j$ in the preference direction",
@@ -433,8 +401,8 @@ NOTATION: dict[Any, str] = {
     G[j, k]: r"is the Gram matrix $\langle\delta_j, \delta_k\rangle$ of the distinguishability vectors",
     sig[b]: r"is the per-coordinate noise standard deviation of behaviour $b$ ($\Sigma_b^\pm = \sigma_b^2 I$)",
     p[j]: r"is the mixture weight of behaviour $j$",
-    K: r"is the number of behaviours",
-    b: r"is a behaviour",
+    K: MEANINGS[K],
+    b: MEANINGS[b],
     Delta_1: r"is the preference direction after one population gradient step from $W_{\mathrm{ref}}$ ($\Delta_0 = 0$)",
     Delta_t: r"is the preference direction after $t$ population gradient steps",
     Delta_next: r"is the preference direction after $t + 1$ population gradient steps",
@@ -443,11 +411,17 @@ NOTATION: dict[Any, str] = {
 }
 
 
+def shared_notation(*keys: Any) -> dict[Any, str]:
+    """The meanings of ``keys``, objects of :data:`NOTATION` that population-flow, priority and
+    accuracy-subexponential print too (one meaning per object across the catalogue)."""
+    return {key: NOTATION[key] for key in keys}
+
+
 # ------------------------------------------------------------------ claims
 
 def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
     value = loss.bind(loss.dphi_at_zero)
-    sign = dphi_at_zero_sign(loss)
+    sign = int(loss.dphi_at_zero_sign)
     gaussian = Instances(LAW_LABEL, _gaussian_laws)
     accuracy = chain(
         "accuracy",
@@ -491,10 +465,9 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
     claims = [accuracy, policy, projection, span]
     notes = []
     first_label = "K = 1, 2, 3 in R^(K+1): Delta_1 = -eta (e_1 - e_2)^T E[grad_W phi] through a 2-way head, exact"
-    if sign is None or sign == 0:
-        why = ("is 0" if sign == 0 else "could not be decided")
+    if sign == 0:
         notes.append(
-            rf"Claims first step and one step are omitted: $\phi'(0) = {sp.latex(value)}$ {why}. "
+            rf"Claims first step and one step are omitted: $\phi'(0) = {sp.latex(value)}$ is 0. "
             r"With $\phi'(0) = 0$ the first population step from $W_{\mathrm{ref}}$ is $\Delta_1 = 0$, every margin "
             r"is $h = 0$, and the accuracy $\Pr(h > 0 \mid b)$ is $0$ under the strict convention (ties count as errors), "
             r"so no one-step accuracy formula is stated.")

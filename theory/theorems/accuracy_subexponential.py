@@ -56,9 +56,10 @@ import sympy as sp
 from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
 from ..losses import Loss
 from ..model import DIMENSION as d
+from ..model import vector
 from ..symbols import beta, eta, meanings, t
-from ._notation import loss_parameters
-from ._traj import MatrixNorm, bilinear, dot, norm, positive_part, vector
+from ._notation import STEP_INDEX_MEANING, TAIL_EXPONENT_MEANING, loss_parameters
+from ._traj import MatrixNorm, bilinear, dot, norm, positive_part
 from .accuracy_gaussian import (
     DIRECTION,
     Delta,
@@ -70,14 +71,13 @@ from .accuracy_gaussian import (
     _first_step_bindings,
     acc,
     b,
-    dphi_at_zero_sign,
     j,
     mu_m,
     mu_p,
     p,
     q,
+    shared_notation,
 )
-from .accuracy_gaussian import NOTATION as GAUSSIAN_NOTATION
 from .accuracy_gaussian import k as gk
 
 alpha = sp.Symbol(r"\alpha", positive=True)
@@ -225,20 +225,16 @@ def _one_step_bindings(loss: Loss) -> Callable[[], list[dict]]:
 
 # ------------------------------------------------------------------------ claims
 
-def smoothness(loss: Loss) -> sp.Expr:
-    r""":math:`L_2 = \sup_h|\phi''(h)|`, the loss's certified constant (``oo`` when :math:`\phi'` jumps)."""
-    certified = getattr(loss, "smoothness", None)
-    if certified is not None:
-        return sp.sympify(certified)
-    if loss.phi.has(sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside):
-        return sp.oo
-    return loss.sup_abs_d2phi
+def _has_t_steps(loss: Loss) -> bool:
+    r"""Whether claims t steps, growth and remainder hold for ``loss``: they need a first step
+    (:math:`\phi'(0) \ne 0`) and a finite :math:`L_2` (:attr:`~prefdyn.theory.losses.Loss.smoothness`)."""
+    return bool(loss.smoothness.is_finite) and loss.dphi_at_zero_sign != 0
 
 
 def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
     value = loss.bind(loss.dphi_at_zero)
-    sign = dphi_at_zero_sign(loss)
-    L2 = smoothness(loss)
+    sign = int(loss.dphi_at_zero_sign)
+    L2 = loss.smoothness
     law = Instances(TWO_POINT, _two_point_laws)
     scale = K_b * MatrixNorm(Delta)
     x_p, x_m = positive_part(bilinear(Delta, mu_p)), positive_part(-bilinear(Delta, mu_m))
@@ -259,9 +255,8 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
         domain=DOMAIN,
     )
     claims, notes = [main], []
-    if sign is None or sign == 0:
-        why = "is 0" if sign == 0 else "could not be decided"
-        notes.append(rf"Claims one step and t steps are omitted: $\phi'(0) = {sp.latex(value)}$ {why}, so the first "
+    if sign == 0:
+        notes.append(rf"Claims one step and t steps are omitted: $\phi'(0) = {sp.latex(value)}$ is 0, so the first "
                      r"population step from $W_{\mathrm{ref}}$ is $\Delta_1 = 0$ and the bound at $\Delta_1$ is not defined.")
     else:
         jj, kk = sp.symbols("j k", positive=True, integer=True)
@@ -290,7 +285,7 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
         if sign > 0:
             notes.append(rf"For this loss $\phi'(0) = {sp.latex(value)} > 0$: the first population step points along "
                          r"$-\sum_j p_j\delta_j$, and the one-step bound is stated for that direction.")
-    if L2.is_finite and sign not in (None, 0):
+    if _has_t_steps(loss):
         scale_t = K_b * (1 + R_t)
         theta_p = bilinear(v, mu_p) / MatrixNorm(v) - R_t * MatrixNorm(mu_p)
         theta_m = -bilinear(v, mu_m) / MatrixNorm(v) - R_t * MatrixNorm(mu_m)
@@ -340,7 +335,7 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
             domain=ITERATE_DOMAIN,
         )
         claims += [t_steps, growth, remainder]
-    elif sign not in (None, 0):
+    elif sign != 0:
         notes.append(r"Claims t steps, growth and remainder are omitted: they need $L_2 = \sup_h|\phi''(h)| < \infty$ "
                      rf"($|\phi'(h) - \phi'(0)| \le L_2|h|$), and here $L_2 = {sp.latex(L2)}$ ($\phi'$ jumps).")
     return claims, notes
@@ -349,27 +344,25 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
 def build(loss: Loss) -> Theorem:
     claims, notes = _claims(loss)
     value = loss.bind(loss.dphi_at_zero)
-    L2 = smoothness(loss)
-    labels = {c.label for c in claims}
     notation: dict[Any, str] = {
         **meanings(beta, eta),
         **loss_parameters(loss),
-        **{key: GAUSSIAN_NOTATION[key] for key in (acc(Delta), Delta, (mu_p, mu_m), q, p[j], G[j, gk], K, b, Delta_1, Delta_t)},
+        **shared_notation(acc(Delta), Delta, (mu_p, mu_m), q, p[j], G[j, gk], K, b, Delta_1, Delta_t),
         Dk[k]: DIRECTION,
-        alpha: r"is the tail exponent of the $\psi_\alpha$ condition ($\alpha$-subexponential tails)",
+        alpha: TAIL_EXPONENT_MEANING,
         K_b: r"is the $\psi_\alpha$ scale of behaviour $b$: $\|u^\top(g - \mu_b^\pm)\|_{\psi_\alpha} \le K_b\|u\|$ for every $u$",
         pr_p: r"is the probability that the margin is not positive, given behaviour $b$ and $s = +1$",
         pr_m: r"is the probability that the margin is not positive, given behaviour $b$ and $s = -1$",
         (T_p(_x), T_m(_x)): r"are the tail functions $\Pr(|X_b^\pm| \ge x)$ of the projected deviations $X_b^\pm = \Delta^\top(g - \mu_b^\pm)$ given $(b, \pm)$, at $x \ge 0$",
         (M_p(_y), M_m(_y)): r"are the Orlicz moments $\mathbb{E}\,e^{(|X_b^\pm|/y)^\alpha}$ of the same deviations, at $y > 0$",
     }
-    if "t steps" in labels:
+    if _has_t_steps(loss):
         notation.update({
             v: rf"is the first population step $v = \Delta_1 = 2\eta\beta(-\phi'(0))\,\mathbb{{E}}[sg]$ from $W_{{\mathrm{{ref}}}}$ (here $\phi'(0) = {sp.latex(value)}$)",
-            eps: rf"is $\varepsilon = 2\eta\beta^2L_2\lambda_{{\max}}(\mathbb{{E}}[gg^\top])$ with $L_2 = \sup_h|\phi''(h)|$ (here $L_2 = {sp.latex(L2)}$)",
+            eps: rf"is $\varepsilon = 2\eta\beta^2L_2\lambda_{{\max}}(\mathbb{{E}}[gg^\top])$ with $L_2 = \sup_h|\phi''(h)|$ (here $L_2 = {sp.latex(loss.smoothness)}$)",
             R_t: r"is the relative remainder $R_t = ((1+\varepsilon)^t - 1 - t\varepsilon)/(t\varepsilon)$ ($R_1 = 0$)",
             **meanings(t),
-            k: r"indexes the GD steps",
+            k: STEP_INDEX_MEANING,
         })
     return Theorem(
         id="accuracy-subexponential",

@@ -37,9 +37,10 @@ import sympy as sp
 from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
 from ..functions import indicator
 from ..losses import Loss
+from ..model import vector
 from ..symbols import beta, eta, h, meanings
-from ._head import head, log_ratio_difference, log_softmax, softmax, vector
-from ._notation import loss_parameters
+from ._head import head, log_ratio_difference, log_softmax, softmax
+from ._notation import MEANINGS, loss_derivative, loss_parameters, phi_generic, phi_prime
 
 #: (V, d, y_w, y_l, y) of the concrete heads (0-based rows): y = y_w, y outside the pair, y = y_l.
 INSTANCES = ((2, 1, 0, 1, 0), (3, 2, 0, 2, 1), (3, 2, 0, 2, 2), (4, 2, 3, 1, 3))
@@ -50,7 +51,6 @@ i, j = sp.symbols("i j", integer=True, positive=True)
 V, d = sp.symbols("V d", integer=True, positive=True)
 y, y_w, y_l = sp.symbols("y y_w y_l", integer=True, positive=True)
 h_u = sp.Symbol("h_u", real=True)
-phi_prime = sp.Function(r"\phi'")
 grad_phi = sp.IndexedBase(r"[\nabla_W\phi(h_u)]")
 score = sp.IndexedBase(r"[\nabla_W\log\pi_W(y\mid x_o)]")
 pi_o = sp.IndexedBase(r"\pi^{o}")
@@ -72,7 +72,6 @@ CURVATURE = (beta * phi_prime(h_u) * KERNEL) ** 2
 
 _t = sp.Symbol("t", real=True)
 _c = sp.Symbol("c", real=True)  # phi'(h_u) of the generic instances
-_phi = sp.Function("phi")
 
 
 def _binding(V_: int, d_: int, w: int, l: int, target: int, loss: Loss | None) -> dict:
@@ -83,13 +82,13 @@ def _binding(V_: int, d_: int, w: int, l: int, target: int, loss: Loss | None) -
     go, gu = vector("o", d_), vector("u", d_)
     rho = log_ratio_difference(W, R, gu, w, l)
     if loss is None:
-        G = sp.Matrix(V_, d_, lambda r, s: sp.diff(_phi(beta * rho), W[r, s]).replace(
+        G = sp.Matrix(V_, d_, lambda r, s: sp.diff(phi_generic(beta * rho), W[r, s]).replace(
             lambda e: isinstance(e, sp.Subs), lambda e: _c))
         derivative, margin = (lambda x: _c), sp.Integer(0)
     else:
-        phi, dphi = loss.bind(loss.phi), loss.bind(loss.dphi)
+        phi = loss.bind(loss.phi)
         G = sp.Matrix(V_, d_, lambda r, s: sp.diff(phi.subs(h, beta * rho), W[r, s]))
-        derivative, margin = (lambda x: dphi.subs(h, x)), beta * rho
+        derivative, margin = loss_derivative(loss), beta * rho
     f = log_softmax(W - _t * G, go, target)
     logits = (W - _t * G) * go
     velocity = [sp.diff(z, _t) for z in logits]
@@ -232,7 +231,7 @@ def build(loss: Loss) -> Theorem:
             y: r"is any answer (a row of $W$)",
             (y_w, y_l): r"are the preferred and the rejected answer",
             h_u: r"is the margin $h_u = \beta\rho_u$ of the trained pair",
-            phi_prime(h): r"is the derivative of the loss at the margin",
+            phi_prime(h): MEANINGS[phi_prime(h)],
         },
         provenance=(r"The first-order form is the last-layer case of the $A\cdot K\cdot G$ decomposition of Ren \& Sutherland "
                     r"(2024, Learning Dynamics of LLM Finetuning), with the softmax head of Im \& Li (2024); the exact "

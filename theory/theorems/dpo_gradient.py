@@ -21,9 +21,10 @@ import sympy as sp
 from ..framework import Assumption, Atom, Instances, Theorem, chain
 from ..functions import indicator
 from ..losses import Loss
+from ..model import vector
 from ..symbols import beta, h, meanings, rho
-from ._head import head, log_ratio_difference, log_softmax, softmax, vector
-from ._notation import loss_parameters
+from ._head import head, log_ratio_difference, log_softmax, softmax
+from ._notation import MEANINGS, generic_derivative, loss_parameters, phi_generic, phi_prime
 
 #: (V, d, y_w, y_l) of the concrete heads the derivation is instantiated on (0-based rows).
 INSTANCES = ((2, 1, 0, 1), (3, 2, 0, 2), (4, 2, 3, 1))
@@ -33,8 +34,6 @@ i, j = sp.symbols("i j", integer=True, positive=True)
 y_w, y_l = sp.symbols("y_w y_l", integer=True, positive=True)
 g = sp.IndexedBase("g")
 pi = sp.IndexedBase(r"\pi")
-phi = sp.Function(r"phi")
-phi_prime = sp.Function(r"\phi'")
 d_phi = Atom(r"\frac{\partial \phi(h)}{\partial W_{ij}}")
 d_rho = Atom(r"\frac{\partial \rho}{\partial W_{ij}}")
 d_log_w = Atom(r"\frac{\partial \log\pi_W(y_w\mid x)}{\partial W_{ij}}")
@@ -55,12 +54,12 @@ def _bindings(loss: Loss) -> Instances:
             r = log_ratio_difference(W, R, gv, w, l)
             for a, b in itertools.product(range(V), range(d)):
                 out.append({
-                    d_phi: sp.diff(phi(beta * r), W[a, b]),
+                    d_phi: sp.diff(phi_generic(beta * r), W[a, b]),
                     d_phi_loss: sp.diff(phi_loss.subs(h, beta * r), W[a, b]),
                     d_rho: sp.diff(r, W[a, b]),
                     d_log_w: sp.diff(log_softmax(W, gv, w), W[a, b]),
                     d_log_l: sp.diff(log_softmax(W, gv, l), W[a, b]),
-                    phi_prime: lambda x: sp.Subs(sp.Derivative(phi(h), h), h, x).doit(),
+                    phi_prime: generic_derivative,
                     h: beta * r,
                     i: a + 1, j: b + 1, y_w: w + 1, y_l: l + 1,
                     g: lambda k, gv=gv: gv[int(k) - 1],
@@ -68,7 +67,7 @@ def _bindings(loss: Loss) -> Instances:
                 })
         return out
 
-    return Instances(LABEL, build, generic=(phi,))
+    return Instances(LABEL, build, generic=(phi_generic,))
 
 
 def loss_atom(loss: Loss) -> Atom:
@@ -121,7 +120,7 @@ def build(loss: Loss) -> Theorem:
             (y_w, y_l): r"are the preferred and the rejected answer",
             g[j]: r"is coordinate $j$ of the embedding $g$",
             pi[i]: r"is $\pi_W(i \mid x)$, the softmax probability of answer $i$",
-            phi_prime(h): r"is the derivative of the loss at the margin",
+            phi_prime(h): MEANINGS[phi_prime(h)],
         },
         provenance=r"Im \& Li (2024), Sec.~3, for DPO; the general-$\phi$ form and the check on concrete $V$-way heads are prefdyn's.",
     )

@@ -37,18 +37,25 @@ from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
 from ..functions import sigmoid, to_elementary
 from ..losses import Loss
 from ..symbols import beta, eta, h, meanings
-from ._notation import loss_parameters
+from ._notation import (
+    MEANINGS,
+    K,
+    Omega,
+    b,
+    generic_derivative,
+    loss_derivative,
+    loss_parameters,
+    p,
+    phi_generic,
+    phi_prime,
+)
+from ._notation import b_prime as bp
+from ._traj import dot, value_and_gradient
 
 # --------------------------------------------------------------------------- display objects
 
 ell = sp.Symbol(r"\ell", integer=True, positive=True)  # coordinate of a vector in R^d
-b = sp.Symbol("b", integer=True, positive=True)
-bp = sp.Symbol("b'", integer=True, positive=True)
-K = sp.Symbol("K", integer=True, positive=True)
 kappa = sp.Symbol(r"\kappa", positive=True)
-p = sp.IndexedBase("p")
-Omega = sp.IndexedBase(r"\Omega")
-phi_prime = sp.Function(r"\phi'")
 omega = sp.Function(r"\omega")
 step_flip = sp.IndexedBase(r"\Delta^{\mathrm{flip}}")
 step_align = sp.IndexedBase(r"\Delta^{\mathrm{align}}")
@@ -61,21 +68,9 @@ margin_star = Atom(r"\bar h^{\star}_b(\Delta^\star)")
 margin_align = Atom(r"\bar h_b(\Delta^{\mathrm{align}})")
 margin_zero = Atom(r"\bar h_b(0)")
 
-#: generic :math:`\phi` of the loss-free instances (left abstract: the identity holds for every :math:`\phi`)
-phi_generic = sp.Function("phi")
-
 # --------------------------------------------------------------------------- the loss
 
 Derivative = Callable[[sp.Expr], sp.Expr]
-
-
-def _derivative(loss: Loss) -> Derivative:
-    dphi = loss.bind(loss.dphi)
-    return lambda x: dphi.subs(h, x)
-
-
-def _generic_derivative(x: sp.Expr) -> sp.Expr:
-    return sp.Subs(sp.Derivative(phi_generic(h), h), h, x).doit()
 
 
 def _numeric(expr: sp.Expr) -> mpmath.mpf:
@@ -93,7 +88,7 @@ def omega_vanishes(loss: Loss) -> tuple[bool, sp.Expr | None]:
     r"""``(True, None)`` when :math:`\phi'(h) + \phi'(-h) = 2\phi'(0)` for every :math:`h` (exact
     simplification, else 50-digit evaluation at seven margins), else ``(False, h_0)`` with a
     margin :math:`h_0` where :math:`\omega(h_0) \neq 0`."""
-    dphi = _derivative(loss)
+    dphi = loss_derivative(loss)
     w = 2 * dphi(sp.Integer(0)) - dphi(h) - dphi(-h)
     if not w.has(sp.Piecewise):
         try:
@@ -108,18 +103,6 @@ def omega_vanishes(loss: Loss) -> tuple[bool, sp.Expr | None]:
 
 
 # --------------------------------------------------------------------------- finite laws
-
-
-def _dot(u: Sequence[sp.Expr], v: Sequence[sp.Expr]) -> sp.Expr:
-    return sp.Add(*(a * c for a, c in zip(u, v)))
-
-
-def _gradient(loss_of: Callable[[list[sp.Expr]], sp.Expr], d: int, at: Sequence[sp.Expr]) -> list[sp.Expr]:
-    r""":math:`\nabla_\Delta L` at ``at`` by SymPy differentiation of the exact population loss."""
-    D = sp.symbols(f"_D1:{d + 1}", real=True)
-    value = loss_of(list(D))
-    point = dict(zip(D, at))
-    return [sp.diff(value, x).subs(point) for x in D]
 
 
 #: Stationary laws of :math:`x = sg` for claim ``ratio``: atoms (columns), a positive null vector
@@ -148,7 +131,7 @@ def _ratio_binding(phi: Callable[[sp.Expr], sp.Expr], dphi: Derivative, law: tup
     slope = lambda x: value(dphi(x))
     X = [[sp.Integer(c) for c in x] for x in atoms]
     star = [c / beta for c in scaled]  # Delta^star
-    margins = [beta * _dot(x, star) for x in X]  # h_k = beta x_k^T Delta^star (numbers)
+    margins = [beta * dot(x, star) for x in X]  # h_k = beta x_k^T Delta^star (numbers)
     raw = [n / slope(hk) for n, hk in zip(null, margins)]
     total = sp.Add(*raw)
     w = [r / total for r in raw]  # sum_k w_k phi'(h_k) x_k = (sum_k n_k x_k) / total = 0
@@ -156,11 +139,11 @@ def _ratio_binding(phi: Callable[[sp.Expr], sp.Expr], dphi: Derivative, law: tup
     def E(f: Callable[[sp.Expr], sp.Expr]) -> list[sp.Expr]:
         return [sp.Add(*(wk * f(hk) * x[c] for wk, hk, x in zip(w, margins, X))) for c in range(d)]
 
-    loss = lambda D: sp.Add(*(wk * phi(beta * _dot(D, x)) for wk, x in zip(w, X)))
-    flipped = lambda D: sp.Add(*(wk * phi(-beta * _dot(D, x)) for wk, x in zip(w, X)))
+    loss = lambda D: sp.Add(*(wk * phi(beta * dot(D, x)) for wk, x in zip(w, X)))
+    flipped = lambda D: sp.Add(*(wk * phi(-beta * dot(D, x)) for wk, x in zip(w, X)))
     zero = [sp.Integer(0)] * d
-    flip = [-2 * eta * value(g) for g in _gradient(flipped, d, star)]
-    align = [-2 * eta * value(g) for g in _gradient(loss, d, zero)]
+    flip = [-2 * eta * value(g) for g in value_and_gradient(flipped, star)[1]]
+    align = [-2 * eta * value(g) for g in value_and_gradient(loss, zero)[1]]
     dphi0 = slope(sp.Integer(0))
     omega_of = lambda x: 2 * dphi0 - slope(x) - slope(-x)
     vectors = {
@@ -174,9 +157,9 @@ def _ratio_binding(phi: Callable[[sp.Expr], sp.Expr], dphi: Derivative, law: tup
 
 def _ratio_instances(loss: Loss, generic: bool) -> Instances:
     phi_loss = loss.bind(loss.phi)
-    cases: list[tuple[Callable, Derivative, bool]] = [(lambda x: phi_loss.subs(h, x), _derivative(loss), True)]
+    cases: list[tuple[Callable, Derivative, bool]] = [(lambda x: phi_loss.subs(h, x), loss_derivative(loss), True)]
     if generic:
-        cases.insert(0, (phi_generic, _generic_derivative, False))
+        cases.insert(0, (phi_generic, generic_derivative, False))
 
     def build() -> list[dict]:
         return [_ratio_binding(phi, dphi, law, c, numeric)
@@ -198,7 +181,7 @@ KAPPA_DIRECTION = (1, 1, 0, 0)
 def _kappa_margin(loss: Loss) -> sp.Expr:
     r"""A margin :math:`u > 0` whose stationary flip rate :math:`\epsilon = \phi'(u)/(2\phi'(0))`
     lies in :math:`(0, \tfrac12)` (a valid law)."""
-    dphi = _derivative(loss)
+    dphi = loss_derivative(loss)
     for u in (sp.Integer(1), sp.Rational(1, 4), sp.Rational(1, 16)):
         eps = _numeric(dphi(u) / (dphi(u) + dphi(-u)))
         if 0 < eps < mpmath.mpf(1) / 2:
@@ -207,7 +190,7 @@ def _kappa_margin(loss: Loss) -> sp.Expr:
 
 
 def _kappa_instances(loss: Loss) -> Instances:
-    phi_loss, dphi = loss.bind(loss.phi), _derivative(loss)
+    phi_loss, dphi = loss.bind(loss.phi), loss_derivative(loss)
     k, p1 = sp.Symbol("k", positive=True), sp.Symbol("p_1", positive=True)
     weights = (p1, 1 - p1)
 
@@ -224,16 +207,16 @@ def _kappa_instances(loss: Loss) -> Instances:
         star = [u * e / (beta * k) for e in KAPPA_DIRECTION]
 
         def population(scale: sp.Expr, sign: int) -> Callable[[list[sp.Expr]], sp.Expr]:
-            return lambda D: sp.Add(*(pr * phi_loss.subs(h, sign * beta * s * scale * _dot(D, g)) for pr, _, s, g in atoms))
+            return lambda D: sp.Add(*(pr * phi_loss.subs(h, sign * beta * s * scale * dot(D, g)) for pr, _, s, g in atoms))
 
         def mean_margin(c: int, scale: sp.Expr, D: Sequence[sp.Expr]) -> sp.Expr:
-            return sp.Add(*(pr * beta * s * scale * _dot(D, g) for pr, cc, s, g in atoms if cc == c)) / weights[c]
+            return sp.Add(*(pr * beta * s * scale * dot(D, g) for pr, cc, s, g in atoms if cc == c)) / weights[c]
 
         def signed_mean(c: int) -> list[sp.Expr]:
             return [sp.Add(*(pr * s * g[x] for pr, cc, s, g in atoms if cc == c)) / weights[c] for x in range(d)]
 
-        flip = [-2 * eta * g for g in _gradient(population(k, -1), d, star)]
-        align = [-2 * eta * g for g in _gradient(population(1, 1), d, [0] * d)]
+        flip = [-2 * eta * g for g in value_and_gradient(population(k, -1), star)[1]]
+        align = [-2 * eta * g for g in value_and_gradient(population(1, 1), [0] * d)[1]]
         after = [a + f for a, f in zip(star, flip)]
         means = [signed_mean(c) for c in range(len(KAPPA_BEHAVIOURS))]
         out = []
@@ -243,7 +226,7 @@ def _kappa_instances(loss: Loss) -> Instances:
                 margin_align: mean_margin(c, 1, align), margin_zero: mean_margin(c, 1, [0] * d),
                 kappa: k, K: len(KAPPA_BEHAVIOURS), b: c + 1,
                 p: lambda x: weights[int(x) - 1],
-                Omega: lambda x, y: _dot(means[int(x) - 1], means[int(y) - 1]),
+                Omega: lambda x, y: dot(means[int(x) - 1], means[int(y) - 1]),
             })
         return out
 
@@ -288,7 +271,7 @@ def _symmetry_reason(dphi: sp.Expr) -> str:
 
 
 def _symmetry(loss: Loss) -> Claim:
-    dphi = _derivative(loss)
+    dphi = loss_derivative(loss)
     instances = Instances(f"{loss.name}, every real $h$", lambda: [{phi_prime: dphi}])
     return chain(
         "symmetry", phi_prime(h) + phi_prime(-h),
@@ -302,7 +285,7 @@ def _symmetry(loss: Loss) -> Claim:
 
 
 def _omega_claim(loss: Loss) -> Claim:
-    dphi = _derivative(loss)
+    dphi = loss_derivative(loss)
     explicit = 2 * dphi(sp.Integer(0)) - dphi(h) - dphi(-h)
     if explicit.has(sp.Piecewise):  # one Piecewise; its last branch as "otherwise" (checked below)
         explicit = sp.simplify(sp.piecewise_fold(explicit))
@@ -340,7 +323,7 @@ def _kappa(loss: Loss) -> Claim:
 
 def build(loss: Loss) -> Theorem:
     symmetric, witness = omega_vanishes(loss)
-    dphi = _derivative(loss)
+    dphi = loss_derivative(loss)
     dphi0 = loss.bind(loss.dphi_at_zero)
     claims = [_ratio(loss, symmetric)]
     notes: list[str] = []
@@ -388,17 +371,17 @@ def build(loss: Loss) -> Theorem:
         m_bar[ell]: r"is $\bar m = \mathbb{E}[s g]$",
         (E_flip[ell], E_dphi[ell]): r"are expectations under the law of $(s, g)$ with $h = \beta s\Delta^{\star\top}g$",
         E_omega[ell]: r"is the same with $\omega(h) = 2\phi'(0) - \phi'(h) - \phi'(-h)$",
-        phi_prime(h): r"is the derivative of the loss at the margin",
+        phi_prime(h): MEANINGS[phi_prime(h)],
     }
     if symmetric:
         notation.update({
             (margin_flip, margin_star): r"are the mean margins $\mathbb{E}[h\mid b]$ of behaviour $b$ under the law at the flip, after the first flipped step and at $\Delta^\star$",
             (margin_align, margin_zero): r"are the mean margins of behaviour $b$ under the law of the alignment phase, after its first step and at $\Delta = 0$",
             kappa: r"is the factor by which the signed class means grew between the alignment phase and the flip",
-            p[b]: r"is the mixture weight of behaviour $b$",
-            Omega[bp, b]: r"is the Gram matrix $\Omega_{b'b} = \langle m_{b'}, m_b\rangle$ of the signed class means $m_b = \mathbb{E}[s g \mid b] = (1 - 2\epsilon_b)(q_b\mu_b^+ - (1 - q_b)\mu_b^-)$",
-            K: r"is the number of behaviours",
-            b: r"is a behaviour",
+            p[b]: MEANINGS[p[b]],
+            Omega[bp, b]: MEANINGS[Omega[bp, b]],
+            K: MEANINGS[K],
+            b: MEANINGS[b],
         })
     else:
         notation[omega(h)] = r"is $2\phi'(0) - \phi'(h) - \phi'(-h)$, the asymmetry of $\phi'$ about $\phi'(0)$"

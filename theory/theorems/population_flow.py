@@ -51,36 +51,34 @@ How the claims are checked (every display realised, :mod:`prefdyn.theory.framewo
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import mpmath
 import sympy as sp
 
 from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
-from ..functions import sigmoid, to_elementary
+from ..functions import Phi, sigmoid, to_elementary
 from ..losses import Loss
-from ..model import DIMENSION, FiniteLaw
+from ..model import DIMENSION, FiniteLaw, vector
 from ..printing import tex
 from ..symbols import beta, eta, h, meanings
-from ._head import head, log_ratio_difference
-from ._notation import loss_parameters
+from ._head import answer_rows, e12, head, log_ratio_difference
+from ._notation import generic_derivative, loss_parameters, phi_generic
 from ._traj import (
     PROBIT_ERROR_A,
     PROBIT_ERROR_B,
     PROBIT_LAMBDA,
-    Phi,
     dot,
     gaussian_mgf,
     gaussian_mgf_gradient,
     normal_pdf,
-        vector,
 )
+from .accuracy_gaussian import Delta, Delta_next, Delta_t, mu_m, mu_p, q, shared_notation
+from .accuracy_gaussian import S_m as Sigma_m
+from .accuracy_gaussian import S_p as Sigma_p
 
+# Delta, mu_b^pm, Sigma_b^pm, q_b, Delta_t, Delta_{t+1}: accuracy-gaussian's objects and meanings
 d = DIMENSION
-# the objects accuracy-gaussian prints too (same symbols, same meanings: see :func:`shared_notation`)
-Delta = sp.MatrixSymbol(r"\Delta", d, 1)
-mu_p, mu_m = sp.MatrixSymbol(r"\mu_b^+", d, 1), sp.MatrixSymbol(r"\mu_b^-", d, 1)
-Sigma_p, Sigma_m = sp.MatrixSymbol(r"\Sigma_b^+", d, d), sp.MatrixSymbol(r"\Sigma_b^-", d, d)
-q = sp.Symbol("q_b", positive=True)
 A, B = sp.Function("A"), sp.Function("B")
 nu, r = sp.Symbol(r"\nu", real=True), sp.Symbol("r", positive=True)
 nu_p, nu_m = Atom(r"\nu_b^{+}"), Atom(r"\nu_b^{-}")
@@ -93,7 +91,6 @@ E_g_m = sp.MatrixSymbol(r"\mathbb{E}[-\phi'(h)\,g \mid b, -]", d, 1)
 E_dev_p = sp.MatrixSymbol(r"\mathbb{E}[-\phi'(h)\,(g - \mu_b^+) \mid b, +]", d, 1)
 E_dev_m = sp.MatrixSymbol(r"\mathbb{E}[-\phi'(h)\,(g - \mu_b^-) \mid b, -]", d, 1)
 E_sg = sp.MatrixSymbol(r"\mathbb{E}[-\phi'(h)\,s\,g]", d, 1)
-Delta_t, Delta_next = sp.MatrixSymbol(r"\Delta_t", d, 1), sp.MatrixSymbol(r"\Delta_{t+1}", d, 1)
 
 # plain symbols with LaTeX names (abstract like atoms; they sort before products when printed)
 A_nr, B_nr = sp.Symbol(r"A(\nu, r)", real=True), sp.Symbol(r"B(\nu, r)", real=True)
@@ -137,38 +134,6 @@ AB_MEANING = (r"are $A(\nu, r) = \mathbb{E}[-\phi'(\beta z)]$ and $B(\nu, r) = \
               r"(Gaussian integration by parts), and $B$ keeps the point mass of $\phi''$ at a kink of $\phi$")
 NU_R_MEANING = r"are the mean and standard deviation of $z \sim N(\nu, r^2)$"
 DIMENSION_MEANING = r"is the embedding dimension, $g \in \mathbb{R}^d$"
-
-#: Fallback meanings (by printed keys) of the objects shared with accuracy-gaussian; its NOTATION
-#: wins when it has the key.
-_SHARED_FALLBACK = {
-    (r"\Delta",): r"is the preference direction $\Delta = (e_1 - e_2)^\top(W - W_{\mathrm{ref}})$ ($\Delta_k$: after $k$ population gradient steps)",
-    ("q_{b}",): r"is the positive fraction $\Pr(s = +1 \mid b)$ of behaviour $b$",
-    (r"\mu_b^+", r"\mu_b^-"): r"are the class means $\mathbb{E}[g\mid b, s = \pm 1]$ of behaviour $b$",
-    (r"\Sigma_b^+", r"\Sigma_b^-"): r"are the class covariances of behaviour $b$",
-    (r"\Delta_t",): r"is the preference direction after $t$ population gradient steps",
-    (r"\Delta_{t+1}",): r"is the preference direction after $t + 1$ population gradient steps",
-    (r"\operatorname{Acc}_b{\left(\Delta \right)}",): r"is the reward accuracy $\Pr(h > 0 \mid b)$ of behaviour $b$ at preference direction $\Delta$, $h = \beta s\Delta^\top g$",
-    (r"\delta_b",): r"is the distinguishability vector $\mu_b^+ - \mu_b^-$ of behaviour $b$",
-    ("a_{j}",): r"is the coefficient of $\delta_j$ in the preference direction",
-    ("G_{jk}",): r"is the Gram matrix $\langle\delta_j, \delta_k\rangle$ of the distinguishability vectors",
-    (r"\sigma_{b}",): r"is the per-coordinate noise standard deviation of behaviour $b$ ($\Sigma_b^\pm = \sigma_b^2 I$)",
-    ("p_{j}",): r"is the mixture weight of behaviour $j$",
-    ("K",): r"is the number of behaviours",
-    ("b",): r"is a behaviour",
-}
-
-
-def shared_notation(*keys: object) -> dict:
-    """The meanings accuracy-gaussian gives ``keys`` (one meaning per symbol across the catalogue);
-    its current ``NOTATION`` first, :data:`_SHARED_FALLBACK` otherwise."""
-    from . import accuracy_gaussian
-
-    def printed(key: object) -> tuple[str, ...]:
-        return tuple(tex(k) for k in (key if isinstance(key, tuple) else (key,)))
-
-    theirs = {printed(key): meaning for key, meaning in getattr(accuracy_gaussian, "NOTATION", {}).items()}
-    return {key: theirs.get(printed(key), _SHARED_FALLBACK[printed(key)]) for key in keys}
-
 
 # --------------------------------------------------------------------------- Gaussian expectations
 
@@ -286,7 +251,6 @@ def _recursion_instances() -> Instances:
     flips, symmetric noise; :class:`~prefdyn.theory.model.FiniteLaw`), for a generic :math:`\phi`:
     :math:`W_{t+1} = W_t - \eta\nabla_W\mathbb E\phi(h)` by SymPy differentiation, and
     :math:`\Delta = ((e_1 - e_2)^\top(W - W_{\rm ref}))^\top`."""
-    phi = sp.Function("phi")
 
     def build() -> list[dict]:
         out = []
@@ -294,87 +258,85 @@ def _recursion_instances() -> Instances:
             law = FiniteLaw(2, dim)
             W, R = head("W", V, dim), head("R", V, dim)
             D = vector("D", dim)
-            e = sp.zeros(V, 1)
-            e[0], e[1] = 1, -1
+            e = e12(V)
             W_t = R + e * D.T / 2
             margins = []  # (probability, sign, embedding, h as a function of W)
             for atom in law.atoms():
-                w, l = (0, 1) if atom.sign > 0 else (1, 0)
                 margins.append((atom.probability, atom.sign, atom.embedding,
-                                beta * log_ratio_difference(W, R, atom.embedding, w, l)))
-            loss_value = sum(p * phi(hW) for p, _, _, hW in margins)
+                                beta * log_ratio_difference(W, R, atom.embedding, *answer_rows(atom.sign))))
+            loss_value = sum(p * phi_generic(hW) for p, _, _, hW in margins)
             at_t = dict(zip(W, W_t))
             grad = sp.Matrix([[sp.diff(loss_value, W[i, j]).xreplace(at_t) for j in range(dim)] for i in range(V)])
             W_next = W_t - eta * grad
             expected = sp.zeros(dim, 1)
             for p, s, g, hW in margins:
                 h_t = hW.xreplace(at_t)
-                expected += p * (-sp.Subs(sp.Derivative(phi(h), h), h, h_t).doit()) * s * g
+                expected += p * (-generic_derivative(h_t)) * s * g
             out.append({
                 Delta_t: (e.T * (W_t - R)).T, Delta_next: (e.T * (W_next - R)).T, E_sg: expected,
             })
         return out
 
     return Instances("V, d = 2, 2; 3, 2; finite law with K = 2, label flips; generic phi", build,
-                     generic=(phi,))
+                     generic=(phi_generic,))
 
 
-def _gaussian_identity(kind: str) -> Instances:
-    r""":math:`\mathbb E\,\Phi(a + bY)` and :math:`\mathbb E\,\lambda\varphi(a + bY)` for
-    :math:`Y \sim N(0, 1)`, :math:`a = \mp\lambda\beta\nu`, :math:`b = \mp\lambda\beta r`, by exact
-    integration: the inner :math:`\int\varphi(u + by)\varphi(y)\,dy` by the Gaussian integral
-    :math:`\int e^{-\alpha y^2 + \gamma y}dy = \sqrt{\pi/\alpha}\,e^{\gamma^2/(4\alpha)}`, the outer
-    :math:`\int_{-\infty}^a du` (Fubini, :math:`\Phi(x) = \int_{-\infty}^x\varphi`) by SymPy;
-    :math:`A(\nu, r)`, :math:`B(\nu, r)` any real number (the step does not use their values)."""
-    u, y, b_sym = sp.Symbol("u", real=True), sp.Symbol("y", real=True), sp.Symbol("b", real=True)
-    s = sp.Symbol("s", positive=True)
-    n0 = sp.Symbol("nu_0", real=True)
-
-    def inner(a: sp.Expr, b: sp.Expr) -> sp.Expr:
-        poly = sp.Poly(sp.expand(-(a + b * y) ** 2 / 2 - y**2 / 2), y)
-        alpha, gamma, const = -poly.coeff_monomial(y**2), poly.coeff_monomial(y), poly.coeff_monomial(1)
-        return sp.sqrt(sp.pi / alpha) * sp.exp(sp.cancel(gamma**2 / (4 * alpha) + const)) / (2 * sp.pi)
-
-    def build() -> list[dict]:
-        b = PROBIT_LAMBDA * beta * r
-        if kind == "A":
-            density = inner(u, b_sym).subs(b_sym, sp.sqrt(s**2 - 1))  # varphi(u/s)/s, s^2 = 1 + b^2
-            value = sp.integrate(density, (u, -sp.oo, -PROBIT_LAMBDA * beta * n0)).rewrite(sp.erf)
-            value = sp.expand(value.subs(s, sp.sqrt(1 + b**2)))
-            return [{A_nr: sp.Symbol("A_0", real=True), E_Phi: value, lam: PROBIT_LAMBDA, nu: n0}]
-        value = PROBIT_LAMBDA * inner(PROBIT_LAMBDA * beta * n0, b)
-        return [{B_nr: sp.Symbol("B_0", real=True), E_phi: value, lam: PROBIT_LAMBDA, nu: n0,
-                 varphi: normal_pdf}]
-
-    label = "exact integration; A(nu, r) any real" if kind == "A" else "exact integration; B(nu, r) any real"
-    return Instances(label, build)
+_U, _Y = sp.Symbol("u", real=True), sp.Symbol("y", real=True)
+_NU_0 = sp.Symbol("nu_0", real=True)  # nu of the identity instances
+_S_R = sp.sqrt(1 + lam**2 * beta**2 * r**2)
 
 
-def _probit_instances(loss: Loss, kind: str, laws: Sequence[tuple[sp.Expr, sp.Expr, sp.Expr]], label: str) -> Instances:
-    r"""Gaussian laws ``laws`` = :math:`(\nu, r, \beta)`: every expectation by 20-digit quadrature,
-    :math:`A, B` from the loss's own :math:`\phi'`."""
+def _gaussian_integral(a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    r""":math:`\int\varphi(a + by)\varphi(y)\,dy` by the Gaussian integral
+    :math:`\int e^{-\alpha y^2 + \gamma y}dy = \sqrt{\pi/\alpha}\,e^{\gamma^2/(4\alpha)}`."""
+    poly = sp.Poly(sp.expand(-(a + b * _Y) ** 2 / 2 - _Y**2 / 2), _Y)
+    alpha, gamma, const = -poly.coeff_monomial(_Y**2), poly.coeff_monomial(_Y), poly.coeff_monomial(1)
+    return sp.sqrt(sp.pi / alpha) * sp.exp(sp.cancel(gamma**2 / (4 * alpha) + const)) / (2 * sp.pi)
 
-    def build() -> list[dict]:
-        out = []
-        z = sp.Symbol("z", real=True)
-        for n_, r_, b_ in laws:
-            A_, B_ = loss_moments(loss, b_)
-            if kind == "A":
-                sig, pro = sigmoid(-b_ * z), Phi(-PROBIT_LAMBDA * b_ * z)
-                values = {E_Phi: numeric_normal_expectation(mp_function(pro, z), n_, r_),
-                          E_abs_A: numeric_normal_expectation(mp_function(sp.Abs(sig - pro), z), n_, r_, [0]),
-                          A_nr: A_(n_, r_)}
-            else:
-                sig = sigmoid(b_ * z) * sigmoid(-b_ * z)
-                pro = PROBIT_LAMBDA * normal_pdf(PROBIT_LAMBDA * b_ * z)
-                values = {E_phi: numeric_normal_expectation(mp_function(pro, z), n_, r_),
-                          E_abs_B: numeric_normal_expectation(mp_function(sp.Abs(sig - pro), z), n_, r_,
-                                                              [c / b_ for c in _crossings_B()]),
-                          B_nr: B_(n_, r_)}
-            out.append({nu: n_, r: r_, beta: b_, lam: PROBIT_LAMBDA, **values})
-        return out
 
-    return Instances(label, build)
+def _identity_A() -> list[dict]:
+    r""":math:`\mathbb E\,\Phi(a + bY)` for :math:`Y \sim N(0, 1)`, :math:`a = -\lambda\beta\nu`,
+    :math:`b = -\lambda\beta r`, by exact integration: the inner :math:`\int\varphi(u + by)\varphi(y)\,dy`
+    by :func:`_gaussian_integral`, the outer :math:`\int_{-\infty}^a du` (Fubini,
+    :math:`\Phi(x) = \int_{-\infty}^x\varphi`) by SymPy; :math:`A(\nu, r)` any real number (the step
+    does not use its value)."""
+    b_sym, s = sp.Symbol("b", real=True), sp.Symbol("s", positive=True)
+    density = _gaussian_integral(_U, b_sym).subs(b_sym, sp.sqrt(s**2 - 1))  # varphi(u/s)/s, s^2 = 1 + b^2
+    value = sp.integrate(density, (_U, -sp.oo, -PROBIT_LAMBDA * beta * _NU_0)).rewrite(sp.erf)
+    value = sp.expand(value.subs(s, sp.sqrt(1 + (PROBIT_LAMBDA * beta * r) ** 2)))
+    return [{A_nr: sp.Symbol("A_0", real=True), E_Phi: value, lam: PROBIT_LAMBDA, nu: _NU_0}]
+
+
+def _identity_B() -> list[dict]:
+    r""":math:`\mathbb E\,\lambda\varphi(a + bY)` for :math:`Y \sim N(0, 1)`, :math:`a = \lambda\beta\nu`,
+    :math:`b = \lambda\beta r`, by exact integration (:func:`_gaussian_integral`); :math:`B(\nu, r)`
+    any real number (the step does not use its value)."""
+    value = PROBIT_LAMBDA * _gaussian_integral(PROBIT_LAMBDA * beta * _NU_0, PROBIT_LAMBDA * beta * r)
+    return [{B_nr: sp.Symbol("B_0", real=True), E_phi: value, lam: PROBIT_LAMBDA, nu: _NU_0, varphi: normal_pdf}]
+
+
+def _values_A(loss: Loss, mean: sp.Expr, sd: sp.Expr, beta_value: sp.Expr) -> dict:
+    r""":math:`\mathbb E\,\Phi(-\lambda\beta z)`, :math:`\mathbb E|\sigma(-\beta z) - \Phi(-\lambda\beta z)|`
+    and the loss's :math:`A(\nu, r)` for :math:`z \sim N(\nu, r^2)`, by 20-digit quadrature."""
+    z = sp.Symbol("z", real=True)
+    A_, _ = loss_moments(loss, beta_value)
+    sig, pro = sigmoid(-beta_value * z), Phi(-PROBIT_LAMBDA * beta_value * z)
+    return {E_Phi: numeric_normal_expectation(mp_function(pro, z), mean, sd),
+            E_abs_A: numeric_normal_expectation(mp_function(sp.Abs(sig - pro), z), mean, sd, [0]),
+            A_nr: A_(mean, sd)}
+
+
+def _values_B(loss: Loss, mean: sp.Expr, sd: sp.Expr, beta_value: sp.Expr) -> dict:
+    r""":math:`\mathbb E\,\lambda\varphi(\lambda\beta z)`, :math:`\mathbb E|\sigma'(\beta z) - \lambda\varphi(\lambda\beta z)|`
+    and the loss's :math:`B(\nu, r)` for :math:`z \sim N(\nu, r^2)`, by 20-digit quadrature."""
+    z = sp.Symbol("z", real=True)
+    _, B_ = loss_moments(loss, beta_value)
+    sig = sigmoid(beta_value * z) * sigmoid(-beta_value * z)
+    pro = PROBIT_LAMBDA * normal_pdf(PROBIT_LAMBDA * beta_value * z)
+    return {E_phi: numeric_normal_expectation(mp_function(pro, z), mean, sd),
+            E_abs_B: numeric_normal_expectation(mp_function(sp.Abs(sig - pro), z), mean, sd,
+                                                [c / beta_value for c in _crossings_B()]),
+            B_nr: B_(mean, sd)}
 
 
 def _crossings_B() -> list[sp.Float]:
@@ -387,52 +349,72 @@ def _crossings_B() -> list[sp.Float]:
     return [sp.Float(-root, 30), sp.Float(root, 30)]
 
 
+@dataclass(frozen=True)
+class _Probit:
+    r"""The probit closed form of DPO's :math:`A` or :math:`B` (``letter``): claim ``probit <letter>``,
+    :math:`|\text{moment} - \text{closed}| = |\text{moment} - \text{smoothed}| \le \text{error} \le \text{bound}`,
+    each link with its reason. ``identity`` builds the exact instances of the first link, ``values``
+    the 20-digit objects of the other two at a Gaussian law (loss, :math:`\nu`, :math:`r`,
+    :math:`\beta`); the last link also runs on ``extremal`` (near point masses at the maximisers)."""
+
+    letter: str
+    moment: sp.Symbol
+    closed: sp.Expr
+    smoothed: sp.Symbol
+    smoothing: str
+    error: sp.Symbol
+    jensen: str
+    bound: sp.Expr
+    supremum: str
+    extremal: tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]
+    identity: Callable[[], list[dict]]
+    values: Callable[[Loss, sp.Expr, sp.Expr, sp.Expr], dict]
+
+
+PROBIT_A = _Probit(
+    "A", A_nr, Phi(-lam * beta * nu / _S_R),
+    E_Phi, r"$\mathbb{E}\,\Phi(a + bY) = \Phi(a/\sqrt{1+b^2})$ for $Y \sim N(0, 1)$, $a = -\lambda\beta\nu$, $b = -\lambda\beta r$",
+    E_abs_A, r"$A(\nu, r) = \mathbb{E}\,\sigma(-\beta z)$ for DPO; $|\mathbb{E}X| \le \mathbb{E}|X|$",
+    PROBIT_ERROR_A, r"$\sup_x|\sigma(x) - \Phi(\lambda x)| = 0.017671$ (at $|x| = 2.7636$)",
+    EXTREMAL_A, _identity_A, _values_A,
+)
+PROBIT_B = _Probit(
+    "B", B_nr, lam / _S_R * varphi(lam * beta * nu / _S_R),
+    E_phi, r"$\mathbb{E}\,\varphi(a + bY) = \varphi(a/\sqrt{1+b^2})/\sqrt{1+b^2}$, $a = \lambda\beta\nu$, $b = \lambda\beta r$",
+    E_abs_B, r"$B(\nu, r) = \mathbb{E}\,\sigma'(\beta z)$ for DPO ($\phi'' = \sigma'$); $|\mathbb{E}X| \le \mathbb{E}|X|$",
+    PROBIT_ERROR_B, r"$\sup_x|\sigma'(x) - \lambda\varphi(\lambda x)| = 0.011575$ (at $|x| = 1.5025$)",
+    EXTREMAL_B, _identity_B, _values_B,
+)
+
+
+def _probit_instances(loss: Loss, probit: _Probit, laws: Sequence[tuple[sp.Expr, sp.Expr, sp.Expr]], label: str) -> Instances:
+    r"""Gaussian laws ``laws`` = :math:`(\nu, r, \beta)`: every expectation by 20-digit quadrature,
+    :math:`A, B` from the loss's own :math:`\phi'`."""
+    return Instances(label, lambda: [{nu: n_, r: r_, beta: b_, lam: PROBIT_LAMBDA, **probit.values(loss, n_, r_, b_)}
+                                     for n_, r_, b_ in laws])
+
+
 def is_dpo(loss: Loss) -> bool:
     r"""Whether :math:`-\phi'(h) = \sigma(-h)` (the probit claims concern exactly this loss)."""
     gap = to_elementary(loss.bind(loss.dphi) + sigmoid(-h))
     return sp.simplify(gap) == 0
 
 
-def _probit_claims(loss: Loss) -> list[Claim]:
-    s_r = sp.sqrt(1 + lam**2 * beta**2 * r**2)
-    closed_A = Phi(-lam * beta * nu / s_r)
-    closed_B = lam / s_r * varphi(lam * beta * nu / s_r)
-    identity_A, identity_B = _gaussian_identity("A"), _gaussian_identity("B")
+def _probit_claim(loss: Loss, probit: _Probit) -> Claim:
     label = "Gaussian laws (nu, r, beta), 20-digit quadrature"
-    jensen_A = _probit_instances(loss, "A", PROBIT_LAWS, label)
-    jensen_B = _probit_instances(loss, "B", PROBIT_LAWS, label)
-    label += "; near point masses (r = 1e-6) at the maximisers"
-    sup_A = _probit_instances(loss, "A", PROBIT_LAWS + EXTREMAL_A, label)
-    sup_B = _probit_instances(loss, "B", PROBIT_LAWS + EXTREMAL_B, label)
-    probit_A = chain(
-        "probit A",
-        sp.Abs(A_nr - closed_A),
+    return chain(
+        f"probit {probit.letter}",
+        sp.Abs(probit.moment - probit.closed),
         [
-            ("=", sp.Abs(A_nr - E_Phi),
-             r"$\mathbb{E}\,\Phi(a + bY) = \Phi(a/\sqrt{1+b^2})$ for $Y \sim N(0, 1)$, $a = -\lambda\beta\nu$, $b = -\lambda\beta r$",
-             identity_A),
-            ("<=", E_abs_A, r"$A(\nu, r) = \mathbb{E}\,\sigma(-\beta z)$ for DPO; $|\mathbb{E}X| \le \mathbb{E}|X|$",
-             jensen_A),
-            ("<=", PROBIT_ERROR_A, r"$\sup_x|\sigma(x) - \Phi(\lambda x)| = 0.017671$ (at $|x| = 2.7636$)",
-             sup_A),
+            ("=", sp.Abs(probit.moment - probit.smoothed), probit.smoothing,
+             Instances(f"exact integration; {probit.letter}(nu, r) any real", probit.identity)),
+            ("<=", probit.error, probit.jensen, _probit_instances(loss, probit, PROBIT_LAWS, label)),
+            ("<=", probit.bound, probit.supremum,
+             _probit_instances(loss, probit, PROBIT_LAWS + probit.extremal,
+                               label + "; near point masses (r = 1e-6) at the maximisers")),
         ],
-        prose=r"(DPO: the probit closed form of $A$).",
+        prose=rf"(DPO: the probit closed form of ${probit.letter}$).",
     )
-    probit_B = chain(
-        "probit B",
-        sp.Abs(B_nr - closed_B),
-        [
-            ("=", sp.Abs(B_nr - E_phi),
-             r"$\mathbb{E}\,\varphi(a + bY) = \varphi(a/\sqrt{1+b^2})/\sqrt{1+b^2}$, $a = \lambda\beta\nu$, $b = \lambda\beta r$",
-             identity_B),
-            ("<=", E_abs_B, r"$B(\nu, r) = \mathbb{E}\,\sigma'(\beta z)$ for DPO ($\phi'' = \sigma'$); $|\mathbb{E}X| \le \mathbb{E}|X|$",
-             jensen_B),
-            ("<=", PROBIT_ERROR_B, r"$\sup_x|\sigma'(x) - \lambda\varphi(\lambda x)| = 0.011575$ (at $|x| = 1.5025$)",
-             sup_B),
-        ],
-        prose=r"(DPO: the probit closed form of $B$).",
-    )
-    return [probit_A, probit_B]
 
 
 def build(loss: Loss) -> Theorem:
@@ -485,7 +467,7 @@ def build(loss: Loss) -> Theorem:
     }
     claims = [stein, recursion]
     if dpo:
-        claims += _probit_claims(loss)
+        claims += [_probit_claim(loss, PROBIT_A), _probit_claim(loss, PROBIT_B)]
         notation.update({
             (nu, r): NU_R_MEANING,
             (A_nr, B_nr): r"are $A$ and $B$ at $(\nu, r)$",

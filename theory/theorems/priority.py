@@ -51,9 +51,16 @@ import sympy as sp
 from sympy.core.function import UndefinedFunction
 
 from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain, realise
+from ..functions import Phi
 from ..losses import Loss
+from ..model import vector
 from ..symbols import beta, eta, h, meanings, t
-from ._traj import Phi, dot, norm, vector
+from ._notation import K, b
+from ._notation import b_prime as b2
+from ._notation import p as p_
+from ._traj import dot, norm
+from .accuracy_gaussian import Delta, G, acc, delta_b, j, k, shared_notation, sig
+from .accuracy_gaussian import a as a_
 from .population_flow import (
     AB_MEANING,
     DIGITS,
@@ -61,23 +68,15 @@ from .population_flow import (
     NU_R_MEANING,
     A,
     B,
-    Delta,
     d,
     loss_moments,
     normal_expectation,
     nu,
     r,
-    shared_notation,
 )
 
-K = sp.Symbol("K", positive=True, integer=True)
-b, j, k = sp.symbols("b j k", positive=True, integer=True)
-b2 = sp.Symbol("b'", positive=True, integer=True)
 #: the pair (b, b') of the ordering: the priority level's (i, j) (the letters i, j index entries of W elsewhere)
 i, j_ = b, b2
-a_, G, p_, sig = sp.IndexedBase("a"), sp.IndexedBase("G"), sp.IndexedBase("p"), sp.IndexedBase(r"\sigma")
-delta_b = sp.MatrixSymbol(r"\delta_b", d, 1)
-acc = sp.Function(r"\operatorname{Acc}_b")
 varpi_i, varpi_j = sp.Symbol(r"\varpi_i", real=True), sp.Symbol(r"\varpi_j", real=True)
 bbar_norm = sp.Symbol(r"\|\bar b\|", positive=True)
 norm_i, norm_j = sp.Symbol(r"\|\delta_i\|", positive=True), sp.Symbol(r"\|\delta_j\|", positive=True)
@@ -341,10 +340,8 @@ def _fixed_point_instances() -> Instances:
     :math:`A, B` from their definitions by :func:`normal_expectation`."""
     kappa, tau, lam_e = sp.Symbol("kappa", positive=True), sp.Symbol("tau", real=True), sp.Symbol("lambda_e", positive=True)
     zs = sp.Symbol("z", real=True)
-    families = {
-        "quadratic": kappa * (zs - tau),  # phi'(h) at h = zs
-        "exponential": -sp.exp(-lam_e * zs),
-    }
+    quadratic = kappa * (zs - tau)  # phi'(h) at h = zs
+    exponential = -sp.exp(-lam_e * zs)
 
     def moments(dphi: sp.Expr) -> tuple[Callable, Callable]:
         m, s = sp.Symbol("m", real=True), sp.Symbol("s", positive=True)
@@ -370,7 +367,7 @@ def _fixed_point_instances() -> Instances:
             Gs = [sp.Symbol(f"G_{c}{c}", positive=True) for c in range(1, Kc + 1)]
             sigmas = [sp.Symbol(f"sigma_{c}", positive=True) for c in range(1, Kc + 1)]
             xs = [sp.Symbol(f"x_{c}", real=True) for c in range(1, Kc + 1)]
-            A_, B_ = moments(families["quadratic"])
+            A_, B_ = moments(quadratic)
             norm_D = sp.sqrt(sum(x**2 * g for x, g in zip(xs, Gs)))
             shrink = 2 * eta * beta**2 * sum(p * s**2 * B_(x * g / 2, s * norm_D) for p, s, x, g in zip(ps, sigmas, xs, Gs))
             equations = [(1 - shrink) * x + eta * beta * p * A_(x * g / 2, s * norm_D) - x
@@ -378,10 +375,10 @@ def _fixed_point_instances() -> Instances:
             solution = sp.solve(equations, xs, dict=True)[0]
             a_values = [sp.simplify(solution[x]) for x in xs]
             for beh in (1, Kc):
-                out.append(binding(ps, Gs, sigmas, a_values, families["quadratic"], beh))
+                out.append(binding(ps, Gs, sigmas, a_values, quadratic, beh))
         p1, G1, s1 = sp.Symbol("p_1", positive=True), sp.Symbol("G_11", positive=True), sp.Symbol("sigma_1", positive=True)
-        out.append(binding([p1], [G1], [s1], [1 / (2 * beta * lam_e * s1**2)], families["exponential"], 1))
-        out.append(binding([p1, p1], [G1, G1], [s1, s1], [1 / (4 * beta * lam_e * s1**2)] * 2, families["exponential"], 2))
+        out.append(binding([p1], [G1], [s1], [1 / (2 * beta * lam_e * s1**2)], exponential, 1))
+        out.append(binding([p1, p1], [G1, G1], [s1, s1], [1 / (4 * beta * lam_e * s1**2)] * 2, exponential, 2))
         return out
 
     return Instances("exact fixed points: quadratic phi (K = 2, 3, solved by SymPy), exponential phi "

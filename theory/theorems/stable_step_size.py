@@ -17,7 +17,7 @@ loss :math:`\phi(h) = L_2h^2/2` that (A2) allows (claim ``max step``), and the d
 equality for that loss along the top eigenvector. Losses whose :math:`\phi'` jumps (hinge) have
 :math:`L_2 = \infty`: the descent and step-size claims are omitted with a note.
 
-:math:`L_2` comes from :func:`smoothness` (the loss's certified constant). Numerics:
+:math:`L_2` is the loss's certified :attr:`~prefdyn.theory.losses.Loss.smoothness`. Numerics:
 :func:`prefdyn.numerics.population.max_learning_rate`.
 """
 
@@ -34,7 +34,8 @@ from ..functions import to_elementary
 from ..losses import Loss
 from ..model import FiniteLaw
 from ..symbols import beta, eta, h, meanings
-from ._notation import loss_parameters
+from ._notation import loss_parameters, phi_generic
+from ._traj import dot, value_and_gradient
 
 d = sp.Symbol("d", integer=True, positive=True)
 loss_next = sp.Symbol(r"L(\Delta_{t+1})")
@@ -47,19 +48,6 @@ E_d2phi = sp.MatrixSymbol(r"\mathbb{E}[\phi''(h)\,gg^\top]", d, d)
 
 theta = sp.Symbol("theta", positive=True)  # eta = theta * eta_max, theta in (0, 1]
 r = sp.Symbol("r", real=True)  # position along the top eigenvector (extremal instances)
-phi_f = sp.Function("phi")
-
-
-def smoothness(loss: Loss) -> sp.Expr:
-    r""":math:`L_2 = \sup_h|\phi''(h)|`: the loss's certified constant (``loss.smoothness``) when the
-    Loss API provides it; otherwise ``oo`` for losses whose :math:`\phi'` may jump (piecewise) and
-    :attr:`~prefdyn.theory.losses.Loss.sup_abs_d2phi` else."""
-    certified = getattr(loss, "smoothness", None)
-    if certified is not None:
-        return sp.sympify(certified)
-    if loss.phi.has(sp.Piecewise, sp.Max, sp.Abs, sp.Heaviside):
-        return sp.oo
-    return loss.sup_abs_d2phi
 
 
 # --------------------------------------------------------------------------- concrete laws
@@ -76,10 +64,6 @@ LAWS = (
 DESCENT_LAWS = (*LAWS, (((1, 0),), (sp.Integer(1),)))
 
 
-def _dot(u: Sequence[sp.Expr], v: Sequence[sp.Expr]) -> sp.Expr:
-    return sp.Add(*(a * c for a, c in zip(u, v)))
-
-
 def _second_moment(law: tuple) -> sp.Matrix:
     atoms, weights = law
     return sp.Add(*(w * sp.Matrix(x) * sp.Matrix(x).T for x, w in zip(atoms, weights)))
@@ -89,24 +73,21 @@ def _top(law: tuple) -> tuple[sp.Expr, sp.Matrix]:
     r""":math:`(\lambda_{\max}, v)` of :math:`\mathbb E[xx^\top]`, :math:`\|v\| = 1`."""
     value, _, vectors = max(_second_moment(law).eigenvects(), key=lambda e: float(e[0]))
     v = vectors[0]
-    return value, v / sp.sqrt(_dot(v, v))
+    return value, v / sp.sqrt(dot(v, v))
 
 
 def _population(phi: Callable[[sp.Expr], sp.Expr], law: tuple) -> Callable[[Sequence[sp.Expr]], sp.Expr]:
     atoms, weights = law
-    return lambda D: sp.Add(*(w * phi(beta * _dot(D, x)) for x, w in zip(atoms, weights)))
+    return lambda D: sp.Add(*(w * phi(beta * dot(D, x)) for x, w in zip(atoms, weights)))
 
 
 def _gd_binding(L: Callable[[Sequence[sp.Expr]], sp.Expr], start: Sequence[sp.Expr], step: sp.Expr,
                 top: sp.Expr) -> dict:
     r"""The displays' objects at one GD step of size ``step`` from ``start``: the population loss,
     its SymPy gradient, :math:`\Delta_{t+1} = \Delta_t - 2\eta\nabla L(\Delta_t)`."""
-    D = sp.symbols(f"_D1:{len(start) + 1}", real=True)
-    value = L(list(D))
-    at = dict(zip(D, start))
-    grad = [sp.diff(value, x).subs(at) for x in D]
+    value, grad = value_and_gradient(L, start)
     after = [s - 2 * step * g for s, g in zip(start, grad)]
-    return {loss_now: value.subs(at), loss_next: L(after), grad_sq: _dot(grad, grad), lam: top, eta: step}
+    return {loss_now: value, loss_next: L(after), grad_sq: dot(grad, grad), lam: top, eta: step}
 
 
 #: Grid of the loss's own instances: :math:`\Delta_t`, :math:`\beta`, :math:`\theta = \eta/\eta_{\max}`.
@@ -205,8 +186,8 @@ def _hessian(finite: bool) -> Claim:
         return beta * atom.sign * (D.T * atom.embedding)[0, 0]  # type: ignore[attr-defined]
 
     def build() -> list[dict]:
-        value = law.expectation(lambda a: phi_f(margin(a)))
-        d2 = lambda a: sp.diff(phi_f(h), h, 2).subs(h, margin(a))
+        value = law.expectation(lambda a: phi_generic(margin(a)))
+        d2 = lambda a: sp.diff(phi_generic(h), h, 2).subs(h, margin(a))
         return [{hessian_L: sp.hessian(value, list(D)),
                  E_d2phi: law.expectation(lambda a: d2(a) * a.embedding * a.embedding.T)}]
 
@@ -214,7 +195,7 @@ def _hessian(finite: bool) -> Claim:
         "hessian", hessian_L,
         [("=", beta**2 * E_d2phi, r"chain rule twice, $s^2 = 1$")],
         instances=Instances(r"$d = 2$, a finite law of $(s, g)$ with symbolic atoms, generic twice-differentiable $\phi$",
-                            build, generic=(phi_f,)),
+                            build, generic=(phi_generic,)),
         prose=(r"Hence $\nabla^2 L \preceq \beta^2 L_2\,\mathbb{E}[gg^\top] \preceq \beta^2 L_2\lambda_{\max} I$ by (A2)."
                if finite else ""),
     )
@@ -236,7 +217,7 @@ def _max_step(L2: sp.Expr) -> Claim:
 
 
 def build(loss: Loss) -> Theorem:
-    L2 = smoothness(loss)
+    L2 = loss.smoothness
     finite = bool(L2.is_finite) and L2 != 0
     claims: list[Claim] = []
     notes: list[str] = []

@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum, auto
 from functools import cache, lru_cache
 from typing import Any
 
@@ -37,12 +38,26 @@ from sympy.core.function import UndefinedFunction
 from sympy.printing.pretty.stringpict import prettyForm
 
 from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
-from ..functions import indicator, std_normal_cdf
+from ..functions import Phi, indicator
 from ..losses import Loss
-from ..model import FiniteLaw
+from ..model import FiniteLaw, vector
 from ..symbols import beta, eta, h, meanings, n
-from ._head import head, log_ratio_difference, vector
-from ._notation import loss_parameters
+from ._head import answer_rows, e12, head, log_ratio_difference
+from ._notation import (
+    EUCLIDEAN_NORM_MEANING,
+    MEANINGS,
+    POSITIVE_FRACTION_MEANING,
+    TAIL_EXPONENT_MEANING,
+    K,
+    Omega,
+    loss_derivative,
+    loss_parameters,
+    p,
+    phi_prime,
+)
+from ._notation import b as b_
+from ._notation import b_prime as bp
+from ._traj import dot
 
 V_CONCRETE, D_CONCRETE = 3, 2
 KS = (1, 2)
@@ -76,15 +91,11 @@ Inner = display_function("Inner_", lambda a, b: rf"\langle {a}, {b}\rangle", lam
 Norm = display_function("Norm_", lambda a: rf"\|{a}\|", lambda a: f"||{a}||", nonnegative=True)
 SqNorm = display_function("SqNorm_", lambda a: rf"\|{a}\|^{{2}}", lambda a: f"||{a}||^2", nonnegative=True)
 
-b_ = sp.Symbol("b", integer=True, positive=True)
-bp = sp.Symbol("b'", integer=True, positive=True)
 i_, j_ = sp.symbols("i j", integer=True, positive=True)
-K = sp.Symbol("K", positive=True, integer=True)
-p, q, eps = sp.IndexedBase("p"), sp.IndexedBase("q"), sp.IndexedBase(r"\epsilon")
+q, eps = sp.IndexedBase("q"), sp.IndexedBase(r"\epsilon")
 mu_p, mu_m = sp.IndexedBase(r"\mu^{+}"), sp.IndexedBase(r"\mu^{-}")
-Omega, S, G = sp.IndexedBase(r"\Omega"), sp.IndexedBase("S"), sp.IndexedBase("G")
+S, G = sp.IndexedBase("S"), sp.IndexedBase("G")
 delta = sp.IndexedBase(r"\delta")
-phi_prime = sp.Function(r"\phi'")
 
 # random objects of the displays (consumed by the Expect / Prob bindings)
 s_ = Atom("s")
@@ -111,13 +122,9 @@ alpha = sp.Symbol("alpha", positive=True)
 NO_OBJECTS = Instances("no abstract object (symbolic in every parameter)", lambda: [{}])
 
 
-def _pair(sign: int) -> tuple[int, int]:
-    """0-based rows ``(y_w, y_l)`` of responses 1, 2 for the preferred-first sign ``s``."""
-    return (0, 1) if sign > 0 else (1, 0)
-
-
 def _dot(a: sp.MatrixBase, b: sp.MatrixBase) -> sp.Expr:
-    return sp.expand((sp.Matrix(a).T * sp.Matrix(b))[0, 0])
+    r""":math:`a^\top b`, expanded."""
+    return sp.expand(dot(a, b))
 
 
 def _vector_of(value: Any) -> sp.Matrix:
@@ -178,7 +185,7 @@ def _gradient(loss: Loss, V: int, d: int) -> tuple[sp.Matrix, sp.Matrix, dict[in
     at_ref = {W[a, c]: R[a, c] for a, c in itertools.product(range(V), range(d))}
     grads = {}
     for sign in (1, -1):
-        rho = log_ratio_difference(W, R, gv, *_pair(sign))
+        rho = log_ratio_difference(W, R, gv, *answer_rows(sign))
         grads[sign] = sp.Matrix(V, d, lambda a, c, rho=rho: sp.diff(phi.subs(h, beta * rho), W[a, c]).subs(at_ref))
     return R, gv, grads
 
@@ -204,7 +211,7 @@ def _expected_update(loss: Loss, points: Sequence[_Point], V: int, d: int) -> sp
 def _margin(W: sp.Matrix, embedding: sp.Matrix, sign: int) -> sp.Expr:
     r""":math:`h = \beta\rho` of one sample under head ``W`` (reference ``R``)."""
     V, d = W.shape
-    return sp.expand(beta * log_ratio_difference(W, _reference(V, d), embedding, *_pair(sign)))
+    return sp.expand(beta * log_ratio_difference(W, _reference(V, d), embedding, *answer_rows(sign)))
 
 
 def _finite_expectation(points: Sequence[_Point], margin: Callable[[_Point], sp.Expr]) -> Callable[[sp.Expr], sp.Expr]:
@@ -215,7 +222,7 @@ def _finite_expectation(points: Sequence[_Point], margin: Callable[[_Point], sp.
     def expect(f: sp.Expr) -> sp.Expr:
         total = sp.Integer(0)
         for pt in points:
-            w, l = _pair(pt.sign)
+            w, l = answer_rows(pt.sign)
             value = f.xreplace({s_: pt.sign, y_w: w + 1, y_l: l + 1, h: margin(pt)})
             value = value.replace(lambda e: isinstance(e, sp.Indexed) and e.base == g,
                                   lambda e, pt=pt: pt.embedding[int(e.indices[0]) - 1])
@@ -234,12 +241,6 @@ def _law_families(law: FiniteLaw) -> dict[Any, Any]:
         mu_p: lambda b, c: law.mean(int(b) - 1, 1)[int(c) - 1],
         mu_m: lambda b, c: law.mean(int(b) - 1, -1)[int(c) - 1],
     }
-
-
-def _e12(V: int) -> sp.Matrix:
-    e = sp.zeros(V, 1)
-    e[0], e[1] = 1, -1
-    return e
 
 
 def _sign_of(value: sp.Expr) -> int | None:
@@ -263,7 +264,6 @@ def _sign_of(value: sp.Expr) -> int | None:
 
 def _first_step(loss: Loss) -> Claim:
     dphi0 = loss.bind(loss.dphi_at_zero)
-    dphi = loss.bind(loss.dphi)
     one = indicator
     m_bj = (1 - 2 * eps[b_]) * (q[b_] * mu_p[b_, j_] - (1 - q[b_]) * mu_m[b_, j_])
 
@@ -277,7 +277,7 @@ def _first_step(loss: Loss) -> Claim:
             expect = _finite_expectation(points, lambda pt: _margin(R, pt.embedding, pt.sign))
             for a, c in itertools.product(range(V_CONCRETE), range(D_CONCRETE)):
                 out.append({EW1: step[a, c], i_: a + 1, j_: c + 1, **_law_families(law), Expect: expect,
-                            phi_prime: lambda z: dphi.subs(h, z)})
+                            phi_prime: loss_derivative(loss)})
         return out
 
     instances = Instances(f"V = {V_CONCRETE}, d = {D_CONCRETE}, K in {KS}, finite law with label flips and "
@@ -315,7 +315,7 @@ class _Population:
 def _population(loss: Loss, points: Sequence[_Point], K_law: int, d: int, V: int = V_CONCRETE) -> _Population:
     step = _expected_update(loss, points, V, d)
     W1 = _reference(V, d) + step
-    direction = (_e12(V).T * step).T  # Delta_1 := (e_1 - e_2)^T (W_1 - W_ref)
+    direction = (e12(V).T * step).T  # Delta_1 := (e_1 - e_2)^T (W_1 - W_ref)
     margins = [sp.expand(_conditional(points, b, lambda pt: _margin(W1, pt.embedding, pt.sign))) for b in range(K_law)]
     means = [_signed_mean(points, b) for b in range(K_law)]
     weights = [_weight(points, b) for b in range(K_law)]
@@ -516,6 +516,23 @@ def _laplace_integral(f: sp.Expr) -> sp.Expr:
     return sp.simplify(sp.integrate((f.xreplace({ELL: y}) + f.xreplace({ELL: -y})) * density, (y, 0, sp.oo), conds="none"))
 
 
+class _Variable(Enum):
+    """The law of the one random object of an expectation or an event in a component of a
+    :class:`_Law`, after :meth:`_Law._representative`."""
+
+    CONSTANT = auto()  #: no random object, or a constant value
+    NORMAL = auto()  #: :math:`M + SZ`, :math:`Z \sim N(0, 1)` (written in ``_Z``)
+    LAPLACE = auto()  #: the Laplace variable ``ELL``
+
+    def mean(self, f: sp.Expr) -> sp.Expr:
+        r""":math:`\mathbb E f` over this variable (``f`` written in it)."""
+        if self is _Variable.NORMAL:
+            return _gauss_integral(f)
+        if self is _Variable.LAPLACE:
+            return _laplace_integral(f)
+        return f
+
+
 @dataclass(frozen=True)
 class _Law:
     r"""A law of the random display objects (:math:`\hat{\mathbb E}[h_1\mid b]`, :math:`\bar Y`,
@@ -525,13 +542,13 @@ class _Law:
     label: str
     components: tuple[tuple[sp.Expr, Mapping[Any, sp.Expr]], ...]
 
-    def _representative(self, expr: sp.Basic, component: Mapping[Any, sp.Expr]) -> tuple[Any, sp.Expr, str]:
+    def _representative(self, expr: sp.Basic, component: Mapping[Any, sp.Expr]) -> tuple[Any, sp.Expr, _Variable]:
         """The one random object of ``expr``, a 1-D representative of its law in ``component``
         (``M + S Z``: the exact law of an affine form of independent normals; the Laplace
-        variable; a constant) and the kind (``normal``, ``laplace``, ``constant``)."""
+        variable; a constant) and the kind of that variable."""
         objects = _random_objects(expr)
         if not objects:
-            return None, sp.Integer(0), "constant"
+            return None, sp.Integer(0), _Variable.CONSTANT
         if len(objects) > 1:
             raise NotImplementedError(f"one random object per expectation/event, got {objects}")
         (obj,) = objects
@@ -542,33 +559,31 @@ class _Law:
                 raise ValueError(f"{obj} is not an affine form of normals: {rep}")
             mean = rep.xreplace({v: 0 for v in normals})
             scale = sp.sqrt(sum(sp.diff(rep, v) ** 2 for v in normals))
-            return obj, mean + scale * _Z, "normal"
-        return obj, rep, "laplace" if rep.has(ELL) else "constant"
+            return obj, mean + scale * _Z, _Variable.NORMAL
+        return obj, rep, _Variable.LAPLACE if rep.has(ELL) else _Variable.CONSTANT
 
     def expect(self, f: sp.Expr) -> sp.Expr:
         total = sp.Integer(0)
         for weight, component in self.components:
             obj, value, kind = self._representative(f, component)
-            one = f if obj is None else f.xreplace({obj: value})
-            total += weight * {"normal": _gauss_integral, "laplace": _laplace_integral}.get(kind, lambda e: e)(one)
+            total += weight * kind.mean(f if obj is None else f.xreplace({obj: value}))
         return sp.expand(total)
 
     def prob(self, event: sp.Basic) -> sp.Expr:
         total = sp.Integer(0)
         for weight, component in self.components:
             obj, value, kind = self._representative(event, component)
-            if kind == "normal":
+            if kind is _Variable.NORMAL:
                 total += weight * _normal_event(event, obj, value)
             else:
                 total += weight * self._indicator_mean(event if obj is None else event.xreplace({obj: value}), kind)
         return total
 
     @staticmethod
-    def _indicator_mean(event: sp.Basic, kind: str) -> sp.Expr:
+    def _indicator_mean(event: sp.Basic, kind: _Variable) -> sp.Expr:
         if event in (sp.true, sp.false):
             return sp.Integer(1 if event == sp.true else 0)
-        indicator_ = sp.Piecewise((1, event), (0, True))
-        return _laplace_integral(indicator_) if kind == "laplace" else indicator_
+        return kind.mean(sp.Piecewise((1, event), (0, True)))
 
     def binding(self) -> dict:
         return {Prob: self.prob, Expect: self.expect}
@@ -601,7 +616,7 @@ def _half_line(affine: sp.Expr) -> sp.Expr:
     c = affine.xreplace({_Z: 0})
     if a == 0:
         return sp.Piecewise((1, c >= 0), (0, True))
-    return std_normal_cdf(c / sp.Abs(a))
+    return Phi(c / sp.Abs(a))
 
 
 def _iid(label: str, size: int, samples: Callable[[int], Iterable[tuple[sp.Expr, sp.Expr]]]) -> _Law:
@@ -775,18 +790,11 @@ def _concentration(loss: Loss) -> list[Claim]:
                                 evaluate=False), evaluate=False)
     exact = [(_Mixture.symbolic(), k) for k in (1, 2, 3)]
     exact_gaussian = _event_instances(loss, exact, sigma_psi)
-    sub_gaussian_radius = chain(
-        "sub-Gaussian radius",
-        Prob(deviation >= scale * radius_sg),
-        [
-            ("<=", bound_sg, r"claim (sub-Gaussian tail) at $x = \sigma_\psi\sqrt{2\log(2/\zeta)/n}$",
-             Instances("exact Gaussian class noise, s g normal N(m_b, sigma_psi^2 I), K = 1, n in (1, 2, 3)",
-                       lambda: exact_gaussian.bindings)),
-            ("=", zeta, r"$\log$ and $\exp$ cancel", NO_OBJECTS),
-        ],
-        domain=domain,
-        prose=r"With probability at least $1 - \zeta$ over the training set, the step's mean margin is within this radius of its population value.",
-    )
+    sub_gaussian_radius = _radius_claim(
+        "sub-Gaussian", deviation >= scale * radius_sg, bound_sg, r"\sigma_\psi\sqrt{2\log(2/\zeta)/n}",
+        Instances("exact Gaussian class noise, s g normal N(m_b, sigma_psi^2 I), K = 1, n in (1, 2, 3)",
+                  lambda: exact_gaussian.bindings),
+        r"$\log$ and $\exp$ cancel", domain)
 
     # alpha-subexponential: Chebyshev and the psi_alpha moment
     rho_ = sp.Symbol("c_R", positive=True)
@@ -831,19 +839,29 @@ def _concentration(loss: Loss) -> list[Claim]:
         return {alpha: sp.Integer(2), K_psi: _psi_norm(gaussian_sample(1, sigma_psi), sp.Integer(2))}
 
     exact_gaussian_psi = _event_instances(loss, exact, sigma_psi, gaussian_psi2)
-    sub_exponential_radius = chain(
-        "alpha-subexponential radius",
-        Prob(deviation >= scale * radius_se),
+    sub_exponential_radius = _radius_claim(
+        "alpha-subexponential", deviation >= scale * radius_se, bound_se, r"K_\psi\sqrt{2\Gamma(1 + 2/\alpha)/(n\zeta)}",
+        Instances("exact Gaussian class noise, K = 1, n in (1, 2, 3), alpha = 2, K_psi = psi_2 norm of N(0, sigma_psi^2)",
+                  lambda: exact_gaussian_psi.bindings),
+        "algebra", domain)
+    return [sub_gaussian, sub_gaussian_radius, sub_exponential, sub_exponential_radius]
+
+
+def _radius_claim(tail: str, event: sp.Basic, bound: sp.Expr, radius: str, instances: Instances, algebra: str,
+                  domain: Mapping[sp.Symbol, tuple[float, float]]) -> Claim:
+    r"""Claim ``<tail> radius``: the probability of ``event`` (the deviation beyond the confidence
+    radius) is at most ``bound``, claim ``<tail> tail`` at :math:`x` = ``radius`` (LaTeX) on
+    ``instances``, and ``bound`` is :math:`\zeta` by ``algebra``."""
+    return chain(
+        f"{tail} radius",
+        Prob(event),
         [
-            ("<=", bound_se, r"claim (alpha-subexponential tail) at $x = K_\psi\sqrt{2\Gamma(1 + 2/\alpha)/(n\zeta)}$",
-             Instances("exact Gaussian class noise, K = 1, n in (1, 2, 3), alpha = 2, K_psi = psi_2 norm of N(0, sigma_psi^2)",
-                       lambda: exact_gaussian_psi.bindings)),
-            ("=", zeta, "algebra", NO_OBJECTS),
+            ("<=", bound, rf"claim ({tail} tail) at $x = {radius}$", instances),
+            ("=", zeta, algebra, NO_OBJECTS),
         ],
         domain=domain,
         prose=r"With probability at least $1 - \zeta$ over the training set, the step's mean margin is within this radius of its population value.",
     )
-    return [sub_gaussian, sub_gaussian_radius, sub_exponential, sub_exponential_radius]
 
 
 # --------------------------------------------------------------------------- theorem
@@ -863,14 +881,14 @@ def build(loss: Loss) -> Theorem:
         **loss_parameters(loss),
         EW1: r"is entry $(i, j)$ of the expected first update $W_1 - W_{\mathrm{ref}}$ of the head, the expectation taken over the data law",
         (i_, j_): r"index the rows (answers) and columns of $W$",
-        K: r"is the number of behaviours",
-        p[b_]: r"is the mixture weight of behaviour $b$",
-        q[b_]: r"is the fraction of behaviour $b$'s pairs whose preferred answer is response $1$, before label flips",
+        K: MEANINGS[K],
+        p[b_]: MEANINGS[p[b_]],
+        q[b_]: POSITIVE_FRACTION_MEANING,
         eps[b_]: r"is the label-flip rate of behaviour $b$",
         (mu_p[b_, j_], mu_m[b_, j_]): r"are coordinate $j$ of the class means $\mu_b^\pm = \mathbb{E}[g \mid b, \text{true label} \pm]$",
-        b_: r"is a behaviour",
+        b_: MEANINGS[b_],
         EH: r"is the mean margin of a fresh sample of behaviour $b$ after one population GD step from $W_{\mathrm{ref}}$",
-        Omega[bp, b_]: r"is the Gram matrix $\Omega_{b'b} = \langle m_{b'}, m_b\rangle$ of the signed class means $m_b = \mathbb{E}[s g \mid b] = (1 - 2\epsilon_b)(q_b\mu_b^+ - (1 - q_b)\mu_b^-)$",
+        Omega[bp, b_]: MEANINGS[Omega[bp, b_]],
         EH_bar: r"is the expected mean margin over behaviour $b$'s $n_b = p_b n$ training samples after one full-batch GD step from $W_{\mathrm{ref}}$",
         S[b_]: r"is the second moment $\mathbb{E}[\|g\|^2 \mid b]$ of behaviour $b$'s embeddings",
         delta[b_]: r"is the distinguishability vector $\mu_b^+ - \mu_b^-$ of behaviour $b$",
@@ -881,12 +899,12 @@ def build(loss: Loss) -> Theorem:
             Prob(Atom("A")): r"is the probability of the event $A$ over the draw of the training set",
             EH_hat: r"is the mean margin of a fresh sample of behaviour $b$ after one full-batch GD step from $W_{\mathrm{ref}}$ on the $n$ training samples",
             m_b: r"is the signed class mean $\mathbb{E}[s g \mid b]$",
-            Norm(Atom("v")): r"is the Euclidean norm",
+            Norm(Atom("v")): EUCLIDEAN_NORM_MEANING,
             x: r"is a deviation level",
             sigma_psi: r"is the sub-Gaussian parameter of the projected features $Y_i$ (A6)",
             zeta: r"is the failure probability, $0 < \zeta < 1$",
             K_psi: r"bounds the $\psi_\alpha$ norm of the projected features $Y_i$ (A6)",
-            alpha: r"is the tail exponent of the $\psi_\alpha$ condition ($\alpha$-subexponential tails)",
+            alpha: TAIL_EXPONENT_MEANING,
         })
     return Theorem(
         id="update-rate",

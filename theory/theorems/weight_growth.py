@@ -21,9 +21,10 @@ Every display is checked as printed, on concrete GD trajectories (SymPy gradient
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 from typing import Any
 
 import sympy as sp
@@ -32,8 +33,16 @@ from ..framework import Assumption, Atom, Claim, Instances, Theorem, chain
 from ..losses import Loss
 from ..model import DIMENSION
 from ..symbols import beta, eta, h, meanings, t
-from ._head import head, log_ratio_difference
-from ._notation import loss_parameters
+from ._head import answer_rows, e12, head, log_ratio_difference
+from ._notation import (
+    EUCLIDEAN_NORM_MEANING,
+    MEANINGS,
+    STEP_INDEX_MEANING,
+    loss_derivative,
+    loss_parameters,
+    phi_prime,
+)
+from ._traj import norm
 from .update_rate import Expect, Norm, display_function, s_
 
 V_CONCRETE, D_CONCRETE = 3, 2
@@ -48,19 +57,8 @@ FrobNorm = display_function("FrobNorm_", lambda a: rf"\|{a}\|_{{F}}", lambda a: 
 Delta = sp.IndexedBase(r"\Delta")
 h_k = sp.IndexedBase("h")
 g = Atom("g")
-phi_prime = sp.Function(r"\phi'")
 L_phi = Atom(r"L_{\phi}", positive=True)
 E_norm_g = Atom(r"\mathbb{E}\|g\|", positive=True)
-
-
-def _e12() -> sp.Matrix:
-    e = sp.zeros(V_CONCRETE, 1)
-    e[0], e[1] = 1, -1
-    return e
-
-
-def _pair(sign: int) -> tuple[int, int]:
-    return (0, 1) if sign > 0 else (1, 0)
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ LABEL = ("full-batch GD from a rational 3x2 reference head on an empirical law o
 
 def _margin(W: sp.Matrix, sample: _Sample) -> sp.Expr:
     r""":math:`h = \beta\rho` of ``sample`` under head ``W``."""
-    return sp.expand(beta * log_ratio_difference(W, REFERENCE, sample.embedding, *_pair(sample.sign)))
+    return sp.expand(beta * log_ratio_difference(W, REFERENCE, sample.embedding, *answer_rows(sample.sign)))
 
 
 @cache
@@ -95,29 +93,26 @@ def _gradient(loss: Loss) -> tuple[list[sp.Symbol], sp.Matrix]:
     W = head("W", V_CONCRETE, D_CONCRETE)
     gradient = sp.zeros(V_CONCRETE, D_CONCRETE)
     for sample in SAMPLES:
-        rho = log_ratio_difference(W, REFERENCE, sample.embedding, *_pair(sample.sign))
+        rho = log_ratio_difference(W, REFERENCE, sample.embedding, *answer_rows(sample.sign))
         slope = dphi.subs(h, beta * rho)
         gradient += sample.probability * slope * beta * sp.Matrix(V_CONCRETE, D_CONCRETE, [sp.diff(rho, w) for w in W])
     return list(W), gradient
 
 
 @cache
-def _trajectory(loss: Loss, steps: int, values: tuple[tuple[sp.Symbol, sp.Expr], ...] = ()) -> tuple[sp.Matrix, ...]:
-    r""":math:`W_0 = W_{\rm ref}, W_1, \dots`: :math:`W_{k+1} = W_k - \eta\,\mathbb E[\nabla_W\phi(h)]`,
-    with :math:`\eta, \beta` set to ``values`` (exact rationals) when given."""
+def _trajectory(loss: Loss, steps: int) -> tuple[sp.Matrix, ...]:
+    r""":math:`W_0 = W_{\rm ref}, W_1, \dots`: :math:`W_{k+1} = W_k - \eta\,\mathbb E[\nabla_W\phi(h)]`."""
     symbols, gradient = _gradient(loss)
-    fixed = dict(values)
-    gradient = gradient.xreplace(fixed)
     path = [sp.Matrix(REFERENCE)]
     for _ in range(steps):
         current = path[-1]
-        path.append((current - eta * gradient.xreplace(dict(zip(symbols, current)))).xreplace(fixed))
+        path.append(current - eta * gradient.xreplace(dict(zip(symbols, current))))
     return tuple(path)
 
 
 def _directions(path: Sequence[sp.Matrix]) -> list[sp.Matrix]:
     r""":math:`\Delta_k = (e_1 - e_2)^\top (W_k - W_{\rm ref})`."""
-    return [(_e12().T * (W - REFERENCE)).T for W in path]
+    return [(e12(V_CONCRETE).T * (W - REFERENCE)).T for W in path]
 
 
 def _explicit(A: Any, values: dict) -> sp.Matrix:
@@ -135,36 +130,26 @@ def _op_norm(A: sp.Matrix) -> sp.Expr:
     return sp.sqrt(trace / 2 + sp.sqrt(trace**2 / 4 - det))
 
 
-def _frobenius(A: sp.Matrix) -> sp.Expr:
-    return sp.sqrt(sum(a**2 for a in A))
-
-
-def _vector_norm(v: sp.MatrixBase) -> sp.Expr:
-    return sp.sqrt(sum(a**2 for a in v))
-
-
-def _binding(loss: Loss, steps: int, values: tuple[tuple[sp.Symbol, sp.Expr], ...] = (), **integers: int) -> dict:
-    """Every display object on the trajectory of ``steps`` steps (at ``values`` of eta, beta)."""
-    fixed = dict(values)
-    path = _trajectory(loss, steps, values)
+def _binding(loss: Loss, steps: int, fixed: Mapping[sp.Symbol, int] = MappingProxyType({})) -> dict:
+    """Every display object on the trajectory of ``steps`` steps; ``fixed`` sets the displays'
+    step symbols (:math:`t`: then :math:`W_t` is the :math:`t`-th iterate, else the last; :math:`k`)."""
+    path = _trajectory(loss, steps)
     directions = _directions(path)
-    dphi = loss.bind(loss.dphi).xreplace(fixed)
-    matrices = {W_t: sp.ImmutableMatrix(path[integers.get("t", steps)]), W_ref: sp.ImmutableMatrix(REFERENCE)}
+    matrices = {W_t: sp.ImmutableMatrix(path[fixed.get(t, steps)]), W_ref: sp.ImmutableMatrix(REFERENCE)}
 
-    def norm(arg: Any) -> sp.Expr:
+    def norm_of(arg: Any) -> sp.Expr:
         if isinstance(arg, sp.MatrixBase):
-            return _vector_norm(arg)
+            return norm(arg)
         if arg.has(g):
             return Norm(arg)  # a random vector: left to the expectation
         entries = [e for e in arg.atoms(sp.Indexed) if e.base == Delta]
-        return _vector_norm([arg.xreplace({e: directions[int(e.indices[0])][c] for e in entries})
-                             for c in range(D_CONCRETE)])
+        return norm([arg.xreplace({e: directions[int(e.indices[0])][c] for e in entries}) for c in range(D_CONCRETE)])
 
     def expect(f: sp.Expr) -> Any:
         total: Any = None
         for sample in SAMPLES:
-            value = f.replace(lambda e: e == Norm(g), lambda e, sample=sample: _vector_norm(sample.embedding))
-            value = value.xreplace({s_: sample.sign, **{h_k[j]: _margin(W, sample).xreplace(fixed) for j, W in enumerate(path)}})
+            value = f.replace(lambda e: e == Norm(g), lambda e, sample=sample: norm(sample.embedding))
+            value = value.xreplace({s_: sample.sign, **{h_k[j]: _margin(W, sample) for j, W in enumerate(path)}})
             if value.has(g):
                 value = sp.ImmutableMatrix([value.xreplace({g: sample.embedding[c]}) for c in range(D_CONCRETE)])
             term = sample.probability * value
@@ -173,24 +158,23 @@ def _binding(loss: Loss, steps: int, values: tuple[tuple[sp.Symbol, sp.Expr], ..
 
     return {
         **fixed,
-        **({t: integers["t"]} if "t" in integers else {}),
-        **({k: integers["k"]} if "k" in integers else {}),
         OpNorm: lambda A: _op_norm(_explicit(A, matrices)),
-        FrobNorm: lambda A: _frobenius(_explicit(A, matrices)),
-        Norm: norm,
+        FrobNorm: lambda A: norm(_explicit(A, matrices)),
+        Norm: norm_of,
         Expect: expect,
-        phi_prime: lambda z: dphi.subs(h, z),
-        L_phi: sp.sympify(loss.sup_abs_dphi).xreplace(fixed),
-        E_norm_g: sum(sample.probability * _vector_norm(sample.embedding) for sample in SAMPLES),
+        phi_prime: loss_derivative(loss),
+        L_phi: sp.sympify(loss.sup_abs_dphi),
+        E_norm_g: sum(sample.probability * norm(sample.embedding) for sample in SAMPLES),
     }
 
 
-def _on_trajectories(loss: Loss, key: str, values: Sequence[int], label: str) -> Instances:
-    return Instances(f"{LABEL}; {label}", lambda: [_binding(loss, max(STEPS), **{key: v}) for v in values])
+def _on_trajectories(loss: Loss, step: sp.Symbol, values: Sequence[int], label: str) -> Instances:
+    """The trajectory bindings with the step symbol ``step`` (:math:`t` or :math:`k`) at each of ``values``."""
+    return Instances(f"{LABEL}; {label}", lambda: [_binding(loss, max(STEPS), {step: v}) for v in values])
 
 
 def _exact_norm(loss: Loss) -> list[Claim]:
-    instances = _on_trajectories(loss, "t", STEPS, f"t in {STEPS}")
+    instances = _on_trajectories(loss, t, STEPS, f"t in {STEPS}")
     operator = chain(
         "operator norm",
         OpNorm(W_t - W_ref),
@@ -215,7 +199,7 @@ def _increment(loss: Loss) -> Claim:
         [("=", 2 * eta * beta * Norm(Expect(phi_prime(h_k[k]) * s_ * g)),
           (r"$\Delta_{k+1} - \Delta_k = (e_1 - e_2)^\top(W_{k+1} - W_k) = -\eta(e_1 - e_2)^\top\mathbb{E}\nabla_W\phi(h_k)$ "
           r"and $(e_1 - e_2)^\top(e_{y_w} - e_{y_l}) = 2s$ (dpo-gradient)"))],
-        instances=_on_trajectories(loss, "k", (0, 1), "steps k in (0, 1)"),
+        instances=_on_trajectories(loss, k, (0, 1), "steps k in (0, 1)"),
         prose=r"for every step $k \ge 0$ and every loss.",
     )
 
@@ -238,7 +222,7 @@ def _growth(loss: Loss) -> Claim:
             ("=", sp.sqrt(2) * eta * beta * t * L_phi * E_norm_g, r"$t$ equal terms",
              Instances("any t (symbolic)", lambda: [{L_phi: sup, E_norm_g: _binding(loss, 1)[E_norm_g]}])),
         ],
-        instances=_on_trajectories(loss, "t", STEPS, f"t in {STEPS}"),
+        instances=_on_trajectories(loss, t, STEPS, f"t in {STEPS}"),
         prose=r"for every $t \ge 1$: linear in the number of steps.",
     )
 
@@ -275,12 +259,12 @@ def build(loss: Loss) -> Theorem:
         OpNorm(W_t - W_ref): r"is the operator (spectral) norm of the head's displacement",
         FrobNorm(W_t - W_ref): r"is its Frobenius norm",
         Delta[t]: r"is the preference direction $(e_1 - e_2)^\top(W_t - W_{\mathrm{ref}})$ after $t$ steps, $e_1, e_2$ the first two standard basis vectors",
-        Norm(Atom("v")): r"is the Euclidean norm",
-        k: r"indexes the GD steps",
+        Norm(Atom("v")): EUCLIDEAN_NORM_MEANING,
+        k: STEP_INDEX_MEANING,
         h_k[k]: r"is the margin $h = \beta\rho$ of a sample under $W_k$",
         s_: r"is $+1$ if the preferred answer is response $1$ and $-1$ otherwise",
         g: r"is the embedding of a sample",
-        phi_prime(h): r"is the derivative of the loss at the margin",
+        phi_prime(h): MEANINGS[phi_prime(h)],
         Expect(Atom("X")): r"is the expectation over the data law (the training set's empirical law)",
     }
     if bounded:

@@ -23,12 +23,13 @@ from hypothesis import strategies as st
 from scipy import integrate, optimize
 
 from prefdyn.numerics import Scenario
+from prefdyn.numerics.evaluate import claim_function
 
 from ..outcome import Comparison, Outcome
 from ..tolerance import hoeffding_radius
 from ._base import Property, covariances, loss_name
 from .accuracy_gaussian import EXAMPLES as SCENARIOS
-from .accuracy_gaussian import gaussian_values, held_out, realised_claim
+from .accuracy_gaussian import gaussian_values, held_out
 
 EXAMPLES = st.tuples(SCENARIOS, st.one_of(st.just(2.0), st.floats(0.5, 2.0)))
 
@@ -54,7 +55,7 @@ def check(example: tuple[Scenario, float], device: str) -> Outcome:
     values: dict[str, torch.Tensor | float] = dict(gaussian_values(scenario, delta))
     top = torch.linalg.eigvalsh(covariances(scenario))[:, -1]
     values.update({"K_b": (psi_alpha_constant(alpha) * top.sqrt())[None], r"\alpha": alpha})
-    bound = realised_claim("accuracy-subexponential", "bound", loss_name(scenario), delta.shape[1])(values)
+    bound = claim_function("accuracy-subexponential", "bound", loss=loss_name(scenario), dim=delta.shape[1])(values)
     radius = hoeffding_radius(tests * kept.sum(), len(scenario.behaviors), one_sided=True)
     return Outcome([Comparison("held-out accuracy_b", observed.mean(0), bound.mean(0), ">=", radius)])
 

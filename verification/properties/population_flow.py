@@ -16,7 +16,7 @@ coordinate axes). Claims checked:
 * ``probit A`` (a statement about DPO's :math:`A`, checked at every example's components whatever
   loss trains): the claim's printed left side
   :math:`|A(\nu, r) - \Phi(-\lambda\beta\nu/\sqrt{1+\lambda^2\beta^2r^2})|` evaluated by
-  :func:`~prefdyn.verification.statements.claim_function` against its printed bound 0.0177
+  :func:`~prefdyn.numerics.evaluate.claim_function` against its printed bound 0.0177
   (deterministic; tightness = bound / observed error).
 """
 
@@ -28,13 +28,12 @@ import torch
 from hypothesis import strategies as st
 
 from prefdyn.numerics import Scenario, sample_scenario
-from prefdyn.numerics.evaluate import loss_kernels
-from prefdyn.numerics.population import GaussianMixture, LossDerivatives, population_gradient
+from prefdyn.numerics.evaluate import claim_function, loss_kernels
+from prefdyn.numerics.population import GaussianMixture, population_gradient
 from prefdyn.numerics.quadrature import hermite_rule
 from prefdyn.theory.symbols import beta as beta_symbol
 
 from ..outcome import Comparison, Outcome
-from ..statements import claim_function
 from ..strategies import MAX_DIM, scenarios
 from ..tolerance import float_radius, student_radius, unseen_event_radius
 from ._base import Property, covariances, means, per_behavior, train_counts
@@ -66,7 +65,7 @@ def check(example: tuple[Scenario, list[float]], device: str) -> Outcome:
     per_run = (weight * s).unsqueeze(-1).mul(g).mean(1)  # [R, d]
     counts = train_counts(scenario)
     mix = mixture(scenario, counts / counts.sum())
-    derivs = LossDerivatives.of(loss)
+    derivs = loss_kernels(loss)
     claimed = population_gradient(mix, delta, derivs, beta, hermite_rule())
     radius = student_radius(per_run, scenario.dim)
     if not bool((weight != 0).any()):  # phi' vanished on every sample: no CLT, a rare-event bound
@@ -81,7 +80,7 @@ def _probit(mix: GaussianMixture, delta: torch.Tensor, beta: torch.Tensor) -> Co
     evaluated per component with DPO's quadrature :math:`A`, against the printed bound."""
     m = torch.einsum("kcd,d->kc", mix.means, delta) * torch.tensor([1.0, -1.0], dtype=torch.float64)
     r = torch.einsum("kcd,kcd->kc", mix.covariance_times(delta), delta.expand_as(mix.means)).clamp(min=0).sqrt()
-    A, _ = LossDerivatives.of("dpo").moments(m, r, beta, hermite_rule())
+    A, _ = loss_kernels("dpo").moments(m, r, beta, hermite_rule())
     gap = claim_function("population-flow", "probit A", loss="dpo", side="lhs")(
         {r"A(\nu, r)": A, r"\nu": m, "r": r, "beta": beta, r"\lambda": math.sqrt(math.pi / 8)})
     bound = claim_function("population-flow", "probit A", loss="dpo")({})

@@ -25,10 +25,10 @@ import torch
 from hypothesis import strategies as st
 
 from prefdyn.numerics import Scenario
+from prefdyn.numerics.evaluate import claim_function
 from prefdyn.numerics.scenario import correlation_factor
 
 from ..outcome import Comparison, Outcome
-from ..statements import claim_function
 from ..strategies import MAX_BEHAVIORS, cosine_matrices, scenarios
 from ..tolerance import float_radius, hoeffding_radius
 from ._base import Property, loss_name, means, per_behavior, preference_direction, train

@@ -26,10 +26,10 @@ import torch
 from hypothesis import strategies as st
 
 from prefdyn.numerics import Scenario
+from prefdyn.numerics.evaluate import claim_function
 from prefdyn.numerics.sampling import population_margin_vectors
 
 from ..outcome import Comparison, Outcome
-from ..statements import claim_function
 from ..strategies import scenarios
 from ..tolerance import float_radius, student_radius
 from ._base import Property, covariances, loss_name, means, per_behavior, train, train_counts

@@ -19,10 +19,10 @@ import torch
 from hypothesis import strategies as st
 
 from prefdyn.numerics import Scenario
+from prefdyn.numerics.evaluate import claim_function
 from prefdyn.theory.losses import get_loss, loss_names
 
 from ..outcome import Comparison, Outcome
-from ..statements import claim_function
 from ..strategies import scenarios
 from ..tolerance import float_radius
 from ._base import Property, loss_name, train

@@ -54,8 +54,8 @@ def printed_one_step(loss: str, behavior: int) -> float:
 def test_discopop_sign_is_certified_positive() -> None:
     value = get_loss("discopop").bind(get_loss("discopop").dphi_at_zero)
     assert sp.simplify(value - (sp.Rational(17, 4) - 5 * sp.log(2))) == 0
-    assert ag.dphi_at_zero_sign(get_loss("discopop")) == 1
-    assert ag.dphi_at_zero_sign(get_loss("dpo")) == -1
+    assert get_loss("discopop").dphi_at_zero_sign == 1
+    assert get_loss("dpo").dphi_at_zero_sign == -1
 
 
 @pytest.mark.parametrize("behavior", [1, 2])

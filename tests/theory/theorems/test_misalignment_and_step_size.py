@@ -77,7 +77,7 @@ def test_descent_is_checked_on_the_loss_with_its_own_smoothness(loss: str) -> No
     """A smoothness constant below the loss's sup|phi''| (DiscoPOP's is 13.2 at h = 0.054, not
     0.646) makes the descent lemma fail on the loss's own instances."""
     resolved = get_loss(loss)
-    L2 = S.smoothness(resolved)
+    L2 = resolved.smoothness
     assert resolved.name in S._descent_instances(resolved, L2).label
     too_small = {"dpo": sp.Rational(1, 8), "discopop": sp.Float(0.646)}[loss]
     assert not S._descent(resolved, too_small).check()[0].verified
