@@ -63,8 +63,11 @@ def make_data(runs: int | None, n: int, d: int, device: torch.device, dtype: tor
     s = torch.where(torch.rand(shape[:-1], generator=gen, device=device) < 0.5, -1.0, 1.0)
     g = g + 0.5 * s.unsqueeze(-1) * torch.ones(d, device=device) / d**0.5
     return PreferenceData(
-        g.to(dtype), s.to(dtype if dtype != torch.bfloat16 else torch.float32),
-        torch.zeros(n, dtype=torch.long, device=device), torch.ones(n, dtype=torch.bool, device=device), ("all",),
+        g.to(dtype),
+        s.to(dtype if dtype != torch.bfloat16 else torch.float32),
+        torch.zeros(n, dtype=torch.long, device=device),
+        torch.ones(n, dtype=torch.bool, device=device),
+        ("all",),
     )
 
 
@@ -115,12 +118,21 @@ def main() -> None:
     S = args.sweep_settings
     betas = torch.logspace(-2, 1, S, dtype=torch.float64)
     lrs = torch.full((S,), 0.1, dtype=torch.float64)
-    sweep_time = timed(lambda: simulate(shared, config, beta=betas, learning_rate=lrs, device=device, record_every=0), device)
+    sweep_time = timed(
+        lambda: simulate(shared, config, beta=betas, learning_rate=lrs, device=device, record_every=0), device
+    )
     tflops = 4 * S * args.sweep_samples * args.sweep_dim * T / sweep_time / 1e12
 
     report = {
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({torch.get_num_threads()} threads)",
-        "dtype": args.dtype, "runs": R, "samples": n, "dim": d, "steps": T, "tf32": args.tf32,
+        "device": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"cpu ({torch.get_num_threads()} threads)",
+        "dtype": args.dtype,
+        "runs": R,
+        "samples": n,
+        "dim": d,
+        "steps": T,
+        "tf32": args.tf32,
         "batched_sample_steps_per_s": fast_rate,
         "loop_sample_steps_per_s": slow_rate,
         "ratio": fast_rate / slow_rate,

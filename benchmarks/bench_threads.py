@@ -99,7 +99,8 @@ def main() -> None:
     args = parser.parse_args()
     report: dict[str, object] = {
         "workload": {"runs": args.runs, "samples": args.samples, "dim": args.dim, "steps": args.steps},
-        "usable_cores": usable_cores(), "busy_processes": args.busy,
+        "usable_cores": usable_cores(),
+        "busy_processes": args.busy,
     }
     with tempfile.TemporaryDirectory(prefix="prefdyn-bench-threads-") as folder:
         scenario = Path(folder) / "scenario.toml"

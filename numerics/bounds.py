@@ -42,8 +42,17 @@ def psi_alpha_constant(distribution: str, shape: float, factor: torch.Tensor) ->
 
 
 def accuracy_lower_bound(
-    means: torch.Tensor, positive_fraction: torch.Tensor, weights: torch.Tensor, alpha: torch.Tensor,
-    K_b: torch.Tensor, *, smoothness: float, second_moment_top: float, beta: float, learning_rate: float, steps: int,
+    means: torch.Tensor,
+    positive_fraction: torch.Tensor,
+    weights: torch.Tensor,
+    alpha: torch.Tensor,
+    K_b: torch.Tensor,
+    *,
+    smoothness: float,
+    second_moment_top: float,
+    beta: float,
+    learning_rate: float,
+    steps: int,
 ) -> torch.Tensor:
     """``[steps + 1, K]`` lower bounds on each behavior's accuracy (``means`` ``[K, 2, d]``)."""
     q = positive_fraction

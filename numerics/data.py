@@ -116,9 +116,7 @@ class PreferenceData:
         head = self.head
         if head is not None:
             lse = head.other_logsumexp
-            head = ReferenceHead(
-                head.rows.to(device, dtype), None if lse is None else lse.to(device, dtype)
-            )
+            head = ReferenceHead(head.rows.to(device, dtype), None if lse is None else lse.to(device, dtype))
         return replace(
             self,
             g=self.g.to(device, dtype),

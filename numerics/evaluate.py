@@ -6,7 +6,8 @@ theorem's statement) becomes a torch function that broadcasts over parameter gri
 symbols made concrete); :func:`evaluate`, :func:`evaluate_theorem` and :func:`claim_function` call
 it. prefdyn's special functions print themselves as stable kernels (their ``_torchcode``):
 :math:`\sigma \mapsto` ``torch.sigmoid``, :math:`\log\sigma \mapsto`
-``torch.nn.functional.logsigmoid``, :math:`\Phi \mapsto` ``torch.special.ndtr``, so :math:`\phi_{\mathrm{DPO}}(h) = -\log\sigma(h)` stays finite
+``torch.nn.functional.logsigmoid``, :math:`\Phi \mapsto` ``torch.special.ndtr``, so
+:math:`\phi_{\mathrm{DPO}}(h) = -\log\sigma(h)` stays finite
 for :math:`|h| = 10^7` in float32 and bfloat16 (``-log(1 + exp(-h))`` would overflow).
 ``Piecewise`` (hinge) prints as ``torch.where``.
 
@@ -58,11 +59,13 @@ def torch_lambdify(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> TensorFunctio
     # become floats: torch.log and torch.sqrt take no numbers
     # strict: numbers only, never a string (text is parsed by prefdyn.theory.expressions alone)
     numeric = expr.evalf(20) if isinstance(expr, sp.Basic) else sp.sympify(expr, strict=True)
-    numeric = numeric.replace(lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Number,
-                              lambda e: sp.Float(e.evalf(20), 20))
+    numeric = numeric.replace(
+        lambda e: isinstance(e, sp.Expr) and e.is_number and not e.is_Number, lambda e: sp.Float(e.evalf(20), 20)
+    )
     # torch has no Heaviside(x, 1/2) on numbers nor a two-argument max: write them as torch.where
-    numeric = numeric.replace(lambda e: isinstance(e, sp.Heaviside | sp.Max | sp.Min),
-                              lambda e: e.rewrite(sp.Piecewise))
+    numeric = numeric.replace(
+        lambda e: isinstance(e, sp.Heaviside | sp.Max | sp.Min), lambda e: e.rewrite(sp.Piecewise)
+    )
     raw = sp.lambdify(list(symbols), numeric, modules="torch")
 
     def call(*args: Any) -> torch.Tensor:
@@ -89,8 +92,13 @@ class CompiledExpression:
     function: TensorFunction
     arguments: tuple[tuple[str, tuple[int | slice, ...] | None], ...]
 
-    def __call__(self, values: Mapping[str | sp.Symbol, Any], *, dtype: torch.dtype = torch.float64,
-                 device: str | torch.device | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        values: Mapping[str | sp.Symbol, Any],
+        *,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device | None = None,
+    ) -> torch.Tensor:
         """The expression at ``values`` (keyed by name or by the SymPy object), in ``dtype`` on
         ``device`` (``None``: where the given tensors are)."""
         by_name = {(k.name if isinstance(k, sp.Symbol) else k): v for k, v in values.items()}
@@ -103,8 +111,9 @@ class CompiledExpression:
         return out if args else out.to(dtype=dtype, device=device)
 
 
-def compile_expression(expr: sp.Basic, *, integers: Mapping[str, int] | None = None, vector: Sequence[str] = (),
-                       dim: int | None = None) -> CompiledExpression:
+def compile_expression(
+    expr: sp.Basic, *, integers: Mapping[str, int] | None = None, vector: Sequence[str] = (), dim: int | None = None
+) -> CompiledExpression:
     r"""The one compiler of theory expressions (a loss, a side of a theorem's claim) to torch.
 
     The display is evaluated as printed, made concrete in three ways:
@@ -130,8 +139,9 @@ def compile_expression(expr: sp.Basic, *, integers: Mapping[str, int] | None = N
 
 
 @lru_cache(maxsize=512)
-def _compiled(expr: sp.Basic, integers: tuple[tuple[str, int], ...], vector: tuple[str, ...],
-              dim: int | None) -> CompiledExpression:
+def _compiled(
+    expr: sp.Basic, integers: tuple[tuple[str, int], ...], vector: tuple[str, ...], dim: int | None
+) -> CompiledExpression:
     by_name = dict(integers)
     fixed = {s: by_name[s.name] for s in expr.free_symbols | expr.atoms(sp.Idx) if getattr(s, "name", None) in by_name}
     if fixed:
@@ -155,21 +165,27 @@ def _compiled(expr: sp.Basic, integers: tuple[tuple[str, int], ...], vector: tup
             return int(n)
         if n == DIMENSION and dim is not None:
             return dim
-        raise PrefdynError(f"dim: the matrix symbol {matrix.name} has the symbolic size {n}"
-                           + (" (give the dimension dim)" if n == DIMENSION else ""))
+        raise PrefdynError(
+            f"dim: the matrix symbol {matrix.name} has the symbolic size {n}"
+            + (" (give the dimension dim)" if n == DIMENSION else "")
+        )
 
-    expr = expr.xreplace({atom: entry(atom.base.name, tuple(position(i, atom) for i in atom.indices))
-                          for atom in expr.atoms(sp.Indexed)})
+    expr = expr.xreplace(
+        {atom: entry(atom.base.name, tuple(position(i, atom) for i in atom.indices)) for atom in expr.atoms(sp.Indexed)}
+    )
     matrices: dict[sp.MatrixSymbol, sp.Matrix] = {}
     for matrix in sorted(expr.atoms(sp.MatrixSymbol), key=lambda m: m.name):
         rows, cols = (size(matrix, n) for n in matrix.shape)
-        matrices[matrix] = sp.Matrix(rows, cols, lambda i, j, m=matrix.name, c=cols: entry(m, (i,) if c == 1 else (i, j)))
+        matrices[matrix] = sp.Matrix(
+            rows, cols, lambda i, j, m=matrix.name, c=cols: entry(m, (i,) if c == 1 else (i, j))
+        )
     if matrices:
         expr = realise(expr, matrices)
     scalars = sorted(expr.free_symbols - set(located), key=lambda s: s.name)
     arguments = [*scalars, *located]
-    return CompiledExpression(torch_lambdify(expr, arguments),
-                              tuple((s.name, None) if s in scalars else located[s] for s in arguments))
+    return CompiledExpression(
+        torch_lambdify(expr, arguments), tuple((s.name, None) if s in scalars else located[s] for s in arguments)
+    )
 
 
 def evaluate(
@@ -226,16 +242,25 @@ def evaluate_theorem(
     return evaluate(chosen.side(side), values, dtype=dtype, device=device)
 
 
-def claim_function(theorem_id: str, claim: str, *, loss: str | Loss = "dpo", side: Side = "rhs",
-                   vector: Sequence[str] = (), dim: int | None = None, **integers: int) -> CompiledExpression:
+def claim_function(
+    theorem_id: str,
+    claim: str,
+    *,
+    loss: str | Loss = "dpo",
+    side: Side = "rhs",
+    vector: Sequence[str] = (),
+    dim: int | None = None,
+    **integers: int,
+) -> CompiledExpression:
     r"""One side of the catalogue theorem's claim, as the theorem prints it, compiled by
     :func:`compile_expression` (``integers``, ``vector`` and ``dim`` as there): ``f(values)``.
 
     The statement evaluated is the theorem's own (never re-typed), so a wrong statement fails the
     comparisons it enters.
     """
-    return compile_expression(get_theorem(theorem_id, loss).claim(claim).side(side),
-                              integers=integers, vector=vector, dim=dim)
+    return compile_expression(
+        get_theorem(theorem_id, loss).claim(claim).side(side), integers=integers, vector=vector, dim=dim
+    )
 
 
 #: SymPy heads whose presence makes :math:`\phi` non-smooth (:math:`\phi''` then comes from Stein's identity)
@@ -300,8 +325,9 @@ class LossKernels:
         r"""Inverse width of :math:`\phi'` in :math:`h` (class docstring)."""
         return _kernel_scale(self.loss.bind(self.loss.dphi))
 
-    def moments(self, m: torch.Tensor, r: torch.Tensor, beta: torch.Tensor,
-                rule: HermiteRule) -> tuple[torch.Tensor, torch.Tensor]:
+    def moments(
+        self, m: torch.Tensor, r: torch.Tensor, beta: torch.Tensor, rule: HermiteRule
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         r""":math:`A = \mathbb E[-\phi'(\beta z)]` and :math:`B = \mathbb E[\phi''(\beta z)]`,
         :math:`z \sim N(m, r^2)`, broadcast over ``m, r, beta``.
 
@@ -347,8 +373,13 @@ def _kernel_scale(dphi: sp.Expr) -> float:
     over arguments :math:`a` of the functions in ``dphi`` (written with ``exp``/``log``: logistic
     gates, ``tanh``, Gaussian bumps, ...) where it is a constant; 1 when there is none. The kernel
     varies on the scale :math:`1/\text{scale}` in :math:`h`."""
-    args = [arg for f in to_elementary(dphi).atoms(sp.Function) if not isinstance(f, sp.Piecewise)
-            for arg in f.args if isinstance(arg, sp.Expr)]
+    args = [
+        arg
+        for f in to_elementary(dphi).atoms(sp.Function)
+        if not isinstance(f, sp.Piecewise)
+        for arg in f.args
+        if isinstance(arg, sp.Expr)
+    ]
     slopes = [abs(float(s)) for a in args if (s := sp.diff(a, h_symbol)).is_number]
     # a quadratic argument (a Gaussian bump e^{-c h^2}) varies on the scale 1/sqrt(|a''|)
     slopes += [math.sqrt(abs(float(s))) for a in args if (s := sp.diff(a, h_symbol, 2)).is_number]

@@ -36,8 +36,14 @@ if TYPE_CHECKING:
 FRAME_COLUMNS = ("metric", "split", "step", "behavior", "mean", "std")
 #: Their dtypes: text columns are ``object``, so an absent split or behaviour stays ``None``
 #: (pandas' string dtype would make it NaN).
-FRAME_DTYPES: dict[str, Any] = {"metric": object, "split": object, "step": "int64", "behavior": object,
-                                "mean": "float64", "std": "float64"}
+FRAME_DTYPES: dict[str, Any] = {
+    "metric": object,
+    "split": object,
+    "step": "int64",
+    "behavior": object,
+    "mean": "float64",
+    "std": "float64",
+}
 
 
 def _is_band(value: Any) -> bool:

@@ -41,8 +41,9 @@ def recorded_points(steps: int, record_every: int, phases: int = 1) -> int:
     return points
 
 
-def estimate(scenario: Any, *, runs: int | None = None, chunk_runs: int = 256, record_every: int = 1,
-             element_size: int = 4) -> dict[str, int]:
+def estimate(
+    scenario: Any, *, runs: int | None = None, chunk_runs: int = 256, record_every: int = 1, element_size: int = 4
+) -> dict[str, int]:
     """Bytes per part (``sampling``, ``reference``, ``training``, ``curves``) and ``total``."""
     from .metrics import SAMPLE_METRICS
 
@@ -79,9 +80,10 @@ def available_bytes() -> int | None:
             found = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError, AttributeError):
             return None
-    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
-                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
-                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+    ):
         try:
             limit = Path(limit_file).read_text().strip()
             usage = int(Path(usage_file).read_text().strip())
@@ -102,20 +104,30 @@ def human(size: float) -> str:
     return f"{size:.1f} EiB"  # pragma: no cover
 
 
-def check_memory(scenario: Any, *, runs: int | None = None, chunk_runs: int = 256, record_every: int = 1,
-                 element_size: int = 4, available: int | None = None) -> dict[str, int]:
+def check_memory(
+    scenario: Any,
+    *,
+    runs: int | None = None,
+    chunk_runs: int = 256,
+    record_every: int = 1,
+    element_size: int = 4,
+    available: int | None = None,
+) -> dict[str, int]:
     """:func:`estimate`, refused with a :class:`~prefdyn.errors.PrefdynError` naming the
     estimate, its largest part and the available memory when it does not fit."""
-    parts = estimate(scenario, runs=runs, chunk_runs=chunk_runs, record_every=record_every,
-                     element_size=element_size)
+    parts = estimate(scenario, runs=runs, chunk_runs=chunk_runs, record_every=record_every, element_size=element_size)
     available = available_bytes() if available is None else available
     if available is not None and parts["total"] > HEADROOM * available:
         largest = max((k for k in parts if k != "total"), key=lambda k: parts[k])
-        advice = {"sampling": "fewer samples, a smaller dim or a smaller --chunk-runs",
-                  "reference": "a smaller [reference] vocab, fewer samples or a smaller --chunk-runs",
-                  "training": "fewer samples or a smaller --chunk-runs",
-                  "curves": "fewer runs or steps, or a larger --record-every"}[largest]
-        raise PrefdynError(f"memory: this simulation needs about {human(parts['total'])} (mostly "
-                           f"{largest}: {human(parts[largest])}), but {human(available)} are "
-                           f"available; use {advice}")
+        advice = {
+            "sampling": "fewer samples, a smaller dim or a smaller --chunk-runs",
+            "reference": "a smaller [reference] vocab, fewer samples or a smaller --chunk-runs",
+            "training": "fewer samples or a smaller --chunk-runs",
+            "curves": "fewer runs or steps, or a larger --record-every",
+        }[largest]
+        raise PrefdynError(
+            f"memory: this simulation needs about {human(parts['total'])} (mostly "
+            f"{largest}: {human(parts[largest])}), but {human(available)} are "
+            f"available; use {advice}"
+        )
     return parts

@@ -57,12 +57,24 @@ def style(size: float = 9) -> AbstractContextManager[Any]:
     contextlib.AbstractContextManager
         A :func:`matplotlib.pyplot.rc_context` with the settings.
     """
-    return plt.rc_context({
-        "font.size": size, "axes.labelsize": size, "axes.titlesize": size,
-        "legend.fontsize": size - 1, "xtick.labelsize": size - 1, "ytick.labelsize": size - 1,
-        "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3,
-        "lines.linewidth": 1.5, "pdf.fonttype": 42, "svg.hashsalt": "prefdyn", "figure.dpi": 100,
-    })
+    return plt.rc_context(
+        {
+            "font.size": size,
+            "axes.labelsize": size,
+            "axes.titlesize": size,
+            "legend.fontsize": size - 1,
+            "xtick.labelsize": size - 1,
+            "ytick.labelsize": size - 1,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "lines.linewidth": 1.5,
+            "pdf.fonttype": 42,
+            "svg.hashsalt": "prefdyn",
+            "figure.dpi": 100,
+        }
+    )
 
 
 def save(fig: Figure, outdir: Path, name: str) -> list[Path]:
@@ -77,14 +89,22 @@ def save(fig: Figure, outdir: Path, name: str) -> list[Path]:
 
 #: Axis labels (every accuracy counts a tie, h = 0, as 1/2: the label says so).
 LABELS = {
-    "accuracy": "policy accuracy", "reward_accuracy": "reward accuracy",
-    "margin": r"margin $h = \beta\rho$", "loss": r"loss $\phi(h)$",
+    "accuracy": "policy accuracy",
+    "reward_accuracy": "reward accuracy",
+    "margin": r"margin $h = \beta\rho$",
+    "loss": r"loss $\phi(h)$",
 }
 Summary = Mapping[str, Any]
 
 
-def band(ax: Axes, steps: Sequence[int], curve: Mapping[str, Sequence[float]] | None, i: int,
-         line: str = "-", shade: bool = True) -> None:
+def band(
+    ax: Axes,
+    steps: Sequence[int],
+    curve: Mapping[str, Sequence[float]] | None,
+    i: int,
+    line: str = "-",
+    shade: bool = True,
+) -> None:
     """Mean curve of behaviour ``i`` in its colour and marker (and, with ``shade``, its +-1 std
     band); nothing when ``curve`` is absent."""
     if curve is None:
@@ -104,14 +124,19 @@ def steps_axis(ax: Axes) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
 
 
-def legend_below(fig: Figure, ax: Axes, names: Sequence[str], styles: Sequence[tuple[Any, str]],
-                 loc: Any = "best") -> None:
+def legend_below(
+    fig: Figure, ax: Axes, names: Sequence[str], styles: Sequence[tuple[Any, str]], loc: Any = "best"
+) -> None:
     """Behaviours (colour + marker) in a row below the panels; line styles inside ``ax``."""
     handles = [Line2D([], [], color=colour(i), marker=marker(i), label=n) for i, n in enumerate(names)]
     columns = min(len(handles), 4)
     fig.legend(handles=handles, loc="lower center", ncol=columns, frameon=False)
-    ax.legend(handles=[Line2D([], [], color="0.3", linestyle=ls, label=lab) for ls, lab in styles],
-              loc=loc, fontsize=7, framealpha=0.85)
+    ax.legend(
+        handles=[Line2D([], [], color="0.3", linestyle=ls, label=lab) for ls, lab in styles],
+        loc=loc,
+        fontsize=7,
+        framealpha=0.85,
+    )
     rows = -(-len(handles) // columns)
     fig.tight_layout(rect=(0, 0.02 + 0.06 * rows, 1, 1))
 
@@ -136,8 +161,7 @@ def curve_of(summary: Summary, b: int, panel: Panel) -> Mapping[str, Sequence[fl
     return source.get(panel.metric)
 
 
-def theory_vs_simulation(simulation: Summary, theory: Summary | None, panels: Sequence[Panel],
-                         runs: int) -> Figure:
+def theory_vs_simulation(simulation: Summary, theory: Summary | None, panels: Sequence[Panel], runs: int) -> Figure:
     """Per-behaviour curves: simulation mean with a +-1 std band across ``runs`` runs (solid),
     theory (dashed) where ``theory`` has the same metric. Each panel names its split; the
     legend names the simulation's split (that of the first panel) and the theory as the
@@ -162,8 +186,9 @@ def theory_vs_simulation(simulation: Summary, theory: Summary | None, panels: Se
     return fig
 
 
-def plot_curves(simulated: Any, predicted: Any = None, metrics: Sequence[str] = ("accuracy", "margin"),
-                split: str = "test") -> Figure:
+def plot_curves(
+    simulated: Any, predicted: Any = None, metrics: Sequence[str] = ("accuracy", "margin"), split: str = "test"
+) -> Figure:
     """Simulated curves against the theory's prediction, one panel per metric.
 
     Parameters
@@ -193,6 +218,7 @@ def plot_curves(simulated: Any, predicted: Any = None, metrics: Sequence[str] = 
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['policy accuracy (test split; tie = 1/2)']
     """
+
     def summary(result: Any) -> Summary:
         return result if isinstance(result, Mapping) else result.summary()
 

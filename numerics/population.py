@@ -122,22 +122,37 @@ class GaussianMixture:
         K, two, _ = self.means.shape
         require(two == 2, "means", "must have shape [K, 2, d]")
         require(self.weights.shape == (K,) and self.positive_fraction.shape == (K,), "weights", "need shape [K]")
-        require(self.covariances.shape[:2] == (K, 2) and self.covariances.dim() in (2, 3, 4), "covariances",
-                "must be [K, 2, d, d], [K, 2, d] or [K, 2]")
+        require(
+            self.covariances.shape[:2] == (K, 2) and self.covariances.dim() in (2, 3, 4),
+            "covariances",
+            "must be [K, 2, d, d], [K, 2, d] or [K, 2]",
+        )
         if self.label_noise.numel() == 0:
             object.__setattr__(self, "label_noise", torch.zeros_like(self.weights))
         require(self.label_noise.shape == (K,), "label_noise", "needs shape [K]")
 
     @classmethod
-    def isotropic(cls, weights: Sequence[float], distinguishability: Sequence[float], noise: float | Sequence[float],
-                  dim: int, positive_fraction: float = 0.5, dtype: torch.dtype = torch.float64) -> GaussianMixture:
-        r"""Orthogonal :math:`\delta_b = \|\delta_b\| e_b`, :math:`\mu_b^\pm = \pm\delta_b/2`, :math:`\Sigma = \sigma_b^2 I`."""
+    def isotropic(
+        cls,
+        weights: Sequence[float],
+        distinguishability: Sequence[float],
+        noise: float | Sequence[float],
+        dim: int,
+        positive_fraction: float = 0.5,
+        dtype: torch.dtype = torch.float64,
+    ) -> GaussianMixture:
+        r"""Orthogonal :math:`\delta_b = \|\delta_b\| e_b`, :math:`\mu_b^\pm = \pm\delta_b/2`,
+        :math:`\Sigma = \sigma_b^2 I`."""
         K = len(weights)
         delta = torch.zeros(K, dim, dtype=dtype)
         delta[range(K), range(K)] = torch.as_tensor(distinguishability, dtype=dtype)
         sigma = torch.as_tensor(noise, dtype=dtype).expand(K)
-        return cls(torch.as_tensor(weights, dtype=dtype), torch.full((K,), positive_fraction, dtype=dtype),
-                   torch.stack([delta / 2, -delta / 2], dim=1), (sigma**2).unsqueeze(1).expand(K, 2).clone())
+        return cls(
+            torch.as_tensor(weights, dtype=dtype),
+            torch.full((K,), positive_fraction, dtype=dtype),
+            torch.stack([delta / 2, -delta / 2], dim=1),
+            (sigma**2).unsqueeze(1).expand(K, 2).clone(),
+        )
 
     @property
     def dim(self) -> int:
@@ -150,8 +165,13 @@ class GaussianMixture:
     def alone(self, b: int) -> GaussianMixture:
         """Behaviour ``b`` alone (weight 1): what a head trained on it alone sees."""
         keep = slice(b, b + 1)
-        return GaussianMixture(torch.ones_like(self.weights[keep]), self.positive_fraction[keep],
-                               self.means[keep], self.covariances[keep], self.label_noise[keep])
+        return GaussianMixture(
+            torch.ones_like(self.weights[keep]),
+            self.positive_fraction[keep],
+            self.means[keep],
+            self.covariances[keep],
+            self.label_noise[keep],
+        )
 
     def component_weights(self) -> torch.Tensor:
         """``[K, 4]``: P(component | behaviour) for (class +, -, + flipped, - flipped)."""
@@ -230,8 +250,7 @@ def _covariance_times(mix: GaussianMixture, directions: torch.Tensor) -> torch.T
     return cov * x if cov.dim() == 3 else cov[..., None] * x
 
 
-def _component_stats(mix: GaussianMixture,
-                     directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _component_stats(mix: GaussianMixture, directions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     r"""``(m, r, Sigma Delta)`` at each behaviour's direction ``[..., K, d]``: :math:`m, r` per
     component ``[..., K, 4]`` (observed labels), :math:`\Sigma_b^c\Delta_b` per class ``[..., K, 2, d]``."""
     sign = torch.tensor(_SIGN, dtype=directions.dtype, device=directions.device)
@@ -246,9 +265,14 @@ def _per_class(x: torch.Tensor) -> torch.Tensor:
     return x[..., :2] + x[..., 2:]
 
 
-def _behavior_gradients(mix: GaussianMixture, stats: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-                        kernels: LossKernels, beta: torch.Tensor, rule: HermiteRule,
-                        label_sign: float) -> torch.Tensor:
+def _behavior_gradients(
+    mix: GaussianMixture,
+    stats: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    kernels: LossKernels,
+    beta: torch.Tensor,
+    rule: HermiteRule,
+    label_sign: float,
+) -> torch.Tensor:
     r""":math:`F_b(\Delta_b)` ``[..., K, d]`` from :func:`_component_stats` at the directions
     :math:`\Delta_b` (``beta`` broadcasts against the leading dims); ``label_sign = -1`` trains on
     the flipped labels :math:`-s`."""
@@ -261,8 +285,14 @@ def _behavior_gradients(mix: GaussianMixture, stats: tuple[torch.Tensor, torch.T
     return mean_part - beta[..., None, None] * cov_part
 
 
-def population_gradient(mix: GaussianMixture, delta: torch.Tensor, kernels: LossKernels, beta: torch.Tensor,
-                        rule: HermiteRule, flipped: bool = False) -> torch.Tensor:
+def population_gradient(
+    mix: GaussianMixture,
+    delta: torch.Tensor,
+    kernels: LossKernels,
+    beta: torch.Tensor,
+    rule: HermiteRule,
+    flipped: bool = False,
+) -> torch.Tensor:
     r"""The joint head's population gradient :math:`F(\Delta) = \sum_b p_b F_b(\Delta)`.
 
     Parameters
@@ -286,8 +316,9 @@ def population_gradient(mix: GaussianMixture, delta: torch.Tensor, kernels: Loss
         :math:`\mathbb E[-\phi'(h)\,s\,g]`, ``[..., d]``.
     """
     directions = _shared(mix, delta)
-    per_behavior = _behavior_gradients(mix, _component_stats(mix, directions), kernels, beta, rule,
-                                       -1.0 if flipped else 1.0)
+    per_behavior = _behavior_gradients(
+        mix, _component_stats(mix, directions), kernels, beta, rule, -1.0 if flipped else 1.0
+    )
     return torch.einsum("k,...kd->...d", mix.weights, per_behavior)
 
 
@@ -369,8 +400,9 @@ def gaussian_accuracy(mix: GaussianMixture, delta: torch.Tensor) -> torch.Tensor
     return _accuracy(mix, _shared(mix, delta))
 
 
-def gaussian_policy_accuracy(mix: GaussianMixture, delta: torch.Tensor,
-                             reference_gap: torch.Tensor | None = None) -> torch.Tensor:
+def gaussian_policy_accuracy(
+    mix: GaussianMixture, delta: torch.Tensor, reference_gap: torch.Tensor | None = None
+) -> torch.Tensor:
     r"""Policy accuracy :math:`\Pr(\log\pi_W(y_w|x) > \log\pi_W(y_l|x) \mid b)` per behaviour.
 
     The policy's own logit gap is :math:`(e_{y_w} - e_{y_l})^\top Wg = s\,(w + \Delta)^\top g` for
@@ -407,8 +439,9 @@ def gaussian_policy_accuracy(mix: GaussianMixture, delta: torch.Tensor,
     return gaussian_accuracy(mix, delta if reference_gap is None else delta + reference_gap)
 
 
-def _log_sigmoid_expectation(mix: GaussianMixture, directions: torch.Tensor, sign: float,
-                             rule: HermiteRule) -> torch.Tensor:
+def _log_sigmoid_expectation(
+    mix: GaussianMixture, directions: torch.Tensor, sign: float, rule: HermiteRule
+) -> torch.Tensor:
     r""":math:`\mathbb E[\log\sigma(\pm s\,v_b^\top g) \mid b]` ``[..., K]`` for directions :math:`v_b`
     ``[..., K, d]`` (``sign`` :math:`\pm1`), by quadrature over each component's normal projection."""
     m, r, _ = _component_stats(mix, directions)
@@ -416,9 +449,15 @@ def _log_sigmoid_expectation(mix: GaussianMixture, directions: torch.Tensor, sig
     return (mix.component_weights() * values).sum(-1)
 
 
-def _metrics(mix: GaussianMixture, directions: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-             kernels: LossKernels, beta: torch.Tensor, rule: HermiteRule,
-             reference: torch.Tensor | None) -> dict[str, torch.Tensor]:
+def _metrics(
+    mix: GaussianMixture,
+    directions: torch.Tensor,
+    stats: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    kernels: LossKernels,
+    beta: torch.Tensor,
+    rule: HermiteRule,
+    reference: torch.Tensor | None,
+) -> dict[str, torch.Tensor]:
     """:func:`behavior_metrics` at each behaviour's own direction ``[..., K, d]``, given
     :func:`_component_stats` there."""
     m, r, _ = stats
@@ -451,19 +490,28 @@ def _metrics(mix: GaussianMixture, directions: torch.Tensor, stats: tuple[torch.
             def f(z: torch.Tensor) -> torch.Tensor:
                 parts = torch.stack([z / 2, -z / 2, torch.full_like(z, others)])
                 return sign * z / 2 - torch.logsumexp(parts, dim=0)
+
             return (w * rho_expect(f)).sum(-1) + math.log(vocab)
 
         out["chosen_logp_change"], out["rejected_logp_change"] = change(1.0), change(-1.0)
     elif vocab == 2:
         assert gap is not None
         for key, sign in (("chosen_logp_change", 1.0), ("rejected_logp_change", -1.0)):
-            out[key] = (_log_sigmoid_expectation(mix, directions + gap, sign, rule)
-                        - _log_sigmoid_expectation(mix, _shared(mix, gap), sign, rule))
+            out[key] = _log_sigmoid_expectation(mix, directions + gap, sign, rule) - _log_sigmoid_expectation(
+                mix, _shared(mix, gap), sign, rule
+            )
     return out
 
 
-def behavior_metrics(mix: GaussianMixture, delta: torch.Tensor, kernels: LossKernels, beta: torch.Tensor,
-                     rule: HermiteRule, *, reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+def behavior_metrics(
+    mix: GaussianMixture,
+    delta: torch.Tensor,
+    kernels: LossKernels,
+    beta: torch.Tensor,
+    rule: HermiteRule,
+    *,
+    reference: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
     r"""Per-behaviour population metrics at ``delta [..., d]`` (original labels), ``[..., K]`` each.
 
     Parameters
@@ -539,8 +587,11 @@ def population_gd(
     """
     require(heads in HEADS, "heads", f"must be one of {', '.join(HEADS)}")
     if config is None:
-        require(loss is not None and beta is not None and learning_rate is not None, "config",
-                "without a config, loss, beta and learning_rate are needed")
+        require(
+            loss is not None and beta is not None and learning_rate is not None,
+            "config",
+            "without a config, loss, beta and learning_rate are needed",
+        )
         require(steps is not None and steps >= 0, "steps", "must be >= 0 (or give a config)")
     else:
         require(steps is None, "steps", "the config's phases fix the steps; give one or the other")
@@ -554,11 +605,15 @@ def population_gd(
     R = max(beta_t.numel(), lr_t.numel())
     beta_t, lr_t = beta_t.expand(R), lr_t.expand(R)
     if config is None:
-        config = TrainConfig(loss=loss, beta=float(beta_t[0]), learning_rate=float(lr_t[0]),
-                             phases=(Phase("train", int(steps or 0)),))
+        config = TrainConfig(
+            loss=loss, beta=float(beta_t[0]), learning_rate=float(lr_t[0]), phases=(Phase("train", int(steps or 0)),)
+        )
     if reference is not None:
-        require(reference.dim() == 2 and reference.shape[0] >= 2 and reference.shape[1] == mix.dim, "reference",
-                f"W_ref must be [V >= 2, {mix.dim}]")
+        require(
+            reference.dim() == 2 and reference.shape[0] >= 2 and reference.shape[1] == mix.dim,
+            "reference",
+            f"W_ref must be [V >= 2, {mix.dim}]",
+        )
         reference = reference.to(dtype=dtype, device=device)
     answers = torch.zeros(2, mix.dim, dtype=dtype, device=device) if reference is None else reference[:2]
     symmetric = bool(torch.all(answers[0] + answers[1] == 0))
@@ -611,16 +666,32 @@ def population_gd(
     curves = {key: torch.stack([r[key] for r in records]) for key in records[0]}
     norm = torch.stack([per_head(n) for n in norms])
     return Trajectory(
-        heads, list(range(len(records))), torch.stack(deltas),
-        accuracy=curves["accuracy"], policy_accuracy=curves["policy_accuracy"], loss=curves["loss"],
-        margin=curves["margin"], margin_std=curves["margin_std"],
-        chosen_logp_change=curves.get("chosen_logp_change"), rejected_logp_change=curves.get("rejected_logp_change"),
-        weight_change_opnorm=norm[..., 0], weight_change_frobenius=norm[..., 1], phases=phases,
+        heads,
+        list(range(len(records))),
+        torch.stack(deltas),
+        accuracy=curves["accuracy"],
+        policy_accuracy=curves["policy_accuracy"],
+        loss=curves["loss"],
+        margin=curves["margin"],
+        margin_std=curves["margin_std"],
+        chosen_logp_change=curves.get("chosen_logp_change"),
+        rejected_logp_change=curves.get("rejected_logp_change"),
+        weight_change_opnorm=norm[..., 0],
+        weight_change_frobenius=norm[..., 1],
+        phases=phases,
     )
 
 
-def fixed_point(mix: GaussianMixture, loss: str | Loss, *, beta: float, learning_rate: float,
-                tol: float = 1e-12, max_steps: int = 100_000, nodes: int = DEFAULT_NODES) -> torch.Tensor:
+def fixed_point(
+    mix: GaussianMixture,
+    loss: str | Loss,
+    *,
+    beta: float,
+    learning_rate: float,
+    tol: float = 1e-12,
+    max_steps: int = 100_000,
+    nodes: int = DEFAULT_NODES,
+) -> torch.Tensor:
     r"""A fixed point :math:`\Delta^\star` of joint population SGD, by iterating until
     :math:`\|\Delta_{t+1} - \Delta_t\| \le \text{tol}\,\|\Delta_t\|`; per-behaviour accuracies then
     come from :func:`behavior_metrics`. Not converging within ``max_steps`` is a

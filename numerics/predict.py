@@ -176,19 +176,36 @@ class Prediction:
             return {"mean": x.tolist(), "std": [0.0] * len(x)}
 
         doc: dict[str, Any] = {
-            "scenario": self.scenario, "runs": 1, "steps": list(self.steps), "model": MODEL,
-            "compare_with_split": COMPARE_WITH_SPLIT, "max_learning_rate": self.max_learning_rate,
+            "scenario": self.scenario,
+            "runs": 1,
+            "steps": list(self.steps),
+            "model": MODEL,
+            "compare_with_split": COMPARE_WITH_SPLIT,
+            "max_learning_rate": self.max_learning_rate,
             "step_size": self.step_size.summary(),
         }
         if self.reference is not None:
             doc["reference"] = asdict(self.reference)
-        behaviors = [{"name": name, **{m: band(c[:, k]) for m, c in self.curves.items()}}
-                     for k, name in enumerate(self.behavior_names)]
+        behaviors = [
+            {"name": name, **{m: band(c[:, k]) for m, c in self.curves.items()}}
+            for k, name in enumerate(self.behavior_names)
+        ]
         if self.method == "bounds-only":
-            return {**doc, "prediction": self.method, "bounds_available": LOWER_BOUND in self.curves,
-                    "reason": self.unavailable.get(LOWER_BOUND), "behaviors": behaviors}
-        doc.update({"prediction": self.method, "phases": self.phases, "behaviors": behaviors,
-                    **{m: band(x) for m, x in self.norms.items()}})
+            return {
+                **doc,
+                "prediction": self.method,
+                "bounds_available": LOWER_BOUND in self.curves,
+                "reason": self.unavailable.get(LOWER_BOUND),
+                "behaviors": behaviors,
+            }
+        doc.update(
+            {
+                "prediction": self.method,
+                "phases": self.phases,
+                "behaviors": behaviors,
+                **{m: band(x) for m, x in self.norms.items()},
+            }
+        )
         if self.unavailable:
             doc["unavailable"] = dict(self.unavailable)
         return doc
@@ -260,8 +277,13 @@ def predict(scenario: Scenario, *, threads: int | None = None) -> Prediction:
     mix = scenario_mixture(scenario)
     eta_max = max_learning_rate(mix, config.loss, config.beta)
     w_ref = reference_matrix(scenario, scenario.seed)
-    reference = None if w_ref is None else ReferenceInfo(
-        scenario.reference.vocab, scenario.reference.scale, scenario.seed, float((w_ref[0] - w_ref[1]).norm()))
+    reference = (
+        None
+        if w_ref is None
+        else ReferenceInfo(
+            scenario.reference.vocab, scenario.reference.scale, scenario.seed, float((w_ref[0] - w_ref[1]).norm())
+        )
+    )
     method: Method
     phases: list[dict[str, object]] | None
     if all(b.distribution == "gaussian" for b in scenario.behaviors):
@@ -270,21 +292,34 @@ def predict(scenario: Scenario, *, threads: int | None = None) -> Prediction:
         method, phases = "population-gd", traj.phases
         curves = {m: x[:, 0] for m, x in sources.items() if x is not None}
         norms = {m: getattr(traj, m)[:, 0] for m in NORM_METRICS}
-        unavailable = {m: "no exact form: with a V > 2 reference head of nonzero scale log pi depends on the "
-                          "log-sum-exp of the other V - 2 reference logits" for m, x in sources.items() if x is None}
+        unavailable = {
+            m: "no exact form: with a V > 2 reference head of nonzero scale log pi depends on the "
+            "log-sum-exp of the other V - 2 reference logits"
+            for m, x in sources.items()
+            if x is None
+        }
     else:
-        require(scenario.reference.scale == 0, "reference.scale",
-                "the bounds-only prediction (non-Gaussian behaviors) needs W_ref = 0 (scale = 0)")
+        require(
+            scenario.reference.scale == 0,
+            "reference.scale",
+            "the bounds-only prediction (non-Gaussian behaviors) needs W_ref = 0 (scale = 0)",
+        )
         bound, reason = _lower_bound(scenario, mix)
         method, phases, norms = "bounds-only", None, {}
         curves = {} if bound is None else {LOWER_BOUND: bound}
         unavailable = {} if reason is None else {LOWER_BOUND: reason}
     return Prediction(
-        scenario=scenario.name, method=method, steps=list(range(config.steps + 1)), phases=phases,
-        behavior_names=tuple(b.name for b in scenario.behaviors), curves=curves, norms=norms,
+        scenario=scenario.name,
+        method=method,
+        steps=list(range(config.steps + 1)),
+        phases=phases,
+        behavior_names=tuple(b.name for b in scenario.behaviors),
+        curves=curves,
+        norms=norms,
         unavailable=unavailable,
         max_learning_rate=eta_max if eta_max is not None and math.isfinite(eta_max) else None,
-        step_size=_step_size(config, eta_max), reference=reference,
+        step_size=_step_size(config, eta_max),
+        reference=reference,
     )
 
 
@@ -295,17 +330,29 @@ def _lower_bound(scenario: Scenario, mix: GaussianMixture) -> tuple[torch.Tensor
     factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
     constants = [psi_alpha_constant(b.distribution, b.shape, f) for b, f in zip(scenario.behaviors, factors)]
     L2 = float(get_loss(config.loss).smoothness.subs(beta_symbol, config.beta))  # certified (rounded up)
-    usable = (config.optimizer == "sgd" and len(config.phases) == 1 and math.isfinite(L2)
-              and all(b.label_noise == 0 for b in scenario.behaviors))
+    usable = (
+        config.optimizer == "sgd"
+        and len(config.phases) == 1
+        and math.isfinite(L2)
+        and all(b.label_noise == 0 for b in scenario.behaviors)
+    )
     known = [c for c in constants if c is not None]
     if not usable or len(known) < len(constants):
-        return None, ("no psi_alpha bound for this noise family, optimizer, phases, label noise or loss "
-                      "(needs gaussian/laplace/gennorm shape >= 1, sgd, one phase, no label noise, smooth loss)")
+        return None, (
+            "no psi_alpha bound for this noise family, optimizer, phases, label noise or loss "
+            "(needs gaussian/laplace/gennorm shape >= 1, sgd, one phase, no label noise, smooth loss)"
+        )
     bound = accuracy_lower_bound(
-        mix.means, mix.positive_fraction, mix.weights,
-        torch.tensor([c[0] for c in known], dtype=torch.float64), torch.tensor([c[1] for c in known], dtype=torch.float64),
-        smoothness=L2, second_moment_top=float(torch.linalg.eigvalsh(mix.second_moment())[-1]),
-        beta=config.beta, learning_rate=config.learning_rate, steps=config.steps,
+        mix.means,
+        mix.positive_fraction,
+        mix.weights,
+        torch.tensor([c[0] for c in known], dtype=torch.float64),
+        torch.tensor([c[1] for c in known], dtype=torch.float64),
+        smoothness=L2,
+        second_moment_top=float(torch.linalg.eigvalsh(mix.second_moment())[-1]),
+        beta=config.beta,
+        learning_rate=config.learning_rate,
+        steps=config.steps,
     )
     return bound, None
 
@@ -322,6 +369,9 @@ def _step_size(config: TrainConfig, eta_max: float | None) -> StepSize:
         return StepSize(True, "L2 = sup|phi''| = 0 (a linear loss): every step size descends")
     if lr <= eta_max:
         return StepSize(True, f"learning_rate {lr:.6g} <= eta_max {eta_max:.6g}")
-    return StepSize(False, f"learning_rate {lr:.6g} > eta_max {eta_max:.6g}",
-                    f"training.learning_rate = {lr:.6g} exceeds the certified eta_max = {eta_max:.6g} "
-                    "(stable-step-size): the predicted loss may increase")
+    return StepSize(
+        False,
+        f"learning_rate {lr:.6g} > eta_max {eta_max:.6g}",
+        f"training.learning_rate = {lr:.6g} exceeds the certified eta_max = {eta_max:.6g} "
+        "(stable-step-size): the predicted loss may increase",
+    )

@@ -37,7 +37,8 @@ MAX_TRAPEZOID_NODES = 1_000_001
 
 @dataclass(frozen=True)
 class HermiteRule:
-    """Nodes ``z`` and weights ``w`` (summing to 1, Gauss-Hermite or trapezoidal) for :math:`\\mathbb E f(Z)`, :math:`Z\\sim N(0,1)`."""
+    """Nodes ``z`` and weights ``w`` (summing to 1, Gauss-Hermite or trapezoidal) for
+    :math:`\\mathbb E f(Z)`, :math:`Z\\sim N(0,1)`."""
 
     z: torch.Tensor
     w: torch.Tensor
@@ -49,7 +50,9 @@ def _nodes(n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(2.0) * x, w / np.sqrt(np.pi)
 
 
-def hermite_rule(n: int = DEFAULT_NODES, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> HermiteRule:
+def hermite_rule(
+    n: int = DEFAULT_NODES, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
+) -> HermiteRule:
     """The ``n``-node rule for the standard normal law."""
     z, w = _nodes(n)
     return HermiteRule(torch.as_tensor(z, dtype=dtype, device=device), torch.as_tensor(w, dtype=dtype, device=device))
@@ -63,13 +66,18 @@ def normal_expectation(
     return (f(x) * rule.w).sum(-1)
 
 
-def trapezoid_rule(sharpness: float, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu") -> HermiteRule:
+def trapezoid_rule(
+    sharpness: float, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"
+) -> HermiteRule:
     """Uniform-grid rule on ``[-9, 9]`` resolving a kernel of width ``1/sharpness`` (module docstring)."""
     h = min(0.3, 0.25 / sharpness)
-    require(18.0 / h < MAX_TRAPEZOID_NODES, "beta",
-            f"the margin kernel is too sharp for the theory's quadrature (beta x margin scale = "
-            f"{sharpness:.4g} needs {18.0 / h:.0f} nodes, at most {MAX_TRAPEZOID_NODES}); lower "
-            "beta or the embedding scale")
+    require(
+        18.0 / h < MAX_TRAPEZOID_NODES,
+        "beta",
+        f"the margin kernel is too sharp for the theory's quadrature (beta x margin scale = "
+        f"{sharpness:.4g} needs {18.0 / h:.0f} nodes, at most {MAX_TRAPEZOID_NODES}); lower "
+        "beta or the embedding scale",
+    )
     z = torch.arange(-9.0, 9.0 + h / 2, h, dtype=dtype, device=device)
     w = torch.exp(-z * z / 2)
     return HermiteRule(z, w / w.sum())

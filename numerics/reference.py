@@ -24,7 +24,10 @@ def _optimizer(config: TrainConfig, params: list[torch.Tensor]) -> torch.optim.O
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps)
     return torch.optim.AdamW(
-        params, lr=config.learning_rate, betas=config.adam_betas, eps=config.adam_eps,
+        params,
+        lr=config.learning_rate,
+        betas=config.adam_betas,
+        eps=config.adam_eps,
         weight_decay=config.weight_decay,
     )
 

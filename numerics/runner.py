@@ -54,14 +54,18 @@ def _chunk_path(out: Path, index: int) -> Path:
 def _prepare_out(out: Path, manifest: dict[str, Any], resume: bool) -> None:
     existing = out / MANIFEST
     if existing.exists():
-        require(resume, "out", f"{out} already holds results; pass --resume to continue them or choose another directory")
+        require(
+            resume, "out", f"{out} already holds results; pass --resume to continue them or choose another directory"
+        )
         try:
             found = json.loads(existing.read_bytes().decode("utf-8"))
         except (OSError, ValueError, RecursionError):
             raise PrefdynError(f"resume: {existing} is not a prefdyn simulate manifest (not UTF-8 JSON)") from None
         require(isinstance(found, dict), "resume", f"{existing} is not a prefdyn simulate manifest")
         for key, value in manifest.items():
-            require(found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}")
+            require(
+                found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}"
+            )
         for stale in out.glob(".chunk-*.pt.tmp-*"):  # left by a killed run (we hold the lock)
             stale.unlink(missing_ok=True)
         return
@@ -85,8 +89,7 @@ def _load_chunk(path: Path, provenance: dict[str, Any]) -> SimulationResult | No
         print(f"prefdyn simulate: {path} is damaged ({err}); recomputing it", file=sys.stderr)
         return None
     except Foreign as err:
-        raise PrefdynError(f"resume: {path} does not belong to this run ({err}); remove it to "
-                           "recompute it") from None
+        raise PrefdynError(f"resume: {path} does not belong to this run ({err}); remove it to recompute it") from None
     except OSError as err:
         raise PrefdynError(f"resume: cannot read {path} ({err.strerror})") from None
     try:
@@ -94,8 +97,7 @@ def _load_chunk(path: Path, provenance: dict[str, Any]) -> SimulationResult | No
         part = SimulationResult.from_state_dict(state)
         require(part.runs == provenance["size"], "resume", "wrong number of runs")
     except Exception:  # noqa: BLE001 - sealed but unreadable: written by something else
-        raise PrefdynError(f"resume: {path} holds no prefdyn simulation results; remove it to "
-                           "recompute it") from None
+        raise PrefdynError(f"resume: {path} holds no prefdyn simulation results; remove it to recompute it") from None
     return part
 
 
@@ -126,11 +128,21 @@ def run_scenario(
     from .memory import check_memory
 
     # refuse what cannot fit before any work (the estimate and the available memory named)
-    check_memory(scenario, runs=runs, chunk_runs=chunk_runs, record_every=record_every,
-                 element_size=torch.empty((), dtype=dtype).element_size())
+    check_memory(
+        scenario,
+        runs=runs,
+        chunk_runs=chunk_runs,
+        record_every=record_every,
+        element_size=torch.empty((), dtype=dtype).element_size(),
+    )
     manifest = {
-        "format": FORMAT_VERSION, "scenario_hash": scenario.content_hash(), "runs": runs, "seed": seed,
-        "dtype": str(dtype).removeprefix("torch."), "device": dev.type, "chunk_runs": chunk_runs,
+        "format": FORMAT_VERSION,
+        "scenario_hash": scenario.content_hash(),
+        "runs": runs,
+        "seed": seed,
+        "dtype": str(dtype).removeprefix("torch."),
+        "device": dev.type,
+        "chunk_runs": chunk_runs,
         "record_every": record_every,
     }
     if out is None:
@@ -143,9 +155,19 @@ def run_scenario(
         return _run(scenario, runs, seed, dev, dtype, out_dir, manifest, chunk_runs, record_every, progress, on_chunk)
 
 
-def _run(scenario: Scenario, runs: int, seed: int, dev: torch.device, dtype: torch.dtype, out_dir: Path | None,
-         manifest: dict[str, Any], chunk_runs: int, record_every: int, progress: bool | None,
-         on_chunk: Callable[[int], None] | None) -> SimulationResult:
+def _run(
+    scenario: Scenario,
+    runs: int,
+    seed: int,
+    dev: torch.device,
+    dtype: torch.dtype,
+    out_dir: Path | None,
+    manifest: dict[str, Any],
+    chunk_runs: int,
+    record_every: int,
+    progress: bool | None,
+    on_chunk: Callable[[int], None] | None,
+) -> SimulationResult:
     starts = list(range(0, runs, chunk_runs))
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm import tqdm
@@ -168,8 +190,14 @@ def _run(scenario: Scenario, runs: int, seed: int, dev: torch.device, dtype: tor
             bar.update(steps * size)
 
         part = simulate(
-            data, scenario.training, seed=seed, first_run=start, record_every=record_every,
-            device=dev, dtype=dtype, progress=advance,
+            data,
+            scenario.training,
+            seed=seed,
+            first_run=start,
+            record_every=record_every,
+            device=dev,
+            dtype=dtype,
+            progress=advance,
         )
         if path is not None:
             _save_chunk(path, part, provenance)

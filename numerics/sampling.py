@@ -33,7 +33,9 @@ def _sample_run(scenario: Scenario, seed: int, run: int) -> tuple[torch.Tensor, 
     for b, (behavior, (n_train, n_test)) in enumerate(zip(scenario.behaviors, stratified_counts(scenario))):
         count = n_train + n_test
         positive = torch.rand(count, generator=gen, dtype=torch.float64) < behavior.positive_fraction
-        z = standard_noise(behavior.distribution, (count, scenario.dim), gen, shape_param=behavior.shape, df=behavior.df)
+        z = standard_noise(
+            behavior.distribution, (count, scenario.dim), gen, shape_param=behavior.shape, df=behavior.df
+        )
         factor = torch.from_numpy(behavior_noise_factor(behavior, scenario.dim))
         means = torch.where(positive.unsqueeze(1), mu_plus[b], mu_minus[b])
         gs.append(means + z @ factor.T)

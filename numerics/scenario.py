@@ -145,8 +145,20 @@ class Scenario:
 
 
 _TRAINING_KEYS = {
-    "loss", "beta", "learning_rate", "steps", "samples", "batch_size", "optimizer", "seed",
-    "dim", "test_fraction", "runs", "adam_betas", "adam_eps", "weight_decay",
+    "loss",
+    "beta",
+    "learning_rate",
+    "steps",
+    "samples",
+    "batch_size",
+    "optimizer",
+    "seed",
+    "dim",
+    "test_fraction",
+    "runs",
+    "adam_betas",
+    "adam_eps",
+    "weight_decay",
 }
 _BEHAVIOR_KEYS = set(Behavior.__dataclass_fields__)
 _TOP_KEYS = {"name", "description", "training", "behaviors", "geometry", "reference", "phases"}
@@ -158,7 +170,11 @@ def _check_keys(table: dict[str, Any], allowed: set[str], where: str) -> None:
     errors = ErrorCollector()
     for key in table:
         with errors.check():
-            require(key in allowed, f"{where}.{key}" if where else key, f"unknown field; known fields: {', '.join(sorted(allowed))}")
+            require(
+                key in allowed,
+                f"{where}.{key}" if where else key,
+                f"unknown field; known fields: {', '.join(sorted(allowed))}",
+            )
     errors.raise_if_any()
 
 
@@ -170,7 +186,9 @@ MAX_MAGNITUDE = 1e12
 def _number(table: dict[str, Any], key: str, where: str, default: float) -> float:
     value = table.get(key, default)
     require_finite(value, f"{where}.{key}")
-    require(abs(value) <= MAX_MAGNITUDE, f"{where}.{key}", f"must be at most {MAX_MAGNITUDE:g} in magnitude, not {value:g}")
+    require(
+        abs(value) <= MAX_MAGNITUDE, f"{where}.{key}", f"must be at most {MAX_MAGNITUDE:g} in magnitude, not {value:g}"
+    )
     return float(value)
 
 
@@ -246,8 +264,11 @@ def parse_loss(value: Any, where: str = "training.loss") -> str | Loss:
             require_finite(number, f"{where}.params.{key}")
     name = value.get("name", USER_LOSS_NAME)
     with errors.check():
-        require(isinstance(name, str) and name.strip() != "" and name.strip().lower() not in REGISTRY,
-                f"{where}.name", "must be a non-empty string other than a registered loss's name")
+        require(
+            isinstance(name, str) and name.strip() != "" and name.strip().lower() not in REGISTRY,
+            f"{where}.name",
+            "must be a non-empty string other than a registered loss's name",
+        )
     errors.raise_if_any()
     return _user_loss(expr, tuple((k, float(v)) for k, v in params.items()), name.strip(), where)
 
@@ -256,8 +277,7 @@ def parse_loss(value: Any, where: str = "training.loss") -> str | Loss:
 def _user_loss(expr: str, params: tuple[tuple[str, float], ...], name: str, where: str) -> Loss:
     """One :class:`Loss` object per distinct table, so that what SymPy derives from it (cached on
     the object) is derived once for all the scenarios that share it."""
-    return loss_from_expression(expr, dict(params), name=name, field=f"{where}.expr",
-                                params_field=f"{where}.params")
+    return loss_from_expression(expr, dict(params), name=name, field=f"{where}.expr", params_field=f"{where}.params")
 
 
 def loss_document(loss: str | Loss) -> str | dict[str, Any]:
@@ -293,9 +313,12 @@ def loss_document(loss: str | Loss) -> str | dict[str, Any]:
         written: str | Loss | None = parse_loss(table)
     except PrefdynError:
         written = None
-    require(written == loss, "training.loss",
-            f"loss {loss.name!r} cannot be written as a table {{expr, params, name}} that reads back as "
-            "it (only a user loss from an expression, named unlike the registered losses, can)")
+    require(
+        written == loss,
+        "training.loss",
+        f"loss {loss.name!r} cannot be written as a table {{expr, params, name}} that reads back as "
+        "it (only a user loss from an expression, named unlike the registered losses, can)",
+    )
     return table
 
 
@@ -323,8 +346,16 @@ def _parse_behavior(table: dict[str, Any], i: int, dim: int | None) -> Behavior:
     with errors.check():
         require("weight" in table, f"{where}.weight", "is required")
     values: dict[str, float] = {}
-    for key, default in (("weight", 0.0), ("positive_fraction", 0.5), ("distinguishability", 1.0), ("noise", 1.0),
-                         ("offset", 0.0), ("label_noise", 0.0), ("shape", 2.0), ("df", 5.0)):
+    for key, default in (
+        ("weight", 0.0),
+        ("positive_fraction", 0.5),
+        ("distinguishability", 1.0),
+        ("noise", 1.0),
+        ("offset", 0.0),
+        ("label_noise", 0.0),
+        ("shape", 2.0),
+        ("df", 5.0),
+    ):
         values[key] = default
         with errors.check():
             values[key] = _number(table, key, where, default)
@@ -333,7 +364,11 @@ def _parse_behavior(table: dict[str, Any], i: int, dim: int | None) -> Behavior:
         (0 <= values["positive_fraction"] <= 1, "positive_fraction", "must lie in [0, 1]"),
         (0 <= values["label_noise"] <= 1, "label_noise", "must lie in [0, 1]"),
         *((values[key] >= 0, key, "must be >= 0") for key in ("distinguishability", "noise", "offset")),
-        (values["shape"] >= MIN_SHAPE, "shape", f"must be >= {MIN_SHAPE} (smaller gennorm shapes put samples beyond float range)"),
+        (
+            values["shape"] >= MIN_SHAPE,
+            "shape",
+            f"must be >= {MIN_SHAPE} (smaller gennorm shapes put samples beyond float range)",
+        ),
         (values["df"] > 2, "df", "must be > 2 (finite variance)"),
     ]
     for holds, key, rule in rules:
@@ -345,8 +380,11 @@ def _parse_behavior(table: dict[str, Any], i: int, dim: int | None) -> Behavior:
     scales = table.get("noise_scales")
     if scales is not None:
         with errors.check():
-            require(isinstance(scales, list) and (dim is None or len(scales) == dim), f"{where}.noise_scales",
-                    f"must list dim = {dim} numbers")
+            require(
+                isinstance(scales, list) and (dim is None or len(scales) == dim),
+                f"{where}.noise_scales",
+                f"must list dim = {dim} numbers",
+            )
             for x in scales:
                 require_finite(x, f"{where}.noise_scales")
                 require(x > 0, f"{where}.noise_scales", "entries must be > 0")
@@ -358,8 +396,9 @@ def _parse_behavior(table: dict[str, Any], i: int, dim: int | None) -> Behavior:
             correlation_factor(matrix, f"{where}.noise_correlation")
             correlation = tuple(tuple(r) for r in matrix.tolist())
     errors.raise_if_any()
-    return Behavior(name=name.strip(), distribution=distribution, noise_scales=scales,
-                    noise_correlation=correlation, **values)
+    return Behavior(
+        name=name.strip(), distribution=distribution, noise_scales=scales, noise_correlation=correlation, **values
+    )
 
 
 def _probe_config(errors: ErrorCollector, **fields: Any) -> None:
@@ -391,11 +430,20 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
             for i, p in enumerate(phases):
                 with errors.check():
                     _check_keys(p, {"name", "steps", "labels"}, f"phases[{i}]")
-                    parsed.append(Phase(str(p.get("name", f"phase-{i}")), _integer(p, "steps", f"phases[{i}]"),
-                                        p.get("labels", "original")))
+                    parsed.append(
+                        Phase(
+                            str(p.get("name", f"phase-{i}")),
+                            _integer(p, "steps", f"phases[{i}]"),
+                            p.get("labels", "original"),
+                        )
+                    )
             total = sum(p.steps for p in parsed)
             if len(parsed) == len(phases):
-                require(steps is None or steps == total, "training.steps", f"must equal the phases' total ({total}) or be omitted")
+                require(
+                    steps is None or steps == total,
+                    "training.steps",
+                    f"must equal the phases' total ({total}) or be omitted",
+                )
     else:
         with errors.check():
             steps = _integer(table, "steps", "training")
@@ -420,9 +468,13 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
             sizes[key] = _integer(table, key, "training", default)
     with errors.check():
         sizes["test_fraction"] = _number(table, "test_fraction", "training", 0.0)
-    for key, holds, rule in (("samples", lambda v: v > 0, "must be > 0"), ("dim", lambda v: v > 0, "must be > 0"),
-                             ("runs", lambda v: v > 0, "must be > 0"), ("seed", lambda v: v >= 0, "must be >= 0"),
-                             ("test_fraction", lambda v: 0 <= v < 1, "must lie in [0, 1)")):
+    for key, holds, rule in (
+        ("samples", lambda v: v > 0, "must be > 0"),
+        ("dim", lambda v: v > 0, "must be > 0"),
+        ("runs", lambda v: v > 0, "must be > 0"),
+        ("seed", lambda v: v >= 0, "must be >= 0"),
+        ("test_fraction", lambda v: 0 <= v < 1, "must lie in [0, 1)"),
+    ):
         if key in sizes:
             with errors.check():
                 require(holds(sizes[key]), f"training.{key}", rule)
@@ -459,8 +511,11 @@ def parse_scenario(doc: dict[str, Any], name: str = "scenario") -> Scenario:
     raw_behaviors = doc.get("behaviors")
     behaviors: list[Behavior] = []
     with errors.check():
-        require(isinstance(raw_behaviors, list) and bool(raw_behaviors), "behaviors",
-                "at least one [[behaviors]] table is required")
+        require(
+            isinstance(raw_behaviors, list) and bool(raw_behaviors),
+            "behaviors",
+            "at least one [[behaviors]] table is required",
+        )
     if isinstance(raw_behaviors, list):
         for i, t in enumerate(raw_behaviors):
             with errors.check():
@@ -475,12 +530,20 @@ def parse_scenario(doc: dict[str, Any], name: str = "scenario") -> Scenario:
     if weights and all(_is_number(w) and math.isfinite(w) for w in weights):
         total = float(sum(weights))
         with errors.check():
-            require(abs(total - 1) <= TOLERANCE, "behaviors.weight", f"weights must sum to 1 (they sum to {total:.6g}); they are not normalised for you")
+            require(
+                abs(total - 1) <= TOLERANCE,
+                "behaviors.weight",
+                f"weights must sum to 1 (they sum to {total:.6g}); they are not normalised for you",
+            )
     K = len(raw_behaviors) if isinstance(raw_behaviors, list) else 0
     if complete and dim is not None:
         needed = K + (1 if any(b.offset > 0 for b in behaviors) else 0)
         with errors.check():
-            require(dim >= needed, "training.dim", f"must be >= {needed} (K = {K} delta directions" + (" + 1 offset direction)" if needed > K else ")"))
+            require(
+                dim >= needed,
+                "training.dim",
+                f"must be >= {needed} (K = {K} delta directions" + (" + 1 offset direction)" if needed > K else ")"),
+            )
     cosines = None
     geometry = doc.get("geometry", {})
     with errors.check():
@@ -493,10 +556,15 @@ def parse_scenario(doc: dict[str, Any], name: str = "scenario") -> Scenario:
     reference = Reference()
     with errors.check():
         _check_keys(ref_table, {"vocab", "scale"}, "reference")
-        reference = Reference(_integer(ref_table, "vocab", "reference", 2), _number(ref_table, "scale", "reference", 0.0))
+        reference = Reference(
+            _integer(ref_table, "vocab", "reference", 2), _number(ref_table, "scale", "reference", 0.0)
+        )
         with errors.check():
-            require(2 <= reference.vocab <= MAX_VOCAB, "reference.vocab",
-                    f"must lie in [2, {MAX_VOCAB:,}] (each sample's logits over the vocabulary are formed once)")
+            require(
+                2 <= reference.vocab <= MAX_VOCAB,
+                "reference.vocab",
+                f"must lie in [2, {MAX_VOCAB:,}] (each sample's logits over the vocabulary are formed once)",
+            )
         require(reference.scale >= 0, "reference.scale", "must be >= 0")
     errors.raise_if_any()
     assert training is not None and sizes is not None
@@ -527,7 +595,9 @@ def stratified_counts(scenario: Scenario) -> list[tuple[int, int]]:
     counts = []
     for behavior, total in zip(scenario.behaviors, totals.tolist()):
         test = round(scenario.test_fraction * total)
-        require(total - test >= 1, "training.samples", f"too small: behaviour {behavior.name!r} gets no training sample")
+        require(
+            total - test >= 1, "training.samples", f"too small: behaviour {behavior.name!r} gets no training sample"
+        )
         counts.append((total - test, test))
     return counts
 
@@ -558,18 +628,35 @@ def scenario_document(scenario: Scenario) -> dict[str, Any]:
         When the training loss cannot be written (:func:`loss_document`).
     """
     config = scenario.training
-    training: dict[str, Any] = {"loss": loss_document(config.loss), "beta": config.beta,
-                                "learning_rate": config.learning_rate}
+    training: dict[str, Any] = {
+        "loss": loss_document(config.loss),
+        "beta": config.beta,
+        "learning_rate": config.learning_rate,
+    }
     single = config.phases == (Phase("train", config.steps),)
     if single:
         training["steps"] = config.steps
-    training.update(samples=scenario.samples, batch_size=config.batch_size, optimizer=config.optimizer,
-                    seed=scenario.seed, dim=scenario.dim, test_fraction=scenario.test_fraction,
-                    runs=scenario.runs, adam_betas=list(config.adam_betas), adam_eps=config.adam_eps,
-                    weight_decay=config.weight_decay)
+    training.update(
+        samples=scenario.samples,
+        batch_size=config.batch_size,
+        optimizer=config.optimizer,
+        seed=scenario.seed,
+        dim=scenario.dim,
+        test_fraction=scenario.test_fraction,
+        runs=scenario.runs,
+        adam_betas=list(config.adam_betas),
+        adam_eps=config.adam_eps,
+        weight_decay=config.weight_decay,
+    )
     defaults = Behavior(name="", weight=0.0)
-    behaviors = [{key: _toml_value(value) for key, value in asdict(b).items()
-                  if key in ("name", "weight") or value != getattr(defaults, key)} for b in scenario.behaviors]
+    behaviors = [
+        {
+            key: _toml_value(value)
+            for key, value in asdict(b).items()
+            if key in ("name", "weight") or value != getattr(defaults, key)
+        }
+        for b in scenario.behaviors
+    ]
     doc: dict[str, Any] = {"name": scenario.name, "training": training, "behaviors": behaviors}
     if scenario.cosines is not None:
         doc["geometry"] = {"cosines": _toml_value(scenario.cosines)}
@@ -634,8 +721,10 @@ def class_means(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
 
 def behavior_noise_factor(behavior: Behavior, dim: int) -> np.ndarray:
     r""":math:`\sigma_b D F` (``[dim, dim]``): noise = factor @ z with unit-variance :math:`z`."""
-    factor = np.eye(dim) if behavior.noise_correlation is None else correlation_factor(
-        np.array(behavior.noise_correlation), "noise_correlation"
+    factor = (
+        np.eye(dim)
+        if behavior.noise_correlation is None
+        else correlation_factor(np.array(behavior.noise_correlation), "noise_correlation")
     )
     scales = np.ones(dim) if behavior.noise_scales is None else np.array(behavior.noise_scales)
     return behavior.noise * scales[:, None] * factor

@@ -41,9 +41,7 @@ class BatchSchedule:
             if epoch < self._epoch:
                 raise ValueError("BatchSchedule: steps must be requested in increasing order")
             while self._epoch < epoch:  # draw (and skip) permutations so epochs stay aligned
-                self._order = torch.stack(
-                    [torch.randperm(self.n_train, generator=g) for g in self._generators]
-                )
+                self._order = torch.stack([torch.randperm(self.n_train, generator=g) for g in self._generators])
                 self._epoch += 1
         assert self._order is not None
         cols = self._order[:, k * self.batch_size : (k + 1) * self.batch_size]

@@ -68,8 +68,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     require(name.split(":")[0] in ("cpu", "cuda"), "device", "must be cpu, cuda or auto")
-    require(name.startswith("cpu") or torch.cuda.is_available(), "device",
-            "CUDA was asked for but is not available")
+    require(name.startswith("cpu") or torch.cuda.is_available(), "device", "CUDA was asked for but is not available")
     try:
         return torch.device(name)
     except RuntimeError:
@@ -163,7 +162,8 @@ class SimulationResult:
         ['metric', 'split', 'step', 'behavior', 'mean', 'std']
         >>> len(frame) == 4 * (2 * 2 * 8 + 2)  # steps 0..3 x (2 splits x 2 behaviors x 8 metrics + 2 norms)
         True
-        >>> frame.query("metric == 'weight_change_opnorm' and step == 0")[["split", "behavior", "mean"]].to_dict("records")
+        >>> norms = frame.query("metric == 'weight_change_opnorm' and step == 0")
+        >>> norms[["split", "behavior", "mean"]].to_dict("records")
         [{'split': None, 'behavior': None, 'mean': 0.0}]
         """
         return summary_frame(self.summary(), "train")
@@ -314,8 +314,15 @@ def simulate(
 
     def record(a1: torch.Tensor, a2: torch.Tensor, state: torch.Tensor) -> None:
         stats = sample_metrics(
-            a1, a2, s=s, beta=beta_t, ref_logits=ref_logits, other_lse=other, ref_lse=ref_lse,
-            phi=kernels.phi, reducer=reducer,
+            a1,
+            a2,
+            s=s,
+            beta=beta_t,
+            ref_logits=ref_logits,
+            other_lse=other,
+            ref_lse=ref_lse,
+            phi=kernels.phi,
+            reducer=reducer,
         )
         curves.append(stats.reshape(R, data.num_behaviors, 2, -1).to("cpu", torch.float64))
         norms.append(weight_norms(moving(state)).to("cpu", torch.float64))
@@ -346,8 +353,7 @@ def simulate(
                 grad_parts.append((c.unsqueeze(1) @ g).squeeze(1))  # [runs in block, d]
                 logit_parts.append((a1, a2))
             if t in wanted:
-                record(torch.cat([a[0] for a in logit_parts]),
-                       torch.cat([a[1] for a in logit_parts]), rows)
+                record(torch.cat([a[0] for a in logit_parts]), torch.cat([a[1] for a in logit_parts]), rows)
             grad = torch.cat(grad_parts)
             rows = optimizer.step(rows, row_sign * grad.unsqueeze(1))
             if progress is not None:

@@ -82,10 +82,15 @@ def sweep(
         settings += [{"loss": each.loss, "beta": float(b), "learning_rate": float(lr)} for b, lr in grid]
         parts.append(
             simulate(
-                data, each,
+                data,
+                each,
                 beta=torch.tensor([b for b, _ in grid], dtype=torch.float64),
                 learning_rate=torch.tensor([lr for _, lr in grid], dtype=torch.float64),
-                seed=seed, first_run=first, record_every=record_every, device=device, dtype=dtype,
+                seed=seed,
+                first_run=first,
+                record_every=record_every,
+                device=device,
+                dtype=dtype,
                 check_finite=False,
             )
         )

@@ -39,8 +39,20 @@ if TYPE_CHECKING:
 
 from prefdyn._version import __version__
 
-__all__ = ["Scenario", "__version__", "load_scenario", "loss", "plot_curves", "plot_persona_curves", "predict",
-           "report", "simulate", "theorem", "theorems", "verify"]
+__all__ = [
+    "Scenario",
+    "__version__",
+    "load_scenario",
+    "loss",
+    "plot_curves",
+    "plot_persona_curves",
+    "predict",
+    "report",
+    "simulate",
+    "theorem",
+    "theorems",
+    "verify",
+]
 
 #: Public names defined in a layer, imported on first use (they bring torch or matplotlib).
 _LAZY = {
@@ -168,8 +180,9 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     return default_scenario() if path is None else load(path)
 
 
-def simulate(scenario: Scenario, runs: int | None = None, seed: int | None = None,
-             device: str | None = "cpu") -> SimulationResult:
+def simulate(
+    scenario: Scenario, runs: int | None = None, seed: int | None = None, device: str | None = "cpu"
+) -> SimulationResult:
     """Batched simulated training of ``runs`` independent runs of ``scenario``.
 
     Parameters
@@ -229,8 +242,9 @@ def predict(scenario: Scenario, threads: int | None = None) -> Prediction:
     return run(scenario, threads=threads)
 
 
-def verify(what: str | Path, examples: int = 100, seed: int = 0, device: str = "cpu",
-           out: str | Path | None = None) -> Report:
+def verify(
+    what: str | Path, examples: int = 100, seed: int = 0, device: str = "cpu", out: str | Path | None = None
+) -> Report:
     """Search simulated training for a counterexample to a theorem or a conjecture (Hypothesis).
 
     Parameters
@@ -269,8 +283,14 @@ def verify(what: str | Path, examples: int = 100, seed: int = 0, device: str = "
     return check_conjecture(load_conjecture(what), examples=examples, seed=seed, device=device, out=folder)
 
 
-def report(out: str | Path, scenario: str | Path | None = None, persona: str | Path | None = None,
-           theorems: list[str] | None = None, examples: int = 20, device: str = "cpu") -> dict[str, object]:
+def report(
+    out: str | Path,
+    scenario: str | Path | None = None,
+    persona: str | Path | None = None,
+    theorems: list[str] | None = None,
+    examples: int = 20,
+    device: str = "cpu",
+) -> dict[str, object]:
     """Write the paper-ready directory (``main.tex``, theorem blocks, tables, figures, manifest).
 
     Parameters
@@ -310,7 +330,14 @@ def report(out: str | Path, scenario: str | Path | None = None, persona: str | P
 
     from prefdyn.report import Options, build_report
 
-    return build_report(Options(Path(out), scenario=None if scenario is None else str(scenario),
-                                persona=None if persona is None else str(persona),
-                                theorems=None if theorems is None else tuple(theorems),
-                                examples=examples, device=device, progress=False))
+    return build_report(
+        Options(
+            Path(out),
+            scenario=None if scenario is None else str(scenario),
+            persona=None if persona is None else str(persona),
+            theorems=None if theorems is None else tuple(theorems),
+            examples=examples,
+            device=device,
+            progress=False,
+        )
+    )

@@ -154,9 +154,11 @@ class FolderLock:
         try:
             lock.acquire()
         except Timeout:
-            raise PrefdynError(f"{self.field}: {self.folder} is in use by PID {self.holder()} "
-                               "(another prefdyn command is writing there); wait for it to finish "
-                               "or choose another directory") from None
+            raise PrefdynError(
+                f"{self.field}: {self.folder} is in use by PID {self.holder()} "
+                "(another prefdyn command is writing there); wait for it to finish "
+                "or choose another directory"
+            ) from None
         except OSError as err:
             raise PrefdynError(f"{self.field}: cannot lock {self.folder} ({err.strerror or err})") from None
         self._lock = lock
@@ -191,8 +193,7 @@ class Foreign(Exception):
 def write_sealed(path: str | Path, payload: bytes, provenance: Mapping[str, Any]) -> None:
     """Write ``payload`` with a header (SHA-256, length, ``provenance``), atomically and
     durably."""
-    header = {"sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload),
-              "provenance": dict(provenance)}
+    header = {"sha256": hashlib.sha256(payload).hexdigest(), "size": len(payload), "provenance": dict(provenance)}
     blob = SEAL_MAGIC + json.dumps(header, sort_keys=True).encode("ascii") + b"\n" + payload
     atomic_write(path, blob)
 
@@ -216,11 +217,11 @@ def read_sealed(path: str | Path, provenance: Mapping[str, Any]) -> bytes:
     if end < 0:
         raise Corrupt("truncated header")
     try:
-        header = json.loads(blob[len(SEAL_MAGIC):end].decode("ascii"))
+        header = json.loads(blob[len(SEAL_MAGIC) : end].decode("ascii"))
         digest, size, found = header["sha256"], header["size"], header["provenance"]
     except (ValueError, KeyError, TypeError):
         raise Corrupt("unreadable header") from None
-    payload = blob[end + 1:]
+    payload = blob[end + 1 :]
     if not isinstance(size, int) or len(payload) != size:
         raise Corrupt(f"truncated ({len(payload)} of {size} payload bytes)")
     if hashlib.sha256(payload).hexdigest() != digest:

@@ -40,8 +40,16 @@ class Progress:
     """One task of ``total`` units (``None``: unknown) named ``label`` (see the module
     docstring); ``mode`` ``"bar"``, ``"lines"``, ``"off"`` or ``None`` (:func:`auto_mode`)."""
 
-    def __init__(self, command: str, label: str, total: int | None = None, unit: str = "",
-                 *, mode: str | None = None, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        command: str,
+        label: str,
+        total: int | None = None,
+        unit: str = "",
+        *,
+        mode: str | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
         self.command, self.label, self.total, self.unit = command, label, total, unit
         self.stream = stream or sys.stderr
         self.mode = mode or auto_mode(self.stream)
@@ -52,8 +60,9 @@ class Progress:
         if self.mode == "bar":
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=f"{command}: {label}", unit=f" {unit}".rstrip() or "it",
-                            file=self.stream, leave=False)
+            self.bar = tqdm(
+                total=total, desc=f"{command}: {label}", unit=f" {unit}".rstrip() or "it", file=self.stream, leave=False
+            )
 
     def _count(self) -> str:
         unit = f" {self.unit}" if self.unit else ""
@@ -89,4 +98,3 @@ class Progress:
         elif self.mode == "lines":
             self.line(f"{self.label}: {summary or self._count()} ({seconds:.1f} s)")
         return seconds
-

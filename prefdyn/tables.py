@@ -32,9 +32,18 @@ from dataclasses import dataclass
 Row = Mapping[str, float | int | str]
 
 _ESCAPES = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-    "<": r"\textless{}", ">": r"\textgreater{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
 }
 
 
@@ -84,9 +93,15 @@ class LatexTable:
     def latex(self) -> str:
         """The ``tabular`` (or the ``table`` float holding it), newline-terminated."""
         spec = "".join(align for _, align in self.columns)
-        tabular = [rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-                   " & ".join(header for header, _ in self.columns) + r" \\", r"\midrule",
-                   *(" & ".join(row) + r" \\" for row in self.rows), r"\bottomrule", r"\end{tabular}"]
+        tabular = [
+            rf"\begin{{tabular}}{{{spec}}}",
+            r"\toprule",
+            " & ".join(header for header, _ in self.columns) + r" \\",
+            r"\midrule",
+            *(" & ".join(row) + r" \\" for row in self.rows),
+            r"\bottomrule",
+            r"\end{tabular}",
+        ]
         if self.fit:
             tabular[0], tabular[-1] = rf"\PDbox{{{tabular[0]}", tabular[-1] + "}"
         if not (self.caption or self.label or self.note):
@@ -111,15 +126,13 @@ def _cell(value: float | str, digits: int) -> str:
 def to_csv(rows: Sequence[Row], columns: Sequence[str]) -> str:
     """CSV with a header line; floats at full precision."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore",
-                            lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
 
 
-def to_latex(rows: Sequence[Row], columns: Sequence[str], *, caption: str = "",
-             digits: int = 3) -> str:
+def to_latex(rows: Sequence[Row], columns: Sequence[str], *, caption: str = "", digits: int = 3) -> str:
     """A booktabs ``tabular`` of ``rows`` (first column left-aligned, the rest right-aligned;
     floats with ``digits`` significant digits; every header and cell escaped), wrapped in a
     ``table`` float with the plain-text ``caption`` when given (:class:`LatexTable`)."""
@@ -128,8 +141,9 @@ def to_latex(rows: Sequence[Row], columns: Sequence[str], *, caption: str = "",
     return LatexTable(aligned, body, caption=escape(caption)).latex()
 
 
-def to_text(rows: Sequence[Row], columns: Sequence[str], digits: int = 4,
-            censored: Mapping[str, int] | None = None) -> str:
+def to_text(
+    rows: Sequence[Row], columns: Sequence[str], digits: int = 4, censored: Mapping[str, int] | None = None
+) -> str:
     """A plain aligned table for the terminal, in the number policy of
     :mod:`prefdyn.formatting`: floats with ``digits`` significant digits; a column ``c`` whose
     rows also carry ``c_lo`` and ``c_hi`` (a confidence interval, as in the JSON) prints as
@@ -146,10 +160,13 @@ def to_text(rows: Sequence[Row], columns: Sequence[str], digits: int = 4,
             return with_interval(value, float(row[f"{c}_lo"]), float(row[f"{c}_hi"]), digits)
         return sig(value, digits) if isinstance(value, float) else str(value)
 
-    heads = [f"{c} [95% CI]" if rows and f"{c}_lo" in rows[0] and f"{c}_hi" in rows[0] else c
-             for c in columns]
+    heads = [f"{c} [95% CI]" if rows and f"{c}_lo" in rows[0] and f"{c}_hi" in rows[0] else c for c in columns]
     cells = [heads] + [[cell(r, c) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(v.ljust(w) if i == 0 else v.rjust(w)
-                               for i, (v, w) in enumerate(zip(line, widths, strict=True)))
-                     for line in cells) + "\n"
+    return (
+        "\n".join(
+            "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(line, widths, strict=True)))
+            for line in cells
+        )
+        + "\n"
+    )

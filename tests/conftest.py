@@ -51,8 +51,10 @@ def seed(request: pytest.FixtureRequest) -> int:
 
 #: The real persona data: $PREFDYN_PERSONA_DATA, else ../shared/data/anthropic-evals-persona
 #: beside the repository, else the excerpt shipped in tests/data (three behaviours, 120 lines each).
-PERSONA_DATA = Path(os.environ.get("PREFDYN_PERSONA_DATA")
-                    or Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona")
+PERSONA_DATA = Path(
+    os.environ.get("PREFDYN_PERSONA_DATA")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "anthropic-evals-persona"
+)
 PERSONA_EXCERPT = Path(__file__).resolve().parent / "data" / "anthropic-evals-persona"
 
 
@@ -61,6 +63,7 @@ def persona_excerpt(tmp_path: Path) -> Callable[[Sequence[str], int], Path]:
     """``make(names, lines)``: a folder holding the first ``lines`` lines of each named real
     behaviour (from the full data when present, else from the shipped excerpt; the test skips
     when neither holds enough lines)."""
+
     def make(names: Sequence[str], lines: int) -> Path:
         folder = tmp_path / "persona-excerpt"
         folder.mkdir(exist_ok=True)
@@ -90,8 +93,9 @@ def tracked_files() -> list[str]:
     """The files git tracks that the working tree holds (paths relative to the repository root);
     the test skips outside a git checkout."""
     try:
-        listing = subprocess.run(["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True,
-                                 text=True, check=True).stdout
+        listing = subprocess.run(
+            ["git", "ls-files", "-z"], cwd=REPOSITORY, capture_output=True, text=True, check=True
+        ).stdout
     except (OSError, subprocess.CalledProcessError) as exc:
         pytest.skip(f"needs a git checkout of the repository ({exc})")
     return [name for name in listing.split("\0") if name and (REPOSITORY / name).is_file()]
@@ -108,9 +112,22 @@ def wheel(tmp_path_factory: pytest.TempPathFactory, tracked_files: list[str]) ->
             zf.write(REPOSITORY / name, name)
     with zipfile.ZipFile(archive) as zf:
         zf.extractall(folder / "source")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index",
-                    "--no-build-isolation", "--wheel-dir", folder / "dist", folder / "source"],
-                   check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--no-build-isolation",
+            "--wheel-dir",
+            folder / "dist",
+            folder / "source",
+        ],
+        check=True,
+    )
     (built,) = (folder / "dist").glob("prefdyn-*.whl")
     return built
 

@@ -90,8 +90,11 @@ def test_report_compares_the_theory_with_the_test_split() -> None:
     text = "\n".join(document._section_simulation(parts))
     assert "held-out (test-split) samples" in text and "(test split)" in text
     assert r"counts $\frac{1}{2}$" in text
-    theory = {"behaviors": [{"name": b["name"], "accuracy": {"mean": [0.6]}, "margin": {"mean": [0.1]}}
-                            for b in summary["behaviors"]]}
+    theory = {
+        "behaviors": [
+            {"name": b["name"], "accuracy": {"mean": [0.6]}, "margin": {"mean": [0.1]}} for b in summary["behaviors"]
+        ]
+    }
     table = tables.simulation_table(summary, theory, 2).latex()
     assert "accuracy (test)" in table and "margin $h$ (test)" in table and "population limit" in table
     train_only = {**summary, "behaviors": [{k: v for k, v in b.items() if k != "test"} for b in summary["behaviors"]]}
@@ -111,12 +114,23 @@ def test_one_number_policy() -> None:
 
 
 def test_text_tables_show_intervals_and_censoring() -> None:
-    rows = [{"name": "a", "distinguishability": 1.23456, "distinguishability_lo": 1.1, "distinguishability_hi": 1.4,
-             "steps_to_threshold": 101},
-            {"name": "b", "distinguishability": 0.5, "distinguishability_lo": 0.25, "distinguishability_hi": 0.75,
-             "steps_to_threshold": 7}]
-    text = to_text(rows, ("name", "distinguishability", "steps_to_threshold"),
-                   censored={"steps_to_threshold": 100})
+    rows = [
+        {
+            "name": "a",
+            "distinguishability": 1.23456,
+            "distinguishability_lo": 1.1,
+            "distinguishability_hi": 1.4,
+            "steps_to_threshold": 101,
+        },
+        {
+            "name": "b",
+            "distinguishability": 0.5,
+            "distinguishability_lo": 0.25,
+            "distinguishability_hi": 0.75,
+            "steps_to_threshold": 7,
+        },
+    ]
+    text = to_text(rows, ("name", "distinguishability", "steps_to_threshold"), censored={"steps_to_threshold": 100})
     assert "distinguishability [95% CI]" in text
     assert "1.235 [1.1, 1.4]" in text and "0.5 [0.25, 0.75]" in text
     assert ">100" in text and " 101" not in text and text.rstrip().endswith("7")
@@ -130,9 +144,17 @@ def test_theory_lines_are_drawn_against_the_test_split() -> None:
 
     sc = default_scenario()
     summary = simulate(sample_scenario(sc, runs=2, seed=0), sc.training, seed=0, record_every=50).summary()
-    theory = {"steps": summary["steps"],
-              "behaviors": [{"name": b["name"], "accuracy": {"mean": [0.5, 0.6, 0.7], "std": [0.0] * 3},
-                             "margin": {"mean": [0.0, 0.1, 0.2], "std": [0.0] * 3}} for b in summary["behaviors"]]}
+    theory = {
+        "steps": summary["steps"],
+        "behaviors": [
+            {
+                "name": b["name"],
+                "accuracy": {"mean": [0.5, 0.6, 0.7], "std": [0.0] * 3},
+                "margin": {"mean": [0.0, 0.1, 0.2], "std": [0.0] * 3},
+            }
+            for b in summary["behaviors"]
+        ],
+    }
     panels = [Panel("accuracy", "test"), Panel("margin", "test")]
     fig = theory_vs_simulation(summary, theory, panels, 2)
     for ax in fig.axes[:2]:
@@ -164,18 +186,43 @@ def test_every_figure_follows_the_shared_style(tmp_path: Path) -> None:
     with style(8):
         assert plt.rcParams["font.size"] == 8 and plt.rcParams["legend.fontsize"] == 7
         assert not plt.rcParams["axes.spines.top"] and plt.rcParams["pdf.fonttype"] == 42
-    corr = {"rho": -0.5, "n": 3, "ci": {"low": -0.9, "high": 0.2}, "p_value": 1 / 3,
-            "p_resolution": 1 / 3, "method": "exact"}
-    rows = [{"name": f"b{k}", "distinguishability": 1.0 + k,
-             "observed_speed": {"mean_loss_decrease": 0.1 * k}, "predicted_speed": {"mean_loss_decrease": 0.12 * k},
-             "observed_loss": [0.69, 0.6 - 0.1 * k, 0.5], "predicted_loss": [0.69, 0.61, 0.52 + 0.1 * k],
-             "observed_accuracy": [0.5, 0.6, 0.7], "predicted_accuracy": [0.5, 0.62, 0.71]} for k in range(3)]
-    doc = {"mode": "joint", "behaviors": rows, "rho_predicted_observed_speed": corr,
-           "rho_distinguishability_observed_speed": corr,
-           "settings": {"loss": "dpo", "beta": 0.1, "learning_rate": 1.0, "batch_size": 0},
-           "harmed": {"observed": ["b2"], "predicted": ["b2"], "precision": 1.0, "recall": 1.0}}
+    corr = {
+        "rho": -0.5,
+        "n": 3,
+        "ci": {"low": -0.9, "high": 0.2},
+        "p_value": 1 / 3,
+        "p_resolution": 1 / 3,
+        "method": "exact",
+    }
+    rows = [
+        {
+            "name": f"b{k}",
+            "distinguishability": 1.0 + k,
+            "observed_speed": {"mean_loss_decrease": 0.1 * k},
+            "predicted_speed": {"mean_loss_decrease": 0.12 * k},
+            "observed_loss": [0.69, 0.6 - 0.1 * k, 0.5],
+            "predicted_loss": [0.69, 0.61, 0.52 + 0.1 * k],
+            "observed_accuracy": [0.5, 0.6, 0.7],
+            "predicted_accuracy": [0.5, 0.62, 0.71],
+        }
+        for k in range(3)
+    ]
+    doc = {
+        "mode": "joint",
+        "behaviors": rows,
+        "rho_predicted_observed_speed": corr,
+        "rho_distinguishability_observed_speed": corr,
+        "settings": {"loss": "dpo", "beta": 0.1, "learning_rate": 1.0, "batch_size": 0},
+        "harmed": {"observed": ["b2"], "predicted": ["b2"], "precision": 1.0, "recall": 1.0},
+    }
     first = plot_persona_curves(doc, tmp_path / "a")
     second = plot_persona_curves(doc, tmp_path / "b")
-    assert [p.name for p in first] == ["predict-curves.pdf", "predict-curves.png", "predict-speed.pdf",
-                                       "predict-speed.png", "predict-harm.pdf", "predict-harm.png"]
+    assert [p.name for p in first] == [
+        "predict-curves.pdf",
+        "predict-curves.png",
+        "predict-speed.pdf",
+        "predict-speed.png",
+        "predict-harm.pdf",
+        "predict-harm.png",
+    ]
     assert all(a.read_bytes() == b.read_bytes() for a, b in zip(first, second, strict=True))

@@ -47,10 +47,19 @@ def test_configure_threads_sets_torch(no_omp: None) -> None:
         torch.set_num_threads(previous)
 
 
-@pytest.mark.parametrize("argv", [
-    ["simulate"], ["predict"], ["verify"], ["report"],
-    *[["persona", action, "--data", "x"] for action in ("stats", "train", "pair", "misalign", "finetune", "predict")],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["simulate"],
+        ["predict"],
+        ["verify"],
+        ["report"],
+        *[
+            ["persona", action, "--data", "x"]
+            for action in ("stats", "train", "pair", "misalign", "finetune", "predict")
+        ],
+    ],
+)
 def test_heavy_commands_take_threads(argv: list[str]) -> None:
     args = build_parser().parse_args([*argv, "--threads", "3"])
     assert args.threads == 3
@@ -84,10 +93,25 @@ def test_plain_progress_lines(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_verify_shows_progress_on_a_pipe(tmp_path: Path) -> None:
     conjecture = tmp_path / "c.toml"
     conjecture.write_text('name = "c"\nstatement = "accuracy[0, 1] >= 0"\n[restrict]\nsteps = 1\nbehaviors = 1\n')
-    proc = subprocess.run([sys.executable, "-m", "prefdyn", "verify", "--conjecture", str(conjecture),
-                           "--examples", "3", "--out", str(tmp_path / "cx"), "--json"],
-                          capture_output=True, text=True, check=False,
-                          env={**_env(), "PREFDYN_PROGRESS_INTERVAL": "0"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prefdyn",
+            "verify",
+            "--conjecture",
+            str(conjecture),
+            "--examples",
+            "3",
+            "--out",
+            str(tmp_path / "cx"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**_env(), "PREFDYN_PROGRESS_INTERVAL": "0"},
+    )
     assert proc.returncode == 0, proc.stderr
     json.loads(proc.stdout)  # stdout stays one JSON document
     assert "prefdyn verify: c: 1/3 examples (" in proc.stderr
@@ -121,8 +145,9 @@ def test_report_stage_lines_with_times(capsys: pytest.CaptureFixture[str]) -> No
     assert skipped == {"persona": "no persona data given"}
 
 
-def test_report_takes_persona_settings_and_prints_one_slash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_takes_persona_settings_and_prints_one_slash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from prefdyn import report
 
     data = tmp_path / "persona.jsonl"
@@ -135,9 +160,27 @@ def test_report_takes_persona_settings_and_prints_one_slash(tmp_path: Path, monk
 
     monkeypatch.setattr(report, "build_report", fake_build)
     out = tmp_path / "out"
-    code = main(["report", f"{out}/", "--persona", str(data), "--persona-beta", "0.5", "--persona-lr", "2",
-                 "--persona-steps", "20", "--persona-batch-size", "0", "--persona-behaviors", "a", "b",
-                 "--threads", "1"])
+    code = main(
+        [
+            "report",
+            f"{out}/",
+            "--persona",
+            str(data),
+            "--persona-beta",
+            "0.5",
+            "--persona-lr",
+            "2",
+            "--persona-steps",
+            "20",
+            "--persona-batch-size",
+            "0",
+            "--persona-behaviors",
+            "a",
+            "b",
+            "--threads",
+            "1",
+        ]
+    )
     assert code == 0
     options = seen["options"]
     assert options.persona_settings == {"beta": 0.5, "learning_rate": 2.0, "steps": 20, "batch_size": 0}
@@ -154,8 +197,8 @@ def test_report_persona_source_uses_the_settings(monkeypatch: pytest.MonkeyPatch
     from prefdyn.numerics.persona import corpus as embedded
     from prefdyn.numerics.persona import embedders as embed
     from prefdyn.numerics.persona import loader
-    from prefdyn.studies import experiments, stats
     from prefdyn.report import sources
+    from prefdyn.studies import experiments, stats
 
     seen: dict[str, Any] = {}
     corpus = type("C", (), {"behaviors": (), "model": "m", "responses": ("Yes", "No")})()

@@ -45,9 +45,7 @@ def module_name(theorem_id: str) -> str:
     and of the one that holds its property (under :mod:`prefdyn.verification.properties`); an
     id the catalogue does not know is a :class:`~prefdyn.errors.PrefdynError`."""
     if theorem_id not in _MODULES:
-        raise PrefdynError(
-            f"theorem: unknown theorem id {theorem_id!r}; known ids: {', '.join(_MODULES)}"
-        )
+        raise PrefdynError(f"theorem: unknown theorem id {theorem_id!r}; known ids: {', '.join(_MODULES)}")
     return _MODULES[theorem_id]
 
 

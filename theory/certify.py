@@ -247,8 +247,10 @@ def _rpow(a: Interval, r: Fraction) -> Interval:
         raise _Undefined("real root of a negative number")
     if libmp.mpf_lt(lo, _F0):
         return _ENTIRE  # part of the box is outside the domain: no bound
-    rr = (libmp.from_rational(r.numerator, r.denominator, PREC, "f"),
-          libmp.from_rational(r.numerator, r.denominator, PREC, "c"))
+    rr = (
+        libmp.from_rational(r.numerator, r.denominator, PREC, "f"),
+        libmp.from_rational(r.numerator, r.denominator, PREC, "c"),
+    )
     if libmp.mpf_eq(lo, _F0):
         top = _exp(_mul(rr, _log((hi, hi)))) if libmp.mpf_gt(hi, _F0) else _ZERO
         return (_F0, top[1]) if r > 0 else (top[0], _INF)
@@ -521,8 +523,7 @@ class _Taylor:
         fm, fpm = self.point(m)
         F, FP, FPP = self._box((lo, hi))
         d = _sub((lo, hi), (m, m))
-        forms = [F, _add(fm, _mul(FP, d)),
-                 _add(_add(fm, _mul(fpm, d)), _mul(_div(FPP, _TWO), _ipow(d, 2)))]
+        forms = [F, _add(fm, _mul(FP, d)), _add(_add(fm, _mul(fpm, d)), _mul(_div(FPP, _TWO), _ipow(d, 2)))]
         finite = [e for e in forms if _finite(e)]
         enc = reduce(_intersect, finite) if finite else _ENTIRE
         return enc, fm, FP
@@ -568,8 +569,10 @@ def _s_neg(s: Scale) -> Scale:
 
 
 def _frac(x: Fraction) -> Interval:
-    return (libmp.from_rational(x.numerator, x.denominator, PREC, "f"),
-            libmp.from_rational(x.numerator, x.denominator, PREC, "c"))
+    return (
+        libmp.from_rational(x.numerator, x.denominator, PREC, "f"),
+        libmp.from_rational(x.numerator, x.denominator, PREC, "c"),
+    )
 
 
 Asym = dict  # Scale -> _Term; f(x) in sum_j s_j(x) * iv_j for every x >= R
@@ -672,7 +675,7 @@ class _Tail:
         keep, last = scales[: _MAX_TERMS - 1], scales[_MAX_TERMS - 2]
         out = {s: A[s] for s in keep}
         iv = A[last].iv
-        for s in scales[_MAX_TERMS - 1:]:
+        for s in scales[_MAX_TERMS - 1 :]:
             iv = _add(iv, _mul(A[s].iv, self.bound(_s_add(s, _s_neg(last)))))
         out[last] = _Term(iv)
         return out
@@ -792,8 +795,11 @@ class _Tail:
                 shift[slot[s]] = Fraction(int(t.exact.p), int(t.exact.q))
         c0 = A.get(_UNIT)
         w = {s: t for s, t in A.items() if s < _UNIT}
-        base = _term(sp.exp(c0.exact)) if c0 is not None and c0.exact is not None else (
-            _Term(_exp(c0.iv)) if c0 is not None else _term(sp.Integer(1)))
+        base = (
+            _term(sp.exp(c0.exact))
+            if c0 is not None and c0.exact is not None
+            else (_Term(_exp(c0.iv)) if c0 is not None else _term(sp.Integer(1)))
+        )
         out: Asym = {_UNIT: base}
         if w:
             W = self.enclosure(w)
@@ -879,10 +885,12 @@ class _Tail:
             cubic = (_F0, _div(_ONE, (_raw_int(3), _raw_int(3)))[1])
             half = (libmp.mpf_shift(_F1, -1),) * 2
             if direction > 0:  # -log1p(e^{-u})
-                return self.add(scaled(e(-1), -1), self.times(e(-2), half, sp.Rational(1, 2)),
-                                self.times(e(-3), _neg(cubic)))
-            return self.add(A, scaled(e(1), -1), self.times(e(2), half, sp.Rational(1, 2)),
-                            self.times(e(3), _neg(cubic)))  # u - log1p(e^u)
+                return self.add(
+                    scaled(e(-1), -1), self.times(e(-2), half, sp.Rational(1, 2)), self.times(e(-3), _neg(cubic))
+                )
+            return self.add(
+                A, scaled(e(1), -1), self.times(e(2), half, sp.Rational(1, 2)), self.times(e(3), _neg(cubic))
+            )  # u - log1p(e^u)
         if kind is sp.tanh:
             if direction > 0:  # 1 - 2 e^{-2u} + 2 e^{-4u} sigma(2u)
                 s = _sigmoid(_mul(_TWO, lo))[0]
@@ -951,8 +959,9 @@ def _tail_sup(f: sp.Expr, side: int, R: int) -> _TailSup:
     corr = _mul(C2, tail.bound(max(rest)))
     ub = _abs_hi(_add(L.iv, corr))
     sL, sC = _sign(L.iv), _sign(C2)
-    below = (sL is not None and sC == -sL
-             and libmp.mpf_le(_abs_hi(corr), libmp.mpf_mul(_TWO[0], _abs_lo(L.iv), PREC, "f")))
+    below = (
+        sL is not None and sC == -sL and libmp.mpf_le(_abs_hi(corr), libmp.mpf_mul(_TWO[0], _abs_lo(L.iv), PREC, "f"))
+    )
     return _TailSup(side, R, ub, L, below)
 
 
@@ -1461,9 +1470,15 @@ def sup_abs_derivative(phi: sp.Expr, order: int) -> Certificate:
             l_value = _one_sided(sp.diff(left.expr, h, j), b, "-")
             r_value = _one_sided(sp.diff(right.expr, h, j), b, "+")
             if not _equal(l_value, r_value, f"the jump of phi^({j}) at h = {b}"):
-                return Certificate(sp.oo, mpmath.inf, mpmath.inf, True, b,
-                                   f"phi^({j}) jumps at h = {b} ({l_value} -> {r_value}): a Dirac mass in phi^({j + 1})",
-                                   factor)
+                return Certificate(
+                    sp.oo,
+                    mpmath.inf,
+                    mpmath.inf,
+                    True,
+                    b,
+                    f"phi^({j}) jumps at h = {b} ({l_value} -> {r_value}): a Dirac mass in phi^({j + 1})",
+                    factor,
+                )
     results = []
     for piece in parts:
         try:
@@ -1484,8 +1499,15 @@ def sup_abs_derivative(phi: sp.Expr, order: int) -> Certificate:
                 exact = None
                 break
     value = exact if exact is not None else _float_out(upper, up=True)
-    return Certificate(sp.simplify(factor * value) if exact is not None else factor * value,
-                       _mpf(lower), _mpf(upper), exact is not None, best.where, best.proof, factor)
+    return Certificate(
+        sp.simplify(factor * value) if exact is not None else factor * value,
+        _mpf(lower),
+        _mpf(upper),
+        exact is not None,
+        best.where,
+        best.proof,
+        factor,
+    )
 
 
 def sign_of_dphi_at_zero(phi: sp.Expr) -> Certificate:
@@ -1502,8 +1524,14 @@ def sign_of_dphi_at_zero(phi: sp.Expr) -> Certificate:
             value = g.subs(h, 0)
             s = _exact_sign(value, "phi'(0)")
             iv = _number(value)
-            return Certificate(sp.Integer(c_sign * s), _mpf(iv[0]), _mpf(iv[1]), True, sp.Integer(0),
-                               f"phi'(0) = {value} enclosed in [{_fl(iv[0]):.6g}, {_fl(iv[1]):.6g}]")
+            return Certificate(
+                sp.Integer(c_sign * s),
+                _mpf(iv[0]),
+                _mpf(iv[1]),
+                True,
+                sp.Integer(0),
+                f"phi'(0) = {value} enclosed in [{_fl(iv[0]):.6g}, {_fl(iv[1]):.6g}]",
+            )
         if hi_s == 0:
             nxt = next(p for p in parts if p.lo == piece.hi)
             left = _one_sided(g, 0, "-")
@@ -1511,8 +1539,14 @@ def sign_of_dphi_at_zero(phi: sp.Expr) -> Certificate:
             sl, sr = _exact_sign(left, "phi'(0-)"), _exact_sign(right, "phi'(0+)")
             if sl != sr:
                 raise CannotCertify(f"phi' jumps at h = 0 from {left} to {right}: no single sign")
-            return Certificate(sp.Integer(c_sign * sl), _mpf(_number(left)[0]), _mpf(_number(right)[1]), True,
-                               sp.Integer(0), "both one-sided derivatives at the break point h = 0 share the sign")
+            return Certificate(
+                sp.Integer(c_sign * sl),
+                _mpf(_number(left)[0]),
+                _mpf(_number(right)[1]),
+                True,
+                sp.Integer(0),
+                "both one-sided derivatives at the break point h = 0 share the sign",
+            )
     raise CannotCertify("h = 0 is in no piece")
 
 
@@ -1527,9 +1561,15 @@ def stationary_margin(phi: sp.Expr) -> Certificate:
     found = _stationary(psi)
     if kappa == 1 or found.value in (sp.oo, -sp.oo):
         return found
-    return Certificate(found.value / kappa, found.lower, found.upper, found.exact,
-                       None if found.where is None else found.where / kappa,
-                       found.proof + "; h* = u*/beta for phi(h) = c psi(beta h)", 1 / kappa)
+    return Certificate(
+        found.value / kappa,
+        found.lower,
+        found.upper,
+        found.exact,
+        None if found.where is None else found.where / kappa,
+        found.proof + "; h* = u*/beta for phi(h) = c psi(beta h)",
+        1 / kappa,
+    )
 
 
 def _stationary(psi: sp.Expr) -> Certificate:
@@ -1544,20 +1584,28 @@ def _stationary(psi: sp.Expr) -> Certificate:
             sl, sr = _exact_sign(left, "phi'(b-)"), _exact_sign(right, "phi'(b+)")
             if sl == 0 or sr == 0 or sl != sr:
                 iv = _number(b)
-                return Certificate(b, _mpf(iv[0]), _mpf(iv[1]), True, b,
-                                   f"0 in [phi'({b}-), phi'({b}+)] = hull({left}, {right})")
+                return Certificate(
+                    b, _mpf(iv[0]), _mpf(iv[1]), True, b, f"0 in [phi'({b}-), phi'({b}+)] = hull({left}, {right})"
+                )
         if h not in g.free_symbols:
             if _exact_sign(g, "phi' on a piece") == 0:
                 iv = _number(piece.lo) if piece.lo.is_finite else (_NINF, _NINF)
-                return Certificate(piece.lo, _mpf(iv[0]), _mpf(iv[1]), True, piece.lo,
-                                   "phi' vanishes identically on the piece starting here")
+                return Certificate(
+                    piece.lo,
+                    _mpf(iv[0]),
+                    _mpf(iv[1]),
+                    True,
+                    piece.lo,
+                    "phi' vanishes identically on the piece starting here",
+                )
         else:
             found = _leftmost_root(g, piece.lo, piece.hi)
             if found is not None:
                 return found
         previous = piece
-    return Certificate(sp.oo, mpmath.inf, mpmath.inf, True, None,
-                       "phi' certified nonzero on every piece and at every break point")
+    return Certificate(
+        sp.oo, mpmath.inf, mpmath.inf, True, None, "phi' certified nonzero on every piece and at every break point"
+    )
 
 
 def _root_free_tail(g: sp.Expr, side: int, start: int) -> int:
@@ -1577,8 +1625,12 @@ def _root_free_tail(g: sp.Expr, side: int, start: int) -> int:
 
 def _leftmost_root(g: sp.Expr, a: sp.Expr, b: sp.Expr) -> Certificate | None:
     if g.is_polynomial(h):
-        roots = [r for r in sp.Poly(g, h).real_roots()
-                 if (a == -sp.oo or _exact_sign(r - a, "root - a") > 0) and (b == sp.oo or _exact_sign(b - r, "b - root") > 0)]
+        roots = [
+            r
+            for r in sp.Poly(g, h).real_roots()
+            if (a == -sp.oo or _exact_sign(r - a, "root - a") > 0)
+            and (b == sp.oo or _exact_sign(b - r, "b - root") > 0)
+        ]
         if not roots:
             return None
         r = roots[0]
@@ -1620,8 +1672,9 @@ def _leftmost_root(g: sp.Expr, a: sp.Expr, b: sp.Expr) -> Certificate | None:
         for end, s_end in ((lo, sa), (hi, sb)):
             if s_end is None and monotone is not None and g.subs(h, _rational(end)).is_zero:
                 r = _rational(end)  # an exact dyadic root, the only one in this monotone box
-                return Certificate(r, _mpf(end), _mpf(end), True, r,
-                                   "phi' vanishes exactly here, every box to the left root-free")
+                return Certificate(
+                    r, _mpf(end), _mpf(end), True, r, "phi' vanishes exactly here, every box to the left root-free"
+                )
         if sa is None or sb is None or sa == sb:
             raise CannotCertify(f"cannot isolate the root of phi' near h = {_fl(m):.12g} (double root?)")
         exact = None
@@ -1631,10 +1684,22 @@ def _leftmost_root(g: sp.Expr, a: sp.Expr, b: sp.Expr) -> Certificate | None:
                 if libmp.mpf_ge(r_iv[0], lo) and libmp.mpf_le(r_iv[1], hi):
                     exact = r
         if exact is not None:
-            return Certificate(exact, _mpf(lo), _mpf(hi), True, exact,
-                               "sign change of phi' with every box to the left root-free; SymPy root inside")
-        return Certificate(_float_near(m), _mpf(lo), _mpf(hi), False, _float_near(m),
-                           "sign change of phi' with every box to the left root-free")
+            return Certificate(
+                exact,
+                _mpf(lo),
+                _mpf(hi),
+                True,
+                exact,
+                "sign change of phi' with every box to the left root-free; SymPy root inside",
+            )
+        return Certificate(
+            _float_near(m),
+            _mpf(lo),
+            _mpf(hi),
+            False,
+            _float_near(m),
+            "sign change of phi' with every box to the left root-free",
+        )
     return None
 
 

@@ -76,24 +76,62 @@ _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
     ast.Invert: lambda a: sp.Not(a),
 }
 _COMPARE: dict[type[ast.cmpop], type[sp.Basic]] = {
-    ast.Lt: sp.StrictLessThan, ast.LtE: sp.LessThan, ast.Gt: sp.StrictGreaterThan,
-    ast.GtE: sp.GreaterThan, ast.Eq: sp.Equality, ast.NotEq: sp.Unequality,
+    ast.Lt: sp.StrictLessThan,
+    ast.LtE: sp.LessThan,
+    ast.Gt: sp.StrictGreaterThan,
+    ast.GtE: sp.GreaterThan,
+    ast.Eq: sp.Equality,
+    ast.NotEq: sp.Unequality,
 }
 #: node types that may appear at all (operators and contexts included)
-_ALLOWED = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Call, ast.Name, ast.Constant,
-            ast.Subscript, ast.Tuple, ast.Load, *_BINARY, *_UNARY, *_COMPARE)
+_ALLOWED = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Compare,
+    ast.Call,
+    ast.Name,
+    ast.Constant,
+    ast.Subscript,
+    ast.Tuple,
+    ast.Load,
+    *_BINARY,
+    *_UNARY,
+    *_COMPARE,
+)
 #: what a refused construct is called in the message
 _NAMES = {
-    ast.Attribute: "attribute access ('.')", ast.Lambda: "lambda", ast.ListComp: "a comprehension",
-    ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
-    ast.GeneratorExp: "a comprehension", ast.JoinedStr: "an f-string", ast.Starred: "'*' unpacking",
-    ast.keyword: "a keyword argument", ast.NamedExpr: "':='", ast.IfExp: "'if ... else'",
-    ast.BoolOp: "'and'/'or' (use & and | on conditions)", ast.Not: "'not' (use ~)",
-    ast.List: "a list", ast.Dict: "a dict", ast.Set: "a set", ast.Slice: "a slice",
-    ast.BitXor: "'^' (powers are written **)", ast.Mod: "'%'", ast.FloorDiv: "'//'",
-    ast.MatMult: "'@'", ast.LShift: "'<<'", ast.RShift: "'>>'", ast.Is: "'is'",
-    ast.IsNot: "'is not'", ast.In: "'in'", ast.NotIn: "'not in'", ast.Await: "'await'",
-    ast.Yield: "'yield'", ast.YieldFrom: "'yield'", ast.FormattedValue: "an f-string",
+    ast.Attribute: "attribute access ('.')",
+    ast.Lambda: "lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.JoinedStr: "an f-string",
+    ast.Starred: "'*' unpacking",
+    ast.keyword: "a keyword argument",
+    ast.NamedExpr: "':='",
+    ast.IfExp: "'if ... else'",
+    ast.BoolOp: "'and'/'or' (use & and | on conditions)",
+    ast.Not: "'not' (use ~)",
+    ast.List: "a list",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.Slice: "a slice",
+    ast.BitXor: "'^' (powers are written **)",
+    ast.Mod: "'%'",
+    ast.FloorDiv: "'//'",
+    ast.MatMult: "'@'",
+    ast.LShift: "'<<'",
+    ast.RShift: "'>>'",
+    ast.Is: "'is'",
+    ast.IsNot: "'is not'",
+    ast.In: "'in'",
+    ast.NotIn: "'not in'",
+    ast.Await: "'await'",
+    ast.Yield: "'yield'",
+    ast.YieldFrom: "'yield'",
+    ast.FormattedValue: "an f-string",
 }
 
 
@@ -194,14 +232,18 @@ def _check_number(value: Any) -> Any:
     if isinstance(value, sp.Rational):
         bits = max(int(value.p).bit_length(), int(value.q).bit_length())
         if bits > MAX_NUMBER_BITS:
-            raise _Refused(f"a number exceeds {MAX_NUMBER_BITS} bits (about "
-                           f"{int(MAX_NUMBER_BITS * 0.30103)} digits)")
+            raise _Refused(f"a number exceeds {MAX_NUMBER_BITS} bits (about {int(MAX_NUMBER_BITS * 0.30103)} digits)")
     return value
 
 
 class _Builder:
-    def __init__(self, names: Mapping[str, sp.Basic], functions: Mapping[str, Callable[..., Any]],
-                 unknown: Callable[[str], sp.Basic] | None, evaluate_relations: bool) -> None:
+    def __init__(
+        self,
+        names: Mapping[str, sp.Basic],
+        functions: Mapping[str, Callable[..., Any]],
+        unknown: Callable[[str], sp.Basic] | None,
+        evaluate_relations: bool,
+    ) -> None:
         self.names, self.functions, self.unknown = names, functions, unknown
         self.evaluate_relations = evaluate_relations
 
@@ -234,8 +276,12 @@ class _Builder:
 
     def _BinOp(self, node: ast.BinOp) -> Any:
         left, right = self.build(node.left), self.build(node.right)
-        if isinstance(node.op, ast.Pow) and isinstance(right, sp.Basic) and right.is_Number \
-                and abs(right) > MAX_EXPONENT:
+        if (
+            isinstance(node.op, ast.Pow)
+            and isinstance(right, sp.Basic)
+            and right.is_Number
+            and abs(right) > MAX_EXPONENT
+        ):
             raise _Refused(f"exponent {_shown(str(right), 30)} exceeds {MAX_EXPONENT} in absolute value")
         return _check_number(_BINARY[type(node.op)](left, right))
 

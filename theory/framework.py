@@ -80,9 +80,7 @@ def numpy_functions() -> dict[str, Callable[..., Any]]:
     if not NUMPY_FUNCTIONS:
         from scipy import special
 
-        NUMPY_FUNCTIONS.update(
-            sigmoid=special.expit, logsigmoid=special.log_expit, Phi=special.ndtr, erf=special.erf
-        )
+        NUMPY_FUNCTIONS.update(sigmoid=special.expit, logsigmoid=special.log_expit, Phi=special.ndtr, erf=special.erf)
     return NUMPY_FUNCTIONS
 
 
@@ -122,8 +120,9 @@ class Instances:
     on purpose (a generic :math:`\\phi`, which makes the identity hold for every :math:`\\phi`).
     """
 
-    def __init__(self, label: str, build: Callable[[], Iterable[Binding]],
-                 generic: Iterable[UndefinedFunction] = ()) -> None:
+    def __init__(
+        self, label: str, build: Callable[[], Iterable[Binding]], generic: Iterable[UndefinedFunction] = ()
+    ) -> None:
         self.label = label
         self._build = build
         self.generic = frozenset(generic)
@@ -165,14 +164,16 @@ class Step:
             left, right = realise(lhs, binding), realise(self.rhs, binding)
             untied = abstract_objects(left, self.instances.generic) | abstract_objects(right, self.instances.generic)
             if untied:
-                return StepResult(False, "untied",
-                                  f"instance {self.instances.label!r} leaves {_names(untied)} unbound")
+                return StepResult(False, "untied", f"instance {self.instances.label!r} leaves {_names(untied)} unbound")
             result = verify_relation(left, self.rel, right, self.domain)
             if _has_floats(left) or _has_floats(right):  # decided on rounded numbers: not a proof
                 result = StepResult(result.verified, "numeric (floating-point instance)", result.detail)
             if not result.verified:
-                return StepResult(False, f"{result.method} (instantiated: {self.instances.label})",
-                                  f"instance {len(results) + 1}: {result.detail}")
+                return StepResult(
+                    False,
+                    f"{result.method} (instantiated: {self.instances.label})",
+                    f"instance {len(results) + 1}: {result.detail}",
+                )
             results.append(result)
         if not results:
             return StepResult(False, "untied", "no instances were built")
@@ -194,7 +195,11 @@ def abstract_objects(expr: Any, generic: frozenset[Any] = frozenset()) -> set[An
         return set()
     found: set[Any] = set()
     for node in sp.preorder_traversal(expr):
-        if isinstance(node, Atom) or (isinstance(node, sp.Symbol) and "\\" in node.name) or isinstance(node, (sp.Indexed, sp.MatrixSymbol)):
+        if (
+            isinstance(node, Atom)
+            or (isinstance(node, sp.Symbol) and "\\" in node.name)
+            or isinstance(node, (sp.Indexed, sp.MatrixSymbol))
+        ):
             found.add(node)
         elif isinstance(node, AppliedUndef) and node.func not in generic:
             found.add(node.func)
@@ -219,11 +224,13 @@ def realise(expr: Any, binding: Binding) -> Any:
     if out.has(sp.Sum, sp.Product):
         out = out.replace(lambda e: isinstance(e, (sp.Sum, sp.Product)), lambda e: e.doit())
     if families:
-        out = out.replace(lambda e: isinstance(e, sp.Indexed) and e.base in families,
-                          lambda e: families[e.base](*e.indices))
+        out = out.replace(
+            lambda e: isinstance(e, sp.Indexed) and e.base in families, lambda e: families[e.base](*e.indices)
+        )
     if functions:
-        out = out.replace(lambda e: isinstance(e, AppliedUndef) and e.func in functions,
-                          lambda e: functions[e.func](*e.args))
+        out = out.replace(
+            lambda e: isinstance(e, AppliedUndef) and e.func in functions, lambda e: functions[e.func](*e.args)
+        )
     if matrices:
         out = out.xreplace({k: sp.ImmutableMatrix(v) for k, v in matrices.items()})
     if isinstance(out, sp.MatrixExpr):
@@ -398,9 +405,11 @@ def verify_relation(
 MEMO_SIZE = 16384
 
 
-def _relation_key(lhs: Any, rel: Relation, rhs: Any,
-                  domain: Mapping[sp.Symbol, tuple[float, float]] | None) -> tuple | None:
+def _relation_key(
+    lhs: Any, rel: Relation, rhs: Any, domain: Mapping[sp.Symbol, tuple[float, float]] | None
+) -> tuple | None:
     """A hashable, structural key of the relation, or ``None`` when a side is not SymPy data."""
+
     def frozen(side: Any) -> Any:
         return sp.ImmutableMatrix(side) if isinstance(side, sp.MatrixBase) else sp.sympify(side, strict=True)
 
@@ -512,8 +521,12 @@ PRECISE_DIGITS = 30
 def _mpmath_functions() -> dict[str, Callable[..., Any]]:
     import mpmath
 
-    return {"sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)), "logsigmoid": lambda x: -mpmath.log1p(mpmath.exp(-x)),
-            "Phi": mpmath.ncdf, "erf": mpmath.erf}
+    return {
+        "sigmoid": lambda x: 1 / (1 + mpmath.exp(-x)),
+        "logsigmoid": lambda x: -mpmath.log1p(mpmath.exp(-x)),
+        "Phi": mpmath.ncdf,
+        "erf": mpmath.erf,
+    }
 
 
 def _evaluator(gap: sp.Expr) -> tuple[list[sp.Symbol], Callable[[list[float]], complex]] | None:
@@ -544,8 +557,9 @@ def _evaluator(gap: sp.Expr) -> tuple[list[sp.Symbol], Callable[[list[float]], c
     return symbols, value
 
 
-def _points(gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]],
-            count: int) -> Iterable[tuple[dict[sp.Symbol, float], float, bool]]:
+def _points(
+    gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]], count: int
+) -> Iterable[tuple[dict[sp.Symbol, float], float, bool]]:
     """``(point, value, ok)`` at up to ``count`` seeded random points where ``gap`` is finite."""
     evaluator = _evaluator(gap)
     if evaluator is None:
@@ -575,9 +589,7 @@ def _refute(gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float,
     return None
 
 
-def _verify_numerically(
-    gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]]
-) -> StepResult:
+def _verify_numerically(gap: sp.Expr, rel: Relation, domain: Mapping[sp.Symbol, tuple[float, float]]) -> StepResult:
     if gap.atoms(AppliedUndef):
         return StepResult(False, "undecided", "abstract objects: the step needs concrete instances")
     evaluated = 0
@@ -615,8 +627,9 @@ def chain(
     for k, link in enumerate(links):
         rel, display, reason = link[0], link[1], link[2]
         own = link[3] if len(link) == 4 else instances
-        steps.append(Step(rel, display, reason, lhs=first if k == 0 else None,
-                          instances=own, domain=dict(domain or {})))
+        steps.append(
+            Step(rel, display, reason, lhs=first if k == 0 else None, instances=own, domain=dict(domain or {}))
+        )
     return Claim(label, tuple(steps), prose)
 
 

@@ -87,8 +87,14 @@ class Loss:
             return compute(self.bind(self.phi))
         except PrefdynError:
             raise
-        except (certify.CannotCertify, ArithmeticError, ValueError, TypeError, NotImplementedError,
-                RecursionError) as err:
+        except (
+            certify.CannotCertify,
+            ArithmeticError,
+            ValueError,
+            TypeError,
+            NotImplementedError,
+            RecursionError,
+        ) as err:
             reason = " ".join(str(err).split()) or type(err).__name__
             raise PrefdynError(f"loss {self.name}: cannot certify {constant} ({reason})") from None
 
@@ -200,8 +206,7 @@ _BUILTIN = [
     ),
     Loss(
         "exo-pair",
-        sigmoid(h) * (logsigmoid(h) - sp.log(1 - epsilon))
-        + sigmoid(-h) * (logsigmoid(-h) - sp.log(epsilon)),
+        sigmoid(h) * (logsigmoid(h) - sp.log(1 - epsilon)) + sigmoid(-h) * (logsigmoid(-h) - sp.log(epsilon)),
         r"EXO (pairwise reverse KL to the smoothed label $1-\epsilon$)",
         "Ji et al. 2024",
         params={epsilon: sp.Rational(1, 1000)},
@@ -261,8 +266,11 @@ _PARSE_NAMESPACE: dict[str, object] = {
 
 
 def loss_from_expression(
-    text: str, params: Mapping[str, float] | None = None, name: str = "custom",
-    field: str = "loss-expr", params_field: str = "param",
+    text: str,
+    params: Mapping[str, float] | None = None,
+    name: str = "custom",
+    field: str = "loss-expr",
+    params_field: str = "param",
 ) -> Loss:
     r"""A user-defined loss :math:`\phi(h)` from a SymPy expression string.
 
@@ -286,8 +294,7 @@ def loss_from_expression(
     constants = {k: v for k, v in _PARSE_NAMESPACE.items() if isinstance(v, sp.Basic)}
     functions = {k: v for k, v in _PARSE_NAMESPACE.items() if callable(v) and not isinstance(v, sp.Basic)}
     # unknown names become symbols, so that every one of them is reported below
-    expr = parse_expression(text, field=field, names={**constants, **symbols}, functions=functions,
-                            unknown=sp.Symbol)
+    expr = parse_expression(text, field=field, names={**constants, **symbols}, functions=functions, unknown=sp.Symbol)
     if not isinstance(expr, sp.Expr):
         raise PrefdynError(f"{field}: {text!r} is not a scalar expression")
     unknown = expr.free_symbols - {h, beta, *symbols.values()}

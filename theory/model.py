@@ -130,9 +130,7 @@ def _unit(size: int, index: int) -> sp.Matrix:
 
 
 def _symmetric_symbols(name: str, K: int) -> sp.Matrix:
-    return sp.Matrix(
-        K, K, lambda i, j: sp.Symbol(f"{name}_{{{min(i, j) + 1}{max(i, j) + 1}}}", real=True)
-    )
+    return sp.Matrix(K, K, lambda i, j: sp.Symbol(f"{name}_{{{min(i, j) + 1}{max(i, j) + 1}}}", real=True))
 
 
 # --------------------------------------------------------------------------- finite laws

@@ -182,8 +182,7 @@ def _derivation(claim: Claim, layout: Layout) -> list[str]:
 
 def _verdict(results: list[StepResult]) -> str:
     marks = "; ".join(
-        f"step {k}: {'verified' if r.verified else 'NOT VERIFIED'}, {r.method}"
-        for k, r in enumerate(results, 1)
+        f"step {k}: {'verified' if r.verified else 'NOT VERIFIED'}, {r.method}" for k, r in enumerate(results, 1)
     )
     return rf"\noindent{{\small SymPy check: {text(marks)}.}}"
 
@@ -224,8 +223,11 @@ def theorem_latex(theorem: Theorem, layout: Layout = "compact", closing: str = "
     out.append("Then")
     for claim in theorem.claims:
         out += [rf"\begin{{equation}}\label{{{claim_label(theorem, claim)}}}"]
-        out.append(statement_latex(claim) if layout == "compact"
-                   else rf"\PDrel{{{tex(claim.lhs)}}}{{{LATEX_RELATION[claim.relation]}}}{{{tex(claim.rhs)}}}")
+        out.append(
+            statement_latex(claim)
+            if layout == "compact"
+            else rf"\PDrel{{{tex(claim.lhs)}}}{{{LATEX_RELATION[claim.relation]}}}{{{tex(claim.rhs)}}}"
+        )
         out.append(r"\end{equation}")
         if claim.prose:
             out.append(text(claim.prose))
@@ -236,8 +238,10 @@ def theorem_latex(theorem: Theorem, layout: Layout = "compact", closing: str = "
         out.append(r"\par\noindent\emph{Source.} " + text(theorem.provenance))
     out += [r"\end{theorem}", r"\begin{proof}"]
     for claim, results in report.results:
-        out.append(rf"\par\smallskip\noindent\emph{{Derivation of \eqref{{{claim_label(theorem, claim)}}} "
-                   rf"({text(claim.label)}).}}")
+        out.append(
+            rf"\par\smallskip\noindent\emph{{Derivation of \eqref{{{claim_label(theorem, claim)}}} "
+            rf"({text(claim.label)}).}}"
+        )
         out += _derivation(claim, layout)
         out.append(_verdict(results))
     out += [text(note) for note in theorem.notes]
@@ -258,29 +262,107 @@ def notation_table(theorems: Sequence[Theorem]) -> str:
                 entry[1].append(theorem.id)
     lines = [r"\begin{description}\small"]
     # the symbol is braced: a ``]`` inside it (``\mathbb{E}[\Delta W_1]_{ij}``) would end the label
-    lines += [rf"  \item[{{{symbol}}}] {meaning} (in {text(', '.join(ids))})" for symbol, (meaning, ids) in rows.items()]
+    lines += [
+        rf"  \item[{{{symbol}}}] {meaning} (in {text(', '.join(ids))})" for symbol, (meaning, ids) in rows.items()
+    ]
     lines.append(r"\end{description}")
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- plain text
 
-_GREEK = {name: chr(code) for name, code in (
-    ("alpha", 0x3B1), ("beta", 0x3B2), ("gamma", 0x3B3), ("delta", 0x3B4), ("epsilon", 0x3B5),
-    ("varepsilon", 0x3B5), ("zeta", 0x3B6), ("eta", 0x3B7), ("theta", 0x3B8), ("kappa", 0x3BA),
-    ("lambda", 0x3BB), ("mu", 0x3BC), ("nu", 0x3BD), ("xi", 0x3BE), ("pi", 0x3C0), ("varpi", 0x3D6),
-    ("rho", 0x3C1), ("sigma", 0x3C3), ("tau", 0x3C4), ("phi", 0x3C6), ("varphi", 0x3C6),
-    ("psi", 0x3C8), ("omega", 0x3C9), ("Gamma", 0x393), ("Delta", 0x394), ("Lambda", 0x39B),
-    ("Sigma", 0x3A3), ("Phi", 0x3A6), ("Omega", 0x3A9), ("Theta", 0x398), ("Pi", 0x3A0),
-)}
+_GREEK = {
+    name: chr(code)
+    for name, code in (
+        ("alpha", 0x3B1),
+        ("beta", 0x3B2),
+        ("gamma", 0x3B3),
+        ("delta", 0x3B4),
+        ("epsilon", 0x3B5),
+        ("varepsilon", 0x3B5),
+        ("zeta", 0x3B6),
+        ("eta", 0x3B7),
+        ("theta", 0x3B8),
+        ("kappa", 0x3BA),
+        ("lambda", 0x3BB),
+        ("mu", 0x3BC),
+        ("nu", 0x3BD),
+        ("xi", 0x3BE),
+        ("pi", 0x3C0),
+        ("varpi", 0x3D6),
+        ("rho", 0x3C1),
+        ("sigma", 0x3C3),
+        ("tau", 0x3C4),
+        ("phi", 0x3C6),
+        ("varphi", 0x3C6),
+        ("psi", 0x3C8),
+        ("omega", 0x3C9),
+        ("Gamma", 0x393),
+        ("Delta", 0x394),
+        ("Lambda", 0x39B),
+        ("Sigma", 0x3A3),
+        ("Phi", 0x3A6),
+        ("Omega", 0x3A9),
+        ("Theta", 0x398),
+        ("Pi", 0x3A0),
+    )
+}
 _COMMANDS = {
-    **_GREEK, "top": "ᵀ", "le": "≤", "ge": "≥", "ne": "≠", "infty": "∞", "partial": "∂", "nabla": "∇",
-    "mid": "|", "cdot": "·", "ldots": "…", "cdots": "…", "sum": "Σ", "sqrt": "√", "in": "∈",
-    "pm": "±", "mp": "∓", "star": "*", "prime": "′", "langle": "⟨", "rangle": "⟩", "|": "‖",
-    "preceq": "≼", "times": "×", "to": "→", "approx": "≈", "sim": "~", "perp": "⊥", "quad": " ", "qquad": "  ", ",": " ", ";": " ", "!": "", "bar": "", "hat": "",
-    "tilde": "", "left": "", "right": "", "big": "", "Big": "", "mathbb": "", "mathrm": "",
-    "operatorname": "", "mathcal": "", "boldsymbol": "", "text": "", "tfrac": "", "frac": "",
-    "dfrac": "", "log": "log", "exp": "exp", "max": "max", "min": "min", "Pr": "Pr", "sup": "sup",
+    **_GREEK,
+    "top": "ᵀ",
+    "le": "≤",
+    "ge": "≥",
+    "ne": "≠",
+    "infty": "∞",
+    "partial": "∂",
+    "nabla": "∇",
+    "mid": "|",
+    "cdot": "·",
+    "ldots": "…",
+    "cdots": "…",
+    "sum": "Σ",
+    "sqrt": "√",
+    "in": "∈",
+    "pm": "±",
+    "mp": "∓",
+    "star": "*",
+    "prime": "′",
+    "langle": "⟨",
+    "rangle": "⟩",
+    "|": "‖",
+    "preceq": "≼",
+    "times": "×",
+    "to": "→",
+    "approx": "≈",
+    "sim": "~",
+    "perp": "⊥",
+    "quad": " ",
+    "qquad": "  ",
+    ",": " ",
+    ";": " ",
+    "!": "",
+    "bar": "",
+    "hat": "",
+    "tilde": "",
+    "left": "",
+    "right": "",
+    "big": "",
+    "Big": "",
+    "mathbb": "",
+    "mathrm": "",
+    "operatorname": "",
+    "mathcal": "",
+    "boldsymbol": "",
+    "text": "",
+    "tfrac": "",
+    "frac": "",
+    "dfrac": "",
+    "log": "log",
+    "exp": "exp",
+    "max": "max",
+    "min": "min",
+    "Pr": "Pr",
+    "sup": "sup",
     "inf": "inf",
 }
 
@@ -291,8 +373,8 @@ def _group(text: str, start: int) -> tuple[str, int]:
     for k in range(start, len(text)):
         depth += {"{": 1, "}": -1}.get(text[k], 0)
         if depth == 0:
-            return text[start + 1:k], k + 1
-    return text[start + 1:], len(text)
+            return text[start + 1 : k], k + 1
+    return text[start + 1 :], len(text)
 
 
 def _fractions(latex: str) -> str:
@@ -303,7 +385,7 @@ def _fractions(latex: str) -> str:
         top, after = _group(latex, latex.index("{", at))
         bottom, k = _group(latex, after) if after < len(latex) and latex[after] == "{" else ("", after)
         top, bottom = plain(top), plain(bottom)
-        wrap = (lambda x: x if re.fullmatch(r"[\w.′]+", x) else f"({x})")
+        wrap = lambda x: x if re.fullmatch(r"[\w.′]+", x) else f"({x})"
         out.append(f"{wrap(top)}/{wrap(bottom)}")
     out.append(latex[k:])
     return "".join(out)
@@ -315,8 +397,11 @@ def plain(latex: str) -> str:
     out = _fractions(latex)
     out = re.sub(r"\\([A-Za-z]+|[|,;!])", lambda m: _COMMANDS.get(m.group(1), m.group(1)), out)
     out = out.replace("^ᵀ", "ᵀ").replace("^{ᵀ}", "ᵀ")
-    out = re.sub(r"([_^])\{([^{}]*)\}", lambda m: m.group(1) + m.group(2) if len(m.group(2)) == 1
-                 else f"{m.group(1)}({m.group(2)})", out)
+    out = re.sub(
+        r"([_^])\{([^{}]*)\}",
+        lambda m: m.group(1) + m.group(2) if len(m.group(2)) == 1 else f"{m.group(1)}({m.group(2)})",
+        out,
+    )
     return re.sub(r" +", " ", out.replace("{", "").replace("}", "")).strip()
 
 

@@ -29,7 +29,8 @@ n = sp.Symbol("n", positive=True, integer=True)
 #: Meanings of the shared symbols (LaTeX prose).
 NOTATION: Mapping[sp.Basic, str] = {
     h: r"is the implicit-reward margin $h = \beta\rho$",
-    rho: r"is the log-ratio difference $\rho = \log\frac{\pi_W(y_w\mid x)}{\pi_{W_{\mathrm{ref}}}(y_w\mid x)} - \log\frac{\pi_W(y_l\mid x)}{\pi_{W_{\mathrm{ref}}}(y_l\mid x)}$",
+    rho: r"is the log-ratio difference $\rho = \log\frac{\pi_W(y_w\mid x)}{\pi_{W_{\mathrm{ref}}}(y_w\mid x)} - "
+    r"\log\frac{\pi_W(y_l\mid x)}{\pi_{W_{\mathrm{ref}}}(y_l\mid x)}$",
     beta: r"is the temperature $\beta > 0$",
     eta: r"is the learning rate $\eta > 0$",
     t: r"is the number of gradient steps",

@@ -87,8 +87,16 @@ from .tolerance import mean_radius
 BEHAVIOR_OBSERVABLES = SAMPLE_METRICS
 STEP_OBSERVABLES = {"weight_norm": "weight_change_opnorm", "weight_frobenius": "weight_change_frobenius"}
 SCALAR_PARAMETERS = ("beta", "learning_rate", "steps", "samples", "dim", "behaviors")
-BEHAVIOR_PARAMETERS = ("weight", "positive_fraction", "distinguishability", "noise", "offset", "label_noise",
-                       "shape", "df")
+BEHAVIOR_PARAMETERS = (
+    "weight",
+    "positive_fraction",
+    "distinguishability",
+    "noise",
+    "offset",
+    "label_noise",
+    "shape",
+    "df",
+)
 EQUALITY_RTOL = 1e-4
 #: ``tolerance`` values: the relation on the simulated means, or on expectations (module docstring)
 TOLERANCES = ("literal", "statistical")
@@ -98,11 +106,24 @@ STATISTICAL_MIN_RUNS, STATISTICAL_MAX_RUNS = 16, 32
 BOUNDED_OBSERVABLES = ("accuracy", "reward_accuracy")
 #: Longest conjecture name (it is printed on one line and names the counterexample file).
 MAX_NAME_LENGTH = 200
-_RELATIONS = {sp.GreaterThan: ">=", sp.StrictGreaterThan: ">=", sp.LessThan: "<=", sp.StrictLessThan: "<=",
-              sp.Equality: "="}
+_RELATIONS = {
+    sp.GreaterThan: ">=",
+    sp.StrictGreaterThan: ">=",
+    sp.LessThan: "<=",
+    sp.StrictLessThan: "<=",
+    sp.Equality: "=",
+}
 _CONSTANTS = ("pi", "E")
-_FUNCTIONS = {"exp": sp.exp, "log": sp.log, "sqrt": sp.sqrt, "Abs": sp.Abs, "Max": sp.Max, "Min": sp.Min,
-              "erf": sp.erf, "Phi": lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2}
+_FUNCTIONS = {
+    "exp": sp.exp,
+    "log": sp.log,
+    "sqrt": sp.sqrt,
+    "Abs": sp.Abs,
+    "Max": sp.Max,
+    "Min": sp.Min,
+    "erf": sp.erf,
+    "Phi": lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2,
+}
 
 
 @dataclass(frozen=True)
@@ -142,7 +163,9 @@ def counterexample_stem(name: str) -> str:
 
 
 def _namespace() -> dict[str, Any]:
-    names: dict[str, Any] = {n: sp.IndexedBase(n) for n in (*BEHAVIOR_OBSERVABLES, *STEP_OBSERVABLES, *BEHAVIOR_PARAMETERS)}
+    names: dict[str, Any] = {
+        n: sp.IndexedBase(n) for n in (*BEHAVIOR_OBSERVABLES, *STEP_OBSERVABLES, *BEHAVIOR_PARAMETERS)
+    }
     names.update({n: sp.Symbol(n) for n in SCALAR_PARAMETERS})
     names.update(_FUNCTIONS)
     return names
@@ -165,12 +188,15 @@ def parse_statement(text: str) -> sp.Basic:
     def unknown(name: str) -> sp.Basic:
         raise PrefdynError(f"statement: unknown observable or parameter {name!r}; known: {', '.join(known)}")
 
-    relation = parse_expression(text, field="statement", names=names, functions=_FUNCTIONS, unknown=unknown,
-                                evaluate_relations=False)
+    relation = parse_expression(
+        text, field="statement", names=names, functions=_FUNCTIONS, unknown=unknown, evaluate_relations=False
+    )
     require(type(relation) in _RELATIONS, "statement", "must be a relation (<=, >=, <, >, ==)")
     indexed = {atom.base for atom in relation.atoms(sp.Indexed)}
     for base in relation.atoms(sp.IndexedBase) - indexed:
-        raise PrefdynError(f"statement: {base.name} needs an index, e.g. {base.name}[{'0, 1' if _arity(base.name) == 2 else '0'}]")
+        raise PrefdynError(
+            f"statement: {base.name} needs an index, e.g. {base.name}[{'0, 1' if _arity(base.name) == 2 else '0'}]"
+        )
     return relation
 
 
@@ -186,8 +212,12 @@ def index_needs(relation: sp.Basic) -> dict[str, int]:
     for atom in sorted(relation.atoms(sp.Indexed), key=str):
         with errors.check():
             name = atom.base.name
-            require(len(atom.indices) == _arity(name), "statement",
-                    f"{atom}: {name} takes {_arity(name)} index(es) ({'[b, t]' if _arity(name) == 2 else '[b]' if name in BEHAVIOR_PARAMETERS else '[t]'})")
+            require(
+                len(atom.indices) == _arity(name),
+                "statement",
+                f"{atom}: {name} takes {_arity(name)} index(es) "
+                f"({'[b, t]' if _arity(name) == 2 else '[b]' if name in BEHAVIOR_PARAMETERS else '[t]'})",
+            )
             for i in atom.indices:
                 require(i.is_Integer and int(i) >= 0, "statement", f"{atom}: indices must be integer literals >= 0")
             if name in BEHAVIOR_OBSERVABLES or name in BEHAVIOR_PARAMETERS:
@@ -246,8 +276,11 @@ def _bounded(key: str, given: Any, need: int, top: int) -> Any:
         return st.integers(need, top)
     if isinstance(given, st.SearchStrategy):
         return given.filter(lambda v: v >= need)
-    require(isinstance(given, int) and not isinstance(given, bool) and given > 0, f"restrict.{key}",
-            "must be an integer > 0, an array of them or a {min, max} range")
+    require(
+        isinstance(given, int) and not isinstance(given, bool) and given > 0,
+        f"restrict.{key}",
+        "must be an integer > 0, an array of them or a {min, max} range",
+    )
     require(given >= need, "statement", f"an index needs {key} >= {need} but restrict.{key} = {given}")
     return given
 
@@ -255,17 +288,28 @@ def _bounded(key: str, given: Any, need: int, top: int) -> Any:
 def _check_name(name: Any) -> str:
     require(isinstance(name, str) and name.strip() != "", "name", "must be a non-empty string")
     require(len(name) <= MAX_NAME_LENGTH, "name", f"must be at most {MAX_NAME_LENGTH} characters")
-    require(not any(unicodedata.category(c).startswith("C") for c in name), "name",
-            "must be one line of printable text (no control characters)")
+    require(
+        not any(unicodedata.category(c).startswith("C") for c in name),
+        "name",
+        "must be one line of printable text (no control characters)",
+    )
     return name.strip()
 
 
 def _statistical_runs(value: Any) -> Any:
     """``restrict.runs`` under the statistical tolerance: every allowed value >= the minimum."""
-    lowest: Any = (min(value) if isinstance(value, list) and value and all(_is_number(v) for v in value)
-                   else value.get("min") if isinstance(value, dict) else value)
-    require(not _is_number(lowest) or lowest >= STATISTICAL_MIN_RUNS, "restrict.runs",
-            f"must be >= {STATISTICAL_MIN_RUNS} with tolerance = \"statistical\" (the runs are its sample)")
+    lowest: Any = (
+        min(value)
+        if isinstance(value, list) and value and all(_is_number(v) for v in value)
+        else value.get("min")
+        if isinstance(value, dict)
+        else value
+    )
+    require(
+        not _is_number(lowest) or lowest >= STATISTICAL_MIN_RUNS,
+        "restrict.runs",
+        f'must be >= {STATISTICAL_MIN_RUNS} with tolerance = "statistical" (the runs are its sample)',
+    )
     return value
 
 
@@ -292,7 +336,7 @@ def load_conjecture(path: str | Path) -> Conjecture:
     with errors.check():
         require(isinstance(restrict, dict), "restrict", "must be a table")
     overrides: dict[str, Any] = {}
-    for key, value in (restrict.items() if isinstance(restrict, dict) else ()):
+    for key, value in restrict.items() if isinstance(restrict, dict) else ():
         with errors.check():
             require(key in FIELDS, f"restrict.{key}", f"unknown field; known: {', '.join(FIELDS)}")
             if key == "runs" and tolerance == "statistical":
@@ -311,18 +355,25 @@ def load_conjecture(path: str | Path) -> Conjecture:
         overrides["phases"] = None
     else:
         with errors.check():
-            require(isinstance(phases, list) and all(isinstance(p, dict) and _is_number(p.get("steps", 0)) for p in phases),
-                    "restrict.phases",
-                    "must be an array of phase tables ({name, steps, labels}) or false")
+            require(
+                isinstance(phases, list) and all(isinstance(p, dict) and _is_number(p.get("steps", 0)) for p in phases),
+                "restrict.phases",
+                "must be an array of phase tables ({name, steps, labels}) or false",
+            )
             total = sum(p.get("steps", 0) for p in phases)
-            require(total >= needs["steps"], "statement", f"an index needs {needs['steps']} steps but the phases have {total}")
+            require(
+                total >= needs["steps"],
+                "statement",
+                f"an index needs {needs['steps']} steps but the phases have {total}",
+            )
     if tolerance == "statistical" and "runs" not in overrides:
         overrides["runs"] = st.integers(STATISTICAL_MIN_RUNS, STATISTICAL_MAX_RUNS)
     errors.raise_if_any()
     assert relation is not None
     relation_name = _RELATIONS[type(relation)]
-    return Conjecture(name, doc["statement"], relation.lhs, relation_name, relation.rhs,
-                      scenarios(name=name, **overrides), tolerance)
+    return Conjecture(
+        name, doc["statement"], relation.lhs, relation_name, relation.rhs, scenarios(name=name, **overrides), tolerance
+    )
 
 
 def _observations(conjecture: Conjecture, scenario: Scenario, device: str) -> dict[sp.Basic, torch.Tensor]:
@@ -339,9 +390,14 @@ def _observations(conjecture: Conjecture, scenario: Scenario, device: str) -> di
             values[atom] = result.curve(STEP_OBSERVABLES[name])[:, idx[0]].double()
         else:
             values[atom] = torch.tensor(float(getattr(scenario.behaviors[idx[0]], name)), dtype=torch.float64)
-    scalars = {"beta": scenario.training.beta, "learning_rate": scenario.training.learning_rate,
-               "steps": scenario.training.steps, "samples": scenario.samples, "dim": scenario.dim,
-               "behaviors": len(scenario.behaviors)}
+    scalars = {
+        "beta": scenario.training.beta,
+        "learning_rate": scenario.training.learning_rate,
+        "steps": scenario.training.steps,
+        "samples": scenario.samples,
+        "dim": scenario.dim,
+        "behaviors": len(scenario.behaviors),
+    }
     values.update({sp.Symbol(k): torch.tensor(float(v), dtype=torch.float64) for k, v in scalars.items()})
     return values
 
@@ -361,12 +417,23 @@ def observe(conjecture: Conjecture, scenario: Scenario, device: str) -> Outcome:
     if conjecture.tolerance == "statistical":
         radius += _propagated_radius(conjecture, values, point)
     # a conjecture's sides are any expressions: no natural range, so no bound is "vacuous"
-    return Outcome([Comparison(conjecture.text, torch.tensor(lhs), torch.tensor(rhs), conjecture.relation, radius,
-                               natural=(-math.inf, math.inf))])
+    return Outcome(
+        [
+            Comparison(
+                conjecture.text,
+                torch.tensor(lhs),
+                torch.tensor(rhs),
+                conjecture.relation,
+                radius,
+                natural=(-math.inf, math.inf),
+            )
+        ]
+    )
 
 
-def _propagated_radius(conjecture: Conjecture, values: dict[sp.Basic, torch.Tensor],
-                       point: dict[sp.Basic, float]) -> float:
+def _propagated_radius(
+    conjecture: Conjecture, values: dict[sp.Basic, torch.Tensor], point: dict[sp.Basic, float]
+) -> float:
     r"""Radius of ``lhs - rhs`` when each observable's mean :math:`\bar x_i` may be off by its
     confidence radius :math:`r_i` (Bonferroni over the :math:`m` observables):
     :math:`\sum_i \max_\pm |f(\bar x \pm r_i e_i) - f(\bar x)|` for :math:`f` = ``lhs - rhs``
@@ -387,13 +454,26 @@ def _propagated_radius(conjecture: Conjecture, values: dict[sp.Basic, torch.Tens
     return total
 
 
-def check_conjecture(conjecture: Conjecture, *, examples: int = 100, seed: int = 0, device: str = "cpu",
-                     out: Path | None = None, threads: int = 1,
-                     on_example: Callable[[], None] | None = None) -> Report:
+def check_conjecture(
+    conjecture: Conjecture,
+    *,
+    examples: int = 100,
+    seed: int = 0,
+    device: str = "cpu",
+    out: Path | None = None,
+    threads: int = 1,
+    on_example: Callable[[], None] | None = None,
+) -> Report:
     """Search for a counterexample; write it to ``out`` as ``<slug>-<hash>.counterexample.toml``
     (:func:`counterexample_stem`). ``threads`` and ``on_example``: as in
     :func:`~prefdyn.verification.runner.search`."""
-    found = search(conjecture.scenarios, lambda sc: observe(conjecture, sc, device), examples=examples, seed=seed,
-                   threads=threads, on_example=on_example)
+    found = search(
+        conjecture.scenarios,
+        lambda sc: observe(conjecture, sc, device),
+        examples=examples,
+        seed=seed,
+        threads=threads,
+        on_example=on_example,
+    )
     kind = "conjecture" if conjecture.tolerance == "literal" else "statistical conjecture"
     return summarise(conjecture.name, kind, found, out, stem=conjecture.stem)

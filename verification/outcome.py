@@ -108,8 +108,7 @@ class Outcome:
             if c.is_bound:
                 mask = c.informative()
                 k, n, _, _ = out.get(c.label, (0, 0, c.relation, (0.0, 0.0)))
-                out[c.label] = (k + int(mask.sum()), n + mask.numel(), c.relation,
-                                c.natural or natural_range(c.label))
+                out[c.label] = (k + int(mask.sum()), n + mask.numel(), c.relation, c.natural or natural_range(c.label))
         return out
 
     def worst(self) -> str:
@@ -122,7 +121,9 @@ class Outcome:
             i = int(excess.flatten().argmax())
             o, cl = torch.broadcast_tensors(c.observed.double(), torch.as_tensor(c.claimed, dtype=torch.float64))
             radius = torch.as_tensor(c.radius, dtype=torch.float64).expand_as(o).flatten()[i]
-            text = (f"{c.label}: observed {float(o.flatten()[i]):.6g} {c.relation} claimed "
-                    f"{float(cl.flatten()[i]):.6g} (tolerance {float(radius):.3g})")
+            text = (
+                f"{c.label}: observed {float(o.flatten()[i]):.6g} {c.relation} claimed "
+                f"{float(cl.flatten()[i]):.6g} (tolerance {float(radius):.3g})"
+            )
             best = max(best, (float(excess.flatten()[i]), text))
         return best[1]

@@ -57,8 +57,15 @@ def torch_threads(threads: int = 1) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def search(strategy: st.SearchStrategy[Any], evaluate: Callable[[Any], Outcome], *, examples: int,
-           seed: int, threads: int = 1, on_example: Callable[[], None] | None = None) -> SearchResult:
+def search(
+    strategy: st.SearchStrategy[Any],
+    evaluate: Callable[[Any], Outcome],
+    *,
+    examples: int,
+    seed: int,
+    threads: int = 1,
+    on_example: Callable[[], None] | None = None,
+) -> SearchResult:
     """Run ``evaluate`` on up to ``examples`` examples; shrink the first violation.
 
     ``threads``: torch threads during the search (default 1: the examples are tiny);
@@ -66,9 +73,16 @@ def search(strategy: st.SearchStrategy[Any], evaluate: Callable[[Any], Outcome],
     result = SearchResult()
     failing: list[tuple[Any, Outcome]] = []
 
-    @settings(max_examples=examples, database=None, deadline=None, derandomize=False, print_blob=False,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
-              phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink))
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate, Phase.target, Phase.shrink),
+    )
     @hypothesis_seed(seed)
     @given(strategy)
     def run(example: Any) -> None:
@@ -153,8 +167,9 @@ def informative_bounds(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     tally: dict[str, dict[str, Any]] = {}
     for outcome in outcomes:
         for label, (k, n, relation, natural) in outcome.bounds().items():
-            entry = tally.setdefault(label, {"bound": label, "relation": relation, "values": [0, 0],
-                                             "examples": [0, 0], "range": natural})
+            entry = tally.setdefault(
+                label, {"bound": label, "relation": relation, "values": [0, 0], "examples": [0, 0], "range": natural}
+            )
             entry["values"][0] += k
             entry["values"][1] += n
             entry["examples"][0] += int(n > 0 and k == n)
@@ -165,7 +180,7 @@ def informative_bounds(outcomes: list[Outcome]) -> list[dict[str, Any]]:
         for key in ("values", "examples"):
             k, n = entry[key]
             entry[key] = {"informative": k, "total": n, "fraction": k / n if n else 0.0}
-        rule = (f"bound > {low:g}" if entry["relation"] == ">=" else f"bound < {high:g}")
+        rule = f"bound > {low:g}" if entry["relation"] == ">=" else f"bound < {high:g}"
         entry["rule"] = rule if math.isfinite(low if entry["relation"] == ">=" else high) else "bound finite"
         out.append(entry)
     return out
@@ -184,16 +199,38 @@ def summarise(name: str, kind: str, found: SearchResult, out: Path | None, stem:
         example, outcome = found.failure
         counterexample = write_counterexample(example, out, stem or f"{name}.counterexample")
         detail = outcome.worst() + ("" if scenario_of(example) else f"; example {example!r}")
-    return Report(name, kind, len(outcomes), found.failure is None, max(violations, default=None), tightness,
-                  counterexample, detail, informative_bounds(outcomes))
+    return Report(
+        name,
+        kind,
+        len(outcomes),
+        found.failure is None,
+        max(violations, default=None),
+        tightness,
+        counterexample,
+        detail,
+        informative_bounds(outcomes),
+    )
 
 
-def check_theorem(theorem_id: str, *, examples: int = 100, seed: int = 0, device: str = "cpu",
-                  out: Path | None = None, threads: int = 1,
-                  on_example: Callable[[], None] | None = None) -> Report:
+def check_theorem(
+    theorem_id: str,
+    *,
+    examples: int = 100,
+    seed: int = 0,
+    device: str = "cpu",
+    out: Path | None = None,
+    threads: int = 1,
+    on_example: Callable[[], None] | None = None,
+) -> Report:
     """Check a built-in theorem's property on ``examples`` Hypothesis examples (``threads``
     and ``on_example``: as in :func:`search`)."""
     prop = get_property(theorem_id)
-    found = search(prop.examples, lambda example: prop.check(example, device), examples=examples, seed=seed,
-                   threads=threads, on_example=on_example)
+    found = search(
+        prop.examples,
+        lambda example: prop.check(example, device),
+        examples=examples,
+        seed=seed,
+        threads=threads,
+        on_example=on_example,
+    )
     return summarise(theorem_id, prop.kind, found, out)

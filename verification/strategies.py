@@ -62,10 +62,11 @@ def _positive(lo: float, hi: float, simple: float) -> st.SearchStrategy[float]:
 def _unit_rows(rows: int, cols: int) -> st.SearchStrategy[np.ndarray]:
     """``rows`` unit vectors of :math:`\\mathbb R^{cols}` (Gaussian directions, rounded)."""
     entry = st.floats(-1.0, 1.0, allow_nan=False).map(lambda x: round(x, 3))
-    return st.lists(st.lists(entry, min_size=cols, max_size=cols), min_size=rows, max_size=rows).map(
-        np.array
-    ).filter(lambda a: bool(np.all(np.linalg.norm(a, axis=1) > 0.1))).map(
-        lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)
+    return (
+        st.lists(st.lists(entry, min_size=cols, max_size=cols), min_size=rows, max_size=rows)
+        .map(np.array)
+        .filter(lambda a: bool(np.all(np.linalg.norm(a, axis=1) > 0.1)))
+        .map(lambda a: a / np.linalg.norm(a, axis=1, keepdims=True))
     )
 
 
@@ -97,8 +98,7 @@ def phase_lists(draw: Draw, steps: int) -> list[dict[str, Any]] | None:
     if steps < 2 or not draw(st.booleans()):
         return None
     first = draw(st.integers(1, steps - 1))
-    return [{"name": "align", "steps": first},
-            {"name": "misalign", "steps": steps - first, "labels": "flipped"}]
+    return [{"name": "align", "steps": first}, {"name": "misalign", "steps": steps - first, "labels": "flipped"}]
 
 
 def _training_defaults() -> dict[str, st.SearchStrategy[Any]]:
@@ -183,8 +183,12 @@ def scenario_documents(draw: Draw, **overrides: Any) -> dict[str, Any]:
     cosines = _pick(draw, overrides, "cosines", cosine_matrices(k))
     if cosines is not None:
         doc["geometry"] = {"cosines": cosines}
-    reference = _pick(draw, overrides, "reference", st.one_of(
-        st.just(None), st.fixed_dictionaries({"vocab": st.integers(2, 16), "scale": st.floats(0.0, 1.0)})))
+    reference = _pick(
+        draw,
+        overrides,
+        "reference",
+        st.one_of(st.just(None), st.fixed_dictionaries({"vocab": st.integers(2, 16), "scale": st.floats(0.0, 1.0)})),
+    )
     if reference is not None:
         doc["reference"] = reference
     if phases is not None:

@@ -48,8 +48,7 @@ def student_radius(values: torch.Tensor, comparisons: int) -> torch.Tensor:
     return quantile * values.std(0, correction=1) / math.sqrt(runs)
 
 
-def mean_radius(values: torch.Tensor, comparisons: int,
-                value_range: tuple[float, float] | None = None) -> torch.Tensor:
+def mean_radius(values: torch.Tensor, comparisons: int, value_range: tuple[float, float] | None = None) -> torch.Tensor:
     r"""Confidence radius of the mean over the leading (run) axis of ``values`` ``[R, ...]``,
     one of ``comparisons`` sharing :data:`FALSE_ALARM` (Bonferroni).
 

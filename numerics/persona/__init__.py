@@ -17,8 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "load_persona": "loader", "PersonaCorpus": "loader",
-    "resolve_embedder": "embedders", "embed_corpus": "corpus", "EmbeddedCorpus": "corpus",
+    "load_persona": "loader",
+    "PersonaCorpus": "loader",
+    "resolve_embedder": "embedders",
+    "embed_corpus": "corpus",
+    "EmbeddedCorpus": "corpus",
 }
 __all__ = list(_EXPORTS)
 

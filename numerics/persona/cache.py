@@ -62,8 +62,7 @@ class EmbeddingCache:
             print(f"prefdyn: cache entry {path} is unusable ({err}); recomputing it", file=sys.stderr)
             return None
         except Exception as err:  # noqa: BLE001 - unreadable payload: recompute it
-            print(f"prefdyn: cache entry {path} is unusable ({type(err).__name__}); recomputing it",
-                  file=sys.stderr)
+            print(f"prefdyn: cache entry {path} is unusable ({type(err).__name__}); recomputing it", file=sys.stderr)
             return None
         return tensors
 

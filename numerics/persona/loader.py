@@ -148,9 +148,7 @@ def _parse_line(text: str) -> tuple[str, str, str, str, float | None] | str:
     if not isinstance(statement, str):
         return "field 'statement' is not a string"
     confidence = obj.get("label_confidence")
-    if confidence is not None and not (
-        isinstance(confidence, (int, float)) and 0.0 <= confidence <= 1.0
-    ):
+    if confidence is not None and not (isinstance(confidence, (int, float)) and 0.0 <= confidence <= 1.0):
         return "field 'label_confidence' is not a number in [0, 1]"
     return question, statement, matching, not_matching, confidence
 
@@ -178,8 +176,7 @@ def _read_file(
         if responses is None:
             responses = (matching, not_matching)
         if {matching, not_matching} != set(responses):
-            report(f"{path}:{lineno}: answer pair {(matching, not_matching)!r} "
-                   f"differs from the set's {responses!r}")
+            report(f"{path}:{lineno}: answer pair {(matching, not_matching)!r} differs from the set's {responses!r}")
             continue
         sign = 1 if matching == responses[0] else -1
         key = (question, statement)  # the prompt: a repeat would sit in train and test at once
@@ -190,8 +187,10 @@ def _read_file(
         seen[key] = sign
         records.append(PersonaRecord(question, statement, matching, not_matching, confidence, sign))
     if duplicates:
-        report(f"{path}: {duplicates} duplicated statement(s) dropped before splitting (kept the "
-               f"first of each{f'; {conflicting} with the opposite label' if conflicting else ''})")
+        report(
+            f"{path}: {duplicates} duplicated statement(s) dropped before splitting (kept the "
+            f"first of each{f'; {conflicting} with the opposite label' if conflicting else ''})"
+        )
     if not records:
         report(f"{path}: no usable line")
         return None, responses
@@ -217,18 +216,17 @@ def load_persona(
         stems = {p.stem for p in files}
         for name in behaviors:
             if name not in stems:
-                raise PrefdynError(f"behaviours: unknown behaviour {name!r} (no {name}.jsonl "
-                                   f"among {len(files)} data files)")
+                raise PrefdynError(
+                    f"behaviours: unknown behaviour {name!r} (no {name}.jsonl among {len(files)} data files)"
+                )
         files = [p for p in files if p.stem in set(behaviors)]
     loaded: dict[str, Behavior] = {}
     for path in files:
         if path.stem in loaded:
-            raise PrefdynError(f"data: two files are named {path.stem!r} "
-                               f"({loaded[path.stem].path} and {path})")
+            raise PrefdynError(f"data: two files are named {path.stem!r} ({loaded[path.stem].path} and {path})")
         behavior, responses = _read_file(path, responses, report)
         if behavior is not None:
             loaded[path.stem] = behavior
     if not loaded or responses is None:
-        raise PrefdynError(f"data: no usable line in {len(files)} file(s) "
-                           f"(first: {files[0] if files else 'none'})")
+        raise PrefdynError(f"data: no usable line in {len(files)} file(s) (first: {files[0] if files else 'none'})")
     return PersonaCorpus(responses, tuple(loaded.values()))

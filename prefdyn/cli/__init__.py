@@ -70,8 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # not bad input we could name, but still one clean line (PREFDYN_DEBUG=1: the traceback)
         if os.environ.get("PREFDYN_DEBUG"):
             raise
-        what = {MemoryError: "out of memory", OverflowError: "a number is out of range",
-                RecursionError: "input nested too deeply"}.get(type(err), type(err).__name__)
+        what = {
+            MemoryError: "out of memory",
+            OverflowError: "a number is out of range",
+            RecursionError: "input nested too deeply",
+        }.get(type(err), type(err).__name__)
         detail = getattr(err, "strerror", None) or str(err)
         filename = getattr(err, "filename", None)
         where = f" ({filename})" if filename else ""

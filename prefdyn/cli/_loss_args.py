@@ -19,10 +19,13 @@ def add_loss_options(parser: argparse.ArgumentParser) -> None:
         "--loss-expr",
         metavar="EXPR",
         help="user-defined loss phi(h) as an expression in h, beta and the --param names, "
-             "e.g. 'log(1 + exp(-(h - gamma)))'",
+        "e.g. 'log(1 + exp(-(h - gamma)))'",
     )
     parser.add_argument(
-        "--param", action="append", default=[], metavar="NAME=VALUE",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a named parameter of --loss-expr and its value (repeatable), e.g. --param gamma=0.5",
     )
 

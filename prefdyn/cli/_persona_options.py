@@ -19,14 +19,20 @@ from ._types import SEED, add_threads_option, number, positive
 
 def common_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="persona JSONL file, folder or glob")
-    p.add_argument("--model", default=None,
-                   help="'minilm' (default, bundled) or a local model folder (never downloads)")
-    p.add_argument("--behaviors", nargs="+", default=None, metavar="NAME",
-                   help="behaviours (file stems) to use; default: all")
-    p.add_argument("--responses", nargs=2, default=None, metavar=("FIRST", "SECOND"),
-                   help="ordered answer pair (default: the first line's, matching answer first)")
-    p.add_argument("--template", default=None,
-                   help="prompt template with {question}/{statement} (default: per model)")
+    p.add_argument(
+        "--model", default=None, help="'minilm' (default, bundled) or a local model folder (never downloads)"
+    )
+    p.add_argument(
+        "--behaviors", nargs="+", default=None, metavar="NAME", help="behaviours (file stems) to use; default: all"
+    )
+    p.add_argument(
+        "--responses",
+        nargs=2,
+        default=None,
+        metavar=("FIRST", "SECOND"),
+        help="ordered answer pair (default: the first line's, matching answer first)",
+    )
+    p.add_argument("--template", default=None, help="prompt template with {question}/{statement} (default: per model)")
     p.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     p.add_argument("--no-cache", action="store_true", help="recompute embeddings")
     p.add_argument("--seed", type=SEED, default=0)
@@ -45,17 +51,26 @@ def training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--beta", type=positive(float), default=0.01)
     g.add_argument("--weight-decay", type=number(float, minimum=0), default=0.0)
     g.add_argument("--test-fraction", type=number(float, minimum=0, below=1), default=0.1)
-    g.add_argument("--threshold", type=positive(float), default=0.6,
-                   help="training-loss threshold for steps-to-threshold")
+    g.add_argument(
+        "--threshold", type=positive(float), default=0.6, help="training-loss threshold for steps-to-threshold"
+    )
 
 
 def train_settings(args: argparse.Namespace) -> Any:
     from prefdyn.studies.training import TrainSettings
 
-    return TrainSettings(loss=args.loss, optimizer=args.optimizer, batch_size=args.batch_size,
-                         steps=args.steps, learning_rate=args.lr, beta=args.beta,
-                         weight_decay=args.weight_decay, test_fraction=args.test_fraction,
-                         seed=args.seed, device=args.device or "auto")
+    return TrainSettings(
+        loss=args.loss,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        learning_rate=args.lr,
+        beta=args.beta,
+        weight_decay=args.weight_decay,
+        test_fraction=args.test_fraction,
+        seed=args.seed,
+        device=args.device or "auto",
+    )
 
 
 def load_corpus(args: argparse.Namespace) -> Any:
@@ -87,12 +102,19 @@ def load(args: argparse.Namespace) -> tuple[Any, Any, Any]:
     embedder = resolve_embedder(args.model, args.device)
     start = time.perf_counter()
     progress = Progress(f"persona {args.action}", "embedding", len(corpus.behaviors), "behaviors")
-    embedded = embed_corpus(corpus, embedder, template=args.template, use_cache=not args.no_cache,
-                            progress=lambda name: progress.update(1, name))
+    embedded = embed_corpus(
+        corpus,
+        embedder,
+        template=args.template,
+        use_cache=not args.no_cache,
+        progress=lambda name: progress.update(1, name),
+    )
     progress.close(f"{len(embedded.behaviors)} behaviour(s), {embedded.cache_hits} from the cache")
-    print(f"persona: {len(embedded.behaviors)} behaviour(s) embedded by {embedder.name} in "
-          f"{time.perf_counter() - start:.2f} s ({embedded.cache_hits} from the cache)",
-          file=sys.stderr)
+    print(
+        f"persona: {len(embedded.behaviors)} behaviour(s) embedded by {embedder.name} in "
+        f"{time.perf_counter() - start:.2f} s ({embedded.cache_hits} from the cache)",
+        file=sys.stderr,
+    )
     samples = sum(len(b.sign) for b in embedded.behaviors)
     dim = embedded.behaviors[0].g.shape[-1] if embedded.behaviors else 1
     configure_threads(args.threads, work=simulation_work(1, samples, dim))
@@ -134,8 +156,12 @@ def out_folder(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "stage", None) or args.out)
 
 
-def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
-            tables: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] | None = None) -> int:
+def finish(
+    args: argparse.Namespace,
+    doc: dict[str, Any],
+    text: str,
+    tables: dict[str, tuple[list[dict[str, Any]], tuple[str, ...]]] | None = None,
+) -> int:
     if args.out is not None:
         from prefdyn.tables import to_csv, to_latex
 
@@ -144,8 +170,7 @@ def finish(args: argparse.Namespace, doc: dict[str, Any], text: str,
         (out / f"persona-{args.action}.json").write_text(json.dumps(doc, indent=2) + "\n")
         for name, (rows, columns) in (tables or {}).items():
             (out / f"{name}.csv").write_text(to_csv(rows, columns))
-            (out / f"{name}.tex").write_text(
-                to_latex(rows, columns, caption=f"persona {name}"))
+            (out / f"{name}.tex").write_text(to_latex(rows, columns, caption=f"persona {name}"))
     if args.json:
         emit_json(doc)
     else:
@@ -163,5 +188,7 @@ def spearman_text(label: str, c: dict[str, Any] | None) -> str:
         return f"Spearman rho({label}): n/a (fewer than three behaviours)\n"
     n = f"  (n = {c['n']})" if "n" in c else ""
     p = p_value_phrase(c["p_value"], c.get("p_resolution"), c.get("method", "permutation"))
-    return (f"Spearman rho({label}) = {signed(c['rho'])}  95% CI [{signed(c['ci']['low'])}, "
-            f"{signed(c['ci']['high'])}]  {p}{n}\n")
+    return (
+        f"Spearman rho({label}) = {signed(c['rho'])}  95% CI [{signed(c['ci']['low'])}, "
+        f"{signed(c['ci']['high'])}]  {p}{n}\n"
+    )

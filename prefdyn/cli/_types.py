@@ -8,19 +8,20 @@ import math
 from collections.abc import Callable
 
 
-def number(kind: type[int | float], *, minimum: float | None = None,
-           above: float | None = None, below: float | None = None) -> Callable[[str], float]:
+def number(
+    kind: type[int | float], *, minimum: float | None = None, above: float | None = None, below: float | None = None
+) -> Callable[[str], float]:
     """A finite ``kind(text)`` with ``value >= minimum``, ``value > above`` and ``value < below``
     (each rule only when given)."""
-    rules = [(minimum, lambda v, m: v >= m, ">="), (above, lambda v, m: v > m, ">"),
-             (below, lambda v, m: v < m, "<")]
+    rules = [(minimum, lambda v, m: v >= m, ">="), (above, lambda v, m: v > m, ">"), (below, lambda v, m: v < m, "<")]
 
     def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {'an integer' if kind is int else 'a number'}, "
-                                             f"not {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"must be {'an integer' if kind is int else 'a number'}, not {text!r}"
+            ) from None
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"must be finite, not {text}")
         for bound, holds, sign in rules:
@@ -44,6 +45,10 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: torch's CPU threads for the command (default: the policy of
     :mod:`prefdyn.threads` -- one thread for small work, never more than the idle cores,
     ``OMP_NUM_THREADS`` respected)."""
-    parser.add_argument("--threads", type=positive(int), default=None, metavar="N",
-                        help="CPU threads for torch (default: by problem size and idle cores; "
-                             "OMP_NUM_THREADS is respected)")
+    parser.add_argument(
+        "--threads",
+        type=positive(int),
+        default=None,
+        metavar="N",
+        help="CPU threads for torch (default: by problem size and idle cores; OMP_NUM_THREADS is respected)",
+    )

@@ -15,8 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("derive", help="print one theorem and its SymPy-verified derivation")
     parser.add_argument("id", help="theorem id (see `prefdyn theorems`)")
     add_loss_options(parser)
-    parser.add_argument("--no-cache", action="store_true",
-                        help="re-verify every step instead of reading the theorem cache")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="re-verify every step instead of reading the theorem cache"
+    )
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--latex", action="store_const", dest="format", const="latex", help="theorem + proof block")
     fmt.add_argument("--json", action="store_const", dest="format", const="json", help="one JSON document")
@@ -47,9 +48,7 @@ def run(args: argparse.Namespace) -> int:
                 "assumptions": [a.latex for a in theorem.assumptions],
                 "statement_latex": statement_latex(theorem.claims[0]),
                 "statement_sympy": sp.srepr(theorem.statement),
-                "claims": [
-                    {"label": c.label, "statement_latex": statement_latex(c)} for c in theorem.claims
-                ],
+                "claims": [{"label": c.label, "statement_latex": statement_latex(c)} for c in theorem.claims],
                 "steps": [
                     {
                         "claim": claim.label,

@@ -28,7 +28,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in scenario)")
     parser.add_argument("--steps", type=positive(int), help="total steps (replaces a single phase's length)")
-    parser.add_argument("--seed", type=SEED, help="seed of the [reference] head, as in simulate (default: training.seed)")
+    parser.add_argument(
+        "--seed", type=SEED, help="seed of the [reference] head, as in simulate (default: training.seed)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     add_threads_option(parser)
     parser.set_defaults(func=run)
@@ -58,12 +60,18 @@ def _table(doc: dict[str, Any]) -> str:
     if doc["prediction"] == "population-gd":
         if "reference" in doc:
             ref = doc["reference"]
-            lines.append(f"reference head: V = {ref['vocab']}, scale {sig(ref['scale'])}, seed {ref['seed']}, "
-                         f"||w_1 - w_2|| = {sig(ref['gap_norm'])}")
-        lines.append("population limit (n -> infinity; a tie counts 1/2): compare with the held-out "
-                     "(test) split of `prefdyn simulate`, not the training split")
-        lines.append(f"{'behavior':<20} {'pol.acc(0)':>10} {'pol.acc(1)':>10} {'pol.acc(T)':>10} {'rew.acc(T)':>10} "
-                     f"{'margin(T)':>10} {'loss(T)':>10}")
+            lines.append(
+                f"reference head: V = {ref['vocab']}, scale {sig(ref['scale'])}, seed {ref['seed']}, "
+                f"||w_1 - w_2|| = {sig(ref['gap_norm'])}"
+            )
+        lines.append(
+            "population limit (n -> infinity; a tie counts 1/2): compare with the held-out "
+            "(test) split of `prefdyn simulate`, not the training split"
+        )
+        lines.append(
+            f"{'behavior':<20} {'pol.acc(0)':>10} {'pol.acc(1)':>10} {'pol.acc(T)':>10} {'rew.acc(T)':>10} "
+            f"{'margin(T)':>10} {'loss(T)':>10}"
+        )
         for b in doc["behaviors"]:
             pol, rew = b["policy_accuracy"]["mean"], b["reward_accuracy"]["mean"]
             cells = [pol[0], pol[min(1, T)], pol[-1], rew[-1], b["margin"]["mean"][-1], b["loss"]["mean"][-1]]

@@ -15,8 +15,9 @@ def register(subparsers: Any) -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--example", action="store_true", help="print a commented template")
     group.add_argument("--default", action="store_true", help="print the built-in default scenario")
-    group.add_argument("--validate", metavar="FILE",
-                       help="check a scenario file and summarise it (every error: one line each, exit 2)")
+    group.add_argument(
+        "--validate", metavar="FILE", help="check a scenario file and summarise it (every error: one line each, exit 2)"
+    )
     parser.add_argument("--json", action="store_true", help="with --validate: print the summary as JSON")
     parser.set_defaults(func=run)
 
@@ -51,23 +52,35 @@ def run(args: argparse.Namespace) -> int:
             for b, c in zip(scenario.behaviors, counts)
         ],
         "runs": scenario.runs,
-        "memory": {"estimate_bytes": memory["total"], "parts_bytes": {k: v for k, v in memory.items() if k != "total"},
-                   "available_bytes": available,
-                   "fits": available is None or memory["total"] <= 0.9 * available},
+        "memory": {
+            "estimate_bytes": memory["total"],
+            "parts_bytes": {k: v for k, v in memory.items() if k != "total"},
+            "available_bytes": available,
+            "fits": available is None or memory["total"] <= 0.9 * available,
+        },
     }
     if args.json:
         from prefdyn.cli._output import emit_json
 
         emit_json(summary)
     else:
-        print(f"{args.validate}: valid scenario {scenario.name!r}: {len(counts)} behaviours, dim {scenario.dim}, "
-              f"{scenario.samples} samples, {scenario.training.steps} steps")
+        print(
+            f"{args.validate}: valid scenario {scenario.name!r}: {len(counts)} behaviours, dim {scenario.dim}, "
+            f"{scenario.samples} samples, {scenario.training.steps} steps"
+        )
         loss = summary["loss"]
         if isinstance(loss, dict):
             values = ", ".join(f"{k} = {v:g}" for k, v in loss.get("params", {}).items())
             print(f"  loss: phi(h) = {loss['expr']}" + (f" with {values}" if values else ""))
         fits = summary["memory"]["fits"]
-        print(f"  memory: about {human(memory['total'])} to simulate its {scenario.runs} runs"
-              + ("" if available is None else f" ({human(available)} available"
-                 + ("" if fits else "; too much: `prefdyn simulate` would refuse it") + ")"))
+        print(
+            f"  memory: about {human(memory['total'])} to simulate its {scenario.runs} runs"
+            + (
+                ""
+                if available is None
+                else f" ({human(available)} available"
+                + ("" if fits else "; too much: `prefdyn simulate` would refuse it")
+                + ")"
+            )
+        )
     return 0

@@ -27,7 +27,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--out", help="write results incrementally to this directory")
     parser.add_argument("--resume", action="store_true", help="continue the unfinished chunks in --out")
     parser.add_argument("--chunk-runs", type=positive(int), default=256, help="runs per chunk (unit of resumption)")
-    parser.add_argument("--record-every", type=number(int, minimum=0), default=1, help="record curves every k steps (0: ends only)")
+    parser.add_argument(
+        "--record-every", type=number(int, minimum=0), default=1, help="record curves every k steps (0: ends only)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     add_threads_option(parser)
     parser.set_defaults(func=run)
@@ -43,20 +45,28 @@ def _table(summary: dict[str, Any]) -> str:
     from prefdyn.formatting import plus_minus, sig
 
     steps = summary["steps"]
-    lines = [(f"{summary['scenario']}: {summary['runs']} runs, {steps[-1]} steps, {summary['device']} "
-              f"{summary['dtype']}, seed {summary['seed']}; mean ± std across runs, a tie counts 1/2")]
+    lines = [
+        (
+            f"{summary['scenario']}: {summary['runs']} runs, {steps[-1]} steps, {summary['device']} "
+            f"{summary['dtype']}, seed {summary['seed']}; mean ± std across runs, a tie counts 1/2"
+        )
+    ]
     splits = ["train"] + (["test"] if "test" in summary["behaviors"][0] else [])
     for split in splits:
         count = "train_samples" if split == "train" else "test_samples"
-        title = ("training split" if split == "train" else
-                 "test split (held-out; compare with `prefdyn predict`)")
+        title = "training split" if split == "train" else "test split (held-out; compare with `prefdyn predict`)"
         lines.append(f"{title}, final step:")
         lines.append(f"  {'behavior':<20} {'n':>6} {'policy acc.':>19} {'reward acc.':>19} {'margin':>21} {'loss':>10}")
         for b in summary["behaviors"]:
             source = b if split == "train" else b["test"]
-            cells = [plus_minus(source[m]["mean"][-1], source[m]["std"][-1]) for m in ("policy_accuracy", "reward_accuracy", "margin")]
-            lines.append(f"  {b['name']:<20} {b[count]:>6} {cells[0]:>19} {cells[1]:>19} {cells[2]:>21} "
-                         f"{sig(source['loss']['mean'][-1]):>10}")
+            cells = [
+                plus_minus(source[m]["mean"][-1], source[m]["std"][-1])
+                for m in ("policy_accuracy", "reward_accuracy", "margin")
+            ]
+            lines.append(
+                f"  {b['name']:<20} {b[count]:>6} {cells[0]:>19} {cells[1]:>19} {cells[2]:>21} "
+                f"{sig(source['loss']['mean'][-1]):>10}"
+            )
     op = summary["weight_change_opnorm"]
     lines.append(f"||W_T - W_ref||_op = {plus_minus(op['mean'][-1], op['std'][-1])}")
     return "\n".join(lines)
@@ -78,15 +88,28 @@ def run(args: argparse.Namespace) -> int:
     from prefdyn.threads import configure_threads, simulation_work
 
     runs = scenario.runs if args.runs is None else args.runs
-    threads = configure_threads(args.threads, work=simulation_work(min(runs, args.chunk_runs), scenario.samples,
-                                                                   scenario.dim))
+    threads = configure_threads(
+        args.threads, work=simulation_work(min(runs, args.chunk_runs), scenario.samples, scenario.dim)
+    )
     result = run_scenario(
-        scenario, runs=args.runs, seed=seed, device=str(device), dtype=DTYPES[args.dtype], out=args.out,
-        resume=args.resume, chunk_runs=args.chunk_runs, record_every=args.record_every,
+        scenario,
+        runs=args.runs,
+        seed=seed,
+        device=str(device),
+        dtype=DTYPES[args.dtype],
+        out=args.out,
+        resume=args.resume,
+        chunk_runs=args.chunk_runs,
+        record_every=args.record_every,
     )
     summary = {
-        "scenario": scenario.name, **result.summary(), "device": str(device), "dtype": args.dtype, "seed": seed,
-        "torch": torch.__version__, "threads": threads,
+        "scenario": scenario.name,
+        **result.summary(),
+        "device": str(device),
+        "dtype": args.dtype,
+        "seed": seed,
+        "torch": torch.__version__,
+        "threads": threads,
         # each behaviour's metrics are the training split's; held-out ones sit under its "test"
         "top_level_split": "train",
     }

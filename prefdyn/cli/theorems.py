@@ -12,8 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids to check (default: the whole catalogue)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     add_loss_options(parser)
-    parser.add_argument("--no-cache", action="store_true",
-                        help="re-verify every step instead of reading the theorem cache")
+    parser.add_argument(
+        "--no-cache", action="store_true", help="re-verify every step instead of reading the theorem cache"
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
         )
         if not args.json:
             mark = "ok  " if report.passed else "FAIL"
-            print(f"{mark} {theorem.id:<26} {rows[-1]['verified_steps']}/{len(steps)} steps verified"
-                  f" ({rows[-1]['symbolic_steps']} symbolic)  {theorem.title}")
+            print(
+                f"{mark} {theorem.id:<26} {rows[-1]['verified_steps']}/{len(steps)} steps verified"
+                f" ({rows[-1]['symbolic_steps']} symbolic)  {theorem.title}"
+            )
     if args.json:
         emit_json({"loss": loss.name, "theorems": rows})
     return 0 if all(r["passed"] for r in rows) else 1

@@ -21,9 +21,15 @@ def register(subparsers: Any) -> None:
             "Exit status 1 when a theorem or conjecture fails."
         ),
     )
-    parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids (default: the whole catalogue, unless --conjecture)")
-    parser.add_argument("--conjecture", action="append", default=[], metavar="FILE", help="conjecture TOML (repeatable)")
-    parser.add_argument("--examples", type=positive(int), default=100, help="Hypothesis examples per item (default 100)")
+    parser.add_argument(
+        "ids", nargs="*", metavar="ID", help="theorem ids (default: the whole catalogue, unless --conjecture)"
+    )
+    parser.add_argument(
+        "--conjecture", action="append", default=[], metavar="FILE", help="conjecture TOML (repeatable)"
+    )
+    parser.add_argument(
+        "--examples", type=positive(int), default=100, help="Hypothesis examples per item (default 100)"
+    )
     parser.add_argument("--seed", type=SEED, default=0, help="Hypothesis seed (default 0)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--out", default="counterexamples", help="directory for counterexample TOML files")
@@ -44,15 +50,26 @@ def _line(report: Any) -> str:
         parts.append(f"max violation {sig(report.max_violation, 3)}")
     for bound in report.informative if report.kind == "bound" else ():
         values, examples = bound["values"], bound["examples"]
-        parts.append(f"{bound['bound']} ({bound['relation']}) informative [{bound['rule']}] in "
-                     f"{values['fraction']:.0%} of values, {examples['informative']}/{examples['total']} "
-                     "examples")
+        parts.append(
+            f"{bound['bound']} ({bound['relation']}) informative [{bound['rule']}] in "
+            f"{values['fraction']:.0%} of values, {examples['informative']}/{examples['total']} "
+            "examples"
+        )
     if report.kind == "bound" and report.informative or report.tightness:
-        parts.append("bound/observed over informative values: "
-                     + (f"min {sig(report.tightness['min'])} median {sig(report.tightness['median'])}"
-                        if report.tightness else "n/a (no informative value)"))
+        parts.append(
+            "bound/observed over informative values: "
+            + (
+                f"min {sig(report.tightness['min'])} median {sig(report.tightness['median'])}"
+                if report.tightness
+                else "n/a (no informative value)"
+            )
+        )
     head = f"{status} {report.name} ({report.kind}): " + "; ".join(parts)
-    tail = "" if report.passed else f"\n  {report.detail}" + (f"\n  counterexample: {report.counterexample}" if report.counterexample else "")
+    tail = (
+        ""
+        if report.passed
+        else f"\n  {report.detail}" + (f"\n  counterexample: {report.counterexample}" if report.counterexample else "")
+    )
     return head + tail
 
 
@@ -99,17 +116,27 @@ def run(args: argparse.Namespace) -> int:
     # every example is a tiny simulation: one thread unless asked (or OMP_NUM_THREADS says) otherwise
     threads = configure_threads(args.threads, work=simulation_work(MAX_RUNS, MAX_SAMPLES, MAX_DIM))
     reports = []
-    items: list[tuple[str, Callable[..., Any]]] = [(theorem_id, partial(check_theorem, theorem_id)) for theorem_id in ids]
+    items: list[tuple[str, Callable[..., Any]]] = [
+        (theorem_id, partial(check_theorem, theorem_id)) for theorem_id in ids
+    ]
     items += [(c.name, partial(check_conjecture, c)) for c in conjectures]
     for label, check in items:
         progress = Progress("verify", label, args.examples, "examples")
-        report = check(examples=args.examples, seed=args.seed, device=device, out=out, threads=threads,
-                       on_example=progress.update)
+        report = check(
+            examples=args.examples, seed=args.seed, device=device, out=out, threads=threads, on_example=progress.update
+        )
         progress.close("PASS" if report.passed else "FAIL")
         reports.append(report)
         if not args.json:
             print(_line(reports[-1]), flush=True)
     if args.json:
-        emit_json({"seed": args.seed, "examples": args.examples, "device": device, "threads": threads,
-                   "results": [r.as_dict() for r in reports]})
+        emit_json(
+            {
+                "seed": args.seed,
+                "examples": args.examples,
+                "device": device,
+                "threads": threads,
+                "results": [r.as_dict() for r in reports],
+            }
+        )
     return 0 if all(r.passed for r in reports) else 1

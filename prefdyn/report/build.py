@@ -74,42 +74,55 @@ def _previous(outdir: Path) -> dict[str, str]:
     if not outdir.exists() or not any(outdir.iterdir()):
         return {}
     manifest = outdir / "manifest.json"
-    foreign = PrefdynError(f"OUTDIR: {outdir} is not empty and holds no earlier prefdyn report; "
-                           "choose a new or empty directory")
+    foreign = PrefdynError(
+        f"OUTDIR: {outdir} is not empty and holds no earlier prefdyn report; choose a new or empty directory"
+    )
     if not manifest.is_file() or manifest.is_symlink():
         raise foreign
     try:
         old = json.loads(manifest.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
-        raise PrefdynError(f"OUTDIR: {manifest} is not UTF-8, so not a prefdyn report manifest; "
-                           "choose a new or empty directory") from None
+        raise PrefdynError(
+            f"OUTDIR: {manifest} is not UTF-8, so not a prefdyn report manifest; choose a new or empty directory"
+        ) from None
     except (OSError, ValueError, RecursionError):
-        raise PrefdynError(f"OUTDIR: {manifest} is not valid JSON, so not a prefdyn report manifest; "
-                           "choose a new or empty directory") from None
+        raise PrefdynError(
+            f"OUTDIR: {manifest} is not valid JSON, so not a prefdyn report manifest; choose a new or empty directory"
+        ) from None
     if not isinstance(old, dict) or old.get("generator") != GENERATOR:
         raise foreign
     files = old.get("files", {})
-    require(isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()),
-            "OUTDIR", f"{manifest}: 'files' must map file names to SHA-256 digests; refusing to touch {outdir}")
+    require(
+        isinstance(files, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()),
+        "OUTDIR",
+        f"{manifest}: 'files' must map file names to SHA-256 digests; refusing to touch {outdir}",
+    )
     owned = {}
     for name, digest in files.items():
         try:
             path = inside(outdir, name, "OUTDIR")
         except PrefdynError:
-            raise PrefdynError(f"OUTDIR: {manifest} lists {name!r}, which is not inside {outdir}; "
-                               "refusing to touch it (choose a new or empty directory)") from None
+            raise PrefdynError(
+                f"OUTDIR: {manifest} lists {name!r}, which is not inside {outdir}; "
+                "refusing to touch it (choose a new or empty directory)"
+            ) from None
         if (outdir / name).is_symlink() or not path.exists():
             continue
         if not path.is_file() or _sha256(path) != digest:
-            raise PrefdynError(f"OUTDIR: {outdir / name} was changed after the report was written "
-                               "(its SHA-256 differs from manifest.json); move it out of "
-                               f"{outdir} or choose another directory")
+            raise PrefdynError(
+                f"OUTDIR: {outdir / name} was changed after the report was written "
+                "(its SHA-256 differs from manifest.json); move it out of "
+                f"{outdir} or choose another directory"
+            )
         owned[path.relative_to(outdir.resolve()).as_posix()] = digest
     owned["manifest.json"] = _sha256(manifest)
     for name in _REPORT_NAMES:
-        require(name in owned or not (outdir / name).exists(), "OUTDIR",
-                f"{outdir / name} is not part of the earlier report and the new one writes it; "
-                "move it away or choose another directory")
+        require(
+            name in owned or not (outdir / name).exists(),
+            "OUTDIR",
+            f"{outdir / name} is not part of the earlier report and the new one writes it; "
+            "move it away or choose another directory",
+        )
     return owned
 
 
@@ -133,9 +146,12 @@ def _carry(outdir: Path, owned: dict[str, str], build: Path) -> None:
             if name in owned:
                 continue
             target = build / name
-            require(not target.exists() and not target.is_symlink(), "OUTDIR",
-                    f"{path} is not part of the earlier report but the new one writes {name}; move "
-                    "it away and run again (the earlier folder is untouched)")
+            require(
+                not target.exists() and not target.is_symlink(),
+                "OUTDIR",
+                f"{path} is not part of the earlier report but the new one writes {name}; move "
+                "it away and run again (the earlier folder is untouched)",
+            )
             try:
                 os.link(path, target, follow_symlinks=False)
             except OSError:
@@ -158,8 +174,10 @@ def _superseded(owned: dict[str, str], final: Path, old: Path) -> bool:
                     continue
             elif twin.is_file() and (os.path.samefile(twin, path) or twin.read_bytes() == path.read_bytes()):
                 continue
-            print(f"prefdyn report: {name} appeared in {final} during the run; the earlier folder "
-                  f"is kept as {old}", file=sys.stderr)
+            print(
+                f"prefdyn report: {name} appeared in {final} during the run; the earlier folder is kept as {old}",
+                file=sys.stderr,
+            )
             return False
     return True
 
@@ -173,8 +191,13 @@ class Stages:
     def __init__(self, total: int, skipped: dict[str, str], mode: str) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, disable=mode != "bar", unit="stage", file=sys.stderr,
-                        bar_format="{desc:<34} {bar} {n_fmt}/{total_fmt} [{elapsed}]")
+        self.bar = tqdm(
+            total=total,
+            disable=mode != "bar",
+            unit="stage",
+            file=sys.stderr,
+            bar_format="{desc:<34} {bar} {n_fmt}/{total_fmt} [{elapsed}]",
+        )
         self.mode, self.total, self.index = mode, total, 0
         self.skipped = skipped
         self.timings: dict[str, float] = {}
@@ -234,10 +257,10 @@ def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
 
     def prioritise() -> None:
         assert parts.simulation is not None
-        parts.alone = [sources.simulation(variants.alone(scenario, b), device)[0]
-                       for b in range(len(scenario.behaviors))]
-        save(figures.prioritisation(parts.simulation, parts.alone, parts.runs), fig_dir,
-             "prioritisation")
+        parts.alone = [
+            sources.simulation(variants.alone(scenario, b), device)[0] for b in range(len(scenario.behaviors))
+        ]
+        save(figures.prioritisation(parts.simulation, parts.alone, parts.runs), fig_dir, "prioritisation")
 
     def misalign() -> None:
         flipped = variants.align_then_flip(scenario)
@@ -255,29 +278,30 @@ def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
         save(figures.speed_scatter(parts.speed), fig_dir, "speed")
 
     def verify() -> None:
-        parts.verification = sources.verification(options.examples, scenario.seed, device,
-                                                 options.theorems or (), options.threads)
+        parts.verification = sources.verification(
+            options.examples, scenario.seed, device, options.theorems or (), options.threads
+        )
 
     def bench() -> None:
-        parts.benchmarks = sources.benchmarks(None if options.benchmarks is None
-                                              else Path(options.benchmarks))
+        parts.benchmarks = sources.benchmarks(None if options.benchmarks is None else Path(options.benchmarks))
 
     def persona() -> None:
         if options.persona is None:
             raise sources.Skip("no persona data given (pass `--persona PATH`)")
-        parts.persona = sources.persona(options.persona, device, options.persona_settings,
-                                        options.persona_behaviors)
+        parts.persona = sources.persona(options.persona, device, options.persona_settings, options.persona_behaviors)
 
-    plan = [("theorems (SymPy checks)", "theorems", theorems),
-            ("persona data", "persona", persona),
-            ("simulation", "simulation", simulate),
-            ("theory curves (predict)", "prediction", predict),
-            ("figure: theory vs simulation", "simulation", curves),
-            ("prioritisation", "prioritisation", prioritise),
-            ("misalignment", "misalignment", misalign),
-            ("distinguishability vs speed", "speed", speed),
-            ("verification (verify)", "verification", verify),
-            ("benchmarks", "benchmarks", bench)]
+    plan = [
+        ("theorems (SymPy checks)", "theorems", theorems),
+        ("persona data", "persona", persona),
+        ("simulation", "simulation", simulate),
+        ("theory curves (predict)", "prediction", predict),
+        ("figure: theory vs simulation", "simulation", curves),
+        ("prioritisation", "prioritisation", prioritise),
+        ("misalignment", "misalignment", misalign),
+        ("distinguishability vs speed", "speed", speed),
+        ("verification (verify)", "verification", verify),
+        ("benchmarks", "benchmarks", bench),
+    ]
     from prefdyn.progress import auto_mode
 
     mode = auto_mode() if options.progress is None else ("bar" if options.progress else "off")
@@ -289,8 +313,11 @@ def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
 
 
 def _write(outdir: Path, parts: Parts) -> list[Path]:
-    files = {outdir / "main.tex": main_tex(parts), outdir / "theorems.tex": theorems_tex(parts),
-             outdir / "macros.tex": macros_tex(parts)}
+    files = {
+        outdir / "main.tex": main_tex(parts),
+        outdir / "theorems.tex": theorems_tex(parts),
+        outdir / "macros.tex": macros_tex(parts),
+    }
     files |= {outdir / "tables" / f"{k}.tex": t.latex() for k, t in table_files(parts).items()}
     for path, text in files.items():
         path.write_text(text, encoding="utf-8")
@@ -337,13 +364,17 @@ def build_report(options: Options) -> dict[str, Any]:
             written = _write(build, parts) + sorted((build / "figures").iterdir())
             manifest = {
                 "generator": GENERATOR,
-                "inputs": {**inputs, "scenario_name": scenario.name,
-                           "scenario_content_hash": scenario.content_hash()},
-                "options": {"examples": options.examples, "device": options.device,
-                            **({"persona_behaviors": list(options.persona_behaviors)}
-                               if options.persona_behaviors else {}),
-                            **({"persona_settings": dict(sorted(options.persona_settings.items()))}
-                               if options.persona_settings else {})},
+                "inputs": {**inputs, "scenario_name": scenario.name, "scenario_content_hash": scenario.content_hash()},
+                "options": {
+                    "examples": options.examples,
+                    "device": options.device,
+                    **({"persona_behaviors": list(options.persona_behaviors)} if options.persona_behaviors else {}),
+                    **(
+                        {"persona_settings": dict(sorted(options.persona_settings.items()))}
+                        if options.persona_settings
+                        else {}
+                    ),
+                },
                 "seeds": {"scenario": scenario.seed, "verification": scenario.seed},
                 "runs": parts.runs,
                 "versions": _versions(),

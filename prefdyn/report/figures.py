@@ -46,8 +46,9 @@ def prioritisation(joint: Summary, alone: Sequence[Summary], runs: int) -> Figur
         steps_axis(ax)
         ax.set_ylabel(f"policy accuracy ({split} split; tie = 1/2)")
         ax.axhline(0.5, color="0.5", linewidth=0.8)
-        legend_below(fig, ax, names, [("-", f"jointly (one head), $\\pm$ 1 std, {runs} runs"),
-                                 (":", "alone (own head)")])
+        legend_below(
+            fig, ax, names, [("-", f"jointly (one head), $\\pm$ 1 std, {runs} runs"), (":", "alone (own head)")]
+        )
     return fig
 
 
@@ -61,8 +62,16 @@ def misalignment(summary: Summary, flip_step: int, runs: int) -> Figure:
             band(ax, summary["steps"], curve_of(summary, b, Panel("accuracy")), b)
         ax.axvspan(flip_step, summary["steps"][-1], color="0.85", alpha=0.5, linewidth=0)
         ax.axvline(flip_step, color="0.3", linestyle="--", linewidth=1)
-        ax.text(flip_step, 1.01, " labels flipped", va="bottom", ha="left", fontsize=8,
-                color="0.2", transform=ax.get_xaxis_transform())
+        ax.text(
+            flip_step,
+            1.01,
+            " labels flipped",
+            va="bottom",
+            ha="left",
+            fontsize=8,
+            color="0.2",
+            transform=ax.get_xaxis_transform(),
+        )
         ax.set_ylim(-0.02, 1.02)
         steps_axis(ax)
         ax.set_ylabel("policy accuracy, original labels\n(train split; tie = 1/2)")

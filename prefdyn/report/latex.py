@@ -68,11 +68,19 @@ def macros(definitions: Mapping[str, str]) -> str:
 
 def figure(name: str, caption: str, width: str = r"\linewidth") -> str:
     """A ``figure`` float including ``figures/<name>`` (pdflatex picks the vector PDF)."""
-    return "\n".join([
-        r"\begin{figure}[htbp]", r"\centering",
-        rf"\includegraphics[width={width}]{{\PDpath figures/{name}}}",
-        rf"\caption{{{caption}}}", rf"\label{{fig:{name}}}", r"\end{figure}",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                r"\begin{figure}[htbp]",
+                r"\centering",
+                rf"\includegraphics[width={width}]{{\PDpath figures/{name}}}",
+                rf"\caption{{{caption}}}",
+                rf"\label{{fig:{name}}}",
+                r"\end{figure}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def input_file(relative: str) -> str:
@@ -91,7 +99,8 @@ PACKAGES = ("amsmath", "amssymb", "amsthm", "booktabs", "graphicx")
 
 #: Helpers every report file may use. ``\PDfit`` typesets display math at its natural size and
 #: shrinks it to the line only when it would overflow (measured by TeX, not guessed here);
-#: ``\PDbox`` does the same for a text-mode box (a wide table); ``\PDrel{lhs}{rel}{rhs}`` breaks a too-wide relation after its left-hand side first.
+#: ``\PDbox`` does the same for a text-mode box (a wide table); ``\PDrel{lhs}{rel}{rhs}`` breaks a
+#: too-wide relation after its left-hand side first.
 HELPERS = r"""\providecommand{\PDpath}{}
 \makeatletter
 \newsavebox{\PD@box}
@@ -116,17 +125,22 @@ HELPERS = r"""\providecommand{\PDpath}{}
 
 def preamble(title: str) -> str:
     """The standalone document's preamble (no ``\\date``: the output must not change daily)."""
-    return "\n".join([
-        r"\documentclass[11pt]{article}",
-        r"\usepackage[margin=2.5cm]{geometry}",
-        rf"\usepackage{{{','.join(PACKAGES)}}}",
-        r"\usepackage[hidelinks]{hyperref}",
-        r"\allowdisplaybreaks",
-        r"\input{macros}",
-        rf"\title{{{title}}}",
-        r"\author{prefdyn}",
-        r"\date{}",
-    ]) + "\n"
+    return (
+        "\n".join(
+            [
+                r"\documentclass[11pt]{article}",
+                r"\usepackage[margin=2.5cm]{geometry}",
+                rf"\usepackage{{{','.join(PACKAGES)}}}",
+                r"\usepackage[hidelinks]{hyperref}",
+                r"\allowdisplaybreaks",
+                r"\input{macros}",
+                rf"\title{{{title}}}",
+                r"\author{prefdyn}",
+                r"\date{}",
+            ]
+        )
+        + "\n"
+    )
 
 
 def loss_text(loss: str | Loss) -> str:

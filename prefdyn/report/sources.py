@@ -56,8 +56,7 @@ def check_theorem_ids(ids: Sequence[str]) -> None:
     known = theorem_ids()
     for theorem_id in ids:
         if theorem_id not in known:
-            raise PrefdynError(f"--theorem: unknown theorem id {theorem_id!r}; known ids: "
-                               f"{', '.join(known)}")
+            raise PrefdynError(f"--theorem: unknown theorem id {theorem_id!r}; known ids: {', '.join(known)}")
 
 
 def theorems(loss: str | Loss, ids: Sequence[str] | None = None) -> tuple[list[Theorem], dict[str, str]]:
@@ -139,16 +138,26 @@ def speed_scatter(scenario: Scenario, result: SimulationResult) -> Scatter:
     # exact permutation p-value for n <= 10 behaviours (never the asymptotic t approximation,
     # which reports p-values below the smallest one n! permutations allow), seeded otherwise
     corr = spearman(x, mean, seed=scenario.seed)
-    return Scatter([b.name for b in scenario.behaviors], x, mean, std, corr.rho, corr.p_value,
-                   r"distinguishability $\|\delta_b\|$",
-                   "loss area (mean training loss; lower = faster)", corr.method, corr.p_resolution)
+    return Scatter(
+        [b.name for b in scenario.behaviors],
+        x,
+        mean,
+        std,
+        corr.rho,
+        corr.p_value,
+        r"distinguishability $\|\delta_b\|$",
+        "loss area (mean training loss; lower = faster)",
+        corr.method,
+        corr.p_resolution,
+    )
 
 
 # ----------------------------------------------------------------------------- verification
 
 
-def verification(examples: int, seed: int, device: str, ids: Sequence[str] = (),
-                 threads: int | None = None) -> list[Report]:
+def verification(
+    examples: int, seed: int, device: str, ids: Sequence[str] = (), threads: int | None = None
+) -> list[Report]:
     """Every theorem's property against simulated training
     (:func:`prefdyn.verification.check_theorem`).
 
@@ -179,8 +188,10 @@ def verification(examples: int, seed: int, device: str, ids: Sequence[str] = (),
     """
     count, _ = choose_threads(threads, work=simulation_work(MAX_RUNS, MAX_SAMPLES, MAX_DIM))
     try:
-        return [check_theorem(theorem_id, examples=examples, seed=seed, device=device, threads=count)
-                for theorem_id in ids or theorem_ids()]
+        return [
+            check_theorem(theorem_id, examples=examples, seed=seed, device=device, threads=count)
+            for theorem_id in ids or theorem_ids()
+        ]
     except PrefdynError as err:
         raise Skip(str(err)) from None
 
@@ -198,24 +209,31 @@ def read_benchmarks(path: str | Path) -> dict[str, Any]:
     except OSError as err:
         raise PrefdynError(f"--benchmarks: cannot read {file} ({err.strerror})") from None
     except UnicodeDecodeError:
-        raise PrefdynError(f"--benchmarks: {file} is not UTF-8 text (expected the JSON output of "
-                           "benchmarks/bench_simulator.py)") from None
+        raise PrefdynError(
+            f"--benchmarks: {file} is not UTF-8 text (expected the JSON output of benchmarks/bench_simulator.py)"
+        ) from None
     except (ValueError, RecursionError):
-        raise PrefdynError(f"--benchmarks: {file} is not valid JSON (expected the output of "
-                           "benchmarks/bench_simulator.py)") from None
+        raise PrefdynError(
+            f"--benchmarks: {file} is not valid JSON (expected the output of benchmarks/bench_simulator.py)"
+        ) from None
     if not isinstance(doc, Mapping) or not doc:
-        raise PrefdynError(f"--benchmarks: {file} must hold a JSON object of results, not "
-                           f"{type(doc).__name__ if doc else 'an empty one'}")
+        raise PrefdynError(
+            f"--benchmarks: {file} must hold a JSON object of results, not "
+            f"{type(doc).__name__ if doc else 'an empty one'}"
+        )
 
     def flat(prefix: str, value: Any, depth: int = 0) -> dict[str, Any]:
         if isinstance(value, Mapping):
             if depth > 8 or not value:
-                raise PrefdynError(f"--benchmarks: {file}: {prefix.rstrip('.') or 'the document'} "
-                                   "is nested too deeply or empty")
+                raise PrefdynError(
+                    f"--benchmarks: {file}: {prefix.rstrip('.') or 'the document'} is nested too deeply or empty"
+                )
             return {k2: v2 for k, v in value.items() for k2, v2 in flat(f"{prefix}{k}.", v, depth + 1).items()}
         if not isinstance(value, int | float | str | bool) or isinstance(value, str) and len(value) > 200:
-            raise PrefdynError(f"--benchmarks: {file}: {prefix.rstrip('.')} must be a number or a "
-                               f"short string, not {type(value).__name__}")
+            raise PrefdynError(
+                f"--benchmarks: {file}: {prefix.rstrip('.')} must be a number or a "
+                f"short string, not {type(value).__name__}"
+            )
         return {prefix.rstrip("."): value}
 
     return flat("", doc)
@@ -226,8 +244,10 @@ def benchmarks(path: Path | None) -> dict[str, Any]:
     ``{"sweep.TFLOP_per_s": ...}``. Timings are never measured during the report: a wall-clock
     number would make the ``.tex`` output differ from run to run."""
     if path is None:
-        raise Skip("no benchmark results given (run `python benchmarks/bench_simulator.py > "
-                   "bench.json` and pass `--benchmarks bench.json`)")
+        raise Skip(
+            "no benchmark results given (run `python benchmarks/bench_simulator.py > "
+            "bench.json` and pass `--benchmarks bench.json`)"
+        )
     try:
         return read_benchmarks(path)
     except PrefdynError as err:
@@ -250,16 +270,23 @@ class PersonaResults:
 
     def scatter(self) -> Scatter:
         names = list(self.speed.speeds)
-        return Scatter(names, [self.speed.distinguishability[n] for n in names],
-                       [self.speed.speeds[n].loss_auc for n in names], None,
-                       self.speed.rho_auc.rho, self.speed.rho_auc.p_value,
-                       r"distinguishability $\|\mu_b^+ - \mu_b^-\|$",
-                       "loss area (mean training loss; lower = faster)",
-                       self.speed.rho_auc.method, self.speed.rho_auc.p_resolution)
+        return Scatter(
+            names,
+            [self.speed.distinguishability[n] for n in names],
+            [self.speed.speeds[n].loss_auc for n in names],
+            None,
+            self.speed.rho_auc.rho,
+            self.speed.rho_auc.p_value,
+            r"distinguishability $\|\mu_b^+ - \mu_b^-\|$",
+            "loss area (mean training loss; lower = faster)",
+            self.speed.rho_auc.method,
+            self.speed.rho_auc.p_resolution,
+        )
 
 
-def persona(path: str, device: str, settings: Mapping[str, Any] | None = None,
-            behaviors: Sequence[str] | None = None) -> PersonaResults:
+def persona(
+    path: str, device: str, settings: Mapping[str, Any] | None = None, behaviors: Sequence[str] | None = None
+) -> PersonaResults:
     """Embed the persona data at ``path`` (MiniLM, cached on disk; only ``behaviors`` when
     given), measure every behaviour's geometry, its learning speed alone, and one misalignment
     run of the whole set, trained with the paper's last-layer defaults overridden by
@@ -279,12 +306,12 @@ def persona(path: str, device: str, settings: Mapping[str, Any] | None = None,
     train_settings = TrainSettings(**{**dict(settings or {}), "device": device})
     stats = [behavior_stats(b.name, b.g, b.sign) for b in corpus.behaviors]
     speed = speed_correlation(corpus, train_settings, PERSONA_THRESHOLD)
-    return PersonaResults(corpus.model, corpus.responses, stats, speed,
-                          misalignment(corpus, train_settings), train_settings)
+    return PersonaResults(
+        corpus.model, corpus.responses, stats, speed, misalignment(corpus, train_settings), train_settings
+    )
 
 
 def sweep_label() -> str:
     """One-line description of the synthetic sweep, for captions."""
     values = ", ".join(f"{d:.2f}" for d in SWEEP_DISTINGUISHABILITY)
     return f"{len(SWEEP_DISTINGUISHABILITY)} orthogonal isotropic behaviours with distinguishability {values}"
-

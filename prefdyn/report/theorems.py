@@ -25,11 +25,16 @@ def _verification_line(report: Report | None, skipped: str) -> str:
     share = informative_share(report)
     low, median = tightness(report, "min"), tightness(report, "median")
     detail = "" if share is None else rf", bound informative on ${round(100 * share)}\%$ of values"
-    detail += ("" if low is None or median is None else
-               rf", tightness (informative values) min ${number(low)}$, median ${number(median)}$")
+    detail += (
+        ""
+        if low is None or median is None
+        else rf", tightness (informative values) min ${number(low)}$, median ${number(median)}$"
+    )
     violation = "n/a" if report.max_violation is None else f"${number(report.max_violation)}$"
-    return (rf"\noindent{{\footnotesize Against simulation ({escape(report.kind)}): "
-            rf"{report.examples} examples, {outcome}; max.\ violation {violation}{detail}.}}")
+    return (
+        rf"\noindent{{\footnotesize Against simulation ({escape(report.kind)}): "
+        rf"{report.examples} examples, {outcome}; max.\ violation {violation}{detail}.}}"
+    )
 
 
 def theorem_block(theorem: Theorem, verification: Report | None, skipped: str) -> str:

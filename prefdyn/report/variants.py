@@ -33,8 +33,10 @@ def align_then_flip(scenario: Scenario) -> Scenario:
     doc = _document(scenario, "misalign")
     doc["training"].pop("steps", None)
     steps = scenario.training.steps
-    doc["phases"] = [{"name": "align", "steps": steps, "labels": "original"},
-                     {"name": "misalign", "steps": steps, "labels": "flipped"}]
+    doc["phases"] = [
+        {"name": "align", "steps": steps, "labels": "original"},
+        {"name": "misalign", "steps": steps, "labels": "flipped"},
+    ]
     return parse_scenario(doc)
 
 

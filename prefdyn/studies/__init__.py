@@ -18,11 +18,18 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "behavior_stats": "stats", "priority_level": "stats", "spearman": "stats",
-    "TrainSettings": "training", "train": "training", "train_each": "training",
-    "speed_correlation": "experiments", "pair_priority": "experiments",
-    "pair_sweep": "experiments", "misalignment": "experiments",
-    "finetune": "finetune", "FinetuneSettings": "finetune",
+    "behavior_stats": "stats",
+    "priority_level": "stats",
+    "spearman": "stats",
+    "TrainSettings": "training",
+    "train": "training",
+    "train_each": "training",
+    "speed_correlation": "experiments",
+    "pair_priority": "experiments",
+    "pair_sweep": "experiments",
+    "misalignment": "experiments",
+    "finetune": "finetune",
+    "FinetuneSettings": "finetune",
     "predict_corpus": "curves",
 }
 __all__ = list(_EXPORTS)

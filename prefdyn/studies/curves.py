@@ -41,12 +41,12 @@ from typing import Any
 import torch
 
 from prefdyn.errors import require
+from prefdyn.numerics.persona.corpus import EmbeddedCorpus
 from prefdyn.numerics.population import fit_mixture, population_gd, scenario_mixture
 from prefdyn.numerics.sampling import sample_scenario
 from prefdyn.numerics.scenario import Scenario
 from prefdyn.numerics.simulator import compute_dtype, simulate
 
-from prefdyn.numerics.persona.corpus import EmbeddedCorpus
 from .experiments import distinguishability
 from .stats import Correlation, spearman
 from .training import TrainSettings, loss_area, preference_data, train, train_each
@@ -101,19 +101,33 @@ def _errors(pred: torch.Tensor, obs: torch.Tensor) -> tuple[float, float]:
     return float(gap.max()), float(gap.mean())
 
 
-def compare_curves(names: list[str], dist: dict[str, float], predicted: dict[str, torch.Tensor],
-                   observed: dict[str, torch.Tensor],
-                   threshold: float) -> list[BehaviorPrediction]:
+def compare_curves(
+    names: list[str],
+    dist: dict[str, float],
+    predicted: dict[str, torch.Tensor],
+    observed: dict[str, torch.Tensor],
+    threshold: float,
+) -> list[BehaviorPrediction]:
     """Per-behaviour comparison; ``predicted`` / ``observed`` map ``loss`` and ``accuracy`` to
     ``[T + 1, K]`` curves in ``names`` order."""
     out = []
     for b, name in enumerate(names):
         pl, ol = predicted["loss"][:, b], observed["loss"][:, b]
         pa, oa = predicted["accuracy"][:, b], observed["accuracy"][:, b]
-        out.append(BehaviorPrediction(
-            name, dist[name], pl.tolist(), ol.tolist(), pa.tolist(), oa.tolist(),
-            *_errors(pl, ol), *_errors(pa, oa),
-            curve_speed(pl, threshold), curve_speed(ol, threshold)))
+        out.append(
+            BehaviorPrediction(
+                name,
+                dist[name],
+                pl.tolist(),
+                ol.tolist(),
+                pa.tolist(),
+                oa.tolist(),
+                *_errors(pl, ol),
+                *_errors(pa, oa),
+                curve_speed(pl, threshold),
+                curve_speed(ol, threshold),
+            )
+        )
     return out
 
 
@@ -132,8 +146,7 @@ def harm_score(rows: list[BehaviorPrediction]) -> HarmScore:
     obs = [r.name for r in rows if r.observed_harmed]
     pred = [r.name for r in rows if r.predicted_harmed]
     hits = len(set(obs) & set(pred))
-    return HarmScore(obs, pred, hits / len(pred) if pred else None,
-                     hits / len(obs) if obs else None)
+    return HarmScore(obs, pred, hits / len(pred) if pred else None, hits / len(obs) if obs else None)
 
 
 @dataclass(frozen=True)
@@ -162,29 +175,37 @@ class PredictionReport:
         on and the resolutions below which an error is indistinguishable from 0."""
         loss_max = [r.loss_error_max for r in self.behaviors]
         acc_max = [r.accuracy_error_max for r in self.behaviors]
-        return {"behaviors": len(self.behaviors), "split": "train",
-                "median_max_loss_error": statistics.median(loss_max),
-                "max_loss_error": max(loss_max),
-                "mean_loss_error": statistics.fmean(r.loss_error_mean for r in self.behaviors),
-                "median_max_accuracy_error": statistics.median(acc_max),
-                "max_accuracy_error": max(acc_max),
-                "loss_resolution": self.loss_resolution,
-                "accuracy_resolution": self.accuracy_resolution}
+        return {
+            "behaviors": len(self.behaviors),
+            "split": "train",
+            "median_max_loss_error": statistics.median(loss_max),
+            "max_loss_error": max(loss_max),
+            "mean_loss_error": statistics.fmean(r.loss_error_mean for r in self.behaviors),
+            "median_max_accuracy_error": statistics.median(acc_max),
+            "max_accuracy_error": max(acc_max),
+            "loss_resolution": self.loss_resolution,
+            "accuracy_resolution": self.accuracy_resolution,
+        }
 
     def to_json(self) -> dict[str, Any]:
         corr = lambda c: None if c is None else asdict(c)
-        return {"settings": asdict(self.settings), "mode": "joint" if self.joint else "single",
-                "threshold": self.threshold, "summary": self.summary(),
-                "rho_predicted_observed_speed": corr(self.rho_speed),
-                "rho_predicted_observed_steps": corr(self.rho_steps),
-                "rho_distinguishability_observed_speed": corr(self.rho_distinguishability),
-                "harmed": None if self.harm is None else asdict(self.harm),
-                "theory_seconds": self.seconds_theory,
-                "behaviors": [asdict(r) for r in self.behaviors]}
+        return {
+            "settings": asdict(self.settings),
+            "mode": "joint" if self.joint else "single",
+            "threshold": self.threshold,
+            "summary": self.summary(),
+            "rho_predicted_observed_speed": corr(self.rho_speed),
+            "rho_predicted_observed_steps": corr(self.rho_steps),
+            "rho_distinguishability_observed_speed": corr(self.rho_distinguishability),
+            "harmed": None if self.harm is None else asdict(self.harm),
+            "theory_seconds": self.seconds_theory,
+            "behaviors": [asdict(r) for r in self.behaviors],
+        }
 
 
-def observed_curves(corpus: EmbeddedCorpus, settings: TrainSettings, joint: bool,
-                    progress: Callable[[str], None] | None = None) -> dict[str, torch.Tensor]:
+def observed_curves(
+    corpus: EmbeddedCorpus, settings: TrainSettings, joint: bool, progress: Callable[[str], None] | None = None
+) -> dict[str, torch.Tensor]:
     """Real training curves ``[T + 1, K]`` (training split): ``loss`` and ``accuracy``
     (:data:`OBSERVED_ACCURACY`), one shared head (``joint``) or one head per behaviour
     (``progress(name)`` after each)."""
@@ -194,25 +215,37 @@ def observed_curves(corpus: EmbeddedCorpus, settings: TrainSettings, joint: bool
     else:
         results = [res for _, res in train_each(corpus, settings, threshold=0.0, progress=progress).values()]
         pick = lambda res, metric: res.curve(metric, "train")[0, :, 0:1]
-    return {key: torch.cat([pick(r, metric) for r in results], dim=1)
-            for key, metric in (("loss", "loss"), ("accuracy", OBSERVED_ACCURACY))}
+    return {
+        key: torch.cat([pick(r, metric) for r in results], dim=1)
+        for key, metric in (("loss", "loss"), ("accuracy", OBSERVED_ACCURACY))
+    }
 
 
-def _correlations(rows: list[BehaviorPrediction], permutations: int,
-                  seed: int) -> tuple[Correlation | None, ...]:
+def _correlations(rows: list[BehaviorPrediction], permutations: int, seed: int) -> tuple[Correlation | None, ...]:
     if len(rows) < 3:
         return None, None, None
     kw = {"permutations": permutations, "seed": seed}
     obs = [r.observed_speed.mean_loss_decrease for r in rows]
-    return (spearman([r.predicted_speed.mean_loss_decrease for r in rows], obs, **kw),
-            spearman([r.predicted_speed.steps_to_threshold for r in rows],
-                     [r.observed_speed.steps_to_threshold for r in rows], **kw),
-            spearman([r.distinguishability for r in rows], obs, **kw))
+    return (
+        spearman([r.predicted_speed.mean_loss_decrease for r in rows], obs, **kw),
+        spearman(
+            [r.predicted_speed.steps_to_threshold for r in rows],
+            [r.observed_speed.steps_to_threshold for r in rows],
+            **kw,
+        ),
+        spearman([r.distinguishability for r in rows], obs, **kw),
+    )
 
 
-def predict_corpus(corpus: EmbeddedCorpus, settings: TrainSettings, *, joint: bool,
-                   threshold: float = 0.6, permutations: int = 10000,
-                   progress: Callable[[str], None] | None = None) -> PredictionReport:
+def predict_corpus(
+    corpus: EmbeddedCorpus,
+    settings: TrainSettings,
+    *,
+    joint: bool,
+    threshold: float = 0.6,
+    permutations: int = 10000,
+    progress: Callable[[str], None] | None = None,
+) -> PredictionReport:
     """Predict, train and compare (module docstring); ``progress(name)`` after each behaviour
     trained alone."""
 
@@ -223,19 +256,33 @@ def predict_corpus(corpus: EmbeddedCorpus, settings: TrainSettings, *, joint: bo
     curves = population_gd(mix, config=settings.config(), heads="joint" if joint else "independent")
     seconds = time.perf_counter() - start
     observed = observed_curves(corpus, settings, joint, progress)
-    rows = compare_curves(corpus.names, distinguishability(corpus),
-                          {"loss": curves.loss[:, 0], "accuracy": curves.accuracy[:, 0]}, observed, threshold)
+    rows = compare_curves(
+        corpus.names,
+        distinguishability(corpus),
+        {"loss": curves.loss[:, 0], "accuracy": curves.accuracy[:, 0]},
+        observed,
+        threshold,
+    )
     rho_speed, rho_steps, rho_dist = _correlations(rows, permutations, settings.seed)
     train_counts = torch.bincount(data.behavior[data.train], minlength=data.num_behaviors)
     # the observed curves are computed in the embeddings' arithmetic dtype (then stored as float64)
     loss_resolution = torch.finfo(compute_dtype(data.g.dtype)).eps * float(observed["loss"].abs().max())
-    return PredictionReport(settings, joint, threshold, rows, rho_speed, rho_steps, rho_dist,
-                            harm_score(rows) if joint else None, seconds, loss_resolution,
-                            1 / (2 * int(train_counts.min())))
+    return PredictionReport(
+        settings,
+        joint,
+        threshold,
+        rows,
+        rho_speed,
+        rho_steps,
+        rho_dist,
+        harm_score(rows) if joint else None,
+        seconds,
+        loss_resolution,
+        1 / (2 * int(train_counts.min())),
+    )
 
 
-def scenario_errors(scenario: Scenario, *, runs: int, seed: int = 0,
-                    fitted: bool = False) -> torch.Tensor:
+def scenario_errors(scenario: Scenario, *, runs: int, seed: int = 0, fitted: bool = False) -> torch.Tensor:
     r"""The same comparison on a synthetic scenario: ``[runs, K]`` max-over-steps absolute
     training-loss error of the population flow against ``runs`` simulated trainings of the
     scenario (one shared head, as the scenario trains). The flow runs on the scenario's hidden
@@ -245,8 +292,9 @@ def scenario_errors(scenario: Scenario, *, runs: int, seed: int = 0,
     data = sample_scenario(scenario, runs, seed)
     observed = simulate(data, scenario.training, seed=seed).curve("loss", "train")
     if fitted:
-        predicted = torch.stack([population_gd(fit_mixture(data.shared(r)), config=scenario.training).loss[:, 0]
-                                 for r in range(runs)])
+        predicted = torch.stack(
+            [population_gd(fit_mixture(data.shared(r)), config=scenario.training).loss[:, 0] for r in range(runs)]
+        )
     else:
         predicted = population_gd(scenario_mixture(scenario), config=scenario.training).loss[:, 0]
     return (predicted - observed).abs().amax(dim=1)

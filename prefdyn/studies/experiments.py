@@ -24,8 +24,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from prefdyn.errors import require
-
 from prefdyn.numerics.persona.corpus import EmbeddedCorpus
+
 from .stats import Correlation, delta, priority_level, spearman
 from .training import Speed, TrainSettings, speed, train, train_each
 
@@ -45,8 +45,10 @@ class SpeedCorrelation:
             "threshold": self.threshold,
             "rho_steps_to_threshold": asdict(self.rho_steps),
             "rho_loss_auc": asdict(self.rho_auc),
-            "behaviors": [{"name": k, "distinguishability": self.distinguishability[k],
-                           **asdict(v)} for k, v in self.speeds.items()],
+            "behaviors": [
+                {"name": k, "distinguishability": self.distinguishability[k], **asdict(v)}
+                for k, v in self.speeds.items()
+            ],
         }
 
 
@@ -55,27 +57,47 @@ def distinguishability(corpus: EmbeddedCorpus) -> dict[str, float]:
     return {b.name: float(delta(b.g, b.sign).norm()) for b in corpus.behaviors}
 
 
-def correlate_speeds(dist: dict[str, float], speeds: dict[str, Speed], threshold: float, *,
-                     permutations: int = 10000, resamples: int = 2000,
-                     seed: int = 0) -> SpeedCorrelation:
+def correlate_speeds(
+    dist: dict[str, float],
+    speeds: dict[str, Speed],
+    threshold: float,
+    *,
+    permutations: int = 10000,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> SpeedCorrelation:
     """Spearman's rho of distinguishability against both speed measures of ``speeds``."""
     require(len(speeds) >= 3, "behaviors", "the correlation needs at least three")
     x = [dist[k] for k in speeds]
     kw = {"permutations": permutations, "resamples": resamples, "seed": seed}
     return SpeedCorrelation(
-        threshold, dist, speeds,
+        threshold,
+        dist,
+        speeds,
         spearman(x, [s.steps_to_threshold for s in speeds.values()], **kw),
         spearman(x, [s.loss_auc for s in speeds.values()], **kw),
     )
 
 
-def speed_correlation(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float, *,
-                      permutations: int = 10000, resamples: int = 2000) -> SpeedCorrelation:
+def speed_correlation(
+    corpus: EmbeddedCorpus,
+    settings: TrainSettings,
+    threshold: float,
+    *,
+    permutations: int = 10000,
+    resamples: int = 2000,
+) -> SpeedCorrelation:
     """Train each behaviour alone and correlate its speed with its distinguishability."""
     require(len(corpus.behaviors) >= 3, "behaviors", "the correlation needs at least three")
     speeds = {k: v[0] for k, v in train_each(corpus, settings, threshold).items()}
-    return correlate_speeds(distinguishability(corpus), speeds, threshold,
-                            permutations=permutations, resamples=resamples, seed=settings.seed)
+    return correlate_speeds(
+        distinguishability(corpus),
+        speeds,
+        threshold,
+        permutations=permutations,
+        resamples=resamples,
+        seed=settings.seed,
+    )
 
 
 @dataclass(frozen=True)
@@ -96,8 +118,14 @@ class PairResult:
         return self.predicted_first == self.observed_first
 
 
-def pair_priority(corpus: EmbeddedCorpus, first: str, second: str, settings: TrainSettings,
-                  threshold: float, alone: dict[str, Speed] | None = None) -> PairResult:
+def pair_priority(
+    corpus: EmbeddedCorpus,
+    first: str,
+    second: str,
+    settings: TrainSettings,
+    threshold: float,
+    alone: dict[str, Speed] | None = None,
+) -> PairResult:
     """Train ``first`` and ``second`` with one head and compare with the priority level."""
     require(first != second, "behaviors", "a pair needs two different behaviours")
     pair = corpus.select([first, second])
@@ -109,13 +137,20 @@ def pair_priority(corpus: EmbeddedCorpus, first: str, second: str, settings: Tra
         each = train_each(pair, settings, threshold)
         alone = {k: v[0] for k, v in each.items()}
     observed = first if speeds[0].loss_auc <= speeds[1].loss_auc else second
-    return PairResult(first, second, (p_i, p_j), gap, first if gap >= 0 else second, observed,
-                      speeds, (alone[first], alone[second]))
+    return PairResult(
+        first, second, (p_i, p_j), gap, first if gap >= 0 else second, observed, speeds, (alone[first], alone[second])
+    )
 
 
-def pair_sweep(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float, pairs: int,
-               *, permutations: int = 10000,
-               progress: Callable[[str], None] | None = None) -> tuple[list[PairResult], Correlation | None]:
+def pair_sweep(
+    corpus: EmbeddedCorpus,
+    settings: TrainSettings,
+    threshold: float,
+    pairs: int,
+    *,
+    permutations: int = 10000,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[list[PairResult], Correlation | None]:
     """``pairs`` random behaviour pairs (seeded): each pair's result, and Spearman's rho between
     the priority gap and the observed joint loss-area difference :math:`A_j - A_i` (a positive
     rho means the priority level predicts which behaviour is learned first; ``None`` for fewer
@@ -124,8 +159,10 @@ def pair_sweep(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float
     require(len(names) >= 2, "behaviors", "pairs need at least two behaviours")
     every = list(itertools.combinations(names, 2))
     chosen = random.Random(settings.seed).sample(every, min(pairs, len(every)))
-    alone = {k: v[0] for k, v in train_each(corpus.select(sorted({n for p in chosen for n in p})),
-                                            settings, threshold).items()}
+    alone = {
+        k: v[0]
+        for k, v in train_each(corpus.select(sorted({n for p in chosen for n in p})), settings, threshold).items()
+    }
     results = []
     for i, j in chosen:
         results.append(pair_priority(corpus, i, j, settings, threshold, alone))
@@ -173,9 +210,12 @@ def _steps_to_flip(curve: list[float]) -> int:
     return next((t for t in range(1, len(curve)) if curve[t] < 0.5), len(curve))
 
 
-def misalignment(corpus: EmbeddedCorpus, settings: TrainSettings,
-                 flip_steps: int | None = None,
-                 progress: Callable[[str], None] | None = None) -> Misalignment:
+def misalignment(
+    corpus: EmbeddedCorpus,
+    settings: TrainSettings,
+    flip_steps: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Misalignment:
     """Flip the labels from :math:`W_{\\mathrm{ref}}` and after ``settings.steps`` of alignment
     (five trainings; ``progress(name)`` after each)."""
     flip = flip_steps or settings.steps

@@ -35,8 +35,10 @@ Doc = Mapping[str, Any]
 def _title(doc: Doc) -> str:
     s = doc["settings"]
     batch = "full batch" if s["batch_size"] == 0 else f"batch {s['batch_size']}"
-    return (f"{doc['mode']} heads, {s['loss']}, beta {s['beta']:g}, lr {s['learning_rate']:g}, "
-            f"{batch}; training split (moment model fitted to it)")
+    return (
+        f"{doc['mode']} heads, {s['loss']}, beta {s['beta']:g}, lr {s['learning_rate']:g}, "
+        f"{batch}; training split (moment model fitted to it)"
+    )
 
 
 def _spread(rows: list[Mapping[str, Any]], count: int) -> list[Mapping[str, Any]]:
@@ -53,22 +55,31 @@ def curve_grid(doc: Doc, outdir: Path, name: str = "predict-curves", panels: int
     cols = min(4, len(rows))
     pairs = -(-len(rows) // cols)
     with style(FONT_SIZE):
-        fig, axes = plt.subplots(2 * pairs, cols, figsize=(1.9 * cols + 0.4, 2.9 * pairs),
-                                 squeeze=False, sharex=True)
+        fig, axes = plt.subplots(2 * pairs, cols, figsize=(1.9 * cols + 0.4, 2.9 * pairs), squeeze=False, sharex=True)
         for ax in axes.flat:
             ax.set_visible(False)
         for i, row in enumerate(rows):
-            for k, (metric, label) in enumerate((("loss", "train loss"),
-                                                 ("accuracy", "train reward acc.\n(tie = 1/2)"))):
+            for k, (metric, label) in enumerate(
+                (("loss", "train loss"), ("accuracy", "train reward acc.\n(tie = 1/2)"))
+            ):
                 ax = axes[2 * (i // cols) + k, i % cols]
                 ax.set_visible(True)
                 obs, pred = row[f"observed_{metric}"], row[f"predicted_{metric}"]
                 steps = range(len(obs))
                 every = max(1, len(obs) // 6)
-                ax.plot(steps, obs, "-", color=BLUE, marker="o", markevery=every, markersize=3,
-                        label="observed (real run)")
-                ax.plot(steps, pred, "--", color=VERMILLION, marker="s", markevery=every,
-                        markersize=3, label="predicted (moment model)")
+                ax.plot(
+                    steps, obs, "-", color=BLUE, marker="o", markevery=every, markersize=3, label="observed (real run)"
+                )
+                ax.plot(
+                    steps,
+                    pred,
+                    "--",
+                    color=VERMILLION,
+                    marker="s",
+                    markevery=every,
+                    markersize=3,
+                    label="predicted (moment model)",
+                )
                 if k == 0:
                     ax.set_title(row["name"][:28], fontsize=7)
                 if i % cols == 0:
@@ -88,8 +99,7 @@ def _rho_text(corr: Mapping[str, Any] | None) -> str:
         return "rho: n/a (fewer than 3 behaviours)"
     ci = corr["ci"]
     p = p_value_phrase(corr["p_value"], corr.get("p_resolution"), corr.get("method", "permutation"))
-    return (f"Spearman rho = {corr['rho']:.3g}, n = {corr['n']}\n95% CI [{ci['low']:.3g}, "
-            f"{ci['high']:.3g}]\n{p}")
+    return f"Spearman rho = {corr['rho']:.3g}, n = {corr['n']}\n95% CI [{ci['low']:.3g}, {ci['high']:.3g}]\n{p}"
 
 
 def speed_scatter(doc: Doc, outdir: Path, name: str = "predict-speed") -> list[Path]:
@@ -97,12 +107,22 @@ def speed_scatter(doc: Doc, outdir: Path, name: str = "predict-speed") -> list[P
     distinguishability, with Spearman's rho."""
     rows = list(doc["behaviors"])
     obs = [r["observed_speed"]["mean_loss_decrease"] for r in rows]
-    panels = ((
-        [r["predicted_speed"]["mean_loss_decrease"] for r in rows],
-        "predicted mean loss decrease (moment model)", doc["rho_predicted_observed_speed"], BLUE, "o"),
-        ([r["distinguishability"] for r in rows],
-         r"distinguishability $\|\mu^+ - \mu^-\|_2$", doc["rho_distinguishability_observed_speed"],
-         GREEN, "^"))
+    panels = (
+        (
+            [r["predicted_speed"]["mean_loss_decrease"] for r in rows],
+            "predicted mean loss decrease (moment model)",
+            doc["rho_predicted_observed_speed"],
+            BLUE,
+            "o",
+        ),
+        (
+            [r["distinguishability"] for r in rows],
+            r"distinguishability $\|\mu^+ - \mu^-\|_2$",
+            doc["rho_distinguishability_observed_speed"],
+            GREEN,
+            "^",
+        ),
+    )
     with style(FONT_SIZE):
         fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.0))
         for ax, (x, label, corr, colour, mark) in zip(axes, panels):
@@ -127,26 +147,41 @@ def harm_panel(doc: Doc, outdir: Path, name: str = "predict-harm") -> list[Path]
     harmed = set(doc["harmed"]["observed"]) if doc.get("harmed") else set()
     with style(FONT_SIZE):
         fig, ax = plt.subplots(figsize=(6.8, 3.6))
-        for group, colour, mark, label in ((False, BLUE, "o", "not harmed"),
-                                           (True, VERMILLION, "D", "harmed (observed)")):
+        for group, colour, mark, label in (
+            (False, BLUE, "o", "not harmed"),
+            (True, VERMILLION, "D", "harmed (observed)"),
+        ):
             sel = [r for r in rows if (r["name"] in harmed) == group]
-            ax.scatter([change(r, "predicted") for r in sel], [change(r, "observed") for r in sel],
-                       s=16 if group else 10, color=colour, marker=mark, label=label,
-                       linewidths=0)
+            ax.scatter(
+                [change(r, "predicted") for r in sel],
+                [change(r, "observed") for r in sel],
+                s=16 if group else 10,
+                color=colour,
+                marker=mark,
+                label=label,
+                linewidths=0,
+            )
         ax.axhline(0, color="0.4", linestyle=":")
         ax.axvline(0, color="0.4", linestyle=":")
         ax.set_xlabel(r"predicted $L_T - L_0$")
         ax.set_ylabel(r"observed $L_T - L_0$")
         score = doc.get("harmed") or {}
         fmt = lambda v: "n/a" if v is None else f"{v:.2f}"
-        ax.set_title(f"{_title(doc)}\nharmed: precision {fmt(score.get('precision'))}, "
-                     f"recall {fmt(score.get('recall'))}")
+        ax.set_title(
+            f"{_title(doc)}\nharmed: precision {fmt(score.get('precision'))}, recall {fmt(score.get('recall'))}"
+        )
         ax.legend(loc="lower right")
         predicted = set(score.get("predicted") or [])
         listing = [f"{n}{'' if n in predicted else ' (missed)'}" for n in sorted(harmed)]
         listing += [f"{n} (false alarm)" for n in sorted(predicted - harmed)]
-        ax.text(1.03, 1.0, "harmed behaviours:\n" + ("\n".join(listing) or "none"),
-                transform=ax.transAxes, va="top", fontsize=5.5)
+        ax.text(
+            1.03,
+            1.0,
+            "harmed behaviours:\n" + ("\n".join(listing) or "none"),
+            transform=ax.transAxes,
+            va="top",
+            fontsize=5.5,
+        )
         fig.subplots_adjust(left=0.1, right=0.52, bottom=0.13, top=0.86)
         return save(fig, outdir, name)
 
@@ -190,8 +225,7 @@ def plot_persona_curves(doc: Doc, outdir: Path, prefix: str = "predict") -> list
     >>> [p.name for p in plot_persona_curves(doc, Path(tempfile.mkdtemp()))]
     ['predict-curves.pdf', 'predict-curves.png', 'predict-speed.pdf', 'predict-speed.png']
     """
-    paths = curve_grid(doc, outdir, f"{prefix}-curves") + speed_scatter(doc, outdir,
-                                                                        f"{prefix}-speed")
+    paths = curve_grid(doc, outdir, f"{prefix}-curves") + speed_scatter(doc, outdir, f"{prefix}-speed")
     if doc["mode"] == "joint":
         paths += harm_panel(doc, outdir, f"{prefix}-harm")
     return paths

@@ -1,7 +1,8 @@
 r"""Feature learning: full DPO fine-tuning of a sentence encoder and its two-response head.
 
 Im & Li (2024, Sec. 5.3) claim that alignment makes behaviours *more distinguishable* in the
-model's features, and that this is why misalignment of an aligned model is fast (``misalignment-rate``: with :math:`\delta \to \kappa\delta` the first flipped step grows by another
+model's features, and that this is why misalignment of an aligned model is fast
+(``misalignment-rate``: with :math:`\delta \to \kappa\delta` the first flipped step grows by another
 :math:`\kappa^2`). This module measures both on a behaviour subset.
 
 Model: :math:`\pi_\theta(y|x) = \operatorname{softmax}(W f_\theta(x))_y` over the two responses,
@@ -28,12 +29,12 @@ from typing import Any
 import torch
 
 from prefdyn.errors import require
+from prefdyn.numerics.persona.corpus import EmbeddedBehavior, EmbeddedCorpus, format_prompt
+from prefdyn.numerics.persona.embedders import AnswerHead, SentenceEmbedder
+from prefdyn.numerics.persona.loader import PersonaCorpus
 from prefdyn.numerics.seeds import generator
 
-from prefdyn.numerics.persona.embedders import AnswerHead, SentenceEmbedder
-from prefdyn.numerics.persona.corpus import EmbeddedBehavior, EmbeddedCorpus, format_prompt
 from .experiments import Misalignment, misalignment
-from prefdyn.numerics.persona.loader import PersonaCorpus
 from .stats import delta
 from .training import TrainSettings, split_mask
 
@@ -81,16 +82,23 @@ def _subset(corpus: PersonaCorpus, samples: int, seed: int) -> PersonaCorpus:
 def _encode(model: Any, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
     model.eval()
     with torch.no_grad():
-        return model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True,
-                            show_progress_bar=False).float().cpu()
+        return (
+            model.encode(list(texts), batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
+            .float()
+            .cpu()
+        )
 
 
-def _features(model: Any, corpus: PersonaCorpus, template: str,
-              head: AnswerHead) -> EmbeddedCorpus:
+def _features(model: Any, corpus: PersonaCorpus, template: str, head: AnswerHead) -> EmbeddedCorpus:
     parts = tuple(
-        EmbeddedBehavior(b.name, _encode(model, [format_prompt(template, r) for r in b.records]),
-                          torch.tensor(b.signs, dtype=torch.float32), None)
-        for b in corpus.behaviors)
+        EmbeddedBehavior(
+            b.name,
+            _encode(model, [format_prompt(template, r) for r in b.records]),
+            torch.tensor(b.signs, dtype=torch.float32),
+            None,
+        )
+        for b in corpus.behaviors
+    )
     return EmbeddedCorpus(f"{model.__class__.__name__}", template, corpus.responses, head, parts)
 
 
@@ -102,19 +110,21 @@ def _norms(corpus: EmbeddedCorpus, masks: dict[str, torch.Tensor] | None) -> dic
     return out
 
 
-def _dpo_finetune(model: Any, texts: list[str], signs: torch.Tensor,
-                  settings: FinetuneSettings) -> list[float]:
+def _dpo_finetune(model: Any, texts: list[str], signs: torch.Tensor, settings: FinetuneSettings) -> list[float]:
     """AdamW on encoder + head; returns the per-step minibatch loss."""
     gen = torch.Generator().manual_seed(settings.seed)
     head = torch.zeros(2, _encode(model, texts[:1]).shape[1], requires_grad=True)
-    optimizer = torch.optim.AdamW([
-        {"params": list(model.parameters()), "lr": settings.learning_rate},
-        {"params": [head], "lr": settings.head_learning_rate},
-    ], weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": list(model.parameters()), "lr": settings.learning_rate},
+            {"params": [head], "lr": settings.head_learning_rate},
+        ],
+        weight_decay=settings.weight_decay,
+    )
     model.train()
     losses = []
     for _ in range(settings.steps):
-        idx = torch.randperm(len(texts), generator=gen)[:settings.batch_size]
+        idx = torch.randperm(len(texts), generator=gen)[: settings.batch_size]
         prepare = getattr(model, "preprocess", None) or model.tokenize
         batch = prepare([texts[i] for i in idx])
         f = model(batch)["sentence_embedding"]
@@ -128,19 +138,33 @@ def _dpo_finetune(model: Any, texts: list[str], signs: torch.Tensor,
     return losses
 
 
-def finetune(corpus: PersonaCorpus, embedder: SentenceEmbedder, settings: FinetuneSettings,
-             last_layer: TrainSettings, template: str | None = None) -> FinetuneResult:
+def finetune(
+    corpus: PersonaCorpus,
+    embedder: SentenceEmbedder,
+    settings: FinetuneSettings,
+    last_layer: TrainSettings,
+    template: str | None = None,
+) -> FinetuneResult:
     """Fine-tune a copy of ``embedder``'s encoder on ``corpus`` (``settings.samples`` per
     behaviour, training split only) and measure the features before and after."""
-    require(isinstance(embedder, SentenceEmbedder), "model",
-            "finetune needs a sentence-transformers encoder (the default minilm)")
+    require(
+        isinstance(embedder, SentenceEmbedder),
+        "model",
+        "finetune needs a sentence-transformers encoder (the default minilm)",
+    )
     torch.manual_seed(settings.seed)
     template = template or embedder.default_template
     sub = _subset(corpus, settings.samples, settings.seed)
-    masks = dict(zip(sub.names, torch.split(
-        split_mask(sub.names, [len(b.records) for b in sub.behaviors],
-                   last_layer.test_fraction, settings.seed),
-        [len(b.records) for b in sub.behaviors]), strict=True))
+    masks = dict(
+        zip(
+            sub.names,
+            torch.split(
+                split_mask(sub.names, [len(b.records) for b in sub.behaviors], last_layer.test_fraction, settings.seed),
+                [len(b.records) for b in sub.behaviors],
+            ),
+            strict=True,
+        )
+    )
     head = embedder.head(sub.responses)
     base = _features(embedder.model, sub, template, head)
     model = copy.deepcopy(embedder.model)

@@ -91,8 +91,11 @@ class BehaviorStats:
 def class_split(g: torch.Tensor, sign: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Rows of ``g`` with ``sign > 0`` and with ``sign < 0``; both classes must be non-empty."""
     pos, neg = g[sign > 0].double(), g[sign < 0].double()
-    require(len(pos) > 1 and len(neg) > 1, "data", "each behaviour needs at least two "
-            "examples of each answer to measure its class geometry")
+    require(
+        len(pos) > 1 and len(neg) > 1,
+        "data",
+        "each behaviour needs at least two examples of each answer to measure its class geometry",
+    )
     return pos, neg
 
 
@@ -115,25 +118,25 @@ def _weighted_moments(x: torch.Tensor, w: torch.Tensor) -> tuple[torch.Tensor, .
     for _ in range(_POWER_ITERATIONS):
         u = (w * (v @ x.T)) @ x / n - mean * (mean * v).sum(1, keepdim=True)
         v = u / u.norm(dim=1, keepdim=True).clamp_min(1e-300)
-    spectral = ((w * (v @ x.T) ** 2).sum(1) / n - (mean * v).sum(1) ** 2)
+    spectral = (w * (v @ x.T) ** 2).sum(1) / n - (mean * v).sum(1) ** 2
     return mean, trace, spectral
 
 
-def _basic_interval(estimate: float, world: float, samples: torch.Tensor,
-                    level: float) -> Interval:
-    lo, hi = torch.quantile(samples, torch.tensor([(1 - level) / 2, (1 + level) / 2],
-                                                  dtype=samples.dtype))
+def _basic_interval(estimate: float, world: float, samples: torch.Tensor, level: float) -> Interval:
+    lo, hi = torch.quantile(samples, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=samples.dtype))
     return Interval(estimate - (float(hi) - world), estimate - (float(lo) - world))
 
 
 def _bootstrap_weights(n: int, resamples: int, gen: torch.Generator) -> torch.Tensor:
     idx = torch.randint(n, (resamples, n), generator=gen)
     return torch.zeros(resamples, n, dtype=torch.float64).scatter_add_(
-        1, idx, torch.ones(resamples, n, dtype=torch.float64))
+        1, idx, torch.ones(resamples, n, dtype=torch.float64)
+    )
 
 
-def behavior_stats(name: str, g: torch.Tensor, sign: torch.Tensor, *, resamples: int = 200,
-                    level: float = 0.95, seed: int = 0) -> BehaviorStats:
+def behavior_stats(
+    name: str, g: torch.Tensor, sign: torch.Tensor, *, resamples: int = 200, level: float = 0.95, seed: int = 0
+) -> BehaviorStats:
     """Geometry of one behaviour with class-stratified percentile bootstrap CIs."""
     require(resamples >= 10, "resamples", "must be at least 10")
     require(0 < level < 1, "level", "must lie in (0, 1)")
@@ -149,16 +152,18 @@ def behavior_stats(name: str, g: torch.Tensor, sign: torch.Tensor, *, resamples:
         debiased.append((sq - noise).clamp_min(0).sqrt())
         conc.append(torch.maximum(sp_p, sp_n))
         trace.append(torch.maximum(tr_p, tr_n))
-    point = {k: float(v[0][0]) for k, v in
-             {"dist": dist, "deb": debiased, "conc": conc, "trace": trace}.items()}
+    point = {k: float(v[0][0]) for k, v in {"dist": dist, "deb": debiased, "conc": conc, "trace": trace}.items()}
     return BehaviorStats(
-        name=name, n=len(sign), balance=len(pos) / len(sign),
-        distinguishability=point["dist"], distinguishability_debiased=point["deb"],
-        concentration=point["conc"], trace=point["trace"],
+        name=name,
+        n=len(sign),
+        balance=len(pos) / len(sign),
+        distinguishability=point["dist"],
+        distinguishability_debiased=point["deb"],
+        concentration=point["conc"],
+        trace=point["trace"],
         mean_norm=float(g.double().norm(dim=1).mean()),
         distinguishability_ci=_basic_interval(point["dist"], point["dist"], dist[1], level),
-        distinguishability_debiased_ci=_basic_interval(point["deb"], point["dist"], debiased[1],
-                                                       level),
+        distinguishability_debiased_ci=_basic_interval(point["deb"], point["dist"], debiased[1], level),
         concentration_ci=_basic_interval(point["conc"], point["conc"], conc[1], level),
         trace_ci=_basic_interval(point["trace"], point["trace"], trace[1], level),
     )
@@ -214,10 +219,10 @@ def all_permutations(n: int) -> np.ndarray:
         m = perms.shape[0]
         out = np.empty((m * (k + 1), k + 1), dtype=np.int8)
         for pos in range(k + 1):
-            block = out[pos * m:(pos + 1) * m]
+            block = out[pos * m : (pos + 1) * m]
             block[:, :pos] = perms[:, :pos]
             block[:, pos] = k
-            block[:, pos + 1:] = perms[:, pos:]
+            block[:, pos + 1 :] = perms[:, pos:]
         perms = out
     return perms
 
@@ -236,7 +241,7 @@ def exact_spearman_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     at_least = top = 0
     largest = -1
     for start in range(0, len(perms), 1 << 19):
-        stat = np.abs(ry[perms[start:start + (1 << 19)]] @ rx)
+        stat = np.abs(ry[perms[start : start + (1 << 19)]] @ rx)
         at_least += int((stat >= observed).sum())
         chunk_max = int(stat.max())
         if chunk_max > largest:
@@ -247,9 +252,15 @@ def exact_spearman_p(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return at_least / total, top / total
 
 
-def spearman(x: np.ndarray | list[float], y: np.ndarray | list[float], *,
-             permutations: int = 10000, resamples: int = 2000, level: float = 0.95,
-             seed: int = 0) -> Correlation:
+def spearman(
+    x: np.ndarray | list[float],
+    y: np.ndarray | list[float],
+    *,
+    permutations: int = 10000,
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Correlation:
     r""":math:`\rho_S(x, y)` with a two-sided p-value and a percentile CI over resampled
     ``(x, y)`` pairs.
 
@@ -273,5 +284,4 @@ def spearman(x: np.ndarray | list[float], y: np.ndarray | list[float], *,
     idx = rng.integers(len(xa), size=(resamples, len(xa)))
     boot = _spearman_rows(xa[idx], ya[idx])
     lo, hi = np.quantile(boot, [(1 - level) / 2, (1 + level) / 2])
-    return Correlation(rho, p_value, Interval(float(lo), float(hi)), len(xa), count,
-                       resamples, method, resolution)
+    return Correlation(rho, p_value, Interval(float(lo), float(hi)), len(xa), count, resamples, method, resolution)

@@ -30,10 +30,9 @@ import torch
 from prefdyn.errors import require
 from prefdyn.numerics.config import Phase, TrainConfig
 from prefdyn.numerics.data import PreferenceData, ReferenceHead
+from prefdyn.numerics.persona.corpus import EmbeddedCorpus
 from prefdyn.numerics.seeds import generator
 from prefdyn.numerics.simulator import SimulationResult, simulate
-
-from prefdyn.numerics.persona.corpus import EmbeddedCorpus
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,18 @@ class TrainSettings:
         """A :class:`TrainConfig`; ``phases`` are ``(name, steps, labels)`` (default: one
         ``train`` phase of ``steps`` on the original labels)."""
         plan = phases or (("train", self.steps, "original"),)
-        return TrainConfig(loss=self.loss, beta=self.beta, learning_rate=self.learning_rate,
-                           phases=tuple(Phase(*p) for p in plan), batch_size=self.batch_size,
-                           optimizer=self.optimizer, weight_decay=self.weight_decay)
+        return TrainConfig(
+            loss=self.loss,
+            beta=self.beta,
+            learning_rate=self.learning_rate,
+            phases=tuple(Phase(*p) for p in plan),
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            weight_decay=self.weight_decay,
+        )
 
 
-def split_mask(names: Sequence[str], counts: Sequence[int], test_fraction: float,
-               seed: int) -> torch.Tensor:
+def split_mask(names: Sequence[str], counts: Sequence[int], test_fraction: float, seed: int) -> torch.Tensor:
     """Train mask over the concatenated behaviours: in each behaviour of ``n_b`` samples,
     ``round(test_fraction * n_b)`` random ones are held out (seeded by ``seed`` and the
     behaviour's *name*, so a behaviour gets the same split alone and in any set); at least one
@@ -78,8 +82,7 @@ def split_mask(names: Sequence[str], counts: Sequence[int], test_fraction: float
     return torch.cat(masks)
 
 
-def preference_data(corpus: EmbeddedCorpus, test_fraction: float = 0.1,
-                    seed: int = 0) -> PreferenceData:
+def preference_data(corpus: EmbeddedCorpus, test_fraction: float = 0.1, seed: int = 0) -> PreferenceData:
     """The simulator's input for all behaviours of ``corpus`` (one head shared by all)."""
     parts = corpus.behaviors
     lse = [b.lse_other for b in parts]
@@ -94,13 +97,11 @@ def preference_data(corpus: EmbeddedCorpus, test_fraction: float = 0.1,
     )
 
 
-def train(corpus: EmbeddedCorpus, settings: TrainSettings,
-          *phases: tuple[str, int, str]) -> SimulationResult:
+def train(corpus: EmbeddedCorpus, settings: TrainSettings, *phases: tuple[str, int, str]) -> SimulationResult:
     """One head trained jointly on every behaviour of ``corpus`` (see :meth:`TrainSettings.config`
     for ``phases``)."""
     data = preference_data(corpus, settings.test_fraction, settings.seed)
-    return simulate(data, settings.config(*phases), seed=settings.seed,
-                    device=settings.device)
+    return simulate(data, settings.config(*phases), seed=settings.seed, device=settings.device)
 
 
 @dataclass(frozen=True)
@@ -150,12 +151,20 @@ def speed(result: SimulationResult, behavior: int, threshold: float) -> Speed:
     def last(metric: str, split: str) -> float:
         return float(result.curve(metric, split)[0, -1, behavior])
 
-    return Speed(reached, float(loss_area(loss)), last("loss", "train"), last("loss", "test"),
-                 last("accuracy", "train"), last("accuracy", "test"), steps[-1])
+    return Speed(
+        reached,
+        float(loss_area(loss)),
+        last("loss", "train"),
+        last("loss", "test"),
+        last("accuracy", "train"),
+        last("accuracy", "test"),
+        steps[-1],
+    )
 
 
-def train_each(corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float,
-               progress: Callable[[str], None] | None = None) -> dict[str, tuple[Speed, SimulationResult]]:
+def train_each(
+    corpus: EmbeddedCorpus, settings: TrainSettings, threshold: float, progress: Callable[[str], None] | None = None
+) -> dict[str, tuple[Speed, SimulationResult]]:
     """Each behaviour trained alone (its own fresh head), with its speed and curves;
     ``progress(name)`` is called after each behaviour."""
     out = {}

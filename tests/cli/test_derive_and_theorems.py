@@ -8,7 +8,9 @@ import pytest
 
 
 def prefdyn(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "prefdyn.cli", *args], capture_output=True, text=True, timeout=600, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "prefdyn.cli", *args], capture_output=True, text=True, timeout=600, check=False
+    )
 
 
 def test_theorems_json_lists_foundation_verified():
@@ -72,30 +74,41 @@ def test_derive_text_output_is_readable_unicode() -> None:
     import subprocess
     import sys
 
-    run = subprocess.run([sys.executable, "-m", "prefdyn", "derive", "dpo-gradient", "--loss", "cdpo"],
-                         capture_output=True, text=True, timeout=600, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "prefdyn", "derive", "dpo-gradient", "--loss", "cdpo"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     assert "\\" not in run.stdout and "__" not in run.stdout and "indicator" not in run.stdout
     assert "∂" in run.stdout and "β" in run.stdout and "1[i = y_w]" in run.stdout
 
 
 def test_user_loss_parameters_from_the_command_line():
-    result = prefdyn("derive", "dpo-gradient", "--loss-expr", "log(1 + exp(-(h - gamma)))", "--param", "gamma=0.5",
-                     "--json")
+    result = prefdyn(
+        "derive", "dpo-gradient", "--loss-expr", "log(1 + exp(-(h - gamma)))", "--param", "gamma=0.5", "--json"
+    )
     assert result.returncode == 0, result.stderr
     assert r"\gamma" in json.loads(result.stdout)["loss_latex"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--loss-expr", "h**2 - gamma*h", "--param", "gamma=x"], "param: 'gamma=x': VALUE must be a number"),
-    (["--loss-expr", "h**2 - gamma*h", "--param", "gamma=inf"], "VALUE must be finite"),
-    (["--loss-expr", "h**2 - gamma*h", "--param", "1a=2"], "NAME an identifier"),
-    (["--loss", "ipo", "--param", "gamma=1"], "a registered --loss takes none"),
-    (["--loss-expr", "h**2 - gamma*h", "--param", "gamma=1", "--param", "delta=2"],
-     "param.delta: unknown parameter: loss-expr does not use it"),
-    (["--loss-expr", "h**2", "--param", "h=1"], "param: 'h' must be an identifier other than h and beta"),
-    (["--loss-expr", "h**2 - gamma*h"], "unknown symbol(s) gamma"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--loss-expr", "h**2 - gamma*h", "--param", "gamma=x"], "param: 'gamma=x': VALUE must be a number"),
+        (["--loss-expr", "h**2 - gamma*h", "--param", "gamma=inf"], "VALUE must be finite"),
+        (["--loss-expr", "h**2 - gamma*h", "--param", "1a=2"], "NAME an identifier"),
+        (["--loss", "ipo", "--param", "gamma=1"], "a registered --loss takes none"),
+        (
+            ["--loss-expr", "h**2 - gamma*h", "--param", "gamma=1", "--param", "delta=2"],
+            "param.delta: unknown parameter: loss-expr does not use it",
+        ),
+        (["--loss-expr", "h**2", "--param", "h=1"], "param: 'h' must be an identifier other than h and beta"),
+        (["--loss-expr", "h**2 - gamma*h"], "unknown symbol(s) gamma"),
+    ],
+)
 def test_bad_loss_parameters_are_one_line_errors(args, message):
     result = prefdyn("derive", "dpo-gradient", *args)
     assert result.returncode == 2 and message in result.stderr

@@ -53,7 +53,7 @@ distinguishability = 0.5
 #: formulas that would run ``touch SENTINEL`` (or exhaust the machine) if evaluated
 PAYLOADS = {
     "dunder by slicing": "Phi.__globals__['.__builtins__'[1:]]['.__import__'[1:]]('.os'[1:])"
-                         ".system('.touch SENTINEL'[1:])",
+    ".system('.touch SENTINEL'[1:])",
     "sigmoid globals": "sigmoid.eval.__globals__['__builtins__']['__import__']('os').system('touch SENTINEL')",
     "lambda": "(lambda: __import__('os').system('touch SENTINEL'))()",
     "comprehension": "[__import__('os').system('touch SENTINEL') for _ in (1,)][0]",
@@ -125,8 +125,15 @@ def _cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 def _subprocess(args: list[str], cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.run([sys.executable, "-m", "prefdyn", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "prefdyn", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
 
 
 # ----------------------------------------------------------------------------- formulas
@@ -151,12 +158,11 @@ def test_hostile_loss_expression_is_refused(name: str, arena: Path, capsys: pyte
 
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_hostile_conjecture_statement_is_refused(name: str, arena: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_conjecture_statement_is_refused(name: str, arena: Path, capsys: pytest.CaptureFixture[str]) -> None:
     sentinel = arena.parent / "PWNED"
     statement = f"accuracy[0, 1] >= {_payload(name, sentinel)}"
     conjecture = arena.parent / "c.toml"
-    conjecture.write_text(f"name = \"hostile\"\nstatement = {json.dumps(statement)}\n")
+    conjecture.write_text(f'name = "hostile"\nstatement = {json.dumps(statement)}\n')
     before = _snapshot(arena.parent)
     args = ["verify", "--conjecture", str(conjecture), "--out", str(arena / "counterexamples")]
     if name in BOMBS:
@@ -182,8 +188,9 @@ def test_decimals_are_exact_rationals_and_arithmetic_is_kept() -> None:
     h = sp.Symbol("h")
     expr = parse_expression("0.1*h**2 - 1e-3 + 2.5E+1/h", field="f", names={"h": h})
     assert expr == sp.Rational(1, 10) * h**2 - sp.Rational(1, 1000) + 25 / h
-    piecewise = parse_expression("Piecewise((1 - h, h < 1), (0, True))", field="f", names={"h": h},
-                                 functions={"Piecewise": sp.Piecewise})
+    piecewise = parse_expression(
+        "Piecewise((1 - h, h < 1), (0, True))", field="f", names={"h": h}, functions={"Piecewise": sp.Piecewise}
+    )
     assert piecewise == sp.Piecewise((1 - h, h < 1), (0, True))
 
 
@@ -203,9 +210,14 @@ def test_shipped_conjectures_still_parse() -> None:
 LOSS_CASES = {
     "bad expr": ('{ expr = "h.__class__" }', ".expr: cannot parse 'h.__class__' (attribute access"),
     "undefined name": ('{ expr = "(h - gamma)**2" }', ".expr: '(h - gamma)**2' uses unknown symbol(s) gamma"),
-    "unknown param": ('{ expr = "(h - gamma)**2", params = { gamma = 0.5, delta = 1 } }',
-                      ".params.delta: unknown parameter"),
-    "param not a number": ('{ expr = "(h - gamma)**2", params = { gamma = "half" } }', ".params.gamma: must be a number"),
+    "unknown param": (
+        '{ expr = "(h - gamma)**2", params = { gamma = 0.5, delta = 1 } }',
+        ".params.delta: unknown parameter",
+    ),
+    "param not a number": (
+        '{ expr = "(h - gamma)**2", params = { gamma = "half" } }',
+        ".params.gamma: must be a number",
+    ),
     "param a boolean": ('{ expr = "(h - gamma)**2", params = { gamma = true } }', ".params.gamma: must be a number"),
     "param not finite": ('{ expr = "(h - gamma)**2", params = { gamma = nan } }', ".params.gamma: must be finite"),
     "params without expr": ("{ params = { gamma = 0.5 } }", ".expr: is required"),
@@ -233,8 +245,9 @@ def _loss_file(folder: Path, command: str, loss: str) -> tuple[list[str], str]:
 
 @pytest.mark.parametrize("command", ["simulate", "predict", "verify", "scenario"])
 @pytest.mark.parametrize("case", sorted(LOSS_CASES))
-def test_bad_user_loss_in_a_file_is_one_line(case: str, command: str, arena: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_user_loss_in_a_file_is_one_line(
+    case: str, command: str, arena: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     loss, message = LOSS_CASES[case]
     argv, field = _loss_file(arena.parent, command, loss)
     code, out, err = _cli(argv, capsys)
@@ -244,8 +257,9 @@ def test_bad_user_loss_in_a_file_is_one_line(case: str, command: str, arena: Pat
 
 
 @pytest.mark.parametrize("name", sorted(PAYLOADS))
-def test_hostile_loss_expression_in_a_scenario_is_refused(name: str, arena: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_hostile_loss_expression_in_a_scenario_is_refused(
+    name: str, arena: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sentinel = arena.parent / "PWNED"
     argv, _ = _loss_file(arena.parent, "scenario", f"{{ expr = {json.dumps(_payload(name, sentinel))} }}")
     before = _snapshot(arena.parent)
@@ -272,8 +286,10 @@ def _fake_report(folder: Path, files: dict[str, object] | None = None) -> None:
 
 
 MANIFESTS = {
-    "parent traversal": lambda victim: {"generator": "prefdyn report",
-                                        "files": {"../victim.txt": "0" * 64, "main.tex": "0" * 64}},
+    "parent traversal": lambda victim: {
+        "generator": "prefdyn report",
+        "files": {"../victim.txt": "0" * 64, "main.tex": "0" * 64},
+    },
     "absolute path": lambda victim: {"generator": "prefdyn report", "files": {str(victim): "0" * 64}},
     "list": lambda victim: [str(victim)],
     "files is a number": lambda victim: {"generator": "prefdyn report", "files": 5},
@@ -284,8 +300,9 @@ MANIFESTS = {
 
 
 @pytest.mark.parametrize("case", sorted(MANIFESTS))
-def test_report_refuses_hostile_manifest_and_deletes_nothing(case: str, arena: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_report_refuses_hostile_manifest_and_deletes_nothing(
+    case: str, arena: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     victim = arena.parent / "victim.txt"
     outdir = arena / "report"
     outdir.mkdir()
@@ -304,8 +321,13 @@ def test_report_refuses_hostile_manifest_and_deletes_nothing(case: str, arena: P
 def test_report_refuses_a_listed_link_out_of_the_folder(arena: Path, capsys: pytest.CaptureFixture[str]) -> None:
     victim = arena.parent / "victim.txt"
     outdir = arena / "report"
-    _fake_report(outdir, {"main.tex": hashlib.sha256(b"old main\n").hexdigest(),
-                          "figures/leak.pdf": hashlib.sha256(b"precious").hexdigest()})
+    _fake_report(
+        outdir,
+        {
+            "main.tex": hashlib.sha256(b"old main\n").hexdigest(),
+            "figures/leak.pdf": hashlib.sha256(b"precious").hexdigest(),
+        },
+    )
     (outdir / "figures").mkdir()
     (outdir / "figures" / "leak.pdf").symlink_to(victim)
     before = _snapshot(arena.parent)
@@ -327,8 +349,20 @@ class _Payload:
 
 
 def _simulate_args(scenario: Path, out: Path, *extra: str) -> list[str]:
-    return ["simulate", str(scenario), "--runs", "4", "--chunk-runs", "2", "--device", "cpu",
-            "--out", str(out), "--json", *extra]
+    return [
+        "simulate",
+        str(scenario),
+        "--runs",
+        "4",
+        "--chunk-runs",
+        "2",
+        "--device",
+        "cpu",
+        "--out",
+        str(out),
+        "--json",
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -347,8 +381,9 @@ def _seal(payload: bytes, provenance: dict[str, object]) -> bytes:
 
 
 @pytest.mark.parametrize("kind", ["raw pickle", "torch.save pickle", "sealed pickle", "link"])
-def test_planted_chunk_is_refused_and_never_unpickled(kind: str, finished_run: tuple[Path, Path, str],
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_planted_chunk_is_refused_and_never_unpickled(
+    kind: str, finished_run: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     import torch
 
     scenario, out, _ = finished_run
@@ -373,8 +408,9 @@ def test_planted_chunk_is_refused_and_never_unpickled(kind: str, finished_run: t
     assert _snapshot(out.parent.parent) == before
 
 
-def test_chunk_of_another_run_is_refused(finished_run: tuple[Path, Path, str], tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_chunk_of_another_run_is_refused(
+    finished_run: tuple[Path, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A seed-6 chunk in a seed-2 folder (what two racing runs used to leave) is never mixed in."""
     scenario, out, _ = finished_run
     other = tmp_path / "other"
@@ -387,8 +423,9 @@ def test_chunk_of_another_run_is_refused(finished_run: tuple[Path, Path, str], t
 
 
 @pytest.mark.parametrize("damage", ["empty", "truncated", "flipped byte"])
-def test_damaged_chunk_is_named_and_recomputed(damage: str, finished_run: tuple[Path, Path, str],
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_damaged_chunk_is_named_and_recomputed(
+    damage: str, finished_run: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     scenario, out, first = finished_run
     chunk = out / "chunk-00001.pt"
     blob = chunk.read_bytes()
@@ -441,8 +478,14 @@ def _wait_for(condition, timeout: float = 120.0) -> None:
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-m", "prefdyn", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "prefdyn", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
@@ -456,8 +499,9 @@ def test_interrupted_report_leaves_the_previous_one_intact(sig: signal.Signals, 
     _fake_report(outdir)
     (outdir / "main.pdf").write_bytes(b"%PDF user's compiled copy")  # not the report's: kept
     before = _snapshot(outdir)
-    proc = _start(["report", str(outdir), "--scenario", str(scenario), "--examples", "1",
-                   "--theorem", "dpo-gradient"], arena)
+    proc = _start(
+        ["report", str(outdir), "--scenario", str(scenario), "--examples", "1", "--theorem", "dpo-gradient"], arena
+    )
     try:
         _wait_for(lambda: any(arena.glob(".report.build-*")) or proc.poll() is not None)
         time.sleep(0.5)
@@ -507,8 +551,9 @@ def test_second_simulate_writer_gets_the_lock_error(arena: Path, capsys: pytest.
     try:
         _wait_for(lambda: (out / "manifest.json").exists() or proc.poll() is not None)
         assert proc.poll() is None, proc.communicate()[1]
-        code, stdout, err = _cli(["simulate", str(scenario), "--runs", "2", "--device", "cpu",
-                                  "--out", str(out), "--seed", "5"], capsys)
+        code, stdout, err = _cli(
+            ["simulate", str(scenario), "--runs", "2", "--device", "cpu", "--out", str(out), "--seed", "5"], capsys
+        )
         _assert_clean_refusal(code, err, stdout)
         assert f"{out} is in use by PID {proc.pid}" in err
     finally:
@@ -521,8 +566,9 @@ def test_second_report_writer_gets_the_lock_error(arena: Path, capsys: pytest.Ca
     scenario = arena.parent / "tiny.toml"
     scenario.write_text(TINY_REPORT)
     outdir = arena / "report"
-    proc = _start(["report", str(outdir), "--scenario", str(scenario), "--examples", "1",
-                   "--theorem", "dpo-gradient"], arena)
+    proc = _start(
+        ["report", str(outdir), "--scenario", str(scenario), "--examples", "1", "--theorem", "dpo-gradient"], arena
+    )
     try:
         _wait_for(lambda: any(arena.glob(".report.build-*")) or proc.poll() is not None)
         _wait_for(lambda: (arena / ".report.prefdyn-lock.pid").exists() or proc.poll() is not None)
@@ -542,14 +588,18 @@ TOO_BIG = {
     "samples": (SMALL.replace("samples = 48", "samples = 1000000000000"), []),
     "dim": (SMALL.replace("dim = 4", "dim = 10000000"), []),
     "steps": (SMALL.replace("steps = 5", "steps = 1000000000000"), []),
-    "vocab": (SMALL.replace("samples = 48", "samples = 4096\nruns = 256") + "[reference]\nvocab = 1000000\nscale = 1.0\n", []),
+    "vocab": (
+        SMALL.replace("samples = 48", "samples = 4096\nruns = 256") + "[reference]\nvocab = 1000000\nscale = 1.0\n",
+        [],
+    ),
     "runs": (SMALL, ["--runs", "100000000"]),
 }
 
 
 @pytest.mark.parametrize("case", sorted(TOO_BIG))
-def test_what_cannot_fit_in_memory_is_refused_before_any_work(case: str, arena: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_what_cannot_fit_in_memory_is_refused_before_any_work(
+    case: str, arena: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text, flags = TOO_BIG[case]
     scenario = arena.parent / "big.toml"
     scenario.write_text(text)
@@ -577,8 +627,9 @@ def test_scenario_validate_reports_the_memory_estimate(tmp_path: Path, capsys: p
 
 
 def _persona_file(folder: Path, lines: list[bytes] | None = None) -> Path:
-    row = lambda q: json.dumps({"question": q, "answer_matching_behavior": " Yes",
-                                "answer_not_matching_behavior": " No"}).encode()
+    row = lambda q: json.dumps(
+        {"question": q, "answer_matching_behavior": " Yes", "answer_not_matching_behavior": " No"}
+    ).encode()
     path = folder / "b.jsonl"
     path.write_bytes(b"\n".join(lines if lines is not None else [row("q1"), row("q2"), row("q3")]) + b"\n")
     return path
@@ -609,12 +660,20 @@ def _odd(case: str, work: Path) -> tuple[list[str], str]:
         return ["scenario", "--validate", str(scenario)], "is not valid TOML"
     if case.startswith("benchmarks"):
         bench = work / "bench.json"
-        bench.write_bytes({"benchmarks not UTF-8": b"\xff\xfe{}", "benchmarks list": b"[1, 2]",
-                           "benchmarks nested list": b'{"sweep": {"x": [1, 2]}}'}[case])
+        bench.write_bytes(
+            {
+                "benchmarks not UTF-8": b"\xff\xfe{}",
+                "benchmarks list": b"[1, 2]",
+                "benchmarks nested list": b'{"sweep": {"x": [1, 2]}}',
+            }[case]
+        )
         return ["report", str(work / "report"), "--benchmarks", str(bench)], "--benchmarks:"
     if case.startswith("template"):
-        spec = {"template width": "{question:>3000000000}", "template attribute": "{question.__class__}",
-                "template unknown field": "{answer}"}[case]
+        spec = {
+            "template width": "{question:>3000000000}",
+            "template attribute": "{question.__class__}",
+            "template unknown field": "{answer}",
+        }[case]
         return ["persona", "stats", "--data", str(_persona_file(work)), f"--template={spec}"], "template:"
     data = str(_persona_file(work))
     if case == "model config binary":
@@ -627,9 +686,20 @@ def _odd(case: str, work: Path) -> tuple[list[str], str]:
     raise AssertionError(case)
 
 
-ODD = ["beta 1e200 in predict", "deeply nested TOML", "binary TOML", "benchmarks not UTF-8", "benchmarks list",
-       "benchmarks nested list", "template width", "template attribute", "template unknown field",
-       "model config binary", "model config list", "model modules import"]
+ODD = [
+    "beta 1e200 in predict",
+    "deeply nested TOML",
+    "binary TOML",
+    "benchmarks not UTF-8",
+    "benchmarks list",
+    "benchmarks nested list",
+    "template width",
+    "template attribute",
+    "template unknown field",
+    "model config binary",
+    "model config list",
+    "model modules import",
+]
 
 
 @pytest.mark.parametrize("case", ODD)
@@ -642,17 +712,20 @@ def test_odd_artefacts_are_refused_in_one_line(case: str, arena: Path, capsys: p
     assert _snapshot(arena.parent) == before
 
 
-def test_unwritable_output_is_refused_before_any_work(arena: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_unwritable_output_is_refused_before_any_work(
+    arena: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import prefdyn.files
 
     scenario = arena.parent / "s.toml"
     scenario.write_text(SMALL)
     monkeypatch.setattr(prefdyn.files.os, "access", lambda *a, **k: False)  # as if read-only (we may be root)
-    for argv in (["simulate", str(scenario), "--device", "cpu", "--out", str(arena / "run")],
-                 ["report", str(arena / "report"), "--scenario", str(scenario)],
-                 ["verify", "dpo-gradient", "--out", str(arena / "cex")],
-                 ["persona", "stats", "--data", str(_persona_file(arena.parent)), "--out", str(arena / "p")]):
+    for argv in (
+        ["simulate", str(scenario), "--device", "cpu", "--out", str(arena / "run")],
+        ["report", str(arena / "report"), "--scenario", str(scenario)],
+        ["verify", "dpo-gradient", "--out", str(arena / "cex")],
+        ["persona", "stats", "--data", str(_persona_file(arena.parent)), "--out", str(arena / "p")],
+    ):
         code, out, err = _cli(argv, capsys)
         _assert_clean_refusal(code, err, out)
         assert "permission denied" in err
@@ -663,15 +736,26 @@ def test_persona_invalid_utf8_and_duplicates_are_reported(tmp_path: Path) -> Non
     from prefdyn.numerics.persona.loader import load_persona
 
     row = lambda q, m=" Yes", o=" No": json.dumps(
-        {"question": q, "answer_matching_behavior": m, "answer_not_matching_behavior": o}).encode()
-    path = _persona_file(tmp_path, [row("q1"), row("caf\xe9").replace(b"\\u00e9", b"\xe9"),
-                                    row("q2"), row("q1"), row("q2", " No", " Yes"), row("q3")])
+        {"question": q, "answer_matching_behavior": m, "answer_not_matching_behavior": o}
+    ).encode()
+    path = _persona_file(
+        tmp_path,
+        [
+            row("q1"),
+            row("caf\xe9").replace(b"\\u00e9", b"\xe9"),
+            row("q2"),
+            row("q1"),
+            row("q2", " No", " Yes"),
+            row("q3"),
+        ],
+    )
     problems: list[str] = []
     corpus = load_persona(path, report=problems.append)
     assert [r.question for r in corpus.behaviors[0].records] == ["q1", "q2", "q3"]
     assert any(f"{path}:2: not valid UTF-8" in p for p in problems)
-    assert any("2 duplicated statement(s) dropped before splitting" in p and "1 with the opposite label" in p
-               for p in problems)
+    assert any(
+        "2 duplicated statement(s) dropped before splitting" in p and "1 with the opposite label" in p for p in problems
+    )
 
 
 def test_argument_errors_are_one_line_off_a_terminal(tmp_path: Path) -> None:

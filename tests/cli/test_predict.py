@@ -88,9 +88,13 @@ def test_predict_matches_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[
     n_b, d, n = 10_000, 16, 20_000
     for s, p in zip(sim["behaviors"], pred["behaviors"]):
         sd = p["margin_std"]["mean"][-1]
-        for metric, tol in [("accuracy", 4 * 0.5 / math.sqrt(n_b)), ("reward_accuracy", 4 * 0.5 / math.sqrt(n_b)),
-                            ("margin", 4 * sd / math.sqrt(n_b)), ("loss", 4 * sd / math.sqrt(n_b)),
-                            ("chosen_logp_change", 4 * sd / math.sqrt(n_b))]:
+        for metric, tol in [
+            ("accuracy", 4 * 0.5 / math.sqrt(n_b)),
+            ("reward_accuracy", 4 * 0.5 / math.sqrt(n_b)),
+            ("margin", 4 * sd / math.sqrt(n_b)),
+            ("loss", 4 * sd / math.sqrt(n_b)),
+            ("chosen_logp_change", 4 * sd / math.sqrt(n_b)),
+        ]:
             for t in (1, 10, 30):
                 assert abs(s[metric]["mean"][t] - p[metric]["mean"][t]) < tol, (metric, t)
     for t in (1, 10, 30):
@@ -98,12 +102,16 @@ def test_predict_matches_simulate(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert abs(w_sim / w_pred - 1) < 2 * math.sqrt(d / n)
 
 
-def test_misalignment_ratio_two_in_simulated_align_then_flip(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_misalignment_ratio_two_in_simulated_align_then_flip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Full-batch DPO to the empirical stationary point (200 steps), then one flipped step: the mean
     margin of every behaviour moves -2 x its first alignment step (exact for the empirical law)."""
     path = _scenario(tmp_path, steps=201, samples=2000, phases=FLIP_PHASES)
-    for argv in (("simulate", path, "--runs", "1", "--dtype", "float64", "--record-every", "0", "--json"),
-                 ("predict", path, "--json")):
+    for argv in (
+        ("simulate", path, "--runs", "1", "--dtype", "float64", "--record-every", "0", "--json"),
+        ("predict", path, "--json"),
+    ):
         doc = _run(capsys, *argv)
         at = {step: i for i, step in enumerate(doc["steps"])}
         for b in doc["behaviors"]:
@@ -120,8 +128,11 @@ def test_bounds_only_for_non_gaussian(tmp_path: Path, capsys: pytest.CaptureFixt
     # Informative for a well-separated behaviour (||delta|| = 20 sigma) after one step, and a true
     # lower bound on the simulated accuracy at every step (20,000 samples: SE < 0.004).
     separated = _scenario(tmp_path, steps=5, dist="laplace").replace("scenario.toml", "separated.toml")
-    Path(separated).write_text(Path(_scenario(tmp_path, steps=5, dist="laplace")).read_text()
-                               .replace("distinguishability = 3.0", "distinguishability = 20.0"))
+    Path(separated).write_text(
+        Path(_scenario(tmp_path, steps=5, dist="laplace"))
+        .read_text()
+        .replace("distinguishability = 3.0", "distinguishability = 20.0")
+    )
     bound = _run(capsys, "predict", separated, "--json")["behaviors"][0]["accuracy_lower_bound"]["mean"]
     simulated = _run(capsys, "simulate", separated, "--runs", "2", "--json")["behaviors"][0]["accuracy"]["mean"]
     assert bound[1] > 0.5

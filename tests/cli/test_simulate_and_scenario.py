@@ -39,23 +39,46 @@ def write(tmp_path: Path, text: str, name: str = "s.toml") -> str:
 
 BAD = {
     "negative noise": (SMALL.replace('name = "b"', 'name = "b"\nnoise = -1'), "behaviors[1].noise: must be >= 0"),
-    "weights": (SMALL.replace("weight = 0.5\ndistinguishability = 0.5", "weight = 0.7\ndistinguishability = 0.5"), "behaviors.weight: weights must sum to 1"),
-    "distribution": (SMALL.replace('name = "a"', 'name = "a"\ndistribution = "cauchy"'), "behaviors[0].distribution: must be one of"),
+    "weights": (
+        SMALL.replace("weight = 0.5\ndistinguishability = 0.5", "weight = 0.7\ndistinguishability = 0.5"),
+        "behaviors.weight: weights must sum to 1",
+    ),
+    "distribution": (
+        SMALL.replace('name = "a"', 'name = "a"\ndistribution = "cauchy"'),
+        "behaviors[0].distribution: must be one of",
+    ),
     "loss": (SMALL.replace("steps = 5", 'steps = 5\nloss = "nope"'), "loss: unknown loss 'nope'"),
-    "positive_fraction": (SMALL.replace('name = "a"', 'name = "a"\npositive_fraction = 1.5'), "behaviors[0].positive_fraction: must lie in [0, 1]"),
-    "non-finite": (SMALL.replace("distinguishability = 2.0", "distinguishability = nan"), "behaviors[0].distinguishability: must be finite"),
+    "positive_fraction": (
+        SMALL.replace('name = "a"', 'name = "a"\npositive_fraction = 1.5'),
+        "behaviors[0].positive_fraction: must lie in [0, 1]",
+    ),
+    "non-finite": (
+        SMALL.replace("distinguishability = 2.0", "distinguishability = nan"),
+        "behaviors[0].distinguishability: must be finite",
+    ),
     "inf beta": (SMALL.replace("steps = 5", "steps = 5\nbeta = inf"), "training.beta: must be finite"),
     "dim < K": (SMALL.replace("dim = 4", "dim = 1"), "training.dim: must be >= 2"),
-    "offset needs a dim": (SMALL.replace("dim = 4", "dim = 2").replace('name = "a"', 'name = "a"\noffset = 1.0'), "training.dim: must be >= 3"),
+    "offset needs a dim": (
+        SMALL.replace("dim = 4", "dim = 2").replace('name = "a"', 'name = "a"\noffset = 1.0'),
+        "training.dim: must be >= 3",
+    ),
     "steps <= 0": (SMALL.replace("steps = 5", "steps = 0"), "training.steps: must be an integer > 0"),
     "unknown field": (SMALL.replace("dim = 4", "dim = 4\nlearning_rte = 1"), "training.learning_rte: unknown field"),
-    "optimizer": (SMALL.replace("steps = 5", 'steps = 5\noptimizer = "lion"'), "training.optimizer: must be one of sgd, adam, adamw"),
+    "optimizer": (
+        SMALL.replace("steps = 5", 'steps = 5\noptimizer = "lion"'),
+        "training.optimizer: must be one of sgd, adam, adamw",
+    ),
     "cosines": (SMALL + "[geometry]\ncosines = [[1, 2], [2, 1]]\n", "geometry.cosines: must be positive semi-definite"),
     "not toml": ("[training\n", "is not valid TOML"),
-    "huge vocabulary": (SMALL + "[reference]\nvocab = 100000000\nscale = 1.0\n", "reference.vocab: must lie in [2, 1,000,000]"),
+    "huge vocabulary": (
+        SMALL + "[reference]\nvocab = 100000000\nscale = 1.0\n",
+        "reference.vocab: must lie in [2, 1,000,000]",
+    ),
     "negative seed": (SMALL.replace("seed = 2", "seed = -1"), "training.seed: must be >= 0"),
-    "gennorm shape": (SMALL.replace('name = "a"', 'name = "a"\ndistribution = "gennorm"\nshape = 0.001'),
-                      "behaviors[0].shape: must be >= 0.1"),
+    "gennorm shape": (
+        SMALL.replace('name = "a"', 'name = "a"\ndistribution = "gennorm"\nshape = 0.001'),
+        "behaviors[0].shape: must be >= 0.1",
+    ),
 }
 
 
@@ -77,7 +100,15 @@ def test_simulate_json_contract(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert (doc["runs"], doc["device"], doc["dtype"], doc["seed"]) == (3, "cpu", "float32", 2)
     assert [b["name"] for b in doc["behaviors"]] == ["a", "b"]
     for behavior in doc["behaviors"]:
-        for metric in ("accuracy", "reward_accuracy", "loss", "margin", "margin_std", "chosen_logp_change", "rejected_logp_change"):
+        for metric in (
+            "accuracy",
+            "reward_accuracy",
+            "loss",
+            "margin",
+            "margin_std",
+            "chosen_logp_change",
+            "rejected_logp_change",
+        ):
             assert len(behavior[metric]["mean"]) == len(behavior[metric]["std"]) == 6
             assert metric in behavior["test"]
         assert behavior["loss"]["mean"][0] == pytest.approx(0.6931471805599453, rel=1e-6)
@@ -154,12 +185,18 @@ ARGUMENTS = {
     "simulate --runs": (["simulate", "--runs", "0"], "argument --runs: must be > 0"),
     "verify --examples": (["verify", "--examples", "x"], "argument --examples: must be an integer"),
     "predict --steps": (["predict", "--steps", "0"], "argument --steps: must be > 0"),
-    "persona --threshold": (["persona", "train", "--data", "d", "--threshold", "nan"],
-                            "argument --threshold: must be finite"),
-    "persona --test-fraction": (["persona", "train", "--data", "d", "--test-fraction", "1"],
-                                "argument --test-fraction: must be < 1"),
-    "persona --resamples": (["persona", "stats", "--data", "d", "--resamples", "5"],
-                            "argument --resamples: must be >= 10"),
+    "persona --threshold": (
+        ["persona", "train", "--data", "d", "--threshold", "nan"],
+        "argument --threshold: must be finite",
+    ),
+    "persona --test-fraction": (
+        ["persona", "train", "--data", "d", "--test-fraction", "1"],
+        "argument --test-fraction: must be < 1",
+    ),
+    "persona --resamples": (
+        ["persona", "stats", "--data", "d", "--resamples", "5"],
+        "argument --resamples: must be >= 10",
+    ),
 }
 
 
@@ -176,8 +213,11 @@ def test_bad_arguments_exit_2_naming_the_flag(case: str, capsys: pytest.CaptureF
 def test_out_paths_that_are_files_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     taken = tmp_path / "taken"
     taken.write_text("a file")
-    for argv in (["simulate", "--runs", "1", "--out", str(taken)], ["report", str(taken)],
-                 ["verify", "dpo-gradient", "--out", str(taken)]):
+    for argv in (
+        ["simulate", "--runs", "1", "--out", str(taken)],
+        ["report", str(taken)],
+        ["verify", "dpo-gradient", "--out", str(taken)],
+    ):
         assert main(argv) == 2
         assert f"{taken} exists and is not a directory" in capsys.readouterr().err
     foreign = tmp_path / "foreign"
@@ -202,8 +242,7 @@ def test_missing_report_inputs_fail_before_any_work(tmp_path: Path, capsys: pyte
     assert "--persona: nothing found" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("device, message", [("tpu", "must be cpu, cuda or auto"),
-                                             ("cpu:x", "is not a device")])
+@pytest.mark.parametrize("device, message", [("tpu", "must be cpu, cuda or auto"), ("cpu:x", "is not a device")])
 def test_bad_devices(device: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--runs", "1", "--device", device]) == 2
     assert message in capsys.readouterr().err

@@ -34,9 +34,13 @@ def _update_rate_inputs(sc):
     noise_power = np.array([b.noise**2 * sc.dim for b in sc.behaviors])
     second_moment = q * (mu_plus**2).sum(1) + (1 - q) * (mu_minus**2).sum(1) + noise_power
     return {
-        "p": torch.tensor(counts / counts.sum()), r"\Omega": torch.tensor(m @ m.T),
-        "S": torch.tensor(second_moment), "n": float(counts.sum()), "K": len(sc.behaviors),
-        "beta": sc.training.beta, "eta": sc.training.learning_rate,
+        "p": torch.tensor(counts / counts.sum()),
+        r"\Omega": torch.tensor(m @ m.T),
+        "S": torch.tensor(second_moment),
+        "n": float(counts.sum()),
+        "K": len(sc.behaviors),
+        "beta": sc.training.beta,
+        "eta": sc.training.learning_rate,
     }
 
 

@@ -45,8 +45,15 @@ from prefdyn.numerics.scenario import load_scenario, parse_scenario
 from prefdyn.numerics.simulator import simulate
 
 BASE: dict[str, Any] = {
-    "training": {"beta": 0.5, "learning_rate": 0.3, "steps": 12, "samples": 61, "dim": 6,
-                 "test_fraction": 0.2, "seed": 3},
+    "training": {
+        "beta": 0.5,
+        "learning_rate": 0.3,
+        "steps": 12,
+        "samples": 61,
+        "dim": 6,
+        "test_fraction": 0.2,
+        "seed": 3,
+    },
     "behaviors": [
         {"name": "a", "weight": 0.5, "distinguishability": 2.0, "positive_fraction": 0.3},
         {"name": "b", "weight": 0.3, "distinguishability": 1.0, "distribution": "laplace", "offset": 0.7},
@@ -129,8 +136,9 @@ def test_theory_policy_accuracy_is_reward_formula_at_delta_plus_w() -> None:
     delta = torch.tensor([[0.3, -0.2, 0.1, 0.0], [1.0, 2.0, -1.0, 0.5]], dtype=torch.float64)
     w = torch.tensor([-0.4, 0.1, 0.7, -0.2], dtype=torch.float64)
     assert torch.equal(gaussian_policy_accuracy(mix, delta), gaussian_accuracy(mix, delta))
-    assert torch.equal(gaussian_policy_accuracy(mix, delta, torch.zeros(4, dtype=torch.float64)),
-                       gaussian_accuracy(mix, delta))
+    assert torch.equal(
+        gaussian_policy_accuracy(mix, delta, torch.zeros(4, dtype=torch.float64)), gaussian_accuracy(mix, delta)
+    )
     got = gaussian_policy_accuracy(mix, delta, w)
     v = delta + w
     mu_plus, mu_minus = mix.means[0]  # behaviour 0, Sigma = I
@@ -179,8 +187,9 @@ STEPS = (0, 1, 5, 20)
 Z = 5.0
 
 
-def _write(tmp_path: Path, *, optimizer: str = "sgd", lr: float = 0.5, decay: float = 0.0, vocab: int = 2,
-           scale: float = 1.0) -> str:
+def _write(
+    tmp_path: Path, *, optimizer: str = "sgd", lr: float = 0.5, decay: float = 0.0, vocab: int = 2, scale: float = 1.0
+) -> str:
     path = tmp_path / "scenario.toml"
     path.write_text(SCENARIO.format(optimizer=optimizer, lr=lr, decay=decay, vocab=vocab, scale=scale))
     return str(path)
@@ -192,8 +201,9 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
 
 
 def _simulate_and_predict(capsys: pytest.CaptureFixture[str], path: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    sim = _run(capsys, "simulate", path, "--runs", str(RUNS), "--seed", "3", "--device", "cpu",
-               "--dtype", "float64", "--json")
+    sim = _run(
+        capsys, "simulate", path, "--runs", str(RUNS), "--seed", "3", "--device", "cpu", "--dtype", "float64", "--json"
+    )
     pred = _run(capsys, "predict", path, "--seed", "3", "--json")
     assert pred["prediction"] == "population-gd" and pred["steps"] == sim["steps"]
     return sim, pred
@@ -208,8 +218,9 @@ def _assert_within_clt(sim_curve: dict[str, Any], pred_curve: dict[str, Any], wh
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adamw"])
-def test_predicted_policy_accuracy_matches_simulation(optimizer: str, tmp_path: Path,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_predicted_policy_accuracy_matches_simulation(
+    optimizer: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """(c) The reference head of seed 3 (||w|| = 3.75) points against the answer preferred by 90%
     of "skewed": policy accuracy 0.20 at step 0 while the reward accuracy is exactly 1/2 (every h = 0 is a
     tie, counted one half). AdamW with decay: both answer rows tracked (w_1 + w_2 != 0)."""
@@ -224,8 +235,14 @@ def test_predicted_policy_accuracy_matches_simulation(optimizer: str, tmp_path: 
     assert skewed["accuracy"] == skewed["policy_accuracy"]
     assert skewed["reward_accuracy"]["mean"][-1] - skewed["policy_accuracy"]["mean"][-1] > 0.3
     for s, p in zip(sim["behaviors"], pred["behaviors"]):
-        for metric in ("policy_accuracy", "accuracy", "reward_accuracy", "margin", "chosen_logp_change",
-                       "rejected_logp_change"):
+        for metric in (
+            "policy_accuracy",
+            "accuracy",
+            "reward_accuracy",
+            "margin",
+            "chosen_logp_change",
+            "rejected_logp_change",
+        ):
             _assert_within_clt(s["test"][metric], p[metric], (optimizer, s["name"], metric))
     for t in STEPS[1:]:  # ||W - W_ref||: the learnt Delta's finite-sample error, 2 sqrt(d / n) relative
         for norm in ("weight_change_opnorm", "weight_change_frobenius"):

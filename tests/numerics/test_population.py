@@ -18,14 +18,18 @@ def _config(steps: int, lr: float = 1.0, beta: float = 1.0) -> TrainConfig:
     return TrainConfig(loss="dpo", beta=beta, learning_rate=lr, phases=(Phase("train", steps),))
 
 
-def _random_mixture(K: int = 3, d: int = 6, seed: int = 0, label_noise: tuple[float, ...] = (0.0, 0.0, 0.0)
-                    ) -> GaussianMixture:
+def _random_mixture(
+    K: int = 3, d: int = 6, seed: int = 0, label_noise: tuple[float, ...] = (0.0, 0.0, 0.0)
+) -> GaussianMixture:
     gen = torch.Generator().manual_seed(seed)
     factor = 0.4 * torch.randn(K, 2, d, d, generator=gen, dtype=torch.float64)
-    return GaussianMixture(torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64),
-                           torch.tensor([0.3, 0.5, 0.8], dtype=torch.float64),
-                           torch.randn(K, 2, d, generator=gen, dtype=torch.float64),
-                           factor @ factor.mT, torch.tensor(label_noise, dtype=torch.float64))
+    return GaussianMixture(
+        torch.tensor([0.2, 0.3, 0.5], dtype=torch.float64),
+        torch.tensor([0.3, 0.5, 0.8], dtype=torch.float64),
+        torch.randn(K, 2, d, generator=gen, dtype=torch.float64),
+        factor @ factor.mT,
+        torch.tensor(label_noise, dtype=torch.float64),
+    )
 
 
 def _flow(mix: GaussianMixture, cfg: TrainConfig, heads: str):
@@ -42,11 +46,13 @@ def test_batched_single_heads_equal_population_gd_of_each_behavior_alone(label_n
     for b in range(3):
         alone = _flow(mix.alone(b), cfg, "joint")
         for metric in ("loss", "accuracy", "policy_accuracy", "margin", "chosen_logp_change"):
-            torch.testing.assert_close(getattr(batched, metric)[:, 0, b], getattr(alone, metric)[:, 0, 0],
-                                       rtol=0, atol=1e-12)
+            torch.testing.assert_close(
+                getattr(batched, metric)[:, 0, b], getattr(alone, metric)[:, 0, 0], rtol=0, atol=1e-12
+            )
         torch.testing.assert_close(batched.delta[:, 0, b], alone.delta[:, 0], rtol=0, atol=1e-12)
-        torch.testing.assert_close(batched.weight_change_frobenius[:, 0, b], alone.weight_change_frobenius[:, 0],
-                                   rtol=0, atol=1e-12)
+        torch.testing.assert_close(
+            batched.weight_change_frobenius[:, 0, b], alone.weight_change_frobenius[:, 0], rtol=0, atol=1e-12
+        )
 
 
 def test_label_noise_slows_the_flow_by_its_factor():
@@ -106,20 +112,30 @@ def test_speed_and_harm_summaries():
         def __init__(self, name, obs, pred):
             self.name, self.observed_harmed, self.predicted_harmed = name, obs, pred
 
-    score = harm_score([Row("a", True, True), Row("b", True, False), Row("c", False, True),
-                        Row("d", False, False)])  # type: ignore[list-item]
+    score = harm_score([Row("a", True, True), Row("b", True, False), Row("c", False, True), Row("d", False, False)])  # type: ignore[list-item]
     assert (score.observed, score.predicted) == (["a", "b"], ["a", "c"])
     assert (score.precision, score.recall) == (0.5, 0.5)
     assert harm_score([Row("a", False, False)]).precision is None  # type: ignore[list-item]
 
 
 def _scenario(samples: int):
-    return parse_scenario({
-        "training": {"loss": "dpo", "beta": 1.0, "learning_rate": 1.0, "steps": 30,
-                     "samples": samples, "dim": 8, "batch_size": 0},
-        "behaviors": [{"name": "a", "weight": 0.5, "distinguishability": 2.0, "noise": 1.0},
-                      {"name": "b", "weight": 0.5, "distinguishability": 1.0, "noise": 1.0,
-                       "positive_fraction": 0.3}]})
+    return parse_scenario(
+        {
+            "training": {
+                "loss": "dpo",
+                "beta": 1.0,
+                "learning_rate": 1.0,
+                "steps": 30,
+                "samples": samples,
+                "dim": 8,
+                "batch_size": 0,
+            },
+            "behaviors": [
+                {"name": "a", "weight": 0.5, "distinguishability": 2.0, "noise": 1.0},
+                {"name": "b", "weight": 0.5, "distinguishability": 1.0, "noise": 1.0, "positive_fraction": 0.3},
+            ],
+        }
+    )
 
 
 @pytest.mark.parametrize("fitted", [False, True])
@@ -130,7 +146,6 @@ def test_prediction_error_shrinks_like_inverse_sqrt_n(fitted):
     \approx 0.09`, i.e. 2 +- 0.18; [1.5, 2.7] is about three of those each side (plus room for
     the O(d/n) overfitting bias, which shrinks 4x and pushes the ratio up). Measured (seed 1):
     2.12 hidden structure, 2.06 fitted moments; a non-shrinking error gives 1."""
-    rms = [scenario_errors(_scenario(n), runs=64, seed=1, fitted=fitted).pow(2).mean().sqrt()
-           for n in (1000, 4000)]
+    rms = [scenario_errors(_scenario(n), runs=64, seed=1, fitted=fitted).pow(2).mean().sqrt() for n in (1000, 4000)]
     assert 1.5 <= float(rms[0] / rms[1]) <= 2.7
     assert float(rms[0]) < (0.005 if fitted else 0.05)

@@ -58,26 +58,40 @@ def test_worked_example_one_step_and_fixed_point() -> None:
     # the worked example's numbers (4 decimals) and the alone accuracies Phi(|delta|/2)
     np.testing.assert_allclose(got_one, [0.9226, 0.5628], atol=5e-5)
     star = fixed_point(MIX, "dpo", beta=1.0, learning_rate=2.0)
-    acc_star = behavior_metrics(MIX, star, loss_kernels("dpo"), torch.tensor(1.0, dtype=torch.float64), hermite_rule())["accuracy"]
+    acc_star = behavior_metrics(MIX, star, loss_kernels("dpo"), torch.tensor(1.0, dtype=torch.float64), hermite_rule())[
+        "accuracy"
+    ]
     np.testing.assert_allclose(acc_star.numpy(), [0.8972, 0.6058], atol=5e-5)
     alone = norm.cdf([1.5, 0.5])
     assert np.all(acc_star.numpy() < alone)  # priority: joint fixed point below each alone
 
 
-@pytest.mark.parametrize(("m", "r", "beta"), [(0.0, 1.0, 1.0), (1.3, 2.0, 0.5), (-2.0, 4.0, 1.0), (0.5, 0.2, 3.0), (3.0, 30.0, 1.0), (-1.0, 5.0, 20.0)])
+@pytest.mark.parametrize(
+    ("m", "r", "beta"),
+    [(0.0, 1.0, 1.0), (1.3, 2.0, 0.5), (-2.0, 4.0, 1.0), (0.5, 0.2, 3.0), (3.0, 30.0, 1.0), (-1.0, 5.0, 20.0)],
+)
 def test_gauss_hermite_moments_match_adaptive_quadrature(m: float, r: float, beta: float) -> None:
-    A, B = loss_kernels("dpo").moments(torch.tensor(m, dtype=torch.float64), torch.tensor(r, dtype=torch.float64),
-                                            torch.tensor(beta, dtype=torch.float64), hermite_rule())
+    A, B = loss_kernels("dpo").moments(
+        torch.tensor(m, dtype=torch.float64),
+        torch.tensor(r, dtype=torch.float64),
+        torch.tensor(beta, dtype=torch.float64),
+        hermite_rule(),
+    )
     A_ref, B_ref = _A_B_quad(m, r, beta)
     assert abs(float(A) - A_ref) < 1e-10 and abs(float(B) - B_ref) < 1e-10
 
 
 #: registered losses, and custom ones with kinks at 0 and 1, three kinks, a Huber piece, a cubic
 #: piece, and a sharp gate written with exp
-CUSTOM = ("Max(0, -h)", "Abs(h)", "Max(0, 1 - h)**2", "Max(0, 1 - h)**3",
-          "Piecewise((6 - 3*h, h < 1), (5 - 2*h, h < 2), (3 - h, h < 3), (0, True))",
-          "Piecewise((1/2 - h, h < 0), ((1 - h)**2/2, h < 1), (0, True))",
-          "log(1 + exp(-20*h))/20")
+CUSTOM = (
+    "Max(0, -h)",
+    "Abs(h)",
+    "Max(0, 1 - h)**2",
+    "Max(0, 1 - h)**3",
+    "Piecewise((6 - 3*h, h < 1), (5 - 2*h, h < 2), (3 - h, h < 3), (0, True))",
+    "Piecewise((1/2 - h, h < 0), ((1 - h)**2/2, h < 1), (0, True))",
+    "log(1 + exp(-20*h))/20",
+)
 LOSSES = [*loss_names(), *CUSTOM]
 
 
@@ -93,8 +107,14 @@ def _moments_by_scipy(loss: Loss, m: float, r: float, beta: float) -> tuple[floa
     minus_dphi = lambda z: -float(dphi(torch.tensor(beta * z, dtype=torch.float64), b))
 
     def A(mu: float) -> float:
-        return integrate.quad(lambda z: minus_dphi(z) * norm.pdf(z, mu, r), mu - 12 * r, mu + 12 * r,
-                              points=[k / beta for k in range(4)], epsabs=1e-14, limit=1000)[0]
+        return integrate.quad(
+            lambda z: minus_dphi(z) * norm.pdf(z, mu, r),
+            mu - 12 * r,
+            mu + 12 * r,
+            points=[k / beta for k in range(4)],
+            epsabs=1e-14,
+            limit=1000,
+        )[0]
 
     step = 1e-3 * r
     return A(m), -(A(m + step) - A(m - step)) / (2 * step * beta)
@@ -124,7 +144,9 @@ def test_moments_at_a_point_mass_and_in_float32(spec: str, m: float, beta: float
     """r -> 0 (and r = 0) is the point mass at m, where A = -phi'(beta m) away from kinks; float32
     agrees with float64 (no overflow to inf * 0, no cancellation near a kink)."""
     loss = _loss(spec)
-    point = -float(loss_kernels(loss).dphi(torch.tensor(beta * m, dtype=torch.float64), torch.tensor(beta, dtype=torch.float64)))
+    point = -float(
+        loss_kernels(loss).dphi(torch.tensor(beta * m, dtype=torch.float64), torch.tensor(beta, dtype=torch.float64))
+    )
     for r in (0.0, 1e-8):
         A, B = _moments(loss, m, r, beta)
         assert math.isfinite(B) and A == pytest.approx(point, abs=1e-6)
@@ -150,15 +172,22 @@ def test_stein_gradient_matches_monte_carlo_with_full_covariance() -> None:
     d, K = 3, 2
     L = torch.randn(K, 2, d, d, generator=gen, dtype=torch.float64) * 0.5
     cov = L @ L.mT + 0.1 * torch.eye(d, dtype=torch.float64)
-    mix = GaussianMixture(torch.tensor([0.3, 0.7], dtype=torch.float64), torch.tensor([0.6, 0.4], dtype=torch.float64),
-                          torch.randn(K, 2, d, generator=gen, dtype=torch.float64), cov, torch.tensor([0.1, 0.0], dtype=torch.float64))
+    mix = GaussianMixture(
+        torch.tensor([0.3, 0.7], dtype=torch.float64),
+        torch.tensor([0.6, 0.4], dtype=torch.float64),
+        torch.randn(K, 2, d, generator=gen, dtype=torch.float64),
+        cov,
+        torch.tensor([0.1, 0.0], dtype=torch.float64),
+    )
     delta = torch.tensor([0.7, -0.4, 1.1], dtype=torch.float64)
     beta = torch.tensor(0.8, dtype=torch.float64)
     F = population_gradient(mix, delta, loss_kernels("dpo"), beta, hermite_rule())
     n = 4_000_000
     b = torch.multinomial(mix.weights, n, replacement=True, generator=gen)
     c = (torch.rand(n, generator=gen, dtype=torch.float64) > mix.positive_fraction[b]).long()  # 0: +, 1: -
-    g = mix.means[b, c] + (torch.linalg.cholesky(cov)[b, c] @ torch.randn(n, d, 1, generator=gen, dtype=torch.float64)).squeeze(-1)
+    g = mix.means[b, c] + (
+        torch.linalg.cholesky(cov)[b, c] @ torch.randn(n, d, 1, generator=gen, dtype=torch.float64)
+    ).squeeze(-1)
     s = 1 - 2 * c.double()
     s = torch.where(torch.rand(n, generator=gen, dtype=torch.float64) < mix.label_noise[b], -s, s)
     x = torch.sigmoid(-beta * s * (g @ delta))[:, None] * s[:, None] * g
@@ -173,20 +202,41 @@ def test_t_step_subexponential_bound_holds_on_an_exact_discrete_law() -> None:
 
     gen = torch.Generator().manual_seed(1)
     d, beta, eta, T = 3, 1.0, 0.5, 40
-    means = torch.tensor([[[1.2, 0.0, 0.3], [-1.2, 0.0, 0.3]], [[0.0, 0.6, 0.3], [0.0, -0.6, 0.3]]], dtype=torch.float64)
+    means = torch.tensor(
+        [[[1.2, 0.0, 0.3], [-1.2, 0.0, 0.3]], [[0.0, 0.6, 0.3], [0.0, -0.6, 0.3]]], dtype=torch.float64
+    )
     xi = torch.randn(2, 2, d, generator=gen, dtype=torch.float64) * 0.6
     p, q = torch.tensor([0.5, 0.5], dtype=torch.float64), torch.tensor([0.5, 0.5], dtype=torch.float64)
-    atoms = [(p[k] * (q[k] if c == 0 else 1 - q[k]) / 2, k, 1.0 - 2 * c, means[k, c] + r * xi[k, c])
-             for k in range(2) for c in range(2) for r in (1.0, -1.0)]
+    atoms = [
+        (p[k] * (q[k] if c == 0 else 1 - q[k]) / 2, k, 1.0 - 2 * c, means[k, c] + r * xi[k, c])
+        for k in range(2)
+        for c in range(2)
+        for r in (1.0, -1.0)
+    ]
     delta, accs = torch.zeros(d, dtype=torch.float64), []
     for _ in range(T):
         F = sum(w * torch.sigmoid(-beta * s * (g @ delta)) * s * g for w, _, s, g in atoms)
         delta = delta + 2 * eta * beta * F
-        accs.append([sum(float(w) * float(s * (g @ delta) > 0) for w, kk, s, g in atoms if kk == k) / float(p[k]) for k in range(2)])
+        accs.append(
+            [
+                sum(float(w) * float(s * (g @ delta) > 0) for w, kk, s, g in atoms if kk == k) / float(p[k])
+                for k in range(2)
+            ]
+        )
     K_b = xi.norm(dim=-1).amax(-1) / math.log(2) ** 0.5  # psi_2 norm of the two-point law
     S = sum(w * torch.outer(g, g) for w, _, _, g in atoms)
-    bound = accuracy_lower_bound(means, q, p, torch.tensor([2.0, 2.0], dtype=torch.float64), K_b, smoothness=0.25,
-                                 second_moment_top=float(torch.linalg.eigvalsh(S)[-1]), beta=beta, learning_rate=eta, steps=T)
+    bound = accuracy_lower_bound(
+        means,
+        q,
+        p,
+        torch.tensor([2.0, 2.0], dtype=torch.float64),
+        K_b,
+        smoothness=0.25,
+        second_moment_top=float(torch.linalg.eigvalsh(S)[-1]),
+        beta=beta,
+        learning_rate=eta,
+        steps=T,
+    )
     exact = torch.tensor(accs, dtype=torch.float64)
     assert torch.all(bound[1:] <= exact + 1e-12)
     assert bound[1].max() > 0.3  # the bound is not vacuous at t = 1

@@ -137,8 +137,12 @@ def test_frame_has_one_row_per_metric_split_step_behavior(tmp_path: Path) -> Non
 
 
 def test_simulation_frame_has_the_same_layout() -> None:
-    scenario = parse_scenario({"training": {"steps": 4, "samples": 400, "dim": 4, "test_fraction": 0.5},
-                               "behaviors": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}]})
+    scenario = parse_scenario(
+        {
+            "training": {"steps": 4, "samples": 400, "dim": 4, "test_fraction": 0.5},
+            "behaviors": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}],
+        }
+    )
     result = simulate(sample_scenario(scenario, 3, seed=0), scenario.training, seed=0, record_every=2)
     frame = result.to_frame()
     assert tuple(frame.columns) == FRAME_COLUMNS
@@ -146,19 +150,38 @@ def test_simulation_frame_has_the_same_layout() -> None:
     assert len(frame) == len(result.steps) * (2 * 2 * len(REPORTED_METRICS) + len(NORM_METRICS))
     assert set(frame["split"].dropna()) == {"train", "test"} and sorted(frame["step"].unique()) == [0, 2, 4]
     loss = frame.query("metric == 'loss' and split == 'test' and behavior == 'b'").sort_values("step")
-    torch.testing.assert_close(torch.tensor(loss["mean"].tolist(), dtype=torch.float64),
-                               result.curve("loss", "test")[..., 1].mean(0))
+    torch.testing.assert_close(
+        torch.tensor(loss["mean"].tolist(), dtype=torch.float64), result.curve("loss", "test")[..., 1].mean(0)
+    )
 
 
 def test_predicted_curves_match_the_mean_of_many_simulated_runs() -> None:
     """Tolerance: see the module docstring."""
-    scenario = parse_scenario({
-        "name": "agree",
-        "training": {"loss": "dpo", "beta": 1.0, "learning_rate": 1.0, "steps": 20, "samples": 4000, "dim": 8,
-                     "test_fraction": 0.5, "seed": 11},
-        "behaviors": [{"name": "strong", "weight": 0.5, "distinguishability": 2.0},
-                      {"name": "weak", "weight": 0.5, "distinguishability": 0.7, "positive_fraction": 0.3,
-                       "label_noise": 0.1}]})
+    scenario = parse_scenario(
+        {
+            "name": "agree",
+            "training": {
+                "loss": "dpo",
+                "beta": 1.0,
+                "learning_rate": 1.0,
+                "steps": 20,
+                "samples": 4000,
+                "dim": 8,
+                "test_fraction": 0.5,
+                "seed": 11,
+            },
+            "behaviors": [
+                {"name": "strong", "weight": 0.5, "distinguishability": 2.0},
+                {
+                    "name": "weak",
+                    "weight": 0.5,
+                    "distinguishability": 0.7,
+                    "positive_fraction": 0.3,
+                    "label_noise": 0.1,
+                },
+            ],
+        }
+    )
     runs, d, n_train = 32, 8, 2000
     simulated = simulate(sample_scenario(scenario, runs, seed=5), scenario.training, seed=5, record_every=5).to_frame()
     predicted = predict(scenario, threads=1).to_frame()
@@ -167,11 +190,15 @@ def test_predicted_curves_match_the_mean_of_many_simulated_runs() -> None:
     assert set(pairs["metric"]) == set(REPORTED_METRICS) and sorted(pairs["step"].unique()) == [0, 5, 10, 15, 20]
     tolerance = 4 * pairs["std_sim"] / math.sqrt(runs) + d / n_train
     assert ((pairs["mean_sim"] - pairs["mean"]).abs() <= tolerance).all(), pairs[
-        (pairs["mean_sim"] - pairs["mean"]).abs() > tolerance]
+        (pairs["mean_sim"] - pairs["mean"]).abs() > tolerance
+    ]
     norms = predicted[predicted["metric"].isin(NORM_METRICS)].merge(
-        simulated[simulated["metric"].isin(NORM_METRICS)], on=["metric", "step"], suffixes=("", "_sim"))
+        simulated[simulated["metric"].isin(NORM_METRICS)], on=["metric", "step"], suffixes=("", "_sim")
+    )
     trained = norms[norms["step"] > 0]
-    assert len(trained) == 2 * 4 and ((trained["mean_sim"] / trained["mean"] - 1).abs() < 2 * math.sqrt(d / n_train)).all()
+    assert (
+        len(trained) == 2 * 4 and ((trained["mean_sim"] / trained["mean"] - 1).abs() < 2 * math.sqrt(d / n_train)).all()
+    )
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -196,8 +223,9 @@ def test_absent_quantities_are_null_never_a_placeholder(case: str, tmp_path: Pat
 
 def test_linear_loss_has_no_finite_step_size_and_says_every_step_descends(tmp_path: Path) -> None:
     scenario = load_scenario(_path(tmp_path, "gaussian"))
-    linear = dataclasses.replace(scenario, training=dataclasses.replace(scenario.training,
-                                                                       loss=loss_from_expression("-h")))
+    linear = dataclasses.replace(
+        scenario, training=dataclasses.replace(scenario.training, loss=loss_from_expression("-h"))
+    )
     prediction = predict(linear, threads=1)
     assert isinstance(prediction, Prediction) and prediction.max_learning_rate is None
     assert prediction.step_size.descent_verified and "every step size" in prediction.step_size.reason

@@ -82,5 +82,7 @@ def test_full_covariance_and_label_noise_moments() -> None:
 
 def test_heavy_tails_are_heavier() -> None:
     gen = torch.Generator().manual_seed(1)
-    kurt = {d: (standard_noise(d, (100_000,), gen, df=5.0) ** 4).mean().item() for d in ("gaussian", "laplace", "student-t")}
+    kurt = {
+        d: (standard_noise(d, (100_000,), gen, df=5.0) ** 4).mean().item() for d in ("gaussian", "laplace", "student-t")
+    }
     assert kurt["gaussian"] < kurt["laplace"] < kurt["student-t"]

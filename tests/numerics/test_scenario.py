@@ -49,8 +49,13 @@ distinguishability = 0.5
 """
 
 #: user losses phi(h; gamma), gamma > 0 (each finite and real at h = 0)
-EXPRESSIONS = (SHIFTED, "(h - gamma)**2/beta**2", "Max(0, gamma - h)",
-               "Piecewise(((h - gamma)**2, h < gamma), (0, True))", "-logsigmoid(h)*sigmoid(-h/gamma)")
+EXPRESSIONS = (
+    SHIFTED,
+    "(h - gamma)**2/beta**2",
+    "Max(0, gamma - h)",
+    "Piecewise(((h - gamma)**2, h < gamma), (0, True))",
+    "-logsigmoid(h)*sigmoid(-h/gamma)",
+)
 
 
 @st.composite
@@ -92,10 +97,13 @@ def test_a_user_loss_in_a_file_is_the_loss_built_in_python(tmp_path: Path):
     assert torch.equal(from_file.curves, from_python.curves)
     # and gamma = 0 is DPO, up to the kernels' rounding
     dpo = dataclasses.replace(scenario, training=dataclasses.replace(scenario.training, loss="dpo"))
-    zero = dataclasses.replace(scenario, training=dataclasses.replace(
-        scenario.training, loss=parse_loss({"expr": SHIFTED, "params": {"gamma": 0}})))
-    torch.testing.assert_close(run_scenario(zero, progress=False).curves,
-                               run_scenario(dpo, progress=False).curves, rtol=1e-5, atol=1e-6)
+    zero = dataclasses.replace(
+        scenario,
+        training=dataclasses.replace(scenario.training, loss=parse_loss({"expr": SHIFTED, "params": {"gamma": 0}})),
+    )
+    torch.testing.assert_close(
+        run_scenario(zero, progress=False).curves, run_scenario(dpo, progress=False).curves, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_the_hash_tells_user_losses_apart(tmp_path: Path):
@@ -118,8 +126,10 @@ def test_train_config_rejects_unknown_losses():
 
 def test_a_registered_loss_object_is_written_by_name():
     assert loss_document(get_loss("hinge")) == "hinge"
-    assert loss_document(prefdyn.loss("(h - gamma)**2", gamma=0.5)) == {"expr": "(-gamma + h)**2",
-                                                                         "params": {"gamma": 0.5}}
+    assert loss_document(prefdyn.loss("(h - gamma)**2", gamma=0.5)) == {
+        "expr": "(-gamma + h)**2",
+        "params": {"gamma": 0.5},
+    }
     with pytest.raises(PrefdynError, match="cannot be written as a table"):
         loss_document(dataclasses.replace(prefdyn.loss("h**2"), title="hand-made"))
 

@@ -16,8 +16,15 @@ from prefdyn.numerics.scenario import parse_scenario
 from prefdyn.numerics.simulator import simulate
 
 BASE = {
-    "training": {"beta": 0.5, "learning_rate": 0.3, "steps": 12, "samples": 61, "dim": 6,
-                 "test_fraction": 0.2, "seed": 3},
+    "training": {
+        "beta": 0.5,
+        "learning_rate": 0.3,
+        "steps": 12,
+        "samples": 61,
+        "dim": 6,
+        "test_fraction": 0.2,
+        "seed": 3,
+    },
     "behaviors": [
         {"name": "a", "weight": 0.5, "distinguishability": 2.0, "positive_fraction": 0.3},
         {"name": "b", "weight": 0.3, "distinguishability": 1.0, "distribution": "laplace", "offset": 0.7},
@@ -81,7 +88,11 @@ def test_metrics_equal_full_softmax_at_the_end() -> None:
         rejected = change.gather(1, (1 - win)[:, None]).squeeze(1)
         correct = (logp.gather(1, win[:, None]) > logp.gather(1, (1 - win)[:, None])).squeeze(1).double()
         train_a = data.train & (data.behavior == 0)
-        for metric, values in (("chosen_logp_change", chosen), ("rejected_logp_change", rejected), ("accuracy", correct)):
+        for metric, values in (
+            ("chosen_logp_change", chosen),
+            ("rejected_logp_change", rejected),
+            ("accuracy", correct),
+        ):
             got = result.curve(metric, "train")[r, -1, 0]
             assert torch.isclose(got, values[train_a].mean(), rtol=1e-9, atol=1e-12), metric
 
@@ -117,8 +128,7 @@ def test_shared_data_sweep_equals_separate_runs() -> None:
 
 @pytest.mark.parametrize("runs_per_block", [1, 2])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_cache_blocks_of_runs_change_nothing(case: str, runs_per_block: int,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cache_blocks_of_runs_change_nothing(case: str, runs_per_block: int, monkeypatch: pytest.MonkeyPatch) -> None:
     # Blocks only split the run axis of batched products (each run's arithmetic is its own), so
     # results agree to rounding; 1e-12 relative in float64 still catches a mis-sliced block.
     sc = scenario(**CASES[case])
@@ -157,7 +167,10 @@ def test_sweep_grid_matches_single_settings() -> None:
     data = sample_scenario(sc, runs=1, seed=6).shared(0)
     out = sweep(data, sc.training, betas=[0.2, 2.0], learning_rates=[0.1, 0.4], losses=["dpo", "ipo"])
     assert [(s["loss"], s["beta"], s["learning_rate"]) for s in out.settings][:3] == [
-        ("dpo", 0.2, 0.1), ("dpo", 0.2, 0.4), ("dpo", 2.0, 0.1)]
+        ("dpo", 0.2, 0.1),
+        ("dpo", 0.2, 0.4),
+        ("dpo", 2.0, 0.1),
+    ]
     assert out.final("accuracy").shape == (8, 3)
     i = 6  # ("ipo", 2.0, 0.1)
     alone = simulate(data, replace(sc.training, loss="ipo", beta=2.0, learning_rate=0.1), record_every=0)

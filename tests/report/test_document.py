@@ -22,20 +22,174 @@ TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"
 
 #: Control words the report may use that LaTeX, amsmath/amssymb/amsthm, booktabs, graphicx or
 #: hyperref define (anything else must be defined by macros.tex or main.tex).
-STANDARD = set("""
-begin end documentclass usepackage title author date maketitle section input label ref eqref
-caption centering includegraphics small footnotesize par smallskip parbox linewidth toprule
-midrule bottomrule texttt textbf emph item noindent quad qquad notag text frac sqrt sum left
-right partial log beta delta phi pi sigma rho eta mu epsilon Delta Sigma Gamma mathbb mathrm
-operatorname top le ge in mid times infty cdot pm propto allowdisplaybreaks begingroup endgroup
-raggedright textless textgreater textasciitilde textasciicircum textbackslash char
-providecommand newcommand makeatletter makeatother newsavebox newlength setlength dimexpr relax
-sbox displaystyle ifdim wd resizebox else usebox fi ifdefined newtheorem theorem rm alpha
-lambda tau kappa omega nabla langle rangle Phi rho_ limits prod exp max min sup inf ldots cdots
-dots equiv approx neq leq geq sim to mapsto lVert rVert Vert mathcal boldsymbol hat bar tilde
-overline underline subseteq cup cap forall exists not psi Psi xi chi nu zeta theta Theta
-varepsilon vartheta varphi lim int oint big Big bigg Bigg bigl bigr Bigl Bigr rvert lvert itshape
-""".split())  # noqa: SIM905 - a word list reads better than 120 quoted strings
+STANDARD = {
+    "begin",
+    "end",
+    "documentclass",
+    "usepackage",
+    "title",
+    "author",
+    "date",
+    "maketitle",
+    "section",
+    "input",
+    "label",
+    "ref",
+    "eqref",
+    "caption",
+    "centering",
+    "includegraphics",
+    "small",
+    "footnotesize",
+    "par",
+    "smallskip",
+    "parbox",
+    "linewidth",
+    "toprule",
+    "midrule",
+    "bottomrule",
+    "texttt",
+    "textbf",
+    "emph",
+    "item",
+    "noindent",
+    "quad",
+    "qquad",
+    "notag",
+    "text",
+    "frac",
+    "sqrt",
+    "sum",
+    "left",
+    "right",
+    "partial",
+    "log",
+    "beta",
+    "delta",
+    "phi",
+    "pi",
+    "sigma",
+    "rho",
+    "eta",
+    "mu",
+    "epsilon",
+    "Delta",
+    "Sigma",
+    "Gamma",
+    "mathbb",
+    "mathrm",
+    "operatorname",
+    "top",
+    "le",
+    "ge",
+    "in",
+    "mid",
+    "times",
+    "infty",
+    "cdot",
+    "pm",
+    "propto",
+    "allowdisplaybreaks",
+    "begingroup",
+    "endgroup",
+    "raggedright",
+    "textless",
+    "textgreater",
+    "textasciitilde",
+    "textasciicircum",
+    "textbackslash",
+    "char",
+    "providecommand",
+    "newcommand",
+    "makeatletter",
+    "makeatother",
+    "newsavebox",
+    "newlength",
+    "setlength",
+    "dimexpr",
+    "relax",
+    "sbox",
+    "displaystyle",
+    "ifdim",
+    "wd",
+    "resizebox",
+    "else",
+    "usebox",
+    "fi",
+    "ifdefined",
+    "newtheorem",
+    "theorem",
+    "rm",
+    "alpha",
+    "lambda",
+    "tau",
+    "kappa",
+    "omega",
+    "nabla",
+    "langle",
+    "rangle",
+    "Phi",
+    "rho_",
+    "limits",
+    "prod",
+    "exp",
+    "max",
+    "min",
+    "sup",
+    "inf",
+    "ldots",
+    "cdots",
+    "dots",
+    "equiv",
+    "approx",
+    "neq",
+    "leq",
+    "geq",
+    "sim",
+    "to",
+    "mapsto",
+    "lVert",
+    "rVert",
+    "Vert",
+    "mathcal",
+    "boldsymbol",
+    "hat",
+    "bar",
+    "tilde",
+    "overline",
+    "underline",
+    "subseteq",
+    "cup",
+    "cap",
+    "forall",
+    "exists",
+    "not",
+    "psi",
+    "Psi",
+    "xi",
+    "chi",
+    "nu",
+    "zeta",
+    "theta",
+    "Theta",
+    "varepsilon",
+    "vartheta",
+    "varphi",
+    "lim",
+    "int",
+    "oint",
+    "big",
+    "Big",
+    "bigg",
+    "Bigg",
+    "bigl",
+    "bigr",
+    "Bigl",
+    "Bigr",
+    "rvert",
+    "lvert",
+    "itshape",
+}
 
 PDFLATEX = shutil.which("pdflatex")
 
@@ -44,9 +198,23 @@ def _build(directory: Path, scenario: Path, hash_seed: str) -> subprocess.Comple
     # one intra-op thread: tiny products on a loaded 2-core machine otherwise spin-wait
     env = dict(os.environ, PYTHONHASHSEED=hash_seed, OMP_NUM_THREADS="1")
     return subprocess.run(
-        [sys.executable, "-m", "prefdyn", "report", str(directory), "--scenario", str(scenario),
-         "--examples", "2", "--theorem", "dpo-gradient"],
-        capture_output=True, text=True, env=env, check=False,
+        [
+            sys.executable,
+            "-m",
+            "prefdyn",
+            "report",
+            str(directory),
+            "--scenario",
+            str(scenario),
+            "--examples",
+            "2",
+            "--theorem",
+            "dpo-gradient",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
 
 
@@ -62,8 +230,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _tex_files(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): p.read_text(encoding="utf-8")
-            for p in sorted(directory.rglob("*.tex"))}
+    return {str(p.relative_to(directory)): p.read_text(encoding="utf-8") for p in sorted(directory.rglob("*.tex"))}
 
 
 def _strip_comments(text: str) -> str:
@@ -72,8 +239,15 @@ def _strip_comments(text: str) -> str:
 
 def test_writes_every_promised_file(reports: tuple[Path, Path]) -> None:
     out, _ = reports
-    for name in ("main.tex", "theorems.tex", "macros.tex", "manifest.json",
-                 "tables/scenario.tex", "tables/simulation.tex", "tables/theorems.tex"):
+    for name in (
+        "main.tex",
+        "theorems.tex",
+        "macros.tex",
+        "manifest.json",
+        "tables/scenario.tex",
+        "tables/simulation.tex",
+        "tables/theorems.tex",
+    ):
         assert (out / name).is_file(), name
     for figure in ("theory-vs-simulation", "prioritisation", "misalignment", "speed"):
         assert (out / "figures" / f"{figure}.pdf").read_bytes().startswith(b"%PDF")
@@ -148,8 +322,13 @@ def _compile(folder: Path, name: str) -> str:
     it succeeds with every reference defined; return the log."""
     assert PDFLATEX is not None
     for _ in range(2):
-        proc = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
-                              cwd=folder, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", f"{name}.tex"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:]
     log = (folder / f"{name}.log").read_text(errors="replace")
     assert "undefined" not in log.lower().replace("font shape", ""), log[-3000:]
@@ -157,8 +336,7 @@ def _compile(folder: Path, name: str) -> str:
 
 
 @pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed")
-def test_main_compiles_with_pdflatex_and_references_resolve(reports: tuple[Path, Path],
-                                                            tmp_path: Path) -> None:
+def test_main_compiles_with_pdflatex_and_references_resolve(reports: tuple[Path, Path], tmp_path: Path) -> None:
     work = tmp_path / "doc"
     shutil.copytree(reports[0], work)
     log = _compile(work, "main")
@@ -168,8 +346,9 @@ def test_main_compiles_with_pdflatex_and_references_resolve(reports: tuple[Path,
 
 def test_a_foreign_output_directory_is_refused(tmp_path: Path) -> None:
     (tmp_path / "thesis.tex").write_text("mine")
-    proc = subprocess.run([sys.executable, "-m", "prefdyn", "report", str(tmp_path)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "prefdyn", "report", str(tmp_path)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 2
     assert "not empty and holds no earlier prefdyn report" in proc.stderr
     assert (tmp_path / "thesis.tex").read_text() == "mine"
@@ -183,11 +362,17 @@ def test_theorems_tex_compiles_on_its_own(tmp_path: Path) -> None:
     from prefdyn.report.latex import PACKAGES
     from prefdyn.theory.catalogue import get_theorem
 
-    parts = Parts(scenario=default_scenario(), runs=2,
-                  theorems=[get_theorem("dpo-gradient", "dpo"), get_theorem("dpo-gradient", "ipo")])
+    parts = Parts(
+        scenario=default_scenario(),
+        runs=2,
+        theorems=[get_theorem("dpo-gradient", "dpo"), get_theorem("dpo-gradient", "ipo")],
+    )
     (tmp_path / "macros.tex").write_text(macros_tex(parts), encoding="utf-8")
     (tmp_path / "theorems.tex").write_text(theorems_tex(parts), encoding="utf-8")
     (tmp_path / "paper.tex").write_text(
-        "\\documentclass{article}\n" + f"\\usepackage{{{','.join(PACKAGES)}}}\n"
-        + "\\input{macros}\n\\begin{document}\n\\input{theorems}\n\\end{document}\n", encoding="utf-8")
+        "\\documentclass{article}\n"
+        + f"\\usepackage{{{','.join(PACKAGES)}}}\n"
+        + "\\input{macros}\n\\begin{document}\n\\input{theorems}\n\\end{document}\n",
+        encoding="utf-8",
+    )
     _compile(tmp_path, "paper")

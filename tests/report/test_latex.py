@@ -19,14 +19,36 @@ from prefdyn.theory.printing import text
 
 #: Names a user may give a behaviour, a scenario or a file: every character LaTeX treats
 #: specially, doubled, at the ends, and next to what it escapes to.
-HOSTILE = ["a_b & 50% #1 $x$ {y} ~^\\ <>", "\\textbf{x}", "}{", "\\\\", "^^M", "~~",
-           "%comment", "#1#2", "\\\\&\\%", "x\\", "\\", "$$", "a&&b", "_{}_", "<<>>"]
+HOSTILE = [
+    "a_b & 50% #1 $x$ {y} ~^\\ <>",
+    "\\textbf{x}",
+    "}{",
+    "\\\\",
+    "^^M",
+    "~~",
+    "%comment",
+    "#1#2",
+    "\\\\&\\%",
+    "x\\",
+    "\\",
+    "$$",
+    "a&&b",
+    "_{}_",
+    "<<>>",
+]
 
 #: What :func:`escape` writes for each special character (the test's own inverse).
-_TOKEN = re.compile(r"\\textbackslash\{\}|\\textasciitilde\{\}|\\textasciicircum\{\}|"
-                    r"\\textless\{\}|\\textgreater\{\}|\\[&%$#_{}]|[^\\&%$#_{}~^<>]")
-_CHAR = {r"\textbackslash{}": "\\", r"\textasciitilde{}": "~", r"\textasciicircum{}": "^",
-         r"\textless{}": "<", r"\textgreater{}": ">"}
+_TOKEN = re.compile(
+    r"\\textbackslash\{\}|\\textasciitilde\{\}|\\textasciicircum\{\}|"
+    r"\\textless\{\}|\\textgreater\{\}|\\[&%$#_{}]|[^\\&%$#_{}~^<>]"
+)
+_CHAR = {
+    r"\textbackslash{}": "\\",
+    r"\textasciitilde{}": "~",
+    r"\textasciicircum{}": "^",
+    r"\textless{}": "<",
+    r"\textgreater{}": ">",
+}
 
 
 def _unescape(latex: str) -> str:
@@ -68,10 +90,17 @@ def test_message_turns_backtick_spans_into_typewriter() -> None:
     assert message("odd ` backtick_") == r"odd ` backtick\_"
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (3, "3"), (2.0, "2"), (0.25, "0.25"), (0.123456, "0.123"),
-    (1.5e-7, r"1.5\times 10^{-7}"), (float("nan"), r"\text{n/a}"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (3, "3"),
+        (2.0, "2"),
+        (0.25, "0.25"),
+        (0.123456, "0.123"),
+        (1.5e-7, r"1.5\times 10^{-7}"),
+        (float("nan"), r"\text{n/a}"),
+    ],
+)
 def test_number_formats_for_math_mode(value: float, text: str) -> None:
     assert number(value) == text
 
@@ -82,8 +111,9 @@ def test_prose_escapes_only_bare_specials() -> None:
 
 
 def test_table_is_booktabs_and_aligned() -> None:
-    table = LatexTable([("a", "l"), ("b", "r")], [["x", "1"], ["y", "2"]], caption="Caption.",
-                       label="tab:t", note="Note.", fit=True)
+    table = LatexTable(
+        [("a", "l"), ("b", "r")], [["x", "1"], ["y", "2"]], caption="Caption.", label="tab:t", note="Note.", fit=True
+    )
     text = table.latex()
     assert text.count(r"\toprule") == text.count(r"\midrule") == text.count(r"\bottomrule") == 1
     assert r"\PDbox{\begin{tabular}{lr}" in text and r"\end{tabular}}" in text
@@ -102,10 +132,16 @@ def test_table_layout_settings() -> None:
 
 
 def test_to_latex_escapes_and_formats() -> None:
-    tex = to_latex([{"name": "a_b", "x_1": 0.123456}, {"name": "c&d", "x_1": 2.0}], ["name", "x_1"],
-                   caption="persona 50%")
-    for part in (r"\begin{tabular}{lr}", r"name & x\_1 \\", r"a\_b & 0.123 \\", r"c\&d & 2 \\",
-                 r"\caption{persona 50\%}"):
+    tex = to_latex(
+        [{"name": "a_b", "x_1": 0.123456}, {"name": "c&d", "x_1": 2.0}], ["name", "x_1"], caption="persona 50%"
+    )
+    for part in (
+        r"\begin{tabular}{lr}",
+        r"name & x\_1 \\",
+        r"a\_b & 0.123 \\",
+        r"c\&d & 2 \\",
+        r"\caption{persona 50\%}",
+    ):
         assert part in tex
 
 
@@ -115,11 +151,17 @@ def test_hostile_names_compile(tmp_path: Path) -> None:
     rows = [{"name": name, "value": float(k)} for k, name in enumerate(HOSTILE)]
     body = to_latex(rows, ["name", "value"], caption=" ".join(HOSTILE))
     body += "".join(message(f"skip `{name}` {name}") + "\n\n" for name in HOSTILE if "`" not in name)
-    (tmp_path / "doc.tex").write_text("\\documentclass{article}\n"
-                                      "\\usepackage{booktabs}\n\\begin{document}\n" + body
-                                      + "\\end{document}\n", encoding="utf-8")
-    proc = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    (tmp_path / "doc.tex").write_text(
+        "\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + body + "\\end{document}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:]
 
 
@@ -135,6 +177,7 @@ def test_a_theorem_that_fails_to_build_is_skipped_with_its_reason(monkeypatch: p
 
 def test_a_bug_in_a_theorem_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
     """Only the errors the theory layer documents become a skip; anything else stops the report."""
+
     def buggy(theorem_id: str, loss: str) -> None:
         raise ZeroDivisionError("a bug")
 

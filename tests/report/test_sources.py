@@ -30,15 +30,15 @@ def no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(subprocess, "Popen", _no_process)
 
 
-def test_the_prediction_is_what_predict_json_prints(no_subprocess: None,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_prediction_is_what_predict_json_prints(no_subprocess: None, capsys: pytest.CaptureFixture[str]) -> None:
     gathered = sources.prediction(load_scenario(TINY))
     assert main(["predict", str(TINY), "--json"]) == 0
     assert gathered == json.loads(capsys.readouterr().out)
 
 
-def test_verification_reports_each_theorem(no_subprocess: None, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_verification_reports_each_theorem(
+    no_subprocess: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)  # a counterexample would land here: none may be written
     [report] = sources.verification(1, 0, "cpu", ["dpo-gradient"], threads=1)
     assert (report.name, report.kind, report.examples) == ("dpo-gradient", "identity", 1)
@@ -55,8 +55,9 @@ def test_a_theorem_without_a_property_skips_the_verification(monkeypatch: pytest
 
 
 def test_a_small_report_is_built_without_a_process(no_subprocess: None, tmp_path: Path) -> None:
-    manifest = build_report(Options(tmp_path / "out", str(TINY), examples=1, theorems=("dpo-gradient",),
-                                    progress=False, threads=1))
+    manifest = build_report(
+        Options(tmp_path / "out", str(TINY), examples=1, theorems=("dpo-gradient",), progress=False, threads=1)
+    )
     assert {"prediction", "verification", "simulation"}.isdisjoint(manifest["skipped"])
     assert manifest["sections"]["verification"] == "included"
     theorems = (tmp_path / "out" / "theorems.tex").read_text(encoding="utf-8")

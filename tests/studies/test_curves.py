@@ -18,22 +18,40 @@ NAMES = ("agreeableness", "narcissism", "anti-immigration")
 
 
 @pytest.fixture()
-def small(persona_excerpt: Callable[[Sequence[str], int], Path], tmp_path: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Path:
+def small(
+    persona_excerpt: Callable[[Sequence[str], int], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """120 lines of each of three real behaviours, embedded into a private cache."""
     monkeypatch.setenv("PREFDYN_CACHE", str(tmp_path / "cache"))
     return persona_excerpt(NAMES, 120)
 
 
 def _run(folder: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> dict:
-    args = ["persona", "predict", "--data", str(folder), "--json", "--beta", "1", "--lr", "5",
-            "--batch-size", "0", "--steps", "20", "--permutations", "200", *extra]
+    args = [
+        "persona",
+        "predict",
+        "--data",
+        str(folder),
+        "--json",
+        "--beta",
+        "1",
+        "--lr",
+        "5",
+        "--batch-size",
+        "0",
+        "--steps",
+        "20",
+        "--permutations",
+        "200",
+        *extra,
+    ]
     assert main(args) == 0
     return json.loads(capsys.readouterr().out)
 
 
 def test_single_and_joint_predictions_track_the_real_runs(
-        small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     single = _run(small, capsys)
     assert single["mode"] == "single" and single["harmed"] is None
     assert [b["name"] for b in single["behaviors"]] == sorted(NAMES)
@@ -50,5 +68,10 @@ def test_single_and_joint_predictions_track_the_real_runs(
     rho = joint["rho_predicted_observed_speed"]
     assert rho is not None and rho["n"] == 3
     written = {p.name for p in (tmp_path / "out").iterdir()}
-    assert {"persona-predict.json", "predict.csv", "predict-joint-curves.pdf",
-            "predict-joint-speed.png", "predict-joint-harm.pdf"} <= written
+    assert {
+        "persona-predict.json",
+        "predict.csv",
+        "predict-joint-curves.pdf",
+        "predict-joint-speed.png",
+        "predict-joint-harm.pdf",
+    } <= written

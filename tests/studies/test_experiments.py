@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from prefdyn.numerics.persona.embedders import AnswerHead
 from prefdyn.numerics.persona.corpus import EmbeddedBehavior, EmbeddedCorpus
+from prefdyn.numerics.persona.embedders import AnswerHead
 from prefdyn.studies.experiments import (
     default_pair,
     misalignment,
@@ -19,8 +19,7 @@ from prefdyn.studies.training import TrainSettings, preference_data, split_mask
 FAST = TrainSettings(beta=1.0, learning_rate=0.5, steps=30, batch_size=0, device="cpu")
 
 
-def synthetic(deltas: list[float], n: int = 200, d: int = 8, noise: float = 0.5,
-              seed: int = 0) -> EmbeddedCorpus:
+def synthetic(deltas: list[float], n: int = 200, d: int = 8, noise: float = 0.5, seed: int = 0) -> EmbeddedCorpus:
     """Behaviour ``b``: g = s * delta_b e_b / 2 + noise, balanced signs (axis-aligned deltas)."""
     gen = torch.Generator().manual_seed(seed)
     parts = []
@@ -29,8 +28,9 @@ def synthetic(deltas: list[float], n: int = 200, d: int = 8, noise: float = 0.5,
         g = noise * torch.randn(n, d, generator=gen)
         g[:, b] += sign * size / 2
         parts.append(EmbeddedBehavior(f"b{b}", g, sign, None))
-    return EmbeddedCorpus("synthetic", "{question}", (" Yes", " No"),
-                          AnswerHead(torch.zeros(2, d), 2, None), tuple(parts))
+    return EmbeddedCorpus(
+        "synthetic", "{question}", (" Yes", " No"), AnswerHead(torch.zeros(2, d), 2, None), tuple(parts)
+    )
 
 
 def test_split_is_seeded_by_name_and_stratified() -> None:

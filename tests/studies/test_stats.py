@@ -26,8 +26,7 @@ def test_point_estimates_match_direct_formulas() -> None:
     covs = [torch.cov(x.T, correction=0) for x in (pos, neg)]
     assert st.balance == pytest.approx(len(pos) / len(g))
     assert st.distinguishability == pytest.approx(float((pos.mean(0) - neg.mean(0)).norm()))
-    assert st.concentration == pytest.approx(max(float(torch.linalg.matrix_norm(c, 2))
-                                                 for c in covs), rel=1e-9)
+    assert st.concentration == pytest.approx(max(float(torch.linalg.matrix_norm(c, 2)) for c in covs), rel=1e-9)
     assert st.trace == pytest.approx(max(float(c.trace()) for c in covs))
 
 
@@ -78,6 +77,13 @@ def test_tables() -> None:
     rows = [{"name": "a_b", "x": 0.123456}, {"name": "c&d", "x": 2.0}]
     assert to_csv(rows, ["name", "x"]).splitlines() == ["name,x", "a_b,0.123456", "c&d,2.0"]
     tex = to_latex(rows, ["name", "x"], caption="t")
-    for part in (r"\toprule", r"\midrule", r"\bottomrule", r"a\_b & 0.123 \\", r"c\&d & 2 \\",
-                 r"\begin{tabular}{lr}", r"\caption{t}"):
+    for part in (
+        r"\toprule",
+        r"\midrule",
+        r"\bottomrule",
+        r"a\_b & 0.123 \\",
+        r"c\&d & 2 \\",
+        r"\begin{tabular}{lr}",
+        r"\caption{t}",
+    ):
         assert part in tex

@@ -20,10 +20,10 @@ from prefdyn.studies.stats import EXACT_MAX_N, all_permutations, exact_spearman_
 
 
 def test_perfect_ranking_of_eight_is_at_the_exact_resolution() -> None:
-    c = spearman(np.arange(8.0), -np.arange(8.0) ** 3)
+    c = spearman(np.arange(8.0), -(np.arange(8.0) ** 3))
     assert c.rho == -1.0 and c.method == "exact" and c.permutations == math.factorial(8)
     assert c.p_value == pytest.approx(2 / math.factorial(8)) and c.p_resolution == c.p_value
-    assert c.p_value > sps.spearmanr(np.arange(8.0), -np.arange(8.0) ** 3 + 1e-9 * np.arange(8)).pvalue
+    assert c.p_value > sps.spearmanr(np.arange(8.0), -(np.arange(8.0) ** 3) + 1e-9 * np.arange(8)).pvalue
     line = spearman_text("x, y", asdict(c))
     assert "exact p < 5.0e-05" in line and "(n = 8)" in line
 

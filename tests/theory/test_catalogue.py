@@ -23,7 +23,11 @@ LOSSES = [*loss_names(), USER_LOSS]
 @pytest.mark.parametrize("theorem_id", theorem_ids())
 def test_every_step_of_every_theorem_verifies(theorem_id: str, loss) -> None:
     report = get_theorem(theorem_id, loss).check()
-    failed = [f"{claim.label} step {k}: {result.method}: {result.detail}"
-              for claim, results in report.results for k, result in enumerate(results, 1) if not result.verified]
+    failed = [
+        f"{claim.label} step {k}: {result.method}: {result.detail}"
+        for claim, results in report.results
+        for k, result in enumerate(results, 1)
+        if not result.verified
+    ]
     assert not failed, f"{theorem_id} [{getattr(loss, 'name', loss)}]: {failed}"
     assert report.results and all(results for _, results in report.results)

@@ -28,7 +28,8 @@ DPS = 50
 BETA = sp.Rational(7, 10)
 #: coarse grid on [-40, 40] (step 0.1), fine grid on [-3, 3] (step 0.01); _scan then zooms in
 GRID = [mpmath.mpf(-40) + 80 * mpmath.mpf(k) / 800 for k in range(801)] + [
-    mpmath.mpf(-3) + 6 * mpmath.mpf(k) / 600 for k in range(601)]
+    mpmath.mpf(-3) + 6 * mpmath.mpf(k) / 600 for k in range(601)
+]
 SMOOTHED_HINGE = "Piecewise((1/2 - h, h < 0), ((1 - h)**2/2, h < 1), (0, True))"
 
 
@@ -248,8 +249,7 @@ def _gd_step_change(loss: Loss, eta: mpmath.mpf, start: mpmath.mpf) -> mpmath.mp
 @functools.cache
 def _one_atom(loss: Loss):
     phi = to_elementary(loss.bind(loss.phi))
-    return (sp.lambdify(h, phi.evalf(DPS + 10), "mpmath"),
-            sp.lambdify(h, sp.diff(phi, h).evalf(DPS + 10), "mpmath"))
+    return (sp.lambdify(h, phi.evalf(DPS + 10), "mpmath"), sp.lambdify(h, sp.diff(phi, h).evalf(DPS + 10), "mpmath"))
 
 
 def test_discopop_certified_step_size_descends_and_20x_does_not():
@@ -271,9 +271,12 @@ def test_max_learning_rate_uses_the_certified_smoothness():
     torch = pytest.importorskip("torch")
     from prefdyn.numerics.population import GaussianMixture, max_learning_rate
 
-    one_atom = GaussianMixture(torch.ones(1, dtype=torch.float64), torch.ones(1, dtype=torch.float64),
-                               torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]], dtype=torch.float64),
-                               torch.zeros(1, 2, dtype=torch.float64))
+    one_atom = GaussianMixture(
+        torch.ones(1, dtype=torch.float64),
+        torch.ones(1, dtype=torch.float64),
+        torch.tensor([[[1.0, 0.0], [-1.0, 0.0]]], dtype=torch.float64),
+        torch.zeros(1, 2, dtype=torch.float64),
+    )
     eta = max_learning_rate(one_atom, "discopop", 1.0)
     L2 = float(get_loss("discopop").smoothness)
     assert eta == pytest.approx(1 / 13.2018193400714, rel=1e-12) and eta <= 1 / L2  # rounded down

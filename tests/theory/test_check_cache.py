@@ -64,4 +64,3 @@ def test_a_corrupt_entry_is_ignored_and_rewritten(tmp_path: Path, capsys: pytest
     assert "ignored" in capsys.readouterr().err
     assert _verdicts(again) == _verdicts(theorem)
     assert check_cache.read_sealed(entry, {"key": entry.stem})  # rewritten intact
-

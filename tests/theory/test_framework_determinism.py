@@ -23,4 +23,3 @@ def test_two_fresh_checks_give_identical_reports(module: str, loss: str) -> None
     first = _fresh_report(module, loss)
     assert first == _fresh_report(module, loss)
     assert all(verified for verified, _, _ in first)
-

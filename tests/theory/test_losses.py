@@ -87,8 +87,12 @@ def test_user_expression_equals_dpo():
 
 @pytest.mark.parametrize(
     "text, fragment",
-    [("log(1+", "cannot parse"), ("x + h", "unknown symbol(s) x"), ("beta**2", "does not depend"),
-     ("__import__('os')", "cannot parse")],
+    [
+        ("log(1+", "cannot parse"),
+        ("x + h", "unknown symbol(s) x"),
+        ("beta**2", "does not depend"),
+        ("__import__('os')", "cannot parse"),
+    ],
 )
 def test_bad_expressions_name_the_problem(text, fragment):
     with pytest.raises(PrefdynError, match="loss-expr") as err:
@@ -126,8 +130,7 @@ def test_gaussian_moments_of_piecewise_polynomial_losses(text: str) -> None:
 
     assert float(moments.A.subs(point)) == pytest.approx(A(0.4), abs=1e-9)
     step = 1e-4
-    assert float(moments.B.subs(point)) == pytest.approx(-(A(0.4 + step) - A(0.4 - step)) / (2 * step * 1.5),
-                                                         abs=1e-6)
+    assert float(moments.B.subs(point)) == pytest.approx(-(A(0.4 + step) - A(0.4 - step)) / (2 * step * 1.5), abs=1e-6)
 
 
 def test_gaussian_moments_are_none_without_a_closed_form() -> None:

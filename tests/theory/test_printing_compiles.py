@@ -29,8 +29,14 @@ def compile_document(body: str, workdir: Path) -> str:
     """Compile ``MINIMAL_PREAMBLE`` + ``body``; return the log (raises with its tail on failure)."""
     tex = workdir / "doc.tex"
     tex.write_text(MINIMAL_PREAMBLE + "\\begin{document}\n" + body + "\n\\end{document}\n", encoding="utf-8")
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
-                         cwd=workdir, capture_output=True, text=True, timeout=120, check=False)
+    run = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     log = (workdir / "doc.log").read_text(encoding="utf-8", errors="replace")
     assert run.returncode == 0, log[-3000:]
     return log
@@ -48,8 +54,13 @@ def test_every_loss_block_compiles_alone_and_together(theorem_id: str, tmp_path:
 
 
 def test_derive_command_output_compiles_for_a_user_loss(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "prefdyn", "derive", "dpo-gradient", "--loss-expr", USER_EXPR,
-                          "--latex"], capture_output=True, text=True, timeout=600, check=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "prefdyn", "derive", "dpo-gradient", "--loss-expr", USER_EXPR, "--latex"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     assert r"\label{thm:dpo-gradient:custom}" in run.stdout
     compile_document(run.stdout, tmp_path)

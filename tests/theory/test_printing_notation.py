@@ -42,8 +42,10 @@ def used_objects(theorem: Theorem) -> set[Any]:
 def test_every_printed_symbol_is_defined(theorem_id: str, loss: str) -> None:
     theorem = get_theorem(theorem_id, loss)
     defined = {_key(k) for key in theorem.notation for k in (key if isinstance(key, tuple) else (key,))}
-    undefined = sorted(tex(o) if not isinstance(o, sp.core.function.UndefinedFunction) else str(o)
-                       for o in used_objects(theorem) - defined)
+    undefined = sorted(
+        tex(o) if not isinstance(o, sp.core.function.UndefinedFunction) else str(o)
+        for o in used_objects(theorem) - defined
+    )
     assert not undefined, f"{theorem_id} [{loss}] prints undefined symbols: {undefined}"
 
 

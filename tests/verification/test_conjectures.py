@@ -29,8 +29,12 @@ def test_false_conjecture_gives_runnable_counterexample(name, seed, tmp_path):
     report = check_conjecture(load_conjecture(shipped(name)), examples=100, seed=seed, out=tmp_path)
     assert not report.passed and report.max_violation > 0
     assert "observed" in report.detail and "claimed" in report.detail
-    run = subprocess.run([sys.executable, "-m", "prefdyn", "simulate", report.counterexample, "--json"],
-                         capture_output=True, text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "prefdyn", "simulate", report.counterexample, "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert json.loads(run.stdout)["behaviors"]
 
 
@@ -45,24 +49,37 @@ def test_true_bound_survives(seed, tmp_path):
 
 
 def test_cli_json_reports_counterexample(tmp_path, capsys):
-    code = main(["verify", "--conjecture", str(shipped("one-step-accuracy")), "--examples", "20", "--json",
-                 "--out", str(tmp_path)])
+    code = main(
+        [
+            "verify",
+            "--conjecture",
+            str(shipped("one-step-accuracy")),
+            "--examples",
+            "20",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert set(result) >= {"examples", "passed", "max_violation", "tightness", "counterexample"}
     assert result["passed"] is False and result["counterexample"].startswith(str(tmp_path))
 
 
-@pytest.mark.parametrize("statement, problem", [
-    ("accuracy[0, 1] >= colour", "unknown observable or parameter 'colour'"),
-    ("accracy[0, 1] >= 0.5", "unknown observable or parameter 'accracy'"),
-    ("accuracy[0, 1] >= (", "cannot parse"),
-    ("accuracy[0, 1] + 1", "must be a relation"),
-    ("accuracy[1, 1] >= 0.5", "needs behaviors >= 2 but restrict.behaviors = 1"),
-    ("accuracy[0, 9] >= 0.5", "needs steps >= 9 but restrict.steps = 2"),
-    ("accuracy[0] >= 0.5", "accuracy takes 2 index(es)"),
-    ("frobnicate(beta) >= 0", "unknown observable or parameter 'frobnicate'"),
-])
+@pytest.mark.parametrize(
+    "statement, problem",
+    [
+        ("accuracy[0, 1] >= colour", "unknown observable or parameter 'colour'"),
+        ("accracy[0, 1] >= 0.5", "unknown observable or parameter 'accracy'"),
+        ("accuracy[0, 1] >= (", "cannot parse"),
+        ("accuracy[0, 1] + 1", "must be a relation"),
+        ("accuracy[1, 1] >= 0.5", "needs behaviors >= 2 but restrict.behaviors = 1"),
+        ("accuracy[0, 9] >= 0.5", "needs steps >= 9 but restrict.steps = 2"),
+        ("accuracy[0] >= 0.5", "accuracy takes 2 index(es)"),
+        ("frobnicate(beta) >= 0", "unknown observable or parameter 'frobnicate'"),
+    ],
+)
 def test_bad_conjecture_exits_2(statement, problem, tmp_path, capsys):
     path = tmp_path / "bad.toml"
     path.write_text(f'name = "bad"\nstatement = "{statement}"\n[restrict]\nbehaviors = 1\nsteps = 2\n')
@@ -78,18 +95,24 @@ def test_unknown_restriction_exits_2(tmp_path, capsys):
     assert "restrict.colour: unknown field" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("body, problem", [
-    ('[restrict]\nsteps = "x"', "restrict.steps: must be an integer > 0"),
-    ('[restrict]\nbeta = {min = "a", max = 1}', "restrict.beta: min and max must be numbers"),
-    ("[restrict]\nphases = 3", "restrict.phases: must be an array of phase tables"),
-    ("[restrict]\nphases = [1]", "restrict.phases: must be an array of phase tables"),
-    ("[restrict]\nloss = { params = { gamma = 0.5 } }", "restrict.loss.expr: is required"),
-    ('[restrict]\nloss = { expr = "(h - gamma)**2", params = { gamma = "x" } }', "restrict.loss.params.gamma: must be a number"),
-    ('[restrict]\nloss = ["dpo", "nope"]', "restrict.loss[1]: unknown loss 'nope'"),
-    ("[restrict]\nloss = []", "restrict.loss: an array of choices must not be empty"),
-    ('name = ""', "name: must be a non-empty string"),  # free text otherwise (test_conjecture_tolerance)
-    ('name = "two\\nlines"', "name: must be one line of printable text"),
-])
+@pytest.mark.parametrize(
+    "body, problem",
+    [
+        ('[restrict]\nsteps = "x"', "restrict.steps: must be an integer > 0"),
+        ('[restrict]\nbeta = {min = "a", max = 1}', "restrict.beta: min and max must be numbers"),
+        ("[restrict]\nphases = 3", "restrict.phases: must be an array of phase tables"),
+        ("[restrict]\nphases = [1]", "restrict.phases: must be an array of phase tables"),
+        ("[restrict]\nloss = { params = { gamma = 0.5 } }", "restrict.loss.expr: is required"),
+        (
+            '[restrict]\nloss = { expr = "(h - gamma)**2", params = { gamma = "x" } }',
+            "restrict.loss.params.gamma: must be a number",
+        ),
+        ('[restrict]\nloss = ["dpo", "nope"]', "restrict.loss[1]: unknown loss 'nope'"),
+        ("[restrict]\nloss = []", "restrict.loss: an array of choices must not be empty"),
+        ('name = ""', "name: must be a non-empty string"),  # free text otherwise (test_conjecture_tolerance)
+        ('name = "two\\nlines"', "name: must be one line of printable text"),
+    ],
+)
 def test_badly_typed_restrictions_exit_2(body, problem, tmp_path, capsys):
     path = tmp_path / "bad.toml"
     name, rest = (body, "") if body.startswith("name") else ('name = "bad"', body)

@@ -27,7 +27,11 @@ def registry_errors() -> list[str]:
     errors = []
     for theorem_id in theorem_ids():
         name = module_name(theorem_id)
-        prop = getattr(importlib.import_module(f"{properties.__name__}.{name}"), "PROPERTY", None) if name in modules else None
+        prop = (
+            getattr(importlib.import_module(f"{properties.__name__}.{name}"), "PROPERTY", None)
+            if name in modules
+            else None
+        )
         if not isinstance(prop, Property) or prop.theorem_id != theorem_id:
             errors.append(f"catalogue theorem {theorem_id!r} has no property (module {name})")
     for name in sorted(modules):
@@ -47,8 +51,10 @@ def test_the_property_registry_is_keyed_by_the_catalogue():
 def test_the_registry_rule_catches_a_theorem_without_a_property_and_an_unknown_id(monkeypatch):
     monkeypatch.setitem(catalogue._MODULES, "no-property", "no_property")
     monkeypatch.delitem(catalogue._MODULES, "priority")
-    assert registry_errors() == ["catalogue theorem 'no-property' has no property (module no_property)",
-                                 "property module priority names 'priority', not its catalogue id"]
+    assert registry_errors() == [
+        "catalogue theorem 'no-property' has no property (module no_property)",
+        "property module priority names 'priority', not its catalogue id",
+    ]
 
 
 def test_an_unknown_id_has_no_property():
@@ -65,10 +71,13 @@ KNOWN = {"accuracy-gaussian": "observed and claimed accuracy disagree in sign on
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("theorem_id", [
-    pytest.param(t, marks=pytest.mark.xfail(reason=KNOWN[t], strict=False)) if t in KNOWN else t
-    for t in theorem_ids()
-])
+@pytest.mark.parametrize(
+    "theorem_id",
+    [
+        pytest.param(t, marks=pytest.mark.xfail(reason=KNOWN[t], strict=False)) if t in KNOWN else t
+        for t in theorem_ids()
+    ],
+)
 def test_theorem_passes(theorem_id, seed, tmp_path):
     report = check_theorem(theorem_id, examples=EXAMPLES, seed=seed, out=tmp_path)
     assert report.passed, report.detail
@@ -92,8 +101,7 @@ def test_a_too_tight_bound_is_caught(monkeypatch, seed, tmp_path):
     """Shrink weight-growth's bound tenfold (its measured slack is 1.7x to ~20x): violated on some
     step, with a runnable counterexample."""
     original = weight_growth.claim_function
-    monkeypatch.setattr(weight_growth, "claim_function",
-                        lambda *a, **k: (lambda values: 0.1 * original(*a, **k)(values)))
+    monkeypatch.setattr(weight_growth, "claim_function", lambda *a, **k: lambda values: 0.1 * original(*a, **k)(values))
     report = check_theorem("weight-growth", examples=50, seed=seed, out=tmp_path)
     assert not report.passed and report.counterexample.endswith(".toml")
 
@@ -106,9 +114,12 @@ def test_population_flow_holds_at_a_gate_and_a_kink(loss, seed):
     from prefdyn.numerics import parse_scenario
     from prefdyn.verification.properties import population_flow as P
 
-    scenario = parse_scenario({"training": {"loss": loss, "beta": 1.0, "steps": 1, "samples": 128, "dim": 5,
-                                            "runs": P.RUNS, "seed": seed},
-                               "behaviors": [{"name": "b0", "weight": 1.0}]})
+    scenario = parse_scenario(
+        {
+            "training": {"loss": loss, "beta": 1.0, "steps": 1, "samples": 128, "dim": 5, "runs": P.RUNS, "seed": seed},
+            "behaviors": [{"name": "b0", "weight": 1.0}],
+        }
+    )
     outcome = P.check((scenario, [0.3, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]), "cpu")
     assert outcome.violation <= 0, outcome.worst()
 
@@ -120,10 +131,12 @@ def test_population_flow_when_no_sample_reaches_the_hinge_active_region():
     from prefdyn.numerics import parse_scenario
     from prefdyn.verification.properties import population_flow as P
 
-    scenario = parse_scenario({"training": {"loss": "hinge", "beta": 1.0, "steps": 1, "samples": 128, "dim": 2,
-                                            "runs": P.RUNS, "seed": 3},
-                               "behaviors": [{"name": "b0", "weight": 1.0, "distinguishability": 2.0,
-                                              "noise": 0.15}]})
+    scenario = parse_scenario(
+        {
+            "training": {"loss": "hinge", "beta": 1.0, "steps": 1, "samples": 128, "dim": 2, "runs": P.RUNS, "seed": 3},
+            "behaviors": [{"name": "b0", "weight": 1.0, "distinguishability": 2.0, "noise": 0.15}],
+        }
+    )
     outcome = P.check((scenario, [3.0, 0.0] + [0.0] * 6), "cpu")
     flow = outcome.comparisons[0]
     assert float(flow.observed.abs().max()) == 0.0 and float(flow.claimed.abs().max()) > 0

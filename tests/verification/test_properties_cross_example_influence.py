@@ -59,8 +59,9 @@ def test_slope_and_bounds_against_autograd(loss: str, vocab: int, y_kind: str) -
     (autograd_slope,) = torch.autograd.grad(f(step0), step0)
     pi = torch.softmax(W0 @ g_o, -1)
     dphi = float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64)))
-    values = P.binding(beta=beta, eta=1.0, pi=pi.tolist(), g_o=g_o.tolist(), g_u=g_u.tolist(), dphi=dphi,
-                       y=y, y_w=w, y_l=l)
+    values = P.binding(
+        beta=beta, eta=1.0, pi=pi.tolist(), g_o=g_o.tolist(), g_u=g_u.tolist(), dphi=dphi, y=y, y_w=w, y_l=l
+    )
     assert abs(dphi) > 1e-3, "the step must move the head"
     slope = _theorem("first-order influence", values)
     assert float(autograd_slope) == pytest.approx(slope, rel=1e-12, abs=1e-15)
@@ -88,7 +89,9 @@ def test_likelihood_displacement_of_the_chosen_answer() -> None:
     g_u = torch.randn(3, generator=gen, dtype=torch.float64)
     h = 0.5 * (torch.log_softmax(W @ g_u, -1)[0] - torch.log_softmax(W @ g_u, -1)[1])  # W_ref = 0: uniform reference
     (grad,) = torch.autograd.grad(loss_kernels("dpo").phi(h, torch.tensor(0.5, dtype=torch.float64)), W)
-    step = lambda g: float(torch.log_softmax((W.detach() - 1e-4 * grad) @ g, -1)[0] - torch.log_softmax(W.detach() @ g, -1)[0])
+    step = lambda g: float(
+        torch.log_softmax((W.detach() - 1e-4 * grad) @ g, -1)[0] - torch.log_softmax(W.detach() @ g, -1)[0]
+    )
     assert step(g_u) > 0 > step(-g_u)
     pi = torch.softmax(W.detach() @ -g_u, -1)
     c = float(loss_kernels("dpo").dphi(h.detach(), torch.tensor(0.5, dtype=torch.float64)))
@@ -113,8 +116,10 @@ def test_a_wrong_sign_in_the_derivation_fails() -> None:
     theorem = get_theorem("cross-example-influence", "dpo")
     claim = theorem.claim("first-order influence")
     flipped = dataclasses.replace(claim.steps[1], rhs=-claim.steps[1].rhs)
-    claims = [Claim(c.label, (c.steps[0], flipped, *c.steps[2:]), c.prose) if c.label == claim.label else c
-              for c in theorem.claims]
+    claims = [
+        Claim(c.label, (c.steps[0], flipped, *c.steps[2:]), c.prose) if c.label == claim.label else c
+        for c in theorem.claims
+    ]
     results = Theorem(theorem.id, theorem.title, theorem.assumptions, claims).check().results
     first_order = {c.label: rs for c, rs in results}["first-order influence"]
     assert not first_order[1].verified and not first_order[2].verified
@@ -125,8 +130,10 @@ def test_a_weakened_bound_is_caught(label: str) -> None:
     """A bound printed looser than what was proved (still a true bound) fails its final link, which
     is an equality to the derived form."""
     claim = get_theorem("cross-example-influence", "dpo").claim(label)
-    looser = {"curvature": 2 * claim.rhs,
-              "change upper bound": claim.rhs + eta_symbol * sp.Abs(T.SLOPE),
-              "change lower bound": claim.rhs - eta_symbol**2 * T.CURVATURE / 2}[label]
+    looser = {
+        "curvature": 2 * claim.rhs,
+        "change upper bound": claim.rhs + eta_symbol * sp.Abs(T.SLOPE),
+        "change lower bound": claim.rhs - eta_symbol**2 * T.CURVATURE / 2,
+    }[label]
     last = dataclasses.replace(claim.steps[-1], rhs=looser)
     assert not last.check(claim.displays()[-2]).verified

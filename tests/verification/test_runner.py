@@ -20,12 +20,14 @@ def _example(bound: list[float], observed: list[float]) -> Outcome:
 
 def _search() -> SearchResult:
     # 4 examples x 2 behaviours: the bound is negative (vacuous) on 5 of the 8 values
-    return SearchResult(outcomes=[
-        _example([-1.7, 0.4], [0.6, 0.8]),
-        _example([-2.0, -0.3], [0.55, 0.7]),
-        _example([0.5, 0.2], [0.9, 0.8]),
-        _example([-0.1, -1.2], [0.5, 0.6]),
-    ])
+    return SearchResult(
+        outcomes=[
+            _example([-1.7, 0.4], [0.6, 0.8]),
+            _example([-2.0, -0.3], [0.55, 0.7]),
+            _example([0.5, 0.2], [0.9, 0.8]),
+            _example([-0.1, -1.2], [0.5, 0.6]),
+        ]
+    )
 
 
 def test_natural_ranges() -> None:

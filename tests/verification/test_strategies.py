@@ -19,7 +19,9 @@ def test_scenarios_are_valid_and_round_trip_through_toml(scenario):
 
 
 @settings(max_examples=30)
-@given(scenarios(loss="ipo", behaviors=st.integers(2, 3), distribution=st.sampled_from(["laplace", "gennorm"]), steps=4))
+@given(
+    scenarios(loss="ipo", behaviors=st.integers(2, 3), distribution=st.sampled_from(["laplace", "gennorm"]), steps=4)
+)
 def test_fields_can_be_fixed_or_restricted(scenario):
     assert scenario.training.loss == "ipo" and scenario.training.steps == 4
     assert 2 <= len(scenario.behaviors) <= 3
@@ -31,7 +33,12 @@ def test_shrinks_to_the_simplest_scenario():
     (behavior,) = simplest.behaviors
     assert simplest.training.loss == "dpo" and simplest.training.optimizer == "sgd"
     assert simplest.training.batch_size == 0 and simplest.cosines is None and simplest.dim == 1
-    assert (behavior.positive_fraction, behavior.distribution, behavior.label_noise, behavior.offset) == (0.5, "gaussian", 0.0, 0.0)
+    assert (behavior.positive_fraction, behavior.distribution, behavior.label_noise, behavior.offset) == (
+        0.5,
+        "gaussian",
+        0.0,
+        0.0,
+    )
     assert behavior.noise_scales is None
 
 

@@ -41,18 +41,28 @@ def _write(tmp_path: Path, text: str, name: str = "c.toml") -> Path:
 
 
 def test_noise_is_not_a_counterexample_under_the_statistical_tolerance(tmp_path: Path) -> None:
-    literal = check_conjecture(load_conjecture(_write(tmp_path, MONOTONE.format(tolerance="literal"))),
-                               examples=20, seed=0, out=tmp_path / "literal")
+    literal = check_conjecture(
+        load_conjecture(_write(tmp_path, MONOTONE.format(tolerance="literal"))),
+        examples=20,
+        seed=0,
+        out=tmp_path / "literal",
+    )
     assert not literal.passed  # a noise-level "counterexample" (e.g. 0.8125 against 0.875)
-    statistical = check_conjecture(load_conjecture(_write(tmp_path, MONOTONE.format(tolerance="statistical"))),
-                                   examples=20, seed=0, out=tmp_path / "statistical")
+    statistical = check_conjecture(
+        load_conjecture(_write(tmp_path, MONOTONE.format(tolerance="statistical"))),
+        examples=20,
+        seed=0,
+        out=tmp_path / "statistical",
+    )
     assert statistical.passed, statistical.detail
     assert statistical.kind == "statistical conjecture"
 
 
 def test_a_false_expectation_is_still_refuted(tmp_path: Path) -> None:
-    text = ('name = "one step to 99%"\nstatement = "accuracy[0, 1] >= 0.99"\ntolerance = "statistical"\n'
-            '[restrict]\nloss = "dpo"\noptimizer = "sgd"\nbatch_size = 0\nsteps = 1\n')
+    text = (
+        'name = "one step to 99%"\nstatement = "accuracy[0, 1] >= 0.99"\ntolerance = "statistical"\n'
+        '[restrict]\nloss = "dpo"\noptimizer = "sgd"\nbatch_size = 0\nsteps = 1\n'
+    )
     report = check_conjecture(load_conjecture(_write(tmp_path, text)), examples=20, seed=0, out=tmp_path)
     assert not report.passed and report.max_violation > 0
     assert "tolerance" in report.detail and report.counterexample is not None
@@ -102,7 +112,9 @@ def test_free_text_names_give_safe_counterexample_files(tmp_path: Path, capsys: 
     assert counterexample_stem("a b") != counterexample_stem("a_b")  # the hash tells them apart
     text = 'name = "../../one step: 99%?"\nstatement = "accuracy[0, 1] >= 0.99"\n[restrict]\nsteps = 1\n'
     out = tmp_path / "out"
-    code = main(["verify", "--conjecture", str(_write(tmp_path, text)), "--examples", "10", "--json", "--out", str(out)])
+    code = main(
+        ["verify", "--conjecture", str(_write(tmp_path, text)), "--examples", "10", "--json", "--out", str(out)]
+    )
     assert code == 1
     (result,) = json.loads(capsys.readouterr().out)["results"]
     assert result["name"] == "../../one step: 99%?"
@@ -112,13 +124,20 @@ def test_free_text_names_give_safe_counterexample_files(tmp_path: Path, capsys: 
 
 
 def test_every_conjecture_error_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    text = ('name = ""\nstatement = "accracy[0, 1] >= 0.5"\ntolerance = "loose"\ncolour = 1\n'
-            '[restrict]\nshape = {min = "a", max = 1}\nwidth = 3\n')
+    text = (
+        'name = ""\nstatement = "accracy[0, 1] >= 0.5"\ntolerance = "loose"\ncolour = 1\n'
+        '[restrict]\nshape = {min = "a", max = 1}\nwidth = 3\n'
+    )
     assert main(["verify", "--conjecture", str(_write(tmp_path, text))]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    for problem in ("conjecture: unknown key(s) colour", "name: must be a non-empty string",
-                    "tolerance: must be one of literal, statistical", "unknown observable or parameter 'accracy'",
-                    "restrict.shape: min and max must be numbers", "restrict.width: unknown field"):
+    for problem in (
+        "conjecture: unknown key(s) colour",
+        "name: must be a non-empty string",
+        "tolerance: must be one of literal, statistical",
+        "unknown observable or parameter 'accracy'",
+        "restrict.shape: min and max must be numbers",
+        "restrict.width: unknown field",
+    ):
         assert sum(problem in line for line in lines) == 1, (problem, lines)
     assert len(lines) == 6 and all(line.startswith("prefdyn verify: error: ") for line in lines)
 
@@ -142,8 +161,13 @@ weight = 0.25
     path = _write(tmp_path, text, "bad.toml")
     assert main(["scenario", "--validate", str(path)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    expected = ("colour: unknown field", "training.beta: must be > 0", "training.optimizer: must be one of",
-                "behaviors[0].noise: must be >= 0", "behaviours.weight: weights must sum to 1 (they sum to 0.75)")
+    expected = (
+        "colour: unknown field",
+        "training.beta: must be > 0",
+        "training.optimizer: must be one of",
+        "behaviors[0].noise: must be >= 0",
+        "behaviours.weight: weights must sum to 1 (they sum to 0.75)",
+    )
     for problem in expected:
         assert sum(problem in line for line in lines) == 1, (problem, lines)
     assert len(lines) == len(expected) and all(line.startswith("prefdyn scenario: error: ") for line in lines)

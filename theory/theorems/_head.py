@@ -31,9 +31,7 @@ def softmax(W: sp.Matrix, g: sp.Matrix, i: int) -> sp.Expr:
 
 def log_ratio_difference(W: sp.Matrix, W_ref: sp.Matrix, g: sp.Matrix, w: int, l: int) -> sp.Expr:
     r""":math:`\rho` for the pair :math:`(y_w, y_l) = (w, l)` (0-based rows)."""
-    return (log_softmax(W, g, w) - log_softmax(W, g, l)) - (
-        log_softmax(W_ref, g, w) - log_softmax(W_ref, g, l)
-    )
+    return (log_softmax(W, g, w) - log_softmax(W, g, l)) - (log_softmax(W_ref, g, w) - log_softmax(W_ref, g, l))
 
 
 def answer_rows(sign: int) -> tuple[int, int]:

@@ -33,15 +33,19 @@ MEANINGS: dict[sp.Basic, str] = {
     K: r"is the number of behaviours",
     b: r"is a behaviour",
     p[b]: r"is the mixture weight of behaviour $b$",
-    Omega[b_prime, b]: (r"is the Gram matrix $\Omega_{b'b} = \langle m_{b'}, m_b\rangle$ of the signed class means "
-                        r"$m_b = \mathbb{E}[s g \mid b] = (1 - 2\epsilon_b)(q_b\mu_b^+ - (1 - q_b)\mu_b^-)$"),
+    Omega[b_prime, b]: (
+        r"is the Gram matrix $\Omega_{b'b} = \langle m_{b'}, m_b\rangle$ of the signed class means "
+        r"$m_b = \mathbb{E}[s g \mid b] = (1 - 2\epsilon_b)(q_b\mu_b^+ - (1 - q_b)\mu_b^-)$"
+    ),
 }
 
 #: Meanings shared by symbols that differ between theorems but print alike.
 STEP_INDEX_MEANING = r"indexes the GD steps"
 TAIL_EXPONENT_MEANING = r"is the tail exponent of the $\psi_\alpha$ condition ($\alpha$-subexponential tails)"
 EUCLIDEAN_NORM_MEANING = r"is the Euclidean norm"
-POSITIVE_FRACTION_MEANING = r"is the fraction of behaviour $b$'s pairs whose preferred answer is response $1$, before label flips"
+POSITIVE_FRACTION_MEANING = (
+    r"is the fraction of behaviour $b$'s pairs whose preferred answer is response $1$, before label flips"
+)
 
 
 def loss_derivative(loss: Loss) -> Callable[[sp.Expr], sp.Expr]:
@@ -57,5 +61,7 @@ def generic_derivative(x: sp.Expr) -> sp.Expr:
 
 def loss_parameters(loss: Loss) -> dict[sp.Basic, str]:
     """Meanings of the loss's own parameters (e.g. cDPO's label smoothing), with their values."""
-    return {s: rf"is a parameter of $\phi_{{\mathrm{{{loss.name}}}}}$ (here ${sp.latex(v)}$)"
-            for s, v in loss.params.items()}
+    return {
+        s: rf"is a parameter of $\phi_{{\mathrm{{{loss.name}}}}}$ (here ${sp.latex(v)}$)"
+        for s, v in loss.params.items()
+    }

@@ -30,7 +30,8 @@ accuracy is not defined (the claim is omitted with a note). After :math:`t` step
 .. math:: \Delta_{t+1} = \sum_j\Big[\Big(1 - 2\eta\beta^2\sum_k p_k\sigma_k^2 B_k\Big)a_j
           + \eta\beta\,p_j A_j\Big]\delta_j ,
 
-with :math:`A_b, B_b` of ``population-flow`` for :math:`z \sim N(\Delta_t^\top\delta_b/2, \sigma_b^2\|\Delta_t\|^2)`. Numerics: :func:`prefdyn.numerics.population.population_gd`.
+with :math:`A_b, B_b` of ``population-flow`` for :math:`z \sim N(\Delta_t^\top\delta_b/2, \sigma_b^2\|\Delta_t\|^2)`.
+Numerics: :func:`prefdyn.numerics.population.population_gd`.
 
 What is checked. Every display is a SymPy expression over matrix symbols
 (:math:`\Delta, \mu_b^\pm, \Sigma_b^\pm, w, \delta_b, \Delta_1, \dots`, printed through
@@ -93,9 +94,14 @@ A, B, sig, dl = sp.IndexedBase("A"), sp.IndexedBase("B"), sp.IndexedBase(r"\sigm
 
 
 def accuracy_display(D: sp.MatrixExpr) -> sp.Expr:
-    r""":math:`q_b\Phi(D^\top\mu_b^+/\sqrt{D^\top\Sigma_b^+D}) + (1-q_b)\Phi(-D^\top\mu_b^-/\sqrt{D^\top\Sigma_b^-D})`."""
-    return (q * Phi(bilinear(D, mu_p) / sp.sqrt(quadratic_form(D, S_p)))
-            + (1 - q) * Phi(-bilinear(D, mu_m) / sp.sqrt(quadratic_form(D, S_m))))
+    r"""The balanced accuracy
+
+    .. math:: q_b\Phi(D^\top\mu_b^+/\sqrt{D^\top\Sigma_b^+D})
+              + (1-q_b)\Phi(-D^\top\mu_b^-/\sqrt{D^\top\Sigma_b^-D}).
+    """
+    return q * Phi(bilinear(D, mu_p) / sp.sqrt(quadratic_form(D, S_p))) + (1 - q) * Phi(
+        -bilinear(D, mu_m) / sp.sqrt(quadratic_form(D, S_m))
+    )
 
 
 def _gram_ratio(coef: sp.IndexedBase) -> sp.Expr:
@@ -166,8 +172,15 @@ def _gaussian_laws() -> list[dict]:
     r = vector("r", 4, positive=True)
     W_ref = sp.Matrix([[r[0], r[1]], [-r[2], -r[3]], [sp.Symbol("r_5", real=True), sp.Symbol("r_6", real=True)]])
     w_col = (W_ref[0, :] - W_ref[1, :]).T  # (e_1 - e_2)^T W_ref, as a column
-    matrices = {Delta: D, Delta_1: D, mu_p: mus[1], mu_m: mus[-1], S_p: Ls[1] * Ls[1].T, S_m: Ls[-1] * Ls[-1].T,
-                w: w_col}
+    matrices = {
+        Delta: D,
+        Delta_1: D,
+        mu_p: mus[1],
+        mu_m: mus[-1],
+        S_p: Ls[1] * Ls[1].T,
+        S_m: Ls[-1] * Ls[-1].T,
+        w: w_col,
+    }
     weights = {1: q, -1: 1 - q}
 
     def reward(arg: Any) -> sp.Expr:
@@ -234,14 +247,25 @@ def _behavior_binding(law: dict, bc: int) -> dict:
     """Bindings of behaviour ``bc`` (1-based) of a balanced isotropic law."""
     dlt, c, s = law["deltas"][bc - 1], law["offsets"][bc - 1], law["sigmas"][bc - 1]
     eye = sp.eye(law["dim"])
-    return {b: bc, q: sp.Rational(1, 2), mu_p: c + dlt / 2, mu_m: c - dlt / 2, S_p: s**2 * eye, S_m: s**2 * eye,
-            delta_b: dlt}
+    return {
+        b: bc,
+        q: sp.Rational(1, 2),
+        mu_p: c + dlt / 2,
+        mu_m: c - dlt / 2,
+        S_p: s**2 * eye,
+        S_m: s**2 * eye,
+        delta_b: dlt,
+    }
 
 
 def _family_binding(law: dict, Kc: int) -> dict:
-    return {K: Kc, G: lambda i, c: law["gram"][int(i) - 1, int(c) - 1],
-            sig: lambda i: law["sigmas"][int(i) - 1], p: lambda i: law["weights"][int(i) - 1],
-            dl: lambda i: sp.ImmutableMatrix(law["deltas"][int(i) - 1])}
+    return {
+        K: Kc,
+        G: lambda i, c: law["gram"][int(i) - 1, int(c) - 1],
+        sig: lambda i: law["sigmas"][int(i) - 1],
+        p: lambda i: law["weights"][int(i) - 1],
+        dl: lambda i: sp.ImmutableMatrix(law["deltas"][int(i) - 1]),
+    }
 
 
 @cache
@@ -252,8 +276,14 @@ def _span_bindings() -> tuple[dict, ...]:  # loss-independent: built once per pr
         coefs = [sp.Symbol(f"a_{c}", real=True) for c in range(1, Kc + 1)]
         D = sum((cf * dv for cf, dv in zip(coefs, law["deltas"])), sp.zeros(Kc + 1, 1))
         for bc in range(1, Kc + 1):
-            out.append({**_family_binding(law, Kc), **_behavior_binding(law, bc), Delta: D,
-                        a: lambda i, coefs=coefs: coefs[int(i) - 1]})
+            out.append(
+                {
+                    **_family_binding(law, Kc),
+                    **_behavior_binding(law, bc),
+                    Delta: D,
+                    a: lambda i, coefs=coefs: coefs[int(i) - 1],
+                }
+            )
     return tuple(out)
 
 
@@ -343,8 +373,10 @@ def _test_family_moments() -> tuple[sp.Expr, sp.Expr]:
     r""":math:`A(m, r) = \mathbb E[-\phi'(\beta z)]` and :math:`B(m, r) = \mathbb E[\phi''(\beta z)]`,
     :math:`z \sim N(m, r^2)`, for :math:`-\phi'(h) = e^{\lambda h}`, by ``sympy.stats`` (simplified)."""
     z = Normal("z", _m, _r)
-    return (sp.simplify(expect(sp.exp(_phi_test * beta * z))),
-            sp.simplify(expect(-_phi_test * sp.exp(_phi_test * beta * z))))
+    return (
+        sp.simplify(expect(sp.exp(_phi_test * beta * z))),
+        sp.simplify(expect(-_phi_test * sp.exp(_phi_test * beta * z))),
+    )
 
 
 @cache
@@ -366,7 +398,11 @@ def _t_step_bindings() -> tuple[dict, ...]:  # loss-independent: built once per 
             for s in (1, -1):
                 mean, cov = mu_c + s * dv / 2, s_b**2 * sp.eye(dim)
                 grad = grads[s].xreplace(W_t)
-                total += pb * sp.Rational(1, 2) * grad.applyfunc(lambda x, g=g, mean=mean, cov=cov: _expect_exp_linear(x, g, mean, cov))
+                total += (
+                    pb
+                    * sp.Rational(1, 2)
+                    * grad.applyfunc(lambda x, g=g, mean=mean, cov=cov: _expect_exp_linear(x, g, mean, cov))
+                )
         nxt = Dt + _rows_to_direction(-eta * total)
         As, Bs = [], []
         A_mr, B_mr = _test_family_moments()
@@ -374,22 +410,39 @@ def _t_step_bindings() -> tuple[dict, ...]:  # loss-independent: built once per 
             at = {_m: dot(Dt, law["deltas"][c]) / 2, _r: law["sigmas"][c] * norm(Dt)}
             As.append(A_mr.xreplace(at))
             Bs.append(B_mr.xreplace(at))
-        out.append({**_family_binding(law, Kc), Delta_t: Dt, Delta_next: nxt,
-                    a: lambda i, coefs=coefs: coefs[int(i) - 1],
-                    A: lambda i, As=As: As[int(i) - 1], B: lambda i, Bs=Bs: Bs[int(i) - 1]})
+        out.append(
+            {
+                **_family_binding(law, Kc),
+                Delta_t: Dt,
+                Delta_next: nxt,
+                a: lambda i, coefs=coefs: coefs[int(i) - 1],
+                A: lambda i, As=As: As[int(i) - 1],
+                B: lambda i, Bs=Bs: Bs[int(i) - 1],
+            }
+        )
     return tuple(out)
 
 
 #: The meaning of :math:`\Delta` (also of the family :math:`\Delta_k` of accuracy-subexponential).
-DIRECTION = r"is the preference direction $\Delta = (e_1 - e_2)^\top(W - W_{\mathrm{ref}})$ ($\Delta_k$: after $k$ population gradient steps)"
+DIRECTION = (
+    r"is the preference direction $\Delta = (e_1 - e_2)^\top(W - W_{\mathrm{ref}})$ "
+    r"($\Delta_k$: after $k$ population gradient steps)"
+)
 
 #: Meanings of the display objects (shared with population-flow, priority and accuracy-subexponential,
 #: :func:`shared_notation`: one meaning per symbol).
 NOTATION: dict[Any, str] = {
-    acc(Delta): r"is the reward accuracy $\Pr(h > 0 \mid b)$ of behaviour $b$ at preference direction $\Delta$, $h = \beta s\Delta^\top g$",
-    pacc(Delta): r"is the policy accuracy $\Pr(\log\pi_W(y_w\mid x) > \log\pi_W(y_l\mid x) \mid b)$ of behaviour $b$ at $W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$",
+    acc(
+        Delta
+    ): r"is the reward accuracy $\Pr(h > 0 \mid b)$ of behaviour $b$ at preference direction $\Delta$, $h = \beta "
+    r"s\Delta^\top g$",
+    pacc(
+        Delta
+    ): r"is the policy accuracy $\Pr(\log\pi_W(y_w\mid x) > \log\pi_W(y_l\mid x) \mid b)$ of behaviour $b$ at $W = "
+    r"W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$",
     Delta: DIRECTION,
-    w: r"is the reference head's logit-gap vector $w = (e_1 - e_2)^\top W_{\mathrm{ref}}$, so that $\log\pi_{W_{\mathrm{ref}}}(1\mid x) - \log\pi_{W_{\mathrm{ref}}}(2\mid x) = w^\top g$",
+    w: r"is the reference head's logit-gap vector $w = (e_1 - e_2)^\top W_{\mathrm{ref}}$, so that "
+    r"$\log\pi_{W_{\mathrm{ref}}}(1\mid x) - \log\pi_{W_{\mathrm{ref}}}(2\mid x) = w^\top g$",
     (mu_p, mu_m): r"are the class means $\mathbb{E}[g\mid b, s = \pm 1]$ of behaviour $b$",
     (S_p, S_m): r"are the class covariances of behaviour $b$",
     q: POSITIVE_FRACTION_MEANING,
@@ -407,7 +460,8 @@ NOTATION: dict[Any, str] = {
     Delta_t: r"is the preference direction after $t$ population gradient steps",
     Delta_next: r"is the preference direction after $t + 1$ population gradient steps",
     A[j]: r"is $\mathbb{E}[-\phi'(\beta z)]$ for $z \sim N(\Delta_t^\top\delta_j/2, \sigma_j^2\|\Delta_t\|^2)$",
-    B[j]: r"is $\mathbb{E}[\phi''(\beta z)]$ for the same $z$ (Stein's form $\mathbb{E}[(z - \mathbb{E}z)\phi'(\beta z)]/(\beta\sigma_j^2\|\Delta_t\|^2)$ when $\phi'$ jumps)",
+    B[j]: r"is $\mathbb{E}[\phi''(\beta z)]$ for the same $z$ (Stein's form $\mathbb{E}[(z - \mathbb{E}z)\phi'(\beta "
+    r"z)]/(\beta\sigma_j^2\|\Delta_t\|^2)$ when $\phi'$ jumps)",
 }
 
 
@@ -419,6 +473,7 @@ def shared_notation(*keys: Any) -> dict[Any, str]:
 
 # ------------------------------------------------------------------ claims
 
+
 def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
     value = loss.bind(loss.dphi_at_zero)
     sign = int(loss.dphi_at_zero_sign)
@@ -426,39 +481,78 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
     accuracy = chain(
         "accuracy",
         acc(Delta),
-        [("=", accuracy_display(Delta),
-          r"$h = \beta s\Delta^\top g$ with $\beta > 0$ and $\Delta^\top g \mid (b, \pm) \sim N(\Delta^\top\mu_b^\pm, \Delta^\top\Sigma_b^\pm\Delta)$ (claim projection); standardise")],
+        [
+            (
+                "=",
+                accuracy_display(Delta),
+                (
+                    r"$h = \beta s\Delta^\top g$ with $\beta > 0$ and $\Delta^\top g \mid (b, \pm) \sim "
+                    r"N(\Delta^\top\mu_b^\pm, \Delta^\top\Sigma_b^\pm\Delta)$ (claim projection); standardise"
+                ),
+            )
+        ],
         instances=gaussian,
     )
     policy = chain(
         "policy accuracy",
         pacc(Delta),
-        [("=", accuracy_display(Delta + w),
-          r"$\log\pi_W(y_w\mid x) - \log\pi_W(y_l\mid x) = s\,(\Delta + w)^\top g$ for every vocabulary size (the softmax normaliser cancels); claim accuracy at $\Delta + w$")],
+        [
+            (
+                "=",
+                accuracy_display(Delta + w),
+                (
+                    r"$\log\pi_W(y_w\mid x) - \log\pi_W(y_l\mid x) = s\,(\Delta + w)^\top g$ for every vocabulary size "
+                    r"(the softmax normaliser cancels); claim accuracy at $\Delta + w$"
+                ),
+            )
+        ],
         instances=Instances(LAW_LABEL + "; a 3-way reference head with w > 0", _gaussian_laws),
         prose=r"With $W_{\mathrm{ref}} = 0$ ($w = 0$) the policy and the reward accuracy coincide.",
     )
     projection = chain(
         "projection",
         mgf,
-        [("=", sp.exp(u * bilinear(Delta, mu_p) + u**2 * quadratic_form(Delta, S_p) / 2),
-          r"$g = \mu_b^+ + L\xi$, $\Sigma_b^+ = LL^\top$, $\xi \sim N(0, I)$; product of one-dimensional MGFs")],
+        [
+            (
+                "=",
+                sp.exp(u * bilinear(Delta, mu_p) + u**2 * quadratic_form(Delta, S_p) / 2),
+                r"$g = \mu_b^+ + L\xi$, $\Sigma_b^+ = LL^\top$, $\xi \sim N(0, I)$; product of one-dimensional MGFs",
+            )
+        ],
         instances=Instances("d = 2, 3, general Sigma = L L^T, sympy.stats", _projection_laws),
         domain={u: (-0.3, 0.3)},  # keeps e^{...} moderate: the numeric refutation uses an absolute tolerance
-        prose=r"for every real $u$, so $\Delta^\top g \mid (b, \pm) \sim N(\Delta^\top\mu_b^\pm, \Delta^\top\Sigma_b^\pm\Delta)$ (the same for $-$).",
+        prose=r"for every real $u$, so $\Delta^\top g \mid (b, \pm) \sim N(\Delta^\top\mu_b^\pm, "
+        r"\Delta^\top\Sigma_b^\pm\Delta)$ (the same for $-$).",
     )
-    span_lemma = Instances(LAW_LABEL + "; K = 2, delta_j = e_j (claim accuracy)",
-                           _lemma(lambda law: {K: 2, a: lambda i, D=law[Delta]: D[int(i) - 1],
-                                               dl: lambda i: sp.ImmutableMatrix(sp.eye(2)[:, int(i) - 1])}))
+    span_lemma = Instances(
+        LAW_LABEL + "; K = 2, delta_j = e_j (claim accuracy)",
+        _lemma(
+            lambda law: {
+                K: 2,
+                a: lambda i, D=law[Delta]: D[int(i) - 1],
+                dl: lambda i: sp.ImmutableMatrix(sp.eye(2)[:, int(i) - 1]),
+            }
+        ),
+    )
     span_instances = Instances("K = 1, 2, 3 in R^(K+1), offsets orthogonal, every b", _span_bindings)
     span = chain(
         "span",
         acc(sp.Sum(a[j] * dl[j], (j, 1, K))),
         [
             ("=", accuracy_display(Delta), r"claim accuracy at $\Delta = \sum_j a_j\delta_j$", span_lemma),
-            ("=", _span_display(Delta),
-             r"$q_b = \frac12$, $\mu_b^\pm = c_b \pm \frac12\delta_b$, $c_b \perp \Delta$, $\Sigma_b^\pm = \sigma_b^2 I$ (A3)"),
-            ("=", Phi(_gram_ratio(a)), r"$\Delta^\top\delta_b = \sum_j a_jG_{bj}$, $\|\Delta\|^2 = \sum_{j,k} a_ja_kG_{jk}$"),
+            (
+                "=",
+                _span_display(Delta),
+                (
+                    r"$q_b = \frac12$, $\mu_b^\pm = c_b \pm \frac12\delta_b$, $c_b \perp \Delta$, $\Sigma_b^\pm = "
+                    r"\sigma_b^2 I$ (A3)"
+                ),
+            ),
+            (
+                "=",
+                Phi(_gram_ratio(a)),
+                r"$\Delta^\top\delta_b = \sum_j a_jG_{bj}$, $\|\Delta\|^2 = \sum_{j,k} a_ja_kG_{jk}$",
+            ),
         ],
         instances=span_instances,
     )
@@ -469,15 +563,25 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
         notes.append(
             rf"Claims first step and one step are omitted: $\phi'(0) = {sp.latex(value)}$ is 0. "
             r"With $\phi'(0) = 0$ the first population step from $W_{\mathrm{ref}}$ is $\Delta_1 = 0$, every margin "
-            r"is $h = 0$, and the accuracy $\Pr(h > 0 \mid b)$ is $0$ under the strict convention (ties count as errors), "
-            r"so no one-step accuracy formula is stated.")
+            r"is $h = 0$, and the accuracy $\Pr(h > 0 \mid b)$ is $0$ under the strict convention (ties count as "
+            r"errors), "
+            r"so no one-step accuracy formula is stated."
+        )
     else:
         first_instances = Instances(first_label, _first_step_bindings(loss))
         first = chain(
             "first step",
             Delta_1,
-            [("=", -value * eta * beta * sp.Sum(p[j] * dl[j], (j, 1, K)),
-              rf"$\nabla_W\phi = \phi'(h)\beta(e_{{y_w}} - e_{{y_l}})g^\top$ at $h = 0$ (dpo-gradient), $\mathbb{{E}}[sg] = \frac12\sum_j p_j\delta_j$; $\phi'(0) = {sp.latex(value)}$")],
+            [
+                (
+                    "=",
+                    -value * eta * beta * sp.Sum(p[j] * dl[j], (j, 1, K)),
+                    (
+                        rf"$\nabla_W\phi = \phi'(h)\beta(e_{{y_w}} - e_{{y_l}})g^\top$ at $h = 0$ (dpo-gradient), "
+                        rf"$\mathbb{{E}}[sg] = \frac12\sum_j p_j\delta_j$; $\phi'(0) = {sp.latex(value)}$"
+                    ),
+                )
+            ],
             instances=first_instances,
         )
         one_lemma = Instances(LAW_LABEL + " (claim accuracy at Delta_1)", _gaussian_laws)
@@ -486,31 +590,76 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str]]:
             ("=", _span_display(Delta_1), r"balanced isotropic classes (A3), as in claim span"),
         ]
         if sign < 0:
-            links.append(("=", Phi(_gram_ratio(p)),
-                          rf"claim first step: $\Delta_1 = \eta\beta(-\phi'(0))\sum_j p_j\delta_j$ with $-\phi'(0) = {sp.latex(-value)} > 0$; the positive factor cancels"))
-            prose = r"The one-step accuracy does not depend on $\eta$, $\beta$ or the loss (only on the sign of $\phi'(0)$)."
+            links.append(
+                (
+                    "=",
+                    Phi(_gram_ratio(p)),
+                    (
+                        rf"claim first step: $\Delta_1 = \eta\beta(-\phi'(0))\sum_j p_j\delta_j$ with $-\phi'(0) = "
+                        rf"{sp.latex(-value)} > 0$; the positive factor cancels"
+                    ),
+                )
+            )
+            prose = (
+                r"The one-step accuracy does not depend on $\eta$, $\beta$ or the loss "
+                r"(only on the sign of $\phi'(0)$)."
+            )
         else:
-            links.append(("=", Phi(-_gram_ratio(p)),
-                          rf"claim first step: $\Delta_1 = -\eta\beta\phi'(0)\sum_j p_j\delta_j$ points along $-\sum_j p_j\delta_j$, since $\phi'(0) = {sp.latex(value)} > 0$"))
+            links.append(
+                (
+                    "=",
+                    Phi(-_gram_ratio(p)),
+                    (
+                        rf"claim first step: $\Delta_1 = -\eta\beta\phi'(0)\sum_j p_j\delta_j$ points along $-\sum_j "
+                        rf"p_j\delta_j$, since $\phi'(0) = {sp.latex(value)} > 0$"
+                    ),
+                )
+            )
             links.append(("=", 1 - Phi(_gram_ratio(p)), r"$\Phi(-x) = 1 - \Phi(x)$"))
-            prose = (rf"Here $\phi'(0) = {sp.latex(value)} > 0$: the first step moves every margin the wrong way, so a behaviour "
-                     r"aligned with the mixture ($\sum_j p_jG_{bj} > 0$) has one-step accuracy below $\frac12$.")
-            notes.append(rf"For this loss $\phi'(0) = {sp.latex(value)} > 0$: gradient descent from $W_{{\mathrm{{ref}}}}$ first "
-                         r"decreases every margin, and the one-step accuracy is $1 - \Phi(\cdot)$ of the form for $\phi'(0) < 0$.")
+            prose = (
+                rf"Here $\phi'(0) = {sp.latex(value)} > 0$: the first step moves every margin the wrong way, so a "
+                rf"behaviour "
+                r"aligned with the mixture ($\sum_j p_jG_{bj} > 0$) has one-step accuracy below $\frac12$."
+            )
+            notes.append(
+                rf"For this loss $\phi'(0) = {sp.latex(value)} > 0$: gradient descent from $W_{{\mathrm{{ref}}}}$ "
+                rf"first "
+                r"decreases every margin, and the one-step accuracy is $1 - \Phi(\cdot)$ of the form for $\phi'(0) < "
+                r"0$."
+            )
         one_step = chain("one step", acc(Delta_1), links, instances=first_instances, prose=prose)
         claims += [first, one_step]
     shrink = 1 - 2 * eta * beta**2 * sp.Sum(p[k] * sig[k] ** 2 * B[k], (k, 1, K))
     t_steps = chain(
         "t steps",
         Delta_next,
-        [("=", sp.Sum((shrink * a[j] + eta * beta * p[j] * A[j]) * dl[j], (j, 1, K)),
-          (r"population GD $\Delta_{t+1} = \Delta_t + 2\eta\beta\,\mathbb{E}[-\phi'(h)sg]$ (dpo-gradient) and Stein's lemma (population-flow) at "
-           r"$\Delta_t = \sum_j a_j\delta_j$: given $(b, \pm)$, $z = s\Delta_t^\top g \sim N(\Delta_t^\top\delta_b/2, \sigma_b^2\|\Delta_t\|^2)$ for both classes (A3)"))],
-        instances=Instances("K = 2, 3; test family -phi'(h) = exp(lambda h), lambda generic; exact Gaussian MGF", _t_step_bindings),
+        [
+            (
+                "=",
+                sp.Sum((shrink * a[j] + eta * beta * p[j] * A[j]) * dl[j], (j, 1, K)),
+                (
+                    r"population GD $\Delta_{t+1} = \Delta_t + 2\eta\beta\,\mathbb{E}[-\phi'(h)sg]$ (dpo-gradient) "
+                    r"and Stein's lemma (population-flow) at "
+                    r"$\Delta_t = \sum_j a_j\delta_j$: given $(b, \pm)$, $z = s\Delta_t^\top g \sim "
+                    r"N(\Delta_t^\top\delta_b/2, \sigma_b^2\|\Delta_t\|^2)$ for both classes (A3)"
+                ),
+            )
+        ],
+        instances=Instances(
+            "K = 2, 3; test family -phi'(h) = exp(lambda h), lambda generic; exact Gaussian MGF", _t_step_bindings
+        ),
         # moderate exponents e^{lambda beta m + lambda^2 beta^2 r^2 / 2}: the numeric refutation's tolerance is absolute
-        domain={_phi_test: (-0.3, 0.3), beta: (0.1, 1.0), **{sp.Symbol(f"sigma_{c}", positive=True): (0.1, 1.0) for c in (1, 2, 3)}},
-        prose=(r"at $\Delta_t = \sum_j a_j\delta_j$: the iterates stay in the span of the $\delta_j$, so $\operatorname{Acc}_b$ after $t$ "
-               r"steps is claim span at $a(t)$, with $a(0) = 0$ and " + rf"$a(1) = \left({sp.latex(-value)}\right)\eta\beta\,p$."),
+        domain={
+            _phi_test: (-0.3, 0.3),
+            beta: (0.1, 1.0),
+            **{sp.Symbol(f"sigma_{c}", positive=True): (0.1, 1.0) for c in (1, 2, 3)},
+        },
+        prose=(
+            r"at $\Delta_t = \sum_j a_j\delta_j$: the iterates stay in the span of the $\delta_j$, so "
+            r"$\operatorname{Acc}_b$ after $t$ "
+            r"steps is claim span at $a(t)$, with $a(0) = 0$ and "
+            + rf"$a(1) = \left({sp.latex(-value)}\right)\eta\beta\,p$."
+        ),
     )
     claims.append(t_steps)
     return claims, notes
@@ -524,18 +673,39 @@ def build(loss: Loss) -> Theorem:
         id="accuracy-gaussian",
         title="Exact reward and policy accuracy for Gaussian preference classes",
         assumptions=[
-            Assumption("head", r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$ (answer rows 1 and 2 of the pair), so $h = \beta s\,\Delta^\top g$ with $\beta > 0$ and $s = +1$ when answer 1 is preferred."),
-            Assumption("gaussian classes", r"$g \mid (b, s = \pm 1) \sim N(\mu_b^\pm, \Sigma_b^\pm)$ with $\Delta^\top\Sigma_b^\pm\Delta > 0$ (and $(\Delta + w)^\top\Sigma_b^\pm(\Delta + w) > 0$ for the policy accuracy); $\Pr(s = +1 \mid b) = q_b$, and behaviour $b$ has mixture weight $p_b$."),
-            Assumption("balanced isotropic (claims span, first step, one step, t steps)", r"$q_b = \frac12$, $\mu_b^\pm = c_b \pm \frac12\delta_b$ with $c_b \perp \delta_j$ for all $j$, $\Sigma_b^\pm = \sigma_b^2 I$."),
-            Assumption("training (claims first step, one step, t steps)", rf"population gradient descent on $\mathbb{{E}}\,\phi(h)$ with step $\eta > 0$ from $W_0 = W_{{\mathrm{{ref}}}}$ ($\Delta_0 = 0$); ${loss.latex()}$ with $\phi'(0) = {sp.latex(value)}$."),
+            Assumption(
+                "head",
+                r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$ (answer rows 1 and 2 of the pair), so $h = "
+                r"\beta s\,\Delta^\top g$ with $\beta > 0$ and $s = +1$ when answer 1 is preferred.",
+            ),
+            Assumption(
+                "gaussian classes",
+                r"$g \mid (b, s = \pm 1) \sim N(\mu_b^\pm, \Sigma_b^\pm)$ with $\Delta^\top\Sigma_b^\pm\Delta > 0$ "
+                r"(and $(\Delta + w)^\top\Sigma_b^\pm(\Delta + w) > 0$ for the policy accuracy); $\Pr(s = +1 \mid b) "
+                r"= q_b$, and behaviour $b$ has mixture weight $p_b$.",
+            ),
+            Assumption(
+                "balanced isotropic (claims span, first step, one step, t steps)",
+                r"$q_b = \frac12$, $\mu_b^\pm = c_b \pm \frac12\delta_b$ with $c_b \perp \delta_j$ for all $j$, "
+                r"$\Sigma_b^\pm = \sigma_b^2 I$.",
+            ),
+            Assumption(
+                "training (claims first step, one step, t steps)",
+                rf"population gradient descent on $\mathbb{{E}}\,\phi(h)$ with step $\eta > 0$ from $W_0 = "
+                rf"W_{{\mathrm{{ref}}}}$ ($\Delta_0 = 0$); ${loss.latex()}$ with $\phi'(0) = {sp.latex(value)}$.",
+            ),
         ],
         claims=claims,
         summary=r"Accuracies count strict wins (a tie $h = 0$ is an error); under (A2) ties have probability zero.",
         loss_name=loss.name,
         notes=notes,
         notation=notation,
-        provenance=(r"Im \& Li (2024) bound the accuracy for sub-Gaussian and $\alpha$-subexponential features (see accuracy-subexponential) "
-                    r"and report the policy accuracy $\Pr(\log\pi_W(y_w\mid x) > \log\pi_W(y_l\mid x))$ in their experiments. "
-                    r"The exact Gaussian reward and policy accuracy, the span (Gram) form, the sign-aware first and one-step results for a general $\phi$ "
-                    r"and the $t$-step recursion are prefdyn's, in the spirit of Im \& Li (2024)."),
+        provenance=(
+            r"Im \& Li (2024) bound the accuracy for sub-Gaussian and $\alpha$-subexponential features (see "
+            r"accuracy-subexponential) "
+            r"and report the policy accuracy $\Pr(\log\pi_W(y_w\mid x) > \log\pi_W(y_l\mid x))$ in their experiments. "
+            r"The exact Gaussian reward and policy accuracy, the span (Gram) form, the sign-aware first and one-step "
+            r"results for a general $\phi$ "
+            r"and the $t$-step recursion are prefdyn's, in the spirit of Im \& Li (2024)."
+        ),
     )

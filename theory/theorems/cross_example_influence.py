@@ -5,7 +5,8 @@ One gradient step on the pair :math:`(x_u, y_w, y_l)` moves the head to
 :math:`g^u` is that of :math:`x_u`) and answer :math:`y`, let :math:`f(\eta) = \log\pi_{W_\eta}(y\mid x_o)`.
 Then
 
-.. math:: f'(0) = -\beta\,\phi'(h_u)\,\big[(\mathbb 1[y = y_w] - \pi^o_{y_w}) - (\mathbb 1[y = y_l] - \pi^o_{y_l})\big]\,
+.. math:: f'(0) = -\beta\,\phi'(h_u)\,\big[(\mathbb 1[y = y_w] - \pi^o_{y_w})
+          - (\mathbb 1[y = y_l] - \pi^o_{y_l})\big]\,
           \textstyle\sum_j g^o_j g^u_j,
 
 the last-layer case of the :math:`A\cdot K\cdot G` decomposition of Ren & Sutherland (2024):
@@ -44,8 +45,10 @@ from ._notation import MEANINGS, loss_derivative, loss_parameters, phi_generic, 
 
 #: (V, d, y_w, y_l, y) of the concrete heads (0-based rows): y = y_w, y outside the pair, y = y_l.
 INSTANCES = ((2, 1, 0, 1, 0), (3, 2, 0, 2, 1), (3, 2, 0, 2, 2), (4, 2, 3, 1, 3))
-LABEL = (r"heads $V,d$ = 2,1; 3,2 ($y$ outside the pair, $y = y_l$); 4,2 ($y = y_w$); generic $\phi$ "
-         r"($\phi'(h_u)$ a free real number)")
+LABEL = (
+    r"heads $V,d$ = 2,1; 3,2 ($y$ outside the pair, $y = y_l$); 4,2 ($y = y_w$); generic $\phi$ "
+    r"($\phi'(h_u)$ a free real number)"
+)
 
 i, j = sp.symbols("i j", integer=True, positive=True)
 V, d = sp.symbols("V d", integer=True, positive=True)
@@ -82,8 +85,13 @@ def _binding(V_: int, d_: int, w: int, l: int, target: int, loss: Loss | None) -
     go, gu = vector("o", d_), vector("u", d_)
     rho = log_ratio_difference(W, R, gu, w, l)
     if loss is None:
-        G = sp.Matrix(V_, d_, lambda r, s: sp.diff(phi_generic(beta * rho), W[r, s]).replace(
-            lambda e: isinstance(e, sp.Subs), lambda e: _c))
+        G = sp.Matrix(
+            V_,
+            d_,
+            lambda r, s: sp.diff(phi_generic(beta * rho), W[r, s]).replace(
+                lambda e: isinstance(e, sp.Subs), lambda e: _c
+            ),
+        )
         derivative, margin = (lambda x: _c), sp.Integer(0)
     else:
         phi = loss.bind(loss.phi)
@@ -93,17 +101,26 @@ def _binding(V_: int, d_: int, w: int, l: int, target: int, loss: Loss | None) -
     logits = (W - _t * G) * go
     velocity = [sp.diff(z, _t) for z in logits]
     return {
-        V: V_, d: d_, y: target + 1, y_w: w + 1, y_l: l + 1, h_u: margin, phi_prime: derivative,
+        V: V_,
+        d: d_,
+        y: target + 1,
+        y_w: w + 1,
+        y_l: l + 1,
+        h_u: margin,
+        phi_prime: derivative,
         grad_phi: lambda r, s: G[int(r) - 1, int(s) - 1],
         score: lambda r, s: sp.diff(log_softmax(W, go, target), W[int(r) - 1, int(s) - 1]),
         pi_o: lambda r: softmax(W, go, int(r) - 1),
         pi_eta: lambda r: softmax(W - eta * G, go, int(r) - 1),
-        g_o: lambda s: go[int(s) - 1], g_u: lambda s: gu[int(s) - 1],
+        g_o: lambda s: go[int(s) - 1],
+        g_u: lambda s: gu[int(s) - 1],
         a: lambda r: velocity[int(r) - 1],
-        a_max: sp.Max(*velocity), a_min: sp.Min(*velocity),
+        a_max: sp.Max(*velocity),
+        a_min: sp.Min(*velocity),
         slope0: sp.diff(f, _t).subs(_t, 0),
         curvature_eta: sp.diff(f, _t, 2).subs(_t, eta),
-        log_after: f.subs(_t, eta), log_before: f.subs(_t, 0),
+        log_after: f.subs(_t, eta),
+        log_before: f.subs(_t, 0),
     }
 
 
@@ -138,8 +155,11 @@ def _numeric_instances() -> Instances:
                 out.append({k: evaluate(v, point) for k, v in binding.items()} | {beta: point[beta], eta: point[eta]})
         return out
 
-    return Instances(rf"the heads above at {POINTS} seeded points each (entries, $\phi'(h_u)$, $\beta$ and "
-                     rf"$\eta \in [0.01, 5]$), evaluated to {DIGITS} digits", build)
+    return Instances(
+        rf"the heads above at {POINTS} seeded points each (entries, $\phi'(h_u)$, $\beta$ and "
+        rf"$\eta \in [0.01, 5]$), evaluated to {DIGITS} digits",
+        build,
+    )
 
 
 def _instances(loss: Loss | None = None) -> Instances:
@@ -155,43 +175,89 @@ def _instances(loss: Loss | None = None) -> Instances:
 def _claims(loss: Loss) -> list[Claim]:
     generic, numeric = _instances(), _numeric_instances()
     first_order = chain(
-        "first-order influence", slope0,
+        "first-order influence",
+        slope0,
         [
-            ("=", -sp.Sum(sp.Sum(grad_phi[i, j] * score[i, j], (j, 1, d)), (i, 1, V)),
-             r"chain rule along the step $W_\eta = W - \eta\nabla_W\phi(h_u)$"),
-            ("=", -sp.Sum(sp.Sum(grad_phi[i, j] * (indicator(i, y) - pi_o[i]) * g_o[j], (j, 1, d)), (i, 1, V)),
-             r"$\partial_{W_{ij}}\log\operatorname{softmax}(Wg^o)_y = (\mathbb{1}[i = y] - \pi^o_i)\,g^o_j$"),
-            ("=", SLOPE,
-             r"dpo-gradient: $[\nabla_W\phi(h_u)]_{ij} = \beta\phi'(h_u)(\mathbb{1}[i = y_w] - \mathbb{1}[i = y_l])\,g^u_j$ is rank one"),
+            (
+                "=",
+                -sp.Sum(sp.Sum(grad_phi[i, j] * score[i, j], (j, 1, d)), (i, 1, V)),
+                r"chain rule along the step $W_\eta = W - \eta\nabla_W\phi(h_u)$",
+            ),
+            (
+                "=",
+                -sp.Sum(sp.Sum(grad_phi[i, j] * (indicator(i, y) - pi_o[i]) * g_o[j], (j, 1, d)), (i, 1, V)),
+                r"$\partial_{W_{ij}}\log\operatorname{softmax}(Wg^o)_y = (\mathbb{1}[i = y] - \pi^o_i)\,g^o_j$",
+            ),
+            (
+                "=",
+                SLOPE,
+                (
+                    r"dpo-gradient: $[\nabla_W\phi(h_u)]_{ij} = \beta\phi'(h_u)(\mathbb{1}[i = y_w] - \mathbb{1}[i = "
+                    r"y_l])\,g^u_j$ is rank one"
+                ),
+            ),
         ],
         instances=_instances(loss),
-        prose=r"The factor $\sum_j g^o_j g^u_j$ is the last-layer empirical NTK: inputs whose embeddings point away from $g^u$ move the other way.",
+        prose=r"The factor $\sum_j g^o_j g^u_j$ is the last-layer empirical NTK: inputs whose embeddings point away "
+        r"from $g^u$ move the other way.",
     )
     curvature = chain(
-        "curvature", curvature_eta,
+        "curvature",
+        curvature_eta,
         [
-            ("=", -(sp.Sum(pi_eta[i] * a[i] ** 2, (i, 1, V)) - sp.Sum(pi_eta[i] * a[i], (i, 1, V)) ** 2),
-             r"the logits move linearly, $z_\eta = z_0 + \eta a$, and the Hessian of $\log\operatorname{softmax}$ is $-\operatorname{Cov}_\pi$"),
-            (">=", -(a_max - a_min) ** 2 / 4, r"Popoviciu: a variance is at most a quarter of the squared range", numeric),
-            ("=", -CURVATURE, r"$a_i = -\beta\phi'(h_u)\sum_j g^o_j g^u_j\,(\mathbb{1}[i = y_w] - \mathbb{1}[i = y_l])$ (dpo-gradient)"),
+            (
+                "=",
+                -(sp.Sum(pi_eta[i] * a[i] ** 2, (i, 1, V)) - sp.Sum(pi_eta[i] * a[i], (i, 1, V)) ** 2),
+                (
+                    r"the logits move linearly, $z_\eta = z_0 + \eta a$, "
+                    r"and the Hessian of $\log\operatorname{softmax}$ is $-\operatorname{Cov}_\pi$"
+                ),
+            ),
+            (
+                ">=",
+                -((a_max - a_min) ** 2) / 4,
+                r"Popoviciu: a variance is at most a quarter of the squared range",
+                numeric,
+            ),
+            (
+                "=",
+                -CURVATURE,
+                (
+                    r"$a_i = -\beta\phi'(h_u)\sum_j g^o_j g^u_j\,(\mathbb{1}[i = y_w] - \mathbb{1}[i = y_l])$ "
+                    r"(dpo-gradient)"
+                ),
+            ),
         ],
         instances=generic,
     )
     upper = chain(
-        "change upper bound", log_after - log_before,
+        "change upper bound",
+        log_after - log_before,
         [
-            ("<=", eta * slope0, r"$f$ is concave ($f'' \le 0$, claim curvature): it lies below its tangent at $0$", numeric),
+            (
+                "<=",
+                eta * slope0,
+                r"$f$ is concave ($f'' \le 0$, claim curvature): it lies below its tangent at $0$",
+                numeric,
+            ),
             ("=", eta * SLOPE, r"claim first-order influence"),
         ],
         instances=generic,
         domain={eta: (0.0, 3.0)},
     )
     lower = chain(
-        "change lower bound", log_after - log_before,
+        "change lower bound",
+        log_after - log_before,
         [
-            (">=", eta * slope0 - eta**2 * (a_max - a_min) ** 2 / 8,
-             r"Taylor: $f(\eta) = f(0) + \eta f'(0) + \int_0^\eta(\eta - t)f''(t)\,dt$ with $f'' \ge -\frac14(\max_i a_i - \min_i a_i)^2$",
-             numeric),
+            (
+                ">=",
+                eta * slope0 - eta**2 * (a_max - a_min) ** 2 / 8,
+                (
+                    r"Taylor: $f(\eta) = f(0) + \eta f'(0) + \int_0^\eta(\eta - t)f''(t)\,dt$ with $f'' \ge "
+                    r"-\frac14(\max_i a_i - \min_i a_i)^2$"
+                ),
+                numeric,
+            ),
             ("=", eta * SLOPE - eta**2 * CURVATURE / 2, r"claims first-order influence and curvature"),
         ],
         instances=generic,
@@ -206,8 +272,16 @@ def build(loss: Loss) -> Theorem:
         id="cross-example-influence",
         title="How one preference step moves the likelihood of other answers (likelihood displacement)",
         assumptions=[
-            Assumption("softmax head", r"$\pi_W(y\mid x) = \operatorname{softmax}(Wg(x))_y$, $W\in\mathbb{R}^{V\times d}$, frozen embeddings $g^o = g(x_o)$, $g^u = g(x_u)$."),
-            Assumption("one step", r"$W_\eta = W - \eta\nabla_W\phi(h_u)$, $\eta > 0$, on the pair $(x_u, y_w, y_l)$ with margin $h_u = \beta\rho_u$; any answer $y$ and input $x_o$ ($x_o = x_u$ allowed)."),
+            Assumption(
+                "softmax head",
+                r"$\pi_W(y\mid x) = \operatorname{softmax}(Wg(x))_y$, $W\in\mathbb{R}^{V\times d}$, frozen embeddings "
+                r"$g^o = g(x_o)$, $g^u = g(x_u)$.",
+            ),
+            Assumption(
+                "one step",
+                r"$W_\eta = W - \eta\nabla_W\phi(h_u)$, $\eta > 0$, on the pair $(x_u, y_w, y_l)$ with margin $h_u = "
+                r"\beta\rho_u$; any answer $y$ and input $x_o$ ($x_o = x_u$ allowed).",
+            ),
             Assumption("loss", rf"$\phi$ differentiable at $h_u$; here $\phi'(h) = {sp.latex(dphi)}$."),
         ],
         claims=_claims(loss),
@@ -219,7 +293,9 @@ def build(loss: Loss) -> Theorem:
             slope0: r"is the derivative at $\eta = 0$ of $f(\eta) = \log\pi_{W_\eta}(y\mid x_o)$",
             curvature_eta: r"is the second derivative of $f(\eta) = \log\pi_{W_\eta}(y\mid x_o)$",
             (log_after, log_before): r"are the log-likelihoods of answer $y$ on input $x_o$ after and before the step",
-            grad_phi[i, j]: r"is entry $(i, j)$ of the gradient of the loss $\phi(h_u)$ of the trained pair with respect to $W$",
+            grad_phi[
+                i, j
+            ]: r"is entry $(i, j)$ of the gradient of the loss $\phi(h_u)$ of the trained pair with respect to $W$",
             score[i, j]: r"is entry $(i, j)$ of the gradient of $\log\pi_W(y\mid x_o)$ with respect to $W$",
             pi_o[i]: r"is $\pi_W(i\mid x_o)$, the probability of answer $i$ on input $x_o$ before the step",
             pi_eta[i]: r"is $\pi_{W_\eta}(i\mid x_o)$, the same after the step",
@@ -233,7 +309,9 @@ def build(loss: Loss) -> Theorem:
             h_u: r"is the margin $h_u = \beta\rho_u$ of the trained pair",
             phi_prime(h): MEANINGS[phi_prime(h)],
         },
-        provenance=(r"The first-order form is the last-layer case of the $A\cdot K\cdot G$ decomposition of Ren \& Sutherland "
-                    r"(2024, Learning Dynamics of LLM Finetuning), with the softmax head of Im \& Li (2024); the exact "
-                    r"curvature identity and the two-sided bounds on the change are prefdyn's."),
+        provenance=(
+            r"The first-order form is the last-layer case of the $A\cdot K\cdot G$ decomposition of Ren \& Sutherland "
+            r"(2024, Learning Dynamics of LLM Finetuning), with the softmax head of Im \& Li (2024); the exact "
+            r"curvature identity and the two-sided bounds on the change are prefdyn's."
+        ),
     )

@@ -53,18 +53,23 @@ def _bindings(loss: Loss) -> Instances:
             W, R, gv = head("W", V, d), head("R", V, d), vector("g", d)
             r = log_ratio_difference(W, R, gv, w, l)
             for a, b in itertools.product(range(V), range(d)):
-                out.append({
-                    d_phi: sp.diff(phi_generic(beta * r), W[a, b]),
-                    d_phi_loss: sp.diff(phi_loss.subs(h, beta * r), W[a, b]),
-                    d_rho: sp.diff(r, W[a, b]),
-                    d_log_w: sp.diff(log_softmax(W, gv, w), W[a, b]),
-                    d_log_l: sp.diff(log_softmax(W, gv, l), W[a, b]),
-                    phi_prime: generic_derivative,
-                    h: beta * r,
-                    i: a + 1, j: b + 1, y_w: w + 1, y_l: l + 1,
-                    g: lambda k, gv=gv: gv[int(k) - 1],
-                    pi: lambda k, W=W, gv=gv: softmax(W, gv, int(k) - 1),
-                })
+                out.append(
+                    {
+                        d_phi: sp.diff(phi_generic(beta * r), W[a, b]),
+                        d_phi_loss: sp.diff(phi_loss.subs(h, beta * r), W[a, b]),
+                        d_rho: sp.diff(r, W[a, b]),
+                        d_log_w: sp.diff(log_softmax(W, gv, w), W[a, b]),
+                        d_log_l: sp.diff(log_softmax(W, gv, l), W[a, b]),
+                        phi_prime: generic_derivative,
+                        h: beta * r,
+                        i: a + 1,
+                        j: b + 1,
+                        y_w: w + 1,
+                        y_l: l + 1,
+                        g: lambda k, gv=gv: gv[int(k) - 1],
+                        pi: lambda k, W=W, gv=gv: softmax(W, gv, int(k) - 1),
+                    }
+                )
         return out
 
     return Instances(LABEL, build, generic=(phi_generic,))
@@ -85,12 +90,16 @@ def build(loss: Loss) -> Theorem:
         [
             ("=", phi_prime(h) * beta * d_rho, r"chain rule, $h = \beta\rho$"),
             ("=", phi_prime(h) * beta * (d_log_w - d_log_l), r"the reference terms do not depend on $W$"),
-            ("=", phi_prime(h) * beta * ((one(i, y_w) - pi[i]) * g[j] - (one(i, y_l) - pi[i]) * g[j]),
-             r"$\partial_{W_{ij}} \log\operatorname{softmax}(Wg)_y = (\mathbb{1}[i = y] - \pi_i)\, g_j$"),
+            (
+                "=",
+                phi_prime(h) * beta * ((one(i, y_w) - pi[i]) * g[j] - (one(i, y_l) - pi[i]) * g[j]),
+                r"$\partial_{W_{ij}} \log\operatorname{softmax}(Wg)_y = (\mathbb{1}[i = y] - \pi_i)\, g_j$",
+            ),
             ("=", phi_prime(h) * beta * (one(i, y_w) - one(i, y_l)) * g[j], r"the normaliser term $\pi_i g_j$ cancels"),
         ],
         instances=instances,
-        prose=r"Equivalently $\nabla_W \phi = \phi'(h)\,\beta\,(e_{y_w} - e_{y_l})\,g^\top$: rank one, and only rows $y_w, y_l$ move.",
+        prose=r"Equivalently $\nabla_W \phi = \phi'(h)\,\beta\,(e_{y_w} - e_{y_l})\,g^\top$: rank one, and only rows "
+        r"$y_w, y_l$ move.",
     )
     dphi = loss.bind(loss.dphi)
     specific = chain(
@@ -103,7 +112,11 @@ def build(loss: Loss) -> Theorem:
         id="dpo-gradient",
         title="Rank-one gradient of a margin loss through a softmax head",
         assumptions=[
-            Assumption("softmax head", r"$\pi_W(y\mid x) = \operatorname{softmax}(W g)_y$ with $W \in \mathbb{R}^{V\times d}$ and a frozen embedding $g = g(x)\in\mathbb{R}^d$."),
+            Assumption(
+                "softmax head",
+                r"$\pi_W(y\mid x) = \operatorname{softmax}(W g)_y$ with $W \in \mathbb{R}^{V\times d}$ and a frozen "
+                r"embedding $g = g(x)\in\mathbb{R}^d$.",
+            ),
             Assumption("margin", r"$h = \beta\rho$ with $\beta > 0$."),
             Assumption("loss", rf"$\phi$ is differentiable at $h$ (here ${loss.latex()}$)."),
         ],
@@ -122,5 +135,6 @@ def build(loss: Loss) -> Theorem:
             pi[i]: r"is $\pi_W(i \mid x)$, the softmax probability of answer $i$",
             phi_prime(h): MEANINGS[phi_prime(h)],
         },
-        provenance=r"Im \& Li (2024), Sec.~3, for DPO; the general-$\phi$ form and the check on concrete $V$-way heads are prefdyn's.",
+        provenance=r"Im \& Li (2024), Sec.~3, for DPO; the general-$\phi$ form and the check on concrete $V$-way "
+        r"heads are prefdyn's.",
     )

@@ -130,7 +130,9 @@ def _accuracy_function(binding: dict, model: dict, behavior: int) -> Callable[[s
     """``Acc_b`` as a function of its (matrix-symbol) argument, realised in ``binding``."""
 
     def f(argument: sp.Basic) -> sp.Expr:
-        v = sp.Matrix(realise(argument, {key: value for key, value in binding.items() if isinstance(key, sp.MatrixSymbol)}))
+        v = sp.Matrix(
+            realise(argument, {key: value for key, value in binding.items() if isinstance(key, sp.MatrixSymbol)})
+        )
         return balanced_accuracy(v, model["delta"][behavior], model["offset"][behavior], model["sigma"][behavior])
 
     return f
@@ -147,7 +149,10 @@ def _span_instances() -> Instances:
             D = sum((a * dl for a, dl in zip(model["a"], model["delta"])), sp.zeros(Kc + 1, 1))
             for beh in (0, 1):
                 binding = {
-                    Delta: D, delta_b: model["delta"][beh], K: Kc, b: beh + 1,
+                    Delta: D,
+                    delta_b: model["delta"][beh],
+                    K: Kc,
+                    b: beh + 1,
                     a_: lambda c, m=model: m["a"][int(c) - 1],
                     G: lambda c, e, m=model: dot(m["delta"][int(c) - 1], m["delta"][int(e) - 1]),
                     sig: lambda c, m=model: m["sigma"][int(c) - 1],
@@ -167,10 +172,15 @@ def _level_instances() -> Instances:
         for dim in (2, 3):
             di, dj = vector("di", dim), vector("dj", dim)
             bbar = (di + dj) / 2
-            out.append({
-                varpi_i: dot(bbar, di) / norm(bbar), varpi_j: dot(bbar, dj) / norm(bbar), bbar_norm: norm(bbar),
-                norm_i: norm(di), norm_j: norm(dj),
-            })
+            out.append(
+                {
+                    varpi_i: dot(bbar, di) / norm(bbar),
+                    varpi_j: dot(bbar, dj) / norm(bbar),
+                    bbar_norm: norm(bbar),
+                    norm_i: norm(di),
+                    norm_j: norm(dj),
+                }
+            )
         return out
 
     return Instances("d = 2, 3, any geometry", build)
@@ -186,8 +196,14 @@ def ordering_status(loss: Loss) -> tuple[bool, str, sp.Expr]:
     :math:`\phi'(0) < 0`, both certified)."""
     L2 = loss.smoothness
     if not L2.is_finite:
-        return False, (rf"$L_2 = \sup_h|\phi''(h)| = \infty$ for {loss.name} ($\phi'$ jumps, so $\phi''$ has a point mass "
-                       r"and $B$ is not bounded by any constant): the step-size hypothesis cannot hold"), L2
+        return (
+            False,
+            (
+                rf"$L_2 = \sup_h|\phi''(h)| = \infty$ for {loss.name} ($\phi'$ jumps, so $\phi''$ has a point mass "
+                r"and $B$ is not bounded by any constant): the step-size hypothesis cannot hold"
+            ),
+            L2,
+        )
     stationary = loss.stationary_margin
     if stationary is sp.oo and loss.dphi_at_zero_sign < 0:
         return True, "", L2
@@ -200,10 +216,19 @@ def ordering_status(loss: Loss) -> tuple[bool, str, sp.Expr]:
         positive = value.is_positive
         if positive is None:
             positive = bool(sp.N(value.subs(beta, 1), 50) > 0)
-        witness = (rf"$\phi'(h) > 0$ at $h = h^\star + 1$, $h^\star = {sp.latex(stationary)}$" if positive
-                   else rf"$\phi'(h^\star) = 0$ at $h^\star = {sp.latex(stationary)}$")
-    return False, (rf"{witness} for {loss.name}, so $\phi' \le 0$ fails on $\mathbb{{R}}$, $A$ can be negative and "
-                   r"the induction step does not follow"), L2
+        witness = (
+            rf"$\phi'(h) > 0$ at $h = h^\star + 1$, $h^\star = {sp.latex(stationary)}$"
+            if positive
+            else rf"$\phi'(h^\star) = 0$ at $h^\star = {sp.latex(stationary)}$"
+        )
+    return (
+        False,
+        (
+            rf"{witness} for {loss.name}, so $\phi' \le 0$ fails on $\mathbb{{R}}$, $A$ can be negative and "
+            r"the induction step does not follow"
+        ),
+        L2,
+    )
 
 
 #: Numeric configurations of the last ordering step: (p, |delta|, sigma, beta, b, b'), 1-based.
@@ -230,22 +255,34 @@ def _recursion_instances() -> Instances:
             for pc, dl, off in zip(ps, model["delta"], model["offset"]):
                 plus, minus = off + dl / 2, off - dl / 2
                 n_p, n_m = dot(D, plus), -dot(D, minus)
-                drift += pc * (sp.Rational(1, 2) * (A(n_p, r_value) * plus - beta * sigma**2 * B(n_p, r_value) * D)
-                               - sp.Rational(1, 2) * (A(n_m, r_value) * minus + beta * sigma**2 * B(n_m, r_value) * D))
+                drift += pc * (
+                    sp.Rational(1, 2) * (A(n_p, r_value) * plus - beta * sigma**2 * B(n_p, r_value) * D)
+                    - sp.Rational(1, 2) * (A(n_m, r_value) * minus + beta * sigma**2 * B(n_m, r_value) * D)
+                )
             D_next = D + 2 * eta * beta * drift
             now = [dot(D, dl) / 2 for dl in model["delta"]]
             nxt = [dot(D_next, dl) / 2 for dl in model["delta"]]
-            out.append({
-                K: Kc, i: ii, j_: jj, r_t: r_value,
-                nu_i: now[ii - 1], nu_j: now[jj - 1], nu_i_next: nxt[ii - 1], nu_j_next: nxt[jj - 1],
-                nu_fn: lambda c, time, now=now: now[int(c) - 1],
-                p_: lambda c, ps=ps: ps[int(c) - 1], sig: lambda c: sigma,
-                G: lambda c, e, m=model: dot(m["delta"][int(c) - 1], m["delta"][int(e) - 1]),
-            })
+            out.append(
+                {
+                    K: Kc,
+                    i: ii,
+                    j_: jj,
+                    r_t: r_value,
+                    nu_i: now[ii - 1],
+                    nu_j: now[jj - 1],
+                    nu_i_next: nxt[ii - 1],
+                    nu_j_next: nxt[jj - 1],
+                    nu_fn: lambda c, time, now=now: now[int(c) - 1],
+                    p_: lambda c, ps=ps: ps[int(c) - 1],
+                    sig: lambda c: sigma,
+                    G: lambda c, e, m=model: dot(m["delta"][int(c) - 1], m["delta"][int(e) - 1]),
+                }
+            )
         return out
 
-    return Instances("K = 2, 3 orthogonal, equal sigma; Delta_{t+1} from population-flow with generic A, B", build,
-                     generic=(A, B))
+    return Instances(
+        "K = 2, 3 orthogonal, equal sigma; Delta_{t+1} from population-flow with generic A, B", build, generic=(A, B)
+    )
 
 
 def _mean_value_instances() -> Instances:
@@ -257,14 +294,21 @@ def _mean_value_instances() -> Instances:
         for Kc, (ii, jj) in ((2, (1, 2)), (3, (3, 1))):
             now = [sp.Symbol(f"v_{c}", real=True) for c in range(1, Kc + 1)]
             rr = sp.Symbol("r_0", positive=True)
-            out.append({
-                K: Kc, i: ii, j_: jj, r_t: rr, nu_i: now[ii - 1], nu_j: now[jj - 1],
-                nu_fn: lambda c, time, now=now: now[int(c) - 1],
-                B_bar: (A(now[jj - 1], rr) - A(now[ii - 1], rr)) / (beta * (now[ii - 1] - now[jj - 1])),
-                p_: lambda c: sp.Symbol(f"p_{int(c)}", positive=True),
-                sig: lambda c: sp.Symbol("sigma", positive=True),
-                G: lambda c, e: sp.Symbol(f"G_{int(c)}{int(e)}", positive=True),
-            })
+            out.append(
+                {
+                    K: Kc,
+                    i: ii,
+                    j_: jj,
+                    r_t: rr,
+                    nu_i: now[ii - 1],
+                    nu_j: now[jj - 1],
+                    nu_fn: lambda c, time, now=now: now[int(c) - 1],
+                    B_bar: (A(now[jj - 1], rr) - A(now[ii - 1], rr)) / (beta * (now[ii - 1] - now[jj - 1])),
+                    p_: lambda c: sp.Symbol(f"p_{int(c)}", positive=True),
+                    sig: lambda c: sp.Symbol("sigma", positive=True),
+                    G: lambda c, e: sp.Symbol(f"G_{int(c)}{int(e)}", positive=True),
+                }
+            )
         return out
 
     return Instances("K = 2, 3, generic A, B; B-bar from its definition", build, generic=(A, B))
@@ -308,12 +352,25 @@ def _hypotheses_instances(loss: Loss, L2: sp.Expr) -> Instances:
                 out.append(_state_binding(state, ps, Gs, sigma, beta_value, eta_value, ii, jj, A_, B_))
         return out
 
-    return Instances(f"{loss.name}: A, B by 20-digit quadrature; population-GD states t = 1..3 from a(0) = 0 at "
-                     "eta = eta_max, random states with nu_b >= nu_b', the tie p_b G_bb = p_b' G_b'b'", build)
+    return Instances(
+        f"{loss.name}: A, B by 20-digit quadrature; population-GD states t = 1..3 from a(0) = 0 at "
+        "eta = eta_max, random states with nu_b >= nu_b', the tie p_b G_bb = p_b' G_b'b'",
+        build,
+    )
 
 
-def _state_binding(state: list, ps: tuple, Gs: list, sigma: sp.Expr, beta_value: sp.Expr, eta_value: sp.Expr,
-                   ii: int, jj: int, A_: Callable, B_: Callable) -> dict:
+def _state_binding(
+    state: list,
+    ps: tuple,
+    Gs: list,
+    sigma: sp.Expr,
+    beta_value: sp.Expr,
+    eta_value: sp.Expr,
+    ii: int,
+    jj: int,
+    A_: Callable,
+    B_: Callable,
+) -> dict:
     rv = sigma * sp.sqrt(sum(x**2 * g for x, g in zip(state, Gs)))
     nus = [x * g / 2 for x, g in zip(state, Gs)]
     A_values = {c: A_(nus[c], rv) for c in (ii - 1, jj - 1)}
@@ -321,10 +378,19 @@ def _state_binding(state: list, ps: tuple, Gs: list, sigma: sp.Expr, beta_value:
     gap = nus[ii - 1] - nus[jj - 1]
     B_mean = B_values[ii - 1] if gap == 0 else (A_values[jj - 1] - A_values[ii - 1]) / (beta_value * gap)
     return {
-        K: len(ps), i: ii, j_: jj, r_t: rv, beta: beta_value, eta: eta_value,
-        nu_i: nus[ii - 1], nu_j: nus[jj - 1], B_bar: B_mean,
+        K: len(ps),
+        i: ii,
+        j_: jj,
+        r_t: rv,
+        beta: beta_value,
+        eta: eta_value,
+        nu_i: nus[ii - 1],
+        nu_j: nus[jj - 1],
+        B_bar: B_mean,
         nu_fn: lambda c, time: nus[int(c) - 1],
-        p_: lambda c: ps[int(c) - 1], sig: lambda c: sigma, G: lambda c, e: Gs[int(c) - 1] if c == e else 0,
+        p_: lambda c: ps[int(c) - 1],
+        sig: lambda c: sigma,
+        G: lambda c, e: Gs[int(c) - 1] if c == e else 0,
         A: lambda v, s_: A_values[next(c for c in A_values if nus[c] == v)],
         B: lambda v, s_: B_values[nus.index(v)],
     }
@@ -338,7 +404,11 @@ def _fixed_point_instances() -> Instances:
     quadratic :math:`\phi(h) = \kappa(h-\tau)^2/2` (:math:`K = 2, 3`, solved by SymPy) and exponential
     :math:`\phi(h) = e^{-\lambda_e h}/\lambda_e` (:math:`K = 1`, and :math:`K = 2` symmetric);
     :math:`A, B` from their definitions by :func:`normal_expectation`."""
-    kappa, tau, lam_e = sp.Symbol("kappa", positive=True), sp.Symbol("tau", real=True), sp.Symbol("lambda_e", positive=True)
+    kappa, tau, lam_e = (
+        sp.Symbol("kappa", positive=True),
+        sp.Symbol("tau", real=True),
+        sp.Symbol("lambda_e", positive=True),
+    )
     zs = sp.Symbol("z", real=True)
     quadratic = kappa * (zs - tau)  # phi'(h) at h = zs
     exponential = -sp.exp(-lam_e * zs)
@@ -355,9 +425,13 @@ def _fixed_point_instances() -> Instances:
         As = [A_(x * g / 2, s * norm_D) for x, g, s in zip(a_values, Gs, sigmas)]
         Bs = [B_(x * g / 2, s * norm_D) for x, g, s in zip(a_values, Gs, sigmas)]
         return {
-            K: len(ps), b: behavior, a_star: lambda c: a_values[int(c) - 1],
-            A_star: lambda c: As[int(c) - 1], B_star: lambda c: Bs[int(c) - 1],
-            p_: lambda c: ps[int(c) - 1], sig: lambda c: sigmas[int(c) - 1],
+            K: len(ps),
+            b: behavior,
+            a_star: lambda c: a_values[int(c) - 1],
+            A_star: lambda c: As[int(c) - 1],
+            B_star: lambda c: Bs[int(c) - 1],
+            p_: lambda c: ps[int(c) - 1],
+            sig: lambda c: sigmas[int(c) - 1],
         }
 
     def build() -> list[dict]:
@@ -369,20 +443,31 @@ def _fixed_point_instances() -> Instances:
             xs = [sp.Symbol(f"x_{c}", real=True) for c in range(1, Kc + 1)]
             A_, B_ = moments(quadratic)
             norm_D = sp.sqrt(sum(x**2 * g for x, g in zip(xs, Gs)))
-            shrink = 2 * eta * beta**2 * sum(p * s**2 * B_(x * g / 2, s * norm_D) for p, s, x, g in zip(ps, sigmas, xs, Gs))
-            equations = [(1 - shrink) * x + eta * beta * p * A_(x * g / 2, s * norm_D) - x
-                         for x, p, g, s in zip(xs, ps, Gs, sigmas)]
+            shrink = (
+                2 * eta * beta**2 * sum(p * s**2 * B_(x * g / 2, s * norm_D) for p, s, x, g in zip(ps, sigmas, xs, Gs))
+            )
+            equations = [
+                (1 - shrink) * x + eta * beta * p * A_(x * g / 2, s * norm_D) - x
+                for x, p, g, s in zip(xs, ps, Gs, sigmas)
+            ]
             solution = sp.solve(equations, xs, dict=True)[0]
             a_values = [sp.simplify(solution[x]) for x in xs]
             for beh in (1, Kc):
                 out.append(binding(ps, Gs, sigmas, a_values, quadratic, beh))
-        p1, G1, s1 = sp.Symbol("p_1", positive=True), sp.Symbol("G_11", positive=True), sp.Symbol("sigma_1", positive=True)
+        p1, G1, s1 = (
+            sp.Symbol("p_1", positive=True),
+            sp.Symbol("G_11", positive=True),
+            sp.Symbol("sigma_1", positive=True),
+        )
         out.append(binding([p1], [G1], [s1], [1 / (2 * beta * lam_e * s1**2)], exponential, 1))
         out.append(binding([p1, p1], [G1, G1], [s1, s1], [1 / (4 * beta * lam_e * s1**2)] * 2, exponential, 2))
         return out
 
-    return Instances("exact fixed points: quadratic phi (K = 2, 3, solved by SymPy), exponential phi "
-                     "(K = 1; K = 2 symmetric); A, B from their definitions", build)
+    return Instances(
+        "exact fixed points: quadratic phi (K = 2, 3, solved by SymPy), exponential phi "
+        "(K = 1; K = 2 symmetric); A, B from their definitions",
+        build,
+    )
 
 
 # --------------------------------------------------------------------------- claims
@@ -394,7 +479,16 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str], bool, sp.Expr]:
     interference = chain(
         "interference",
         acc(Delta),
-        [("=", law, r"$\Delta^\top\delta_b = a_bG_{bb}$ and $\|\Delta\|^2 = \sum_k a_k^2G_{kk}$ ($G$ diagonal); accuracy-gaussian, span")],
+        [
+            (
+                "=",
+                law,
+                (
+                    r"$\Delta^\top\delta_b = a_bG_{bb}$ and $\|\Delta\|^2 = \sum_k a_k^2G_{kk}$ ($G$ diagonal); "
+                    r"accuracy-gaussian, span"
+                ),
+            )
+        ],
         instances=span,
         prose=r"for $\Delta = \sum_k a_k\delta_k$: each $a_k$ with $k \ne b$ only adds noise to the margin of $b$.",
     )
@@ -407,32 +501,53 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str], bool, sp.Expr]:
             ("=", Phi(sp.sqrt(G[b, b]) / (2 * sig[b])), r"$\Delta = \delta_b$ in the span form"),
         ],
         instances=span,
-        prose=r"with equality iff $a_k = 0$ for every $k \ne b$ and $a_b > 0$: training jointly never beats $b$'s own direction.",
+        prose=r"with equality iff $a_k = 0$ for every $k \ne b$ and $a_b > 0$: training jointly never beats $b$'s own "
+        r"direction.",
     )
     level = chain(
         "priority level",
         varpi_i - varpi_j,
-        [("=", (norm_i**2 - norm_j**2) / (2 * bbar_norm),
-          r"$\langle\bar b, \delta_i - \delta_j\rangle = \frac12\langle\delta_i + \delta_j, \delta_i - \delta_j\rangle = \frac12(\|\delta_i\|^2 - \|\delta_j\|^2)$")],
+        [
+            (
+                "=",
+                (norm_i**2 - norm_j**2) / (2 * bbar_norm),
+                (
+                    r"$\langle\bar b, \delta_i - \delta_j\rangle = \frac12\langle\delta_i + \delta_j, \delta_i - "
+                    r"\delta_j\rangle = \frac12(\|\delta_i\|^2 - \|\delta_j\|^2)$"
+                ),
+            )
+        ],
         instances=_level_instances(),
-        prose=(r"so the authors' $\operatorname{gap}_{ij} = (\varpi_i - \varpi_j)/\max(\|\delta_i\|, \|\delta_j\|)$ "
-               r"has the sign of $\|\delta_i\| - \|\delta_j\|$: the more distinguishable behaviour has priority."),
+        prose=(
+            r"so the authors' $\operatorname{gap}_{ij} = (\varpi_i - \varpi_j)/\max(\|\delta_i\|, \|\delta_j\|)$ "
+            r"has the sign of $\|\delta_i\| - \|\delta_j\|$: the more distinguishable behaviour has priority."
+        ),
     )
     star_sum = sp.Sum(p_[k] * sig[k] ** 2 * B_star[k], (k, 1, K))
     fixed = chain(
         "fixed point",
         a_star[b],
         [
-            ("=", (1 - 2 * eta * beta**2 * star_sum) * a_star[b] + eta * beta * p_[b] * A_star[b],
-             r"$a^*$ is a fixed point of population GD (accuracy-gaussian, t steps)"),
-            ("=", p_[b] * A_star[b] / (2 * beta * star_sum),
-             r"solve the fixed-point equation for $a_b^*$ ($\sum_k p_k\sigma_k^2B_k^* \ne 0$)"),
+            (
+                "=",
+                (1 - 2 * eta * beta**2 * star_sum) * a_star[b] + eta * beta * p_[b] * A_star[b],
+                r"$a^*$ is a fixed point of population GD (accuracy-gaussian, t steps)",
+            ),
+            (
+                "=",
+                p_[b] * A_star[b] / (2 * beta * star_sum),
+                r"solve the fixed-point equation for $a_b^*$ ($\sum_k p_k\sigma_k^2B_k^* \ne 0$)",
+            ),
         ],
         instances=_fixed_point_instances(),
-        prose=(r"for every fixed point $a^*$ of population gradient descent, i.e. every solution of "
-               r"$a_b = (1 - 2\eta\beta^2\sum_k p_k\sigma_k^2B_k^*)\,a_b + \eta\beta p_bA_b^*$ for all $b$ with $A^*, B^*$ "
-               r"evaluated at $a = a^*$, provided $\sum_k p_k\sigma_k^2B_k^* \ne 0$: a fixed-point equation, not a closed form "
-               r"(the right side depends on $a^*$ through $A^*$ and $B^*$)."),
+        prose=(
+            r"for every fixed point $a^*$ of population gradient descent, i.e. every solution of "
+            r"$a_b = (1 - 2\eta\beta^2\sum_k p_k\sigma_k^2B_k^*)\,a_b + \eta\beta p_bA_b^*$ for all $b$ with $A^*, "
+            r"B^*$ "
+            r"evaluated at $a = a^*$, provided $\sum_k p_k\sigma_k^2B_k^* \ne 0$: a fixed-point equation, not a "
+            r"closed form "
+            r"(the right side depends on $a^*$ through $A^*$ and $B^*$)."
+        ),
     )
     claims = [interference, level, fixed, alone]
     holds, reason, L2 = ordering_status(loss)
@@ -444,76 +559,136 @@ def _claims(loss: Loss) -> tuple[list[Claim], list[str], bool, sp.Expr]:
             "ordering",
             nu_i_next - nu_j_next,
             [
-                ("=", (1 - shrink) * (nu_i - nu_j) + half * (p_[i] * G[i, i] * A(nu_i, r_t) - p_[j_] * G[j_, j_] * A(nu_j, r_t)),
-                 r"population-flow at $\Delta_t = \sum_b a_b\delta_b$, times $\delta_b/2$; $r_b = \sigma\|\Delta_t\| = r_t$ for every $b$",
-                 _recursion_instances()),
-                ("=", (1 - shrink - half * beta * p_[j_] * G[j_, j_] * B_bar) * (nu_i - nu_j)
-                 + half * (p_[i] * G[i, i] - p_[j_] * G[j_, j_]) * A(nu_i, r_t),
-                 r"mean value theorem: $A(\nu_{b'}(t), r_t) = A(\nu_b(t), r_t) + \beta\bar B\,(\nu_b(t) - \nu_{b'}(t))$, $\partial_\nu A = -\beta B$",
-                 _mean_value_instances()),
-                (">=", sp.Integer(0),
-                 r"$B, \bar B \le L_2$ and $\sum_k p_k = 1$ with $\eta \le \eta_{\max}$ make the first factor $\ge 0$; $\nu_b(t) \ge \nu_{b'}(t)$; $p_bG_{bb} \ge p_{b'}G_{b'b'}$; $A \ge 0$ as $\phi' \le 0$",
-                 _hypotheses_instances(loss, L2)),
+                (
+                    "=",
+                    (1 - shrink) * (nu_i - nu_j)
+                    + half * (p_[i] * G[i, i] * A(nu_i, r_t) - p_[j_] * G[j_, j_] * A(nu_j, r_t)),
+                    (
+                        r"population-flow at $\Delta_t = \sum_b a_b\delta_b$, times $\delta_b/2$; $r_b = "
+                        r"\sigma\|\Delta_t\| = r_t$ for every $b$"
+                    ),
+                    _recursion_instances(),
+                ),
+                (
+                    "=",
+                    (1 - shrink - half * beta * p_[j_] * G[j_, j_] * B_bar) * (nu_i - nu_j)
+                    + half * (p_[i] * G[i, i] - p_[j_] * G[j_, j_]) * A(nu_i, r_t),
+                    (
+                        r"mean value theorem: $A(\nu_{b'}(t), r_t) = A(\nu_b(t), r_t) + \beta\bar B\,(\nu_b(t) - "
+                        r"\nu_{b'}(t))$, $\partial_\nu A = -\beta B$"
+                    ),
+                    _mean_value_instances(),
+                ),
+                (
+                    ">=",
+                    sp.Integer(0),
+                    (
+                        r"$B, \bar B \le L_2$ and $\sum_k p_k = 1$ with $\eta \le \eta_{\max}$ make the first factor $\ge "
+                        r"0$; $\nu_b(t) \ge \nu_{b'}(t)$; $p_bG_{bb} \ge p_{b'}G_{b'b'}$; $A \ge 0$ as $\phi' \le 0$"
+                    ),
+                    _hypotheses_instances(loss, L2),
+                ),
             ],
-            prose=(r"whenever $\nu_b(t) \ge \nu_{b'}(t)$. Since $a(0) = 0$, by induction $\nu_b(t) \ge \nu_{b'}(t)$ and "
-                   r"$\operatorname{Acc}_b(t) = \Phi(\nu_b(t)/r_t) \ge \operatorname{Acc}_{b'}(t)$ for every $t$: behaviour $b$ reaches any accuracy first "
-                   r"(for the pair $(b, b') = (i, j)$ of the priority level, $p_i\|\delta_i\|^2 \ge p_j\|\delta_j\|^2$)."),
+            prose=(
+                r"whenever $\nu_b(t) \ge \nu_{b'}(t)$. Since $a(0) = 0$, by induction $\nu_b(t) \ge \nu_{b'}(t)$ and "
+                r"$\operatorname{Acc}_b(t) = \Phi(\nu_b(t)/r_t) \ge \operatorname{Acc}_{b'}(t)$ for every $t$: "
+                r"behaviour $b$ reaches any accuracy first "
+                r"(for the pair $(b, b') = (i, j)$ of the priority level, $p_i\|\delta_i\|^2 \ge p_j\|\delta_j\|^2$)."
+            ),
         )
         claims.insert(2, ordering)
     else:
-        notes.append(r"The ordering of learning times (an induction on $\nu_b(t) \ge \nu_{b'}(t)$) is omitted: it needs "
-                     r"$\phi' \le 0$ on $\mathbb{R}$ and a finite $L_2 \ge \sup\phi''$, and " + reason + ".")
+        notes.append(
+            r"The ordering of learning times (an induction on $\nu_b(t) \ge \nu_{b'}(t)$) is omitted: it needs "
+            r"$\phi' \le 0$ on $\mathbb{R}$ and a finite $L_2 \ge \sup\phi''$, and " + reason + "."
+        )
     return claims, notes, holds, L2
 
 
 def build(loss: Loss) -> Theorem:
     claims, notes, ordering, L2 = _claims(loss)
     assumptions = [
-        Assumption("shared direction", r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$, $h = \beta s\Delta^\top g$, $\beta > 0$; population gradient descent from $W_{\mathrm{ref}}$ with step $\eta$ (population-flow)."),
-        Assumption("balanced orthogonal isotropic", r"$q_b = \frac12$, $\mu_b^\pm = c_b \pm \frac12\delta_b$ with $c_b \perp \delta_{b'}$ for all $b'$, $\langle\delta_b, \delta_{b'}\rangle = 0$ for $b \ne b'$, $g \mid (b, \pm) \sim N(\mu_b^\pm, \sigma_b^2 I)$, mixture weights $p_b$ with $\sum_b p_b = 1$ (claim priority level: any $\delta_i, \delta_j$ with $\delta_i + \delta_j \ne 0$)."),
+        Assumption(
+            "shared direction",
+            r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$, $h = \beta s\Delta^\top g$, $\beta > 0$; "
+            r"population gradient descent from $W_{\mathrm{ref}}$ with step $\eta$ (population-flow).",
+        ),
+        Assumption(
+            "balanced orthogonal isotropic",
+            r"$q_b = \frac12$, $\mu_b^\pm = c_b \pm \frac12\delta_b$ with $c_b \perp \delta_{b'}$ for all $b'$, "
+            r"$\langle\delta_b, \delta_{b'}\rangle = 0$ for $b \ne b'$, $g \mid (b, \pm) \sim N(\mu_b^\pm, \sigma_b^2 "
+            r"I)$, mixture weights $p_b$ with $\sum_b p_b = 1$ (claim priority level: any $\delta_i, \delta_j$ with "
+            r"$\delta_i + \delta_j \ne 0$).",
+        ),
     ]
     if ordering:
-        assumptions.append(Assumption(
-            "ordering",
-            r"$\sigma_b = \sigma$ for every $b$; for the ordered pair $(b, b')$ (the priority level's $(i, j)$), $p_i\|\delta_i\|^2 \ge p_j\|\delta_j\|^2$, i.e. $p_bG_{bb} \ge p_{b'}G_{b'b'}$; "
-            r"$\phi$ twice differentiable with $\phi' \le 0$ and $\phi'' \le L_2$, $L_2 = \sup_h|\phi''(h)|$ "
-            rf"(here $L_2 = {sp.latex(L2)}$); "
-            r"$\eta \le \eta_{\max} = 1/(\beta^2L_2(2\sigma^2 + \frac12\max_b p_bG_{bb}))$ (implied by $\eta \le 1/(2\beta^2L_2\lambda_{\max}(\mathbb{E}gg^\top))$); "
-            r"induction hypothesis $\nu_b(t) \ge \nu_{b'}(t)$ (true at $t = 0$)."))
-    notes.append(r"Claim fixed point is checked at exact fixed points of quadratic and exponential losses (where $A$ and $B$ "
-                 r"have closed forms); the identity uses only the fixed-point equation, not the loss.")
+        assumptions.append(
+            Assumption(
+                "ordering",
+                r"$\sigma_b = \sigma$ for every $b$; for the ordered pair $(b, b')$ (the priority level's $(i, j)$), "
+                r"$p_i\|\delta_i\|^2 \ge p_j\|\delta_j\|^2$, i.e. $p_bG_{bb} \ge p_{b'}G_{b'b'}$; "
+                r"$\phi$ twice differentiable with $\phi' \le 0$ and $\phi'' \le L_2$, $L_2 = \sup_h|\phi''(h)|$ "
+                rf"(here $L_2 = {sp.latex(L2)}$); "
+                r"$\eta \le \eta_{\max} = 1/(\beta^2L_2(2\sigma^2 + \frac12\max_b p_bG_{bb}))$ (implied by $\eta \le "
+                r"1/(2\beta^2L_2\lambda_{\max}(\mathbb{E}gg^\top))$); "
+                r"induction hypothesis $\nu_b(t) \ge \nu_{b'}(t)$ (true at $t = 0$).",
+            )
+        )
+    notes.append(
+        r"Claim fixed point is checked at exact fixed points of quadratic and exponential losses (where $A$ and $B$ "
+        r"have closed forms); the identity uses only the fixed-point equation, not the loss."
+    )
     notation = {
         **meanings(beta, eta),
         d: DIMENSION_MEANING,
         **shared_notation(Delta, acc(Delta), delta_b, a_[j], G[j, k], sig[b], p_[j], K, b),
-        (varpi_i, varpi_j): r"are the authors' priority projections $\varpi_i = \langle\bar b, \delta_i\rangle/\|\bar b\|$ (their $p_i$)",
+        (
+            varpi_i,
+            varpi_j,
+        ): (
+            r"are the authors' priority projections $\varpi_i = \langle\bar b, \delta_i\rangle/\|\bar b\|$ "
+            r"(their $p_i$)"
+        ),
         bbar_norm: r"is the norm of $\bar b = \frac12(\delta_i + \delta_j)$",
         (norm_i, norm_j): r"are the norms of the distinguishability vectors of behaviours $i$ and $j$",
         a_star[b]: r"is a fixed point of population gradient descent in the coordinates $a$",
-        (A_star[b], B_star[b]): (r"are $A$ and $B$ of behaviour $b$ at the fixed point: $A(\nu_b^*, r_b^*)$, $B(\nu_b^*, r_b^*)$ "
-                                 r"with $\nu_b^* = a_b^*G_{bb}/2$, $r_b^* = \sigma_b(\sum_k (a_k^*)^2G_{kk})^{1/2}$"),
+        (A_star[b], B_star[b]): (
+            r"are $A$ and $B$ of behaviour $b$ at the fixed point: $A(\nu_b^*, r_b^*)$, $B(\nu_b^*, r_b^*)$ "
+            r"with $\nu_b^* = a_b^*G_{bb}/2$, $r_b^* = \sigma_b(\sum_k (a_k^*)^2G_{kk})^{1/2}$"
+        ),
     }
     notation.update({(A(nu, r), B(nu, r)): AB_MEANING, (nu, r): NU_R_MEANING})
     if ordering:
-        notation.update({
-            (nu_fn(b, t), nu_i, nu_j, nu_i_next, nu_j_next): (r"are the means $\nu_b(t) = \Delta_t^\top\delta_b/2 = a_b(t)G_{bb}/2$ of "
-                                                               r"$z = s\Delta_t^\top g$ given behaviour $b$ (either sign) after $t$ steps, and the same for $b'$"),
-            **meanings(t),
-            r_t: r"is the common standard deviation $\sigma\|\Delta_t\|$ of $z = s\Delta_t^\top g$ given $(b, s)$",
-            b2: r"is a second behaviour, $b' \ne b$",
-            B_bar: (r"is the mean-value slope $\bar B = (A(\nu_{b'}(t), r_t) - A(\nu_b(t), r_t))/(\beta(\nu_b(t) - \nu_{b'}(t)))$ "
-                    r"($B(\nu_b(t), r_t)$ if $\nu_b(t) = \nu_{b'}(t)$), a value of $B(\cdot, r_t)$ between $\nu_{b'}(t)$ and $\nu_b(t)$"),
-        })
+        notation.update(
+            {
+                (nu_fn(b, t), nu_i, nu_j, nu_i_next, nu_j_next): (
+                    r"are the means $\nu_b(t) = \Delta_t^\top\delta_b/2 = a_b(t)G_{bb}/2$ of "
+                    r"$z = s\Delta_t^\top g$ given behaviour $b$ (either sign) after $t$ steps, and the same for $b'$"
+                ),
+                **meanings(t),
+                r_t: r"is the common standard deviation $\sigma\|\Delta_t\|$ of $z = s\Delta_t^\top g$ given $(b, s)$",
+                b2: r"is a second behaviour, $b' \ne b$",
+                B_bar: (
+                    r"is the mean-value slope $\bar B = (A(\nu_{b'}(t), r_t) - A(\nu_b(t), r_t))/(\beta(\nu_b(t) - "
+                    r"\nu_{b'}(t)))$ "
+                    r"($B(\nu_b(t), r_t)$ if $\nu_b(t) = \nu_{b'}(t)$), a value of $B(\cdot, r_t)$ between "
+                    r"$\nu_{b'}(t)$ and $\nu_b(t)$"
+                ),
+            }
+        )
     return Theorem(
         id="priority",
         title="Prioritisation of behaviours sharing one preference direction",
         assumptions=assumptions,
         claims=claims,
-        summary=r"Behaviours compete for one preference direction: each one's coordinate adds noise to the others' margins.",
+        summary=r"Behaviours compete for one preference direction: each one's coordinate adds noise to the others' "
+        r"margins.",
         loss_name=loss.name,
         notes=notes,
         notation=notation,
-        provenance=(r"The priority level ($\bar b = \frac12(\delta_i + \delta_j)$, the projections $\varpi_i$, the gap) is "
-                    r"Im \& Li's (2024) definition; its closed form, the interference law, the ordering induction, the fixed "
-                    r"point and the joint-versus-alone bound are prefdyn's."),
+        provenance=(
+            r"The priority level ($\bar b = \frac12(\delta_i + \delta_j)$, the projections $\varpi_i$, the gap) is "
+            r"Im \& Li's (2024) definition; its closed form, the interference law, the ordering induction, the fixed "
+            r"point and the joint-versus-alone bound are prefdyn's."
+        ),
     )

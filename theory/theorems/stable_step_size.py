@@ -81,8 +81,9 @@ def _population(phi: Callable[[sp.Expr], sp.Expr], law: tuple) -> Callable[[Sequ
     return lambda D: sp.Add(*(w * phi(beta * dot(D, x)) for x, w in zip(atoms, weights)))
 
 
-def _gd_binding(L: Callable[[Sequence[sp.Expr]], sp.Expr], start: Sequence[sp.Expr], step: sp.Expr,
-                top: sp.Expr) -> dict:
+def _gd_binding(
+    L: Callable[[Sequence[sp.Expr]], sp.Expr], start: Sequence[sp.Expr], step: sp.Expr, top: sp.Expr
+) -> dict:
     r"""The displays' objects at one GD step of size ``step`` from ``start``: the population loss,
     its SymPy gradient, :math:`\Delta_{t+1} = \Delta_t - 2\eta\nabla L(\Delta_t)`."""
     value, grad = value_and_gradient(L, start)
@@ -98,8 +99,9 @@ THETAS = (sp.Rational(1, 10), sp.Rational(1, 2), 1)
 DIGITS = 30
 
 
-def _numeric_gd(phi: sp.Expr, law: tuple, start: Sequence[sp.Expr], beta_value: sp.Expr, step: sp.Expr,
-                top: sp.Expr) -> dict:
+def _numeric_gd(
+    phi: sp.Expr, law: tuple, start: Sequence[sp.Expr], beta_value: sp.Expr, step: sp.Expr, top: sp.Expr
+) -> dict:
     r""":func:`_gd_binding` evaluated to :data:`DIGITS` digits (mpmath): the loss values and the squared
     gradient norm are numbers, :math:`\eta` and :math:`\lambda_{\max}` stay exact."""
     D = sp.symbols(f"_D1:{len(start) + 1}", real=True)
@@ -112,8 +114,14 @@ def _numeric_gd(phi: sp.Expr, law: tuple, start: Sequence[sp.Expr], beta_value: 
         rate = mpmath.mpf(sp.N(2 * step, DIGITS + 10))
         after = [x - rate * g for x, g in zip(point, grad)]
         number = lambda z: sp.Float(mpmath.nstr(z, DIGITS + 5), DIGITS)
-        return {beta: beta_value, eta: step, lam: top, loss_now: number(loss_at(*point)),
-                loss_next: number(loss_at(*after)), grad_sq: number(sum(g * g for g in grad))}
+        return {
+            beta: beta_value,
+            eta: step,
+            lam: top,
+            loss_now: number(loss_at(*point)),
+            loss_next: number(loss_at(*after)),
+            grad_sq: number(sum(g * g for g in grad)),
+        }
 
 
 def _descent_instances(loss: Loss, L2: sp.Expr) -> Instances:
@@ -130,7 +138,9 @@ def _descent_instances(loss: Loss, L2: sp.Expr) -> Instances:
                     at_beta = phi.subs(beta, b_)
                     population = _population(lambda x, f=at_beta: f.subs(h, x), law)
                     at = [sp.Integer(c) for c in start]
-                    out.append({beta: b_, **_gd_binding(lambda D, L=population, v=b_: L(D).subs(beta, v), at, step, top)})
+                    out.append(
+                        {beta: b_, **_gd_binding(lambda D, L=population, v=b_: L(D).subs(beta, v), at, step, top)}
+                    )
                 else:
                     out.append(_numeric_gd(phi, law, start, b_, step, top))
             step = theta / (beta**2 * L2 * top)  # eta = theta eta_max
@@ -140,10 +150,15 @@ def _descent_instances(loss: Loss, L2: sp.Expr) -> Instances:
         return out
 
     return Instances(
-        rf"{loss.name} on three laws of $sg$ in $\mathbb{{R}}^2$, {len(STARTS)} starts $\Delta_t$, $\beta \in \{{1/2, 2\}}$, "
-        r"$\eta = \theta\eta_{\max}$ with $\theta \in \{0.1, 0.5, 1\}$ (exact for polynomial $\phi$, else to 30 digits); and the extremal case of (A2), "
-        r"$\phi(h) = L_2(h^2 - c)/2$ with $c \in \{0, 10\lambda_{\max}\}$, along the top eigenvector (the descent lemma holds "
-        r"with equality), every $\theta \in (0, 1]$", build)
+        rf"{loss.name} on three laws of $sg$ in $\mathbb{{R}}^2$, {len(STARTS)} starts $\Delta_t$, $\beta \in "
+        rf"\{{1/2, 2\}}$, "
+        r"$\eta = \theta\eta_{\max}$ with $\theta \in \{0.1, 0.5, 1\}$ (exact for polynomial $\phi$, else to 30 "
+        r"digits); and the extremal case of (A2), "
+        r"$\phi(h) = L_2(h^2 - c)/2$ with $c \in \{0, 10\lambda_{\max}\}$, along the top eigenvector (the descent "
+        r"lemma holds "
+        r"with equality), every $\theta \in (0, 1]$",
+        build,
+    )
 
 
 def _threshold(L2: sp.Expr, law: tuple) -> sp.Expr:
@@ -166,10 +181,17 @@ def _threshold(L2: sp.Expr, law: tuple) -> sp.Expr:
 
 def _descent(loss: Loss, L2: sp.Expr) -> Claim:
     return chain(
-        "descent", loss_next - loss_now,
+        "descent",
+        loss_next - loss_now,
         [
-            ("<=", -2 * eta * (1 - eta * beta**2 * L2 * lam) * grad_sq,
-             r"descent lemma along the step $-2\eta\nabla L(\Delta_t)$, with $\nabla^2 L \preceq \beta^2 L_2\lambda_{\max} I$ (claim hessian, A2)"),
+            (
+                "<=",
+                -2 * eta * (1 - eta * beta**2 * L2 * lam) * grad_sq,
+                (
+                    r"descent lemma along the step $-2\eta\nabla L(\Delta_t)$, with $\nabla^2 L \preceq \beta^2 "
+                    r"L_2\lambda_{\max} I$ (claim hessian, A2)"
+                ),
+            ),
             ("<=", sp.Integer(0), r"$\eta \le \eta_{\max} = 1/(\beta^2 L_2\lambda_{\max})$ (A3)"),
         ],
         instances=_descent_instances(loss, L2),
@@ -188,16 +210,27 @@ def _hessian(finite: bool) -> Claim:
     def build() -> list[dict]:
         value = law.expectation(lambda a: phi_generic(margin(a)))
         d2 = lambda a: sp.diff(phi_generic(h), h, 2).subs(h, margin(a))
-        return [{hessian_L: sp.hessian(value, list(D)),
-                 E_d2phi: law.expectation(lambda a: d2(a) * a.embedding * a.embedding.T)}]
+        return [
+            {
+                hessian_L: sp.hessian(value, list(D)),
+                E_d2phi: law.expectation(lambda a: d2(a) * a.embedding * a.embedding.T),
+            }
+        ]
 
     return chain(
-        "hessian", hessian_L,
+        "hessian",
+        hessian_L,
         [("=", beta**2 * E_d2phi, r"chain rule twice, $s^2 = 1$")],
-        instances=Instances(r"$d = 2$, a finite law of $(s, g)$ with symbolic atoms, generic twice-differentiable $\phi$",
-                            build, generic=(phi_generic,)),
-        prose=(r"Hence $\nabla^2 L \preceq \beta^2 L_2\,\mathbb{E}[gg^\top] \preceq \beta^2 L_2\lambda_{\max} I$ by (A2)."
-               if finite else ""),
+        instances=Instances(
+            r"$d = 2$, a finite law of $(s, g)$ with symbolic atoms, generic twice-differentiable $\phi$",
+            build,
+            generic=(phi_generic,),
+        ),
+        prose=(
+            r"Hence $\nabla^2 L \preceq \beta^2 L_2\,\mathbb{E}[gg^\top] \preceq \beta^2 L_2\lambda_{\max} I$ by (A2)."
+            if finite
+            else ""
+        ),
     )
 
 
@@ -206,13 +239,27 @@ def _max_step(L2: sp.Expr) -> Claim:
         return [{eta_max: _threshold(L2, law), lam: _top(law)[0]} for law in LAWS]
 
     return chain(
-        "max step", eta_max,
-        [("=", 1 / (beta**2 * L2 * lam),
-          (r"GD on $\phi = L_2h^2/2$ multiplies the component of $\Delta$ along an eigenvector of $\mathbb{E}[gg^\top]$ "
-           r"with eigenvalue $\lambda$ by $1 - 2\eta\beta^2L_2\lambda$; the loss does not increase iff "
-           r"$|1 - 2\eta\beta^2 L_2\lambda| \le 1$"))],
-        instances=Instances(r"two laws of $sg$, with $\mathbb{E}[xx^\top] = \operatorname{diag}(1, 2/5)$ and with eigenvalues $9/2, 1/2$; both eigen-directions", build),
-        prose=r"The bound is sharp: for a larger $\eta$ the extremal loss allowed by (A2) increases along the top eigenvector.",
+        "max step",
+        eta_max,
+        [
+            (
+                "=",
+                1 / (beta**2 * L2 * lam),
+                (
+                    r"GD on $\phi = L_2h^2/2$ multiplies the component of $\Delta$ along an eigenvector of "
+                    r"$\mathbb{E}[gg^\top]$ "
+                    r"with eigenvalue $\lambda$ by $1 - 2\eta\beta^2L_2\lambda$; the loss does not increase iff "
+                    r"$|1 - 2\eta\beta^2 L_2\lambda| \le 1$"
+                ),
+            )
+        ],
+        instances=Instances(
+            r"two laws of $sg$, with $\mathbb{E}[xx^\top] = \operatorname{diag}(1, 2/5)$ and with eigenvalues $9/2, "
+            r"1/2$; both eigen-directions",
+            build,
+        ),
+        prose=r"The bound is sharp: for a larger $\eta$ the extremal loss allowed by (A2) increases along the top "
+        r"eigenvector.",
     )
 
 
@@ -226,18 +273,30 @@ def build(loss: Loss) -> Theorem:
     else:
         claims.append(_hessian(False))
         if L2 == 0:
-            notes.append(rf"For {loss.name}, $\phi'' \equiv 0$ ($L_2 = 0$): every $\eta$ gives descent, there is no finite "
-                         r"$\eta_{\max}$; the claims descent and max step are omitted.")
+            notes.append(
+                rf"For {loss.name}, $\phi'' \equiv 0$ ($L_2 = 0$): every $\eta$ gives descent, there is no finite "
+                r"$\eta_{\max}$; the claims descent and max step are omitted."
+            )
         else:
-            notes.append(rf"For {loss.name}, $\phi'$ is not Lipschitz ($L_2 = \sup_h|\phi''(h)| = \infty$, e.g. a kink): the "
-                         r"descent lemma gives no step size, so the claims descent and max step are omitted; claim hessian is "
-                         r"the formula for twice-differentiable $\phi$ and does not apply at a kink.")
+            notes.append(
+                rf"For {loss.name}, $\phi'$ is not Lipschitz ($L_2 = \sup_h|\phi''(h)| = \infty$, e.g. a kink): the "
+                r"descent lemma gives no step size, so the claims descent and max step are omitted; claim hessian is "
+                r"the formula for twice-differentiable $\phi$ and does not apply at a kink."
+            )
     assumptions = [
-        Assumption("head and training", r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$, $h = \beta s\Delta^\top g$; full-batch "
-                   r"(population) GD $\Delta_{t+1} = \Delta_t - 2\eta\nabla L(\Delta_t)$ on $L(\Delta) = \mathbb{E}\,\phi(h)$; $\mathbb{E}\|g\|^2 < \infty$."),
-        Assumption("smooth loss", rf"$\phi$ is twice differentiable with $L_2 = \sup_h|\phi''(h)| < \infty$ (here $L_2 = {sp.latex(L2)}$)."
-                   if finite else rf"$\phi$ is twice differentiable at the margins (for claim hessian); {loss.name} has "
-                   rf"$L_2 = \sup_h|\phi''(h)| = {sp.latex(L2)}$, so no step size is claimed."),
+        Assumption(
+            "head and training",
+            r"$W = W_{\mathrm{ref}} + \frac12(e_1 - e_2)\Delta^\top$, $h = \beta s\Delta^\top g$; full-batch "
+            r"(population) GD $\Delta_{t+1} = \Delta_t - 2\eta\nabla L(\Delta_t)$ on $L(\Delta) = "
+            r"\mathbb{E}\,\phi(h)$; $\mathbb{E}\|g\|^2 < \infty$.",
+        ),
+        Assumption(
+            "smooth loss",
+            rf"$\phi$ is twice differentiable with $L_2 = \sup_h|\phi''(h)| < \infty$ (here $L_2 = {sp.latex(L2)}$)."
+            if finite
+            else rf"$\phi$ is twice differentiable at the margins (for claim hessian); {loss.name} has "
+            rf"$L_2 = \sup_h|\phi''(h)| = {sp.latex(L2)}$, so no step size is claimed.",
+        ),
     ]
     if finite:
         assumptions.append(Assumption("step size", r"$\eta \le \eta_{\max}$ (for claim descent)."))
@@ -248,23 +307,35 @@ def build(loss: Loss) -> Theorem:
         E_d2phi: r"is the expectation of $\phi''(h)\,gg^\top$ under the law of $(s, g)$",
     }
     if finite:
-        notation.update({
-            (loss_next, loss_now): r"are the population loss $L(\Delta) = \mathbb{E}\,\phi(\beta s\Delta^\top g)$ at two consecutive GD iterates",
-            grad_sq: r"is the squared Euclidean norm of the population gradient at $\Delta_t$",
-            lam: r"is the largest eigenvalue of the second moment $\mathbb{E}[gg^\top]$ of the embeddings",
-            eta_max: r"is the stability threshold: the largest $\eta$ for which GD cannot increase the loss from any start when $\phi(h) = L_2h^2/2$, the extremal loss with $\sup_h|\phi''(h)| = L_2$",
-        })
+        notation.update(
+            {
+                (
+                    loss_next,
+                    loss_now,
+                ): r"are the population loss $L(\Delta) = \mathbb{E}\,\phi(\beta s\Delta^\top g)$ at two consecutive "
+                r"GD iterates",
+                grad_sq: r"is the squared Euclidean norm of the population gradient at $\Delta_t$",
+                lam: r"is the largest eigenvalue of the second moment $\mathbb{E}[gg^\top]$ of the embeddings",
+                eta_max: r"is the stability threshold: the largest $\eta$ for which GD cannot increase the loss from "
+                r"any start when $\phi(h) = L_2h^2/2$, the extremal loss with $\sup_h|\phi''(h)| = L_2$",
+            }
+        )
     return Theorem(
         id="stable-step-size",
-        title=("Largest step size for monotone population-loss decrease" if finite
-               else "Population Hessian (no stable step size for a non-smooth loss)"),
+        title=(
+            "Largest step size for monotone population-loss decrease"
+            if finite
+            else "Population Hessian (no stable step size for a non-smooth loss)"
+        ),
         assumptions=assumptions,
         claims=claims,
         summary=rf"Loss {loss.name}: ${loss.latex()}$, $L_2 = \sup_h|\phi''(h)| = {sp.latex(L2)}$.",
         loss_name=loss.name,
         notes=notes,
         notation=notation,
-        provenance=(r"prefdyn's: the descent lemma for an $L$-smooth objective (classical) applied to the population "
-                    r"preference loss, with the sharp constant $\eta_{\max}$ (the analogue of neural-tangents' "
-                    r"max\_learning\_rate); not a result of Im \& Li (2024)."),
+        provenance=(
+            r"prefdyn's: the descent lemma for an $L$-smooth objective (classical) applied to the population "
+            r"preference loss, with the sharp constant $\eta_{\max}$ (the analogue of neural-tangents' "
+            r"max\_learning\_rate); not a result of Im \& Li (2024)."
+        ),
     )

@@ -76,8 +76,10 @@ SAMPLES = (
 )
 #: The reference head of the trajectories.
 REFERENCE = sp.Matrix([[sp.Rational(1, 2), -1], [0, 1], [-1, sp.Rational(1, 3)]])
-LABEL = ("full-batch GD from a rational 3x2 reference head on an empirical law of three labelled samples in R^2, "
-         "SymPy gradients through the softmax with the loss's phi'")
+LABEL = (
+    "full-batch GD from a rational 3x2 reference head on an empirical law of three labelled samples in R^2, "
+    "SymPy gradients through the softmax with the loss's phi'"
+)
 
 
 def _margin(W: sp.Matrix, sample: _Sample) -> sp.Expr:
@@ -121,7 +123,8 @@ def _explicit(A: Any, values: dict) -> sp.Matrix:
 
 def _op_norm(A: sp.Matrix) -> sp.Expr:
     r""":math:`\|A\|_{\rm op}` of a matrix with two columns: the square root of the largest
-    eigenvalue of :math:`M = A^\top A`, :math:`\tfrac12\operatorname{tr}M + \sqrt{\tfrac14(\operatorname{tr}M)^2 - \det M}`;
+    eigenvalue of :math:`M = A^\top A`,
+    :math:`\tfrac12\operatorname{tr}M + \sqrt{\tfrac14(\operatorname{tr}M)^2 - \det M}`;
     when :math:`\det M` expands to exactly 0 (rank one), that is :math:`\sqrt{\operatorname{tr}M}`."""
     M = A.T * A
     trace, det = M[0, 0] + M[1, 1], M[0, 0] * M[1, 1] - M[0, 1] ** 2
@@ -178,9 +181,17 @@ def _exact_norm(loss: Loss) -> list[Claim]:
     operator = chain(
         "operator norm",
         OpNorm(W_t - W_ref),
-        [("=", Norm(Delta[t]) / sp.sqrt(2),
-          (r"every update lies along $e_1 - e_2$ (dpo-gradient), so $W_t - W_{\mathrm{ref}} = \frac12(e_1 - e_2)\Delta_t^\top$; "
-          r"$\|u v^\top\|_{\mathrm{op}} = \|u\|\,\|v\|$ and $\|e_1 - e_2\| = \sqrt2$"))],
+        [
+            (
+                "=",
+                Norm(Delta[t]) / sp.sqrt(2),
+                (
+                    r"every update lies along $e_1 - e_2$ (dpo-gradient), so $W_t - W_{\mathrm{ref}} = \frac12(e_1 - "
+                    r"e_2)\Delta_t^\top$; "
+                    r"$\|u v^\top\|_{\mathrm{op}} = \|u\|\,\|v\|$ and $\|e_1 - e_2\| = \sqrt2$"
+                ),
+            )
+        ],
         instances=instances,
     )
     frobenius = chain(
@@ -196,9 +207,17 @@ def _increment(loss: Loss) -> Claim:
     return chain(
         "increment",
         Norm(Delta[k + 1] - Delta[k]),
-        [("=", 2 * eta * beta * Norm(Expect(phi_prime(h_k[k]) * s_ * g)),
-          (r"$\Delta_{k+1} - \Delta_k = (e_1 - e_2)^\top(W_{k+1} - W_k) = -\eta(e_1 - e_2)^\top\mathbb{E}\nabla_W\phi(h_k)$ "
-          r"and $(e_1 - e_2)^\top(e_{y_w} - e_{y_l}) = 2s$ (dpo-gradient)"))],
+        [
+            (
+                "=",
+                2 * eta * beta * Norm(Expect(phi_prime(h_k[k]) * s_ * g)),
+                (
+                    r"$\Delta_{k+1} - \Delta_k = (e_1 - e_2)^\top(W_{k+1} - W_k) = -\eta(e_1 - "
+                    r"e_2)^\top\mathbb{E}\nabla_W\phi(h_k)$ "
+                    r"and $(e_1 - e_2)^\top(e_{y_w} - e_{y_l}) = 2s$ (dpo-gradient)"
+                ),
+            )
+        ],
         instances=_on_trajectories(loss, k, (0, 1), "steps k in (0, 1)"),
         prose=r"for every step $k \ge 0$ and every loss.",
     )
@@ -212,15 +231,28 @@ def _growth(loss: Loss) -> Claim:
         OpNorm(W_t - W_ref),
         [
             ("=", Norm(Delta[t]) / sp.sqrt(2), "claim (operator norm)"),
-            ("<=", sp.Sum(Norm(Delta[k + 1] - Delta[k]), (k, 0, t - 1)) / sp.sqrt(2),
-             r"telescoping from $\Delta_0 = 0$ and the triangle inequality"),
-            ("=", sp.Sum(2 * eta * beta * Norm(Expect(phi_prime(h_k[k]) * s_ * g)), (k, 0, t - 1)) / sp.sqrt(2),
-             "claim (increment)"),
-            ("<=", sp.Sum(2 * eta * beta * Expect(sp.Abs(phi_prime(h_k[k])) * Norm(g)), (k, 0, t - 1)) / sp.sqrt(2),
-             r"$\|\mathbb{E}X\| \le \mathbb{E}\|X\|$ and $|s| = 1$"),
+            (
+                "<=",
+                sp.Sum(Norm(Delta[k + 1] - Delta[k]), (k, 0, t - 1)) / sp.sqrt(2),
+                r"telescoping from $\Delta_0 = 0$ and the triangle inequality",
+            ),
+            (
+                "=",
+                sp.Sum(2 * eta * beta * Norm(Expect(phi_prime(h_k[k]) * s_ * g)), (k, 0, t - 1)) / sp.sqrt(2),
+                "claim (increment)",
+            ),
+            (
+                "<=",
+                sp.Sum(2 * eta * beta * Expect(sp.Abs(phi_prime(h_k[k])) * Norm(g)), (k, 0, t - 1)) / sp.sqrt(2),
+                r"$\|\mathbb{E}X\| \le \mathbb{E}\|X\|$ and $|s| = 1$",
+            ),
             ("<=", term, rf"$|\phi'(h)| \le L_\phi = {sp.latex(sup)}$ (A3)"),
-            ("=", sp.sqrt(2) * eta * beta * t * L_phi * E_norm_g, r"$t$ equal terms",
-             Instances("any t (symbolic)", lambda: [{L_phi: sup, E_norm_g: _binding(loss, 1)[E_norm_g]}])),
+            (
+                "=",
+                sp.sqrt(2) * eta * beta * t * L_phi * E_norm_g,
+                r"$t$ equal terms",
+                Instances("any t (symbolic)", lambda: [{L_phi: sup, E_norm_g: _binding(loss, 1)[E_norm_g]}]),
+            ),
         ],
         instances=_on_trajectories(loss, t, STEPS, f"t in {STEPS}"),
         prose=r"for every $t \ge 1$: linear in the number of steps.",
@@ -241,16 +273,34 @@ def build(loss: Loss) -> Theorem:
     sup = loss.sup_abs_dphi
     bounded = _bounded(sup)
     claims = ([_growth(loss)] if bounded else []) + [*_exact_norm(loss), _increment(loss)]
-    notes = [] if bounded else [
-        (rf"No linear bound is stated for this loss: $\sup_h |\phi'(h)| = {sp.latex(sup)}$, so the constant of the "
-        r"linear bound would be infinite. The increment identity (claim increment) still bounds each step by "
-        r"$2\eta\beta\,\mathbb{E}[|\phi'(h_k)|\,\|g\|]$, the slope met along the trajectory.")]
+    notes = (
+        []
+        if bounded
+        else [
+            (
+                rf"No linear bound is stated for this loss: $\sup_h |\phi'(h)| = {sp.latex(sup)}$, so the constant of "
+                rf"the "
+                r"linear bound would be infinite. The increment identity (claim increment) still bounds each step by "
+                r"$2\eta\beta\,\mathbb{E}[|\phi'(h_k)|\,\|g\|]$, the slope met along the trajectory."
+            )
+        ]
+    )
     assumptions = [
-        Assumption("start", r"$W_0 = W_{\mathrm{ref}}$ and full-batch GD with step $\eta$ on $\mathbb{E}\,\phi(h)$ over responses $1, 2$ of a $V$-way softmax head on a frozen embedding $g$ (the expectation over the training set's empirical law)."),
+        Assumption(
+            "start",
+            r"$W_0 = W_{\mathrm{ref}}$ and full-batch GD with step $\eta$ on $\mathbb{E}\,\phi(h)$ over responses $1, "
+            r"2$ of a $V$-way softmax head on a frozen embedding $g$ (the expectation over the training set's "
+            r"empirical law).",
+        ),
         Assumption("embeddings", r"$\mathbb{E}\|g\| < \infty$ under that law."),
     ]
     if bounded:
-        assumptions.append(Assumption("bounded slope", rf"$L_\phi = \sup_h |\phi'(h)| = {sp.latex(sup)} < \infty$ for loss {loss.name} (derived by SymPy)."))
+        assumptions.append(
+            Assumption(
+                "bounded slope",
+                rf"$L_\phi = \sup_h |\phi'(h)| = {sp.latex(sup)} < \infty$ for loss {loss.name} (derived by SymPy).",
+            )
+        )
     notation = {
         **meanings(eta, beta, t),
         **loss_parameters(loss),
@@ -258,7 +308,10 @@ def build(loss: Loss) -> Theorem:
         W_ref: r"is the reference head, the start $W_0$",
         OpNorm(W_t - W_ref): r"is the operator (spectral) norm of the head's displacement",
         FrobNorm(W_t - W_ref): r"is its Frobenius norm",
-        Delta[t]: r"is the preference direction $(e_1 - e_2)^\top(W_t - W_{\mathrm{ref}})$ after $t$ steps, $e_1, e_2$ the first two standard basis vectors",
+        Delta[
+            t
+        ]: r"is the preference direction $(e_1 - e_2)^\top(W_t - W_{\mathrm{ref}})$ after $t$ steps, $e_1, e_2$ the "
+        r"first two standard basis vectors",
         Norm(Atom("v")): EUCLIDEAN_NORM_MEANING,
         k: STEP_INDEX_MEANING,
         h_k[k]: r"is the margin $h = \beta\rho$ of a sample under $W_k$",
@@ -278,7 +331,9 @@ def build(loss: Loss) -> Theorem:
         loss_name=loss.name,
         notes=notes,
         notation=notation,
-        provenance=(r"The linear-in-$t$ growth of the head for DPO is in the spirit of Im \& Li (2024), who bound the "
-                    r"weight updates; the exact rank-one norm identities, the per-step increment identity, the general-$\phi$ "
-                    r"form with $L_\phi = \sup_h|\phi'(h)|$ and the checks on concrete trajectories are prefdyn's."),
+        provenance=(
+            r"The linear-in-$t$ growth of the head for DPO is in the spirit of Im \& Li (2024), who bound the "
+            r"weight updates; the exact rank-one norm identities, the per-step increment identity, the general-$\phi$ "
+            r"form with $L_\phi = \sup_h|\phi'(h)|$ and the checks on concrete trajectories are prefdyn's."
+        ),
     )

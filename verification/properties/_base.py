@@ -34,13 +34,20 @@ class Property:
     check: Callable[[Any, str], Outcome]
 
 
-def train(scenario: Scenario, device: str, *, config: TrainConfig | None = None,
-          record_every: int = 0) -> tuple[PreferenceData, SimulationResult]:
+def train(
+    scenario: Scenario, device: str, *, config: TrainConfig | None = None, record_every: int = 0
+) -> tuple[PreferenceData, SimulationResult]:
     """Sample ``scenario.runs`` runs (float64) and train them with ``config`` (default: the
     scenario's)."""
     data = sample_scenario(scenario, scenario.runs, dtype=torch.float64)
-    result = simulate(data, config or scenario.training, seed=scenario.seed, record_every=record_every,
-                      device=device, dtype=torch.float64)
+    result = simulate(
+        data,
+        config or scenario.training,
+        seed=scenario.seed,
+        record_every=record_every,
+        device=device,
+        dtype=torch.float64,
+    )
     return data, result
 
 

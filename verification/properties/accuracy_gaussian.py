@@ -5,7 +5,8 @@ label noise, a test split, any loss, optimizer, batch size and phases. After tra
 :math:`\Delta = (e_1 - e_2)^\top(W_T - W_{\rm ref})` depends only on its training samples, so its
 held-out reward accuracy :math:`[h > 0]` on behaviour :math:`b` is a mean of :math:`m_b`
 independent indicators with mean :math:`\operatorname{Acc}_b(\Delta)` (claim ``accuracy``:
-:math:`q_b\Phi(\Delta^\top\mu_b^+/\sqrt{\Delta^\top\Sigma_b\Delta}) + (1-q_b)\Phi(-\Delta^\top\mu_b^-/\sqrt{\Delta^\top\Sigma_b\Delta})`,
+:math:`q_b\Phi(\Delta^\top\mu_b^+/\sqrt{\Delta^\top\Sigma_b\Delta})
++ (1-q_b)\Phi(-\Delta^\top\mu_b^-/\sqrt{\Delta^\top\Sigma_b\Delta})`,
 evaluated from the printed display itself, its matrix symbols realised as explicit coordinates
 by :func:`~prefdyn.numerics.evaluate.claim_function`).
 Pooling the runs gives :math:`N_b = R m_b` independent bounded terms: Hoeffding, two-sided,
@@ -43,8 +44,14 @@ def gaussian_values(scenario: Scenario, delta: torch.Tensor) -> dict[str, torch.
     :math:`\mu_b^\pm` ``[1, K, d]``, :math:`\Sigma_b^\pm` ``[1, K, d, d]``, ``q_b`` ``[1, K]``."""
     plus, minus = means(scenario)
     cov = covariances(scenario)
-    return {r"\Delta": delta[:, None, :], r"\mu_b^+": plus[None], r"\mu_b^-": minus[None],
-            r"\Sigma_b^+": cov[None], r"\Sigma_b^-": cov[None], "q_b": per_behavior(scenario, "positive_fraction")[None]}
+    return {
+        r"\Delta": delta[:, None, :],
+        r"\mu_b^+": plus[None],
+        r"\mu_b^-": minus[None],
+        r"\Sigma_b^+": cov[None],
+        r"\Sigma_b^-": cov[None],
+        "q_b": per_behavior(scenario, "positive_fraction")[None],
+    }
 
 
 def held_out(scenario: Scenario, device: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -61,7 +68,8 @@ def check(scenario: Scenario, device: str) -> Outcome:
     if not bool(kept.any()):
         return Outcome()
     claimed = claim_function("accuracy-gaussian", "accuracy", loss=loss_name(scenario), dim=delta.shape[1])(
-        gaussian_values(scenario, delta))
+        gaussian_values(scenario, delta)
+    )
     radius = hoeffding_radius(tests * kept.sum(), len(scenario.behaviors))  # runs pooled
     return Outcome([Comparison("held-out accuracy_b", observed.mean(0), claimed.mean(0), "=", radius)])
 

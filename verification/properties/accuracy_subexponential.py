@@ -36,7 +36,8 @@ EXAMPLES = st.tuples(SCENARIOS, st.one_of(st.just(2.0), st.floats(0.5, 2.0)))
 
 @lru_cache(maxsize=1024)
 def psi_alpha_constant(alpha: float) -> float:
-    r""":math:`\|Z\|_{\psi_\alpha}` of a standard normal: the :math:`c` with :math:`\mathbb E e^{(|Z|/c)^\alpha} = 2`."""
+    r""":math:`\|Z\|_{\psi_\alpha}` of a standard normal: the :math:`c` with
+    :math:`\mathbb E e^{(|Z|/c)^\alpha} = 2`."""
 
     def excess(c: float) -> float:
         if alpha == 2.0 and c * c <= 2.0:

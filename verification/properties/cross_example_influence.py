@@ -30,28 +30,57 @@ from ..outcome import Comparison, Outcome
 from ..tolerance import float_radius
 from ._base import Property
 
-EXAMPLES = st.fixed_dictionaries({
-    "vocab": st.integers(2, 8), "dim": st.integers(1, 6), "loss": st.sampled_from(loss_names()),
-    "beta": st.floats(0.05, 3.0), "eta": st.floats(1e-3, 2.0), "scale": st.floats(0.1, 3.0),
-    "same_input": st.booleans(), "seed": st.integers(0, 2**31 - 1),
-})
+EXAMPLES = st.fixed_dictionaries(
+    {
+        "vocab": st.integers(2, 8),
+        "dim": st.integers(1, 6),
+        "loss": st.sampled_from(loss_names()),
+        "beta": st.floats(0.05, 3.0),
+        "eta": st.floats(1e-3, 2.0),
+        "scale": st.floats(0.1, 3.0),
+        "same_input": st.booleans(),
+        "seed": st.integers(0, 2**31 - 1),
+    }
+)
 
 
 @cache
 def _claims() -> dict[str, Any]:
     """The right-hand sides of the three claims, as the theorem prints them."""
     theorem = get_theorem("cross-example-influence")
-    return {label: theorem.claim(label).rhs
-            for label in ("first-order influence", "change upper bound", "change lower bound")}
+    return {
+        label: theorem.claim(label).rhs
+        for label in ("first-order influence", "change upper bound", "change lower bound")
+    }
 
 
-def binding(*, beta: float, eta: float, pi: Sequence[float], g_o: Sequence[float], g_u: Sequence[float],
-            dphi: float, y: int, y_w: int, y_l: int) -> dict[Any, Any]:
+def binding(
+    *,
+    beta: float,
+    eta: float,
+    pi: Sequence[float],
+    g_o: Sequence[float],
+    g_u: Sequence[float],
+    dphi: float,
+    y: int,
+    y_w: int,
+    y_l: int,
+) -> dict[Any, Any]:
     """Numbers for the claims' display objects (0-based answers ``y, y_w, y_l``)."""
     num = sp.Float
-    return {T.beta: num(beta), T.eta: num(eta), T.V: len(pi), T.d: len(g_o), T.y: y + 1, T.y_w: y_w + 1, T.y_l: y_l + 1,
-            T.pi_o: lambda i: num(pi[int(i) - 1]), T.g_o: lambda j: num(g_o[int(j) - 1]),
-            T.g_u: lambda j: num(g_u[int(j) - 1]), T.phi_prime: lambda x: num(dphi)}
+    return {
+        T.beta: num(beta),
+        T.eta: num(eta),
+        T.V: len(pi),
+        T.d: len(g_o),
+        T.y: y + 1,
+        T.y_w: y_w + 1,
+        T.y_l: y_l + 1,
+        T.pi_o: lambda i: num(pi[int(i) - 1]),
+        T.g_o: lambda j: num(g_o[int(j) - 1]),
+        T.g_u: lambda j: num(g_u[int(j) - 1]),
+        T.phi_prime: lambda x: num(dphi),
+    }
 
 
 def claimed(label: str, values: dict[Any, Any]) -> float:
@@ -78,20 +107,41 @@ def check(example: dict[str, Any], device: str) -> Outcome:
         change = torch.log_softmax((W - eta * grad) @ g_o, -1)[y] - torch.log_softmax(W @ g_o, -1)[y]
         slope = -(grad * score).sum()
         pi = torch.softmax(W @ g_o, -1)
-    values = binding(beta=beta, eta=eta, pi=pi.tolist(), g_o=g_o.tolist(), g_u=g_u.tolist(),
-                     dphi=float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64))), y=y, y_w=w, y_l=l)
+    values = binding(
+        beta=beta,
+        eta=eta,
+        pi=pi.tolist(),
+        g_o=g_o.tolist(),
+        g_u=g_u.tolist(),
+        dphi=float(kernels.dphi(h.detach(), torch.tensor(beta, dtype=torch.float64))),
+        y=y,
+        y_w=w,
+        y_l=l,
+    )
 
     def claimed_tensor(label: str) -> torch.Tensor:
         return torch.tensor(claimed(label, values), dtype=torch.float64)
 
     first = claimed_tensor("first-order influence")
-    return Outcome([
-        Comparison("f'(0) (autograd directional derivative)", slope, first, "=", float_radius(first, 1.0)),
-        Comparison("Delta log pi(y|x_o) <= eta f'(0)", change, claimed_tensor("change upper bound"), "<=",
-                   float_radius(change, 1.0)),
-        Comparison("Delta log pi(y|x_o) >= eta f'(0) - eta^2 (beta phi' <g^o, g^u>)^2 / 2", change,
-                   claimed_tensor("change lower bound"), ">=", float_radius(change, 1.0)),
-    ])
+    return Outcome(
+        [
+            Comparison("f'(0) (autograd directional derivative)", slope, first, "=", float_radius(first, 1.0)),
+            Comparison(
+                "Delta log pi(y|x_o) <= eta f'(0)",
+                change,
+                claimed_tensor("change upper bound"),
+                "<=",
+                float_radius(change, 1.0),
+            ),
+            Comparison(
+                "Delta log pi(y|x_o) >= eta f'(0) - eta^2 (beta phi' <g^o, g^u>)^2 / 2",
+                change,
+                claimed_tensor("change lower bound"),
+                ">=",
+                float_radius(change, 1.0),
+            ),
+        ]
+    )
 
 
 PROPERTY = Property("cross-example-influence", "bound", EXAMPLES, check)

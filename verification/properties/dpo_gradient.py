@@ -22,10 +22,16 @@ from ..outcome import Comparison, Outcome
 from ..tolerance import float_radius
 from ._base import Property
 
-EXAMPLES = st.fixed_dictionaries({
-    "vocab": st.integers(2, 8), "dim": st.integers(1, 6), "loss": st.sampled_from(loss_names()),
-    "beta": st.floats(0.05, 3.0), "scale": st.floats(0.1, 3.0), "seed": st.integers(0, 2**31 - 1),
-})
+EXAMPLES = st.fixed_dictionaries(
+    {
+        "vocab": st.integers(2, 8),
+        "dim": st.integers(1, 6),
+        "loss": st.sampled_from(loss_names()),
+        "beta": st.floats(0.05, 3.0),
+        "scale": st.floats(0.1, 3.0),
+        "seed": st.integers(0, 2**31 - 1),
+    }
+)
 
 
 def check(example: dict[str, Any], device: str) -> Outcome:
@@ -39,8 +45,9 @@ def check(example: dict[str, Any], device: str) -> Outcome:
     h = beta * (logp[w] - logp[l])
     loss_kernels(example["loss"]).phi(h, torch.tensor(beta, dtype=torch.float64)).backward()
     row = claim_function("dpo-gradient", f"gradient for {example['loss']}", loss=example["loss"], vector=("j",))
-    claimed = torch.stack([row({"h": h.detach(), "beta": beta, "i": i + 1, "y_w": w + 1, "y_l": l + 1, "g": g})
-                           for i in range(V)])
+    claimed = torch.stack(
+        [row({"h": h.detach(), "beta": beta, "i": i + 1, "y_w": w + 1, "y_l": l + 1, "g": g}) for i in range(V)]
+    )
     assert W.grad is not None
     return Outcome([Comparison("grad_W phi", W.grad, claimed, "=", float_radius(claimed, 1.0))])
 

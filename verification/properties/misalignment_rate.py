@@ -50,15 +50,34 @@ def check(scenario: Scenario, device: str) -> Outcome:
     data, aligned = train(scenario, device)
     _, first = train(scenario, device, config=with_steps(config, 1))
     _, further = train(scenario, device, config=with_steps(config, T + 1))
-    _, flipped = train(scenario, device, config=replace(config, phases=(
-        Phase("align", T), Phase("misalign", 1, "flipped"))))
+    _, flipped = train(
+        scenario, device, config=replace(config, phases=(Phase("align", T), Phase("misalign", 1, "flipped")))
+    )
     delta_T = preference_direction(aligned)
-    lhs = (preference_direction(flipped) - delta_T) + 2 * preference_direction(first) - (preference_direction(further) - delta_T)
+    lhs = (
+        (preference_direction(flipped) - delta_T)
+        + 2 * preference_direction(first)
+        - (preference_direction(further) - delta_T)
+    )
     g, s = data.g[:, data.train], data.s[:, data.train]
     h = config.beta * s * (g @ delta_T.unsqueeze(-1)).squeeze(-1)
-    rhs = -2 * config.learning_rate * config.beta * (omega(loss_name(scenario), h, config.beta) * s).unsqueeze(-1).mul(g).mean(1)
-    return Outcome([Comparison("flip + 2 align - original step", lhs, rhs, "=",
-                               float_radius(lhs, rhs, preference_direction(first), delta_T))])
+    rhs = (
+        -2
+        * config.learning_rate
+        * config.beta
+        * (omega(loss_name(scenario), h, config.beta) * s).unsqueeze(-1).mul(g).mean(1)
+    )
+    return Outcome(
+        [
+            Comparison(
+                "flip + 2 align - original step",
+                lhs,
+                rhs,
+                "=",
+                float_radius(lhs, rhs, preference_direction(first), delta_T),
+            )
+        ]
+    )
 
 
 PROPERTY = Property("misalignment-rate", "identity", EXAMPLES, check)

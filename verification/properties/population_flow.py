@@ -4,7 +4,8 @@ Example: a Gaussian scenario (any weights, positive fractions, label noise, offs
 covariance scales, loss) and a direction :math:`\Delta` (Hypothesis-drawn coefficients on the
 coordinate axes). Claims checked:
 
-* ``stein`` (averaged over behaviours): :math:`\mathbb E[-\phi'(h)\,s\,g] = \sum_b p_b\big(q_b(A_b^+\mu_b^+ - \beta B_b^+\Sigma_b^+\Delta)
+* ``stein`` (averaged over behaviours):
+  :math:`\mathbb E[-\phi'(h)\,s\,g] = \sum_b p_b\big(q_b(A_b^+\mu_b^+ - \beta B_b^+\Sigma_b^+\Delta)
   - (1-q_b)(A_b^-\mu_b^- + \beta B_b^-\Sigma_b^-\Delta)\big)`, :math:`A_b^\pm = A(\nu_b^\pm, r_b^\pm)`
   (:func:`prefdyn.numerics.population.population_gradient`; :math:`A, B` in closed form or by
   quadrature on the loss's kernel scale, every registered loss) against
@@ -50,8 +51,13 @@ def mixture(scenario: Scenario, weights: torch.Tensor) -> GaussianMixture:
     """The scenario's Gaussian classes (both classes share :math:`\\Sigma_b`) with ``weights``."""
     plus, minus = means(scenario)
     cov = covariances(scenario)
-    return GaussianMixture(weights, per_behavior(scenario, "positive_fraction"), torch.stack([plus, minus], 1),
-                           torch.stack([cov, cov], 1), per_behavior(scenario, "label_noise"))
+    return GaussianMixture(
+        weights,
+        per_behavior(scenario, "positive_fraction"),
+        torch.stack([plus, minus], 1),
+        torch.stack([cov, cov], 1),
+        per_behavior(scenario, "label_noise"),
+    )
 
 
 def check(example: tuple[Scenario, list[float]], device: str) -> Outcome:
@@ -69,10 +75,18 @@ def check(example: tuple[Scenario, list[float]], device: str) -> Outcome:
     claimed = population_gradient(mix, delta, derivs, beta, hermite_rule())
     radius = student_radius(per_run, scenario.dim)
     if not bool((weight != 0).any()):  # phi' vanished on every sample: no CLT, a rare-event bound
-        radius = unseen_event_radius(weight.numel(), scenario.dim, float(derivs.loss.bind(derivs.loss.sup_abs_dphi).subs(beta_symbol, beta)),
-                                     torch.diagonal(mix.second_moment()))
-    return Outcome([Comparison("E[-phi'(h) s g]", per_run.mean(0), claimed, "=", radius + float_radius(claimed)),
-                    _probit(mix, delta, beta)])
+        radius = unseen_event_radius(
+            weight.numel(),
+            scenario.dim,
+            float(derivs.loss.bind(derivs.loss.sup_abs_dphi).subs(beta_symbol, beta)),
+            torch.diagonal(mix.second_moment()),
+        )
+    return Outcome(
+        [
+            Comparison("E[-phi'(h) s g]", per_run.mean(0), claimed, "=", radius + float_radius(claimed)),
+            _probit(mix, delta, beta),
+        ]
+    )
 
 
 def _probit(mix: GaussianMixture, delta: torch.Tensor, beta: torch.Tensor) -> Comparison:
@@ -82,7 +96,8 @@ def _probit(mix: GaussianMixture, delta: torch.Tensor, beta: torch.Tensor) -> Co
     r = torch.einsum("kcd,kcd->kc", mix.covariance_times(delta), delta.expand_as(mix.means)).clamp(min=0).sqrt()
     A, _ = loss_kernels("dpo").moments(m, r, beta, hermite_rule())
     gap = claim_function("population-flow", "probit A", loss="dpo", side="lhs")(
-        {r"A(\nu, r)": A, r"\nu": m, "r": r, "beta": beta, r"\lambda": math.sqrt(math.pi / 8)})
+        {r"A(\nu, r)": A, r"\nu": m, "r": r, "beta": beta, r"\lambda": math.sqrt(math.pi / 8)}
+    )
     bound = claim_function("population-flow", "probit A", loss="dpo")({})
     return Comparison("|A(nu, r) - Phi(-lambda beta nu / s_r)|", gap, bound, "<=", float_radius(1.0))
 

@@ -34,9 +34,16 @@ from ..tolerance import float_radius, hoeffding_radius
 from ._base import Property, loss_name, means, per_behavior, preference_direction, train
 
 EXAMPLES = st.tuples(
-    scenarios(behaviors=st.integers(2, MAX_BEHAVIORS), distribution="gaussian", label_noise=0.0,
-              positive_fraction=0.5, noise_scales=None, cosines=None, distinguishability=st.floats(0.2, 5.0),
-              test_fraction=st.floats(0.3, 0.6)),
+    scenarios(
+        behaviors=st.integers(2, MAX_BEHAVIORS),
+        distribution="gaussian",
+        label_noise=0.0,
+        positive_fraction=0.5,
+        noise_scales=None,
+        cosines=None,
+        distinguishability=st.floats(0.2, 5.0),
+        test_fraction=st.floats(0.3, 0.6),
+    ),
     cosine_matrices(MAX_BEHAVIORS),
 )
 
@@ -57,11 +64,20 @@ def check(example: tuple[Scenario, list[list[float]] | None], device: str) -> Ou
     observed = torch.stack([correct[:, behavior == b].mean() for b in range(K)])
     sigma = per_behavior(scenario, "noise")
     gram = torch.diag(norms**2)  # orthogonal: G_bb' = <delta_b, delta_b'> is diagonal
-    claimed = torch.stack([claim_function("priority", "interference", loss=loss_name(scenario), K=K, b=b + 1)(
-        {"a": coef[kept], "G": gram, r"\sigma": sigma}).mean() for b in range(K)])
+    claimed = torch.stack(
+        [
+            claim_function("priority", "interference", loss=loss_name(scenario), K=K, b=b + 1)(
+                {"a": coef[kept], "G": gram, r"\sigma": sigma}
+            ).mean()
+            for b in range(K)
+        ]
+    )
     counts = torch.tensor([int((behavior == b).sum()) * int(kept.sum()) for b in range(K)])
-    comparisons = [Comparison("held-out accuracy_b at the span projection", observed, claimed, "=",
-                              hoeffding_radius(counts, K))] if bool(kept.any()) else []
+    comparisons = (
+        [Comparison("held-out accuracy_b at the span projection", observed, claimed, "=", hoeffding_radius(counts, K))]
+        if bool(kept.any())
+        else []
+    )
     return Outcome(comparisons + [_priority_level(scenario, cosines)])
 
 
@@ -77,8 +93,11 @@ def _priority_level(scenario: Scenario, cosines: list[list[float]] | None) -> Co
         if float(bbar.norm()) < 1e-9:
             continue
         observed.append((bbar @ deltas[i] - bbar @ deltas[j]) / bbar.norm())
-        claimed.append(claim_function("priority", "priority level", loss=loss_name(scenario))({
-            r"\|\bar b\|": bbar.norm(), r"\|\delta_i\|": deltas[i].norm(), r"\|\delta_j\|": deltas[j].norm()}))
+        claimed.append(
+            claim_function("priority", "priority level", loss=loss_name(scenario))(
+                {r"\|\bar b\|": bbar.norm(), r"\|\delta_i\|": deltas[i].norm(), r"\|\delta_j\|": deltas[j].norm()}
+            )
+        )
     obs, cl = torch.stack(observed) if observed else torch.zeros(0), torch.stack(claimed) if claimed else torch.zeros(0)
     return Comparison("priority level varpi_i - varpi_j", obs, cl, "=", float_radius(obs, cl, 1.0))
 

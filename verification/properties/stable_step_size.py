@@ -36,8 +36,10 @@ from ._base import Property, loss_name, train, train_counts
 SMOOTH_LOSSES = st.sampled_from(loss_names()).filter(lambda name: bool(get_loss(name).smoothness.is_finite))
 LAMBDA = r"\lambda_{\max}"
 
-EXAMPLES = st.tuples(scenarios(optimizer="sgd", batch_size=0, phases=None, loss=SMOOTH_LOSSES),
-                     st.one_of(st.just(1.0), st.floats(0.05, 1.0)))
+EXAMPLES = st.tuples(
+    scenarios(optimizer="sgd", batch_size=0, phases=None, loss=SMOOTH_LOSSES),
+    st.one_of(st.just(1.0), st.floats(0.05, 1.0)),
+)
 
 
 def stable_rate(scenario: Scenario) -> float:
@@ -47,7 +49,8 @@ def stable_rate(scenario: Scenario) -> float:
     second = g.mT @ g / g.shape[1]  # [R, d, d]
     top = torch.linalg.eigvalsh(second)[:, -1].max()
     rate = claim_function("stable-step-size", "max step", loss=loss_name(scenario))(
-        {"beta": scenario.training.beta, LAMBDA: top})
+        {"beta": scenario.training.beta, LAMBDA: top}
+    )
     return float(rate)
 
 

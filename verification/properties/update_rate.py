@@ -37,9 +37,18 @@ from ._base import Property, covariances, loss_name, means, per_behavior, train,
 RUNS = 128
 LIGHT_TAILS = ("gaussian", "laplace", "gennorm")
 
-EXAMPLES = scenarios(steps=1, batch_size=0, optimizer="sgd", test_fraction=0.0, phases=None, runs=RUNS,
-                     samples=st.integers(16, 128), distribution=st.sampled_from(LIGHT_TAILS),
-                     shape=st.floats(1.0, 4.0), positive_fraction=st.one_of(st.just(0.5), st.floats(0.15, 0.85)))
+EXAMPLES = scenarios(
+    steps=1,
+    batch_size=0,
+    optimizer="sgd",
+    test_fraction=0.0,
+    phases=None,
+    runs=RUNS,
+    samples=st.integers(16, 128),
+    distribution=st.sampled_from(LIGHT_TAILS),
+    shape=st.floats(1.0, 4.0),
+    positive_fraction=st.one_of(st.just(0.5), st.floats(0.15, 0.85)),
+)
 
 
 def check(scenario: Scenario, device: str) -> Outcome:
@@ -50,20 +59,44 @@ def check(scenario: Scenario, device: str) -> Outcome:
     m = torch.from_numpy(population_margin_vectors(scenario))
     plus, minus = means(scenario)
     q = per_behavior(scenario, "positive_fraction")
-    second = q * (plus**2).sum(1) + (1 - q) * (minus**2).sum(1) + torch.diagonal(covariances(scenario), dim1=1, dim2=2).sum(1)
-    values = {"eta": scenario.training.learning_rate, "beta": scenario.training.beta, "n": n, "p": counts / n,
-              r"\Omega": m @ m.T, "S": second, "q": q, r"\epsilon": per_behavior(scenario, "label_noise"),
-              r"\mu^{+}": plus, r"\mu^{-}": minus}
+    second = (
+        q * (plus**2).sum(1)
+        + (1 - q) * (minus**2).sum(1)
+        + torch.diagonal(covariances(scenario), dim1=1, dim2=2).sum(1)
+    )
+    values = {
+        "eta": scenario.training.learning_rate,
+        "beta": scenario.training.beta,
+        "n": n,
+        "p": counts / n,
+        r"\Omega": m @ m.T,
+        "S": second,
+        "q": q,
+        r"\epsilon": per_behavior(scenario, "label_noise"),
+        r"\mu^{+}": plus,
+        r"\mu^{-}": minus,
+    }
     row = result.rows[:, 0]  # [R, d]
     margin = result.curve("margin")[:, -1]  # [R, K]
     first = claim_function("update-rate", "first step", loss=loss, vector=("j",), K=K, i=1)(values)
-    growth = torch.stack([claim_function("update-rate", "finite-n self-term", loss=loss, K=K, b=b + 1)(values)
-                          for b in range(K)])
+    growth = torch.stack(
+        [claim_function("update-rate", "finite-n self-term", loss=loss, K=K, b=b + 1)(values) for b in range(K)]
+    )
     comparisons = d + K
-    return Outcome([
-        Comparison("E[dW_1][1, j]", row.mean(0), first, "=", student_radius(row, comparisons) + float_radius(first)),
-        Comparison("E[mean margin_b(1)]", margin.mean(0), growth, "=", student_radius(margin, comparisons) + float_radius(growth)),
-    ])
+    return Outcome(
+        [
+            Comparison(
+                "E[dW_1][1, j]", row.mean(0), first, "=", student_radius(row, comparisons) + float_radius(first)
+            ),
+            Comparison(
+                "E[mean margin_b(1)]",
+                margin.mean(0),
+                growth,
+                "=",
+                student_radius(margin, comparisons) + float_radius(growth),
+            ),
+        ]
+    )
 
 
 PROPERTY = Property("update-rate", "identity", EXAMPLES, check)

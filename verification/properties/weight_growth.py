@@ -37,15 +37,23 @@ def check(scenario: Scenario, device: str) -> Outcome:
     data, result = train(scenario, device, record_every=1)
     mean_norm = data.g[:, data.train].norm(dim=-1).mean(-1)  # [R]
     t = torch.tensor(result.steps[1:], dtype=torch.float64)  # [T]
-    bound = claim_function("weight-growth", "linear growth", loss=loss.name)({
-        "eta": scenario.training.learning_rate, "beta": scenario.training.beta, "t": t[None, :],
-        r"L_{\phi}": float(loss.sup_abs_dphi), r"\mathbb{E}\|g\|": mean_norm[:, None]})
+    bound = claim_function("weight-growth", "linear growth", loss=loss.name)(
+        {
+            "eta": scenario.training.learning_rate,
+            "beta": scenario.training.beta,
+            "t": t[None, :],
+            r"L_{\phi}": float(loss.sup_abs_dphi),
+            r"\mathbb{E}\|g\|": mean_norm[:, None],
+        }
+    )
     op = result.curve("weight_change_opnorm")[:, 1:]
     frobenius = result.curve("weight_change_frobenius")[:, 1:]
-    return Outcome([
-        Comparison("||W_t - W_ref||_op", op, bound, "<=", float_radius(bound)),
-        Comparison("||.||_op vs ||.||_F", op, frobenius, "=", float_radius(frobenius, 1e-12)),
-    ])
+    return Outcome(
+        [
+            Comparison("||W_t - W_ref||_op", op, bound, "<=", float_radius(bound)),
+            Comparison("||.||_op vs ||.||_F", op, frobenius, "=", float_radius(frobenius, 1e-12)),
+        ]
+    )
 
 
 PROPERTY = Property("weight-growth", "bound", EXAMPLES, check)

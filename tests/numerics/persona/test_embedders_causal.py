@@ -14,40 +14,76 @@ tokenizers = pytest.importorskip("tokenizers")
 from prefdyn.cli import main
 from prefdyn.errors import PrefdynError
 from prefdyn.numerics.persona.cache import EmbeddingCache
-from prefdyn.numerics.persona.embedders import CausalLMEmbedder, resolve_embedder
 from prefdyn.numerics.persona.corpus import embed_corpus
+from prefdyn.numerics.persona.embedders import CausalLMEmbedder, resolve_embedder
 from prefdyn.numerics.persona.loader import load_persona
 
 pytestmark = pytest.mark.real
-WORDS = ["[PAD]", "[UNK]", "[EOS]", "Human", "Assistant", ":", "Is", "this", "you", "?",
-         "I", "like", "cats", "dogs", "hate", "rain", "Yes", "No"]
+WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "[EOS]",
+    "Human",
+    "Assistant",
+    ":",
+    "Is",
+    "this",
+    "you",
+    "?",
+    "I",
+    "like",
+    "cats",
+    "dogs",
+    "hate",
+    "rain",
+    "Yes",
+    "No",
+]
 
 
 def _tiny_model(folder: Path) -> Path:
     torch.manual_seed(0)
-    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel(
-        {w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tok = tokenizers.Tokenizer(tokenizers.models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
     tok.pre_tokenizer = tokenizers.pre_tokenizers.Whitespace()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]",
-                                                pad_token="[PAD]", eos_token="[EOS]")
+    fast = transformers.PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", eos_token="[EOS]"
+    )
     fast.save_pretrained(folder)
-    config = transformers.LlamaConfig(vocab_size=len(WORDS), hidden_size=16,
-                                      intermediate_size=32, num_hidden_layers=2,
-                                      num_attention_heads=2, num_key_value_heads=2,
-                                      max_position_embeddings=64, tie_word_embeddings=False)
+    config = transformers.LlamaConfig(
+        vocab_size=len(WORDS),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        tie_word_embeddings=False,
+    )
     transformers.LlamaForCausalLM(config).save_pretrained(folder)
     return folder
 
 
 def _data(folder: Path) -> Path:
     rows = []
-    for i, (q, m) in enumerate([("I like cats", " Yes"), ("I hate rain", " No"),
-                                ("I like dogs", " Yes"), ("I hate cats", " No"),
-                                ("I like rain", " Yes"), ("I hate dogs", " No")] * 2):
+    for i, (q, m) in enumerate(
+        [
+            ("I like cats", " Yes"),
+            ("I hate rain", " No"),
+            ("I like dogs", " Yes"),
+            ("I hate cats", " No"),
+            ("I like rain", " Yes"),
+            ("I hate dogs", " No"),
+        ]
+        * 2
+    ):
         # i % 4, not i % 3: twelve distinct questions (the loader drops repeated statements)
-        rows.append({"question": f"Is this you ? {q}" + " ?" * (i % 4),
-                     "answer_matching_behavior": m,
-                     "answer_not_matching_behavior": " No" if m == " Yes" else " Yes"})
+        rows.append(
+            {
+                "question": f"Is this you ? {q}" + " ?" * (i % 4),
+                "answer_matching_behavior": m,
+                "answer_not_matching_behavior": " No" if m == " Yes" else " Yes",
+            }
+        )
     path = folder / "likes.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path
@@ -58,8 +94,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return _tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 
 
-def test_features_are_the_normed_last_prompt_token_state_and_head_is_lm_head(
-        tiny: Path, tmp_path: Path) -> None:
+def test_features_are_the_normed_last_prompt_token_state_and_head_is_lm_head(tiny: Path, tmp_path: Path) -> None:
     embedder = resolve_embedder(str(tiny), "cpu")
     assert isinstance(embedder, CausalLMEmbedder)
     corpus = load_persona(_data(tmp_path))
@@ -77,8 +112,7 @@ def test_features_are_the_normed_last_prompt_token_state_and_head_is_lm_head(
         # lm_head(g) reproduces the model's own logits: g is taken after the final norm
         torch.testing.assert_close(behavior.g[i] @ weight.T, logits, rtol=1e-4, atol=1e-5)
         others = logits[[v for v in range(len(WORDS)) if v not in ids]]
-        assert float(behavior.lse_other[i]) == pytest.approx(float(torch.logsumexp(others, 0)),
-                                                              rel=1e-5)
+        assert float(behavior.lse_other[i]) == pytest.approx(float(torch.logsumexp(others, 0)), rel=1e-5)
     assert behavior.sign.tolist() == [1.0, -1.0] * 6
 
 
@@ -106,24 +140,55 @@ def test_multi_token_answers_are_rejected(tiny: Path) -> None:
         resolve_embedder(str(tiny), "cpu").token_id("Yes No")
 
 
-def test_cli_trains_the_v_way_head(tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_trains_the_v_way_head(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PREFDYN_CACHE", str(tmp_path / "cache"))
     data = _data(tmp_path)
-    args = ["persona", "misalign", "--data", str(data), "--model", str(tiny), "--json",
-            "--steps", "5", "--batch-size", "4", "--lr", "1", "--beta", "1", "--device", "cpu"]
+    args = [
+        "persona",
+        "misalign",
+        "--data",
+        str(data),
+        "--model",
+        str(tiny),
+        "--json",
+        "--steps",
+        "5",
+        "--batch-size",
+        "4",
+        "--lr",
+        "1",
+        "--beta",
+        "1",
+        "--device",
+        "cpu",
+    ]
     assert main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["first_step_from_reference"] > 0 and len(doc["reward_accuracy_from_aligned"]) == 6
-    assert main(["persona", "stats", "--data", str(data), "--model", str(tiny),
-                 "--resamples", "10", "--out", str(tmp_path / "out")]) == 0
+    assert (
+        main(
+            [
+                "persona",
+                "stats",
+                "--data",
+                str(data),
+                "--model",
+                str(tiny),
+                "--resamples",
+                "10",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "out" / "stats.tex").read_text().count(r"\toprule") == 1
 
 
-def test_model_folder_without_weights_exits_2(tmp_path: Path,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_folder_without_weights_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text("{}")
-    code = main(["persona", "stats", "--data", str(_data(tmp_path)), "--model",
-                 str(tmp_path / "m")])
+    code = main(["persona", "stats", "--data", str(_data(tmp_path)), "--model", str(tmp_path / "m")])
     assert code == 2 and "holds no weights" in capsys.readouterr().err

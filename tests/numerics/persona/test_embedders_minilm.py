@@ -23,8 +23,8 @@ def small(persona_excerpt: Callable[[Sequence[str], int], Path]) -> Path:
 
 
 def test_stats_json_from_the_default_model_and_cache(
-        small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PREFDYN_CACHE", str(tmp_path / "cache"))
     args = ["persona", "stats", "--data", str(small), "--json", "--resamples", "20"]
     assert main(args) == 0
@@ -38,17 +38,37 @@ def test_stats_json_from_the_default_model_and_cache(
     assert "(2 from the cache)" in capsys.readouterr().err
 
 
-def test_finetune_runs_on_a_tiny_subset(small: Path, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_finetune_runs_on_a_tiny_subset(
+    small: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PREFDYN_CACHE", str(tmp_path / "cache"))
-    assert main(["persona", "finetune", "--data", str(small), "--json", "--samples", "16",
-                 "--ft-steps", "3", "--ft-batch", "8", "--steps", "5", "--lr", "1000",
-                 "--test-fraction", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "persona",
+                "finetune",
+                "--data",
+                str(small),
+                "--json",
+                "--samples",
+                "16",
+                "--ft-steps",
+                "3",
+                "--ft-batch",
+                "8",
+                "--steps",
+                "5",
+                "--lr",
+                "1000",
+                "--test-fraction",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["loss"]) == 3 and doc["behaviors"] == ["agreeableness", "narcissism"]
-    assert doc["distinguishability_tuned"]["narcissism"] != doc["distinguishability_base"][
-        "narcissism"]
+    assert doc["distinguishability_tuned"]["narcissism"] != doc["distinguishability_base"]["narcissism"]
 
 
 @pytest.mark.parametrize("device", ["tpu", "cpu:x"])

@@ -12,8 +12,9 @@ from prefdyn.numerics.persona.loader import load_persona
 
 
 def _row(q: str, match: str = " Yes", other: str = " No", **extra: object) -> str:
-    return json.dumps({"question": q, "answer_matching_behavior": match,
-                       "answer_not_matching_behavior": other, **extra})
+    return json.dumps(
+        {"question": q, "answer_matching_behavior": match, "answer_not_matching_behavior": other, **extra}
+    )
 
 
 def _write(path: Path, lines: list[str]) -> Path:
@@ -22,8 +23,7 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def test_folder_signs_and_fields(tmp_path: Path) -> None:
-    _write(tmp_path / "b.jsonl", [_row("q1", statement="s1", label_confidence=0.9),
-                                 _row("q2", " No", " Yes")])
+    _write(tmp_path / "b.jsonl", [_row("q1", statement="s1", label_confidence=0.9), _row("q2", " No", " Yes")])
     _write(tmp_path / "a.jsonl", [_row("q3", " No", " Yes")])
     corpus = load_persona(tmp_path, report=pytest.fail)
     assert corpus.names == ["a", "b"]
@@ -38,11 +38,20 @@ def test_folder_signs_and_fields(tmp_path: Path) -> None:
 
 
 def test_malformed_lines_are_reported_with_file_and_line(tmp_path: Path) -> None:
-    path = _write(tmp_path / "x.jsonl", [
-        _row("ok"), "{not json", json.dumps([1, 2]), json.dumps({"question": "q"}),
-        _row("same", " Yes", " Yes"), "", _row("conf", label_confidence=3.0),
-        _row("pair", " (A)", " (B)"), _row("ok2", " No", " Yes"),
-    ])
+    path = _write(
+        tmp_path / "x.jsonl",
+        [
+            _row("ok"),
+            "{not json",
+            json.dumps([1, 2]),
+            json.dumps({"question": "q"}),
+            _row("same", " Yes", " Yes"),
+            "",
+            _row("conf", label_confidence=3.0),
+            _row("pair", " (A)", " (B)"),
+            _row("ok2", " No", " Yes"),
+        ],
+    )
     problems: list[str] = []
     corpus = load_persona(path, report=problems.append)
     assert [r.question for r in corpus.behaviors[0].records] == ["ok", "ok2"]

@@ -41,8 +41,13 @@ RUNS, SAMPLES, SEED, ALPHA = 24, 8192, 7, 1e-6
 def _binding(behavior: int) -> dict:
     """The scenario's balanced isotropic mixture: orthogonal delta_b of the given lengths."""
     gram = [[DISTINGUISHABILITY[i] ** 2 if i == j else 0.0 for j in range(2)] for i in range(2)]
-    return {ag.K: 2, ag.b: behavior, ag.p: lambda i: sp.Float(WEIGHTS[int(i) - 1]),
-            ag.G: lambda i, j: sp.Float(gram[int(i) - 1][int(j) - 1]), ag.sig: lambda i: sp.Float(NOISE)}
+    return {
+        ag.K: 2,
+        ag.b: behavior,
+        ag.p: lambda i: sp.Float(WEIGHTS[int(i) - 1]),
+        ag.G: lambda i, j: sp.Float(gram[int(i) - 1][int(j) - 1]),
+        ag.sig: lambda i: sp.Float(NOISE),
+    }
 
 
 def printed_one_step(loss: str, behavior: int) -> float:
@@ -69,7 +74,9 @@ def test_printed_one_step_accuracy_mirrors_dpo(behavior: int) -> None:
 
 @pytest.mark.parametrize("loss", ["discopop", "dpo"])
 def test_printed_one_step_equals_population_gd(loss: str) -> None:
-    mix = GaussianMixture.isotropic(weights=list(WEIGHTS), distinguishability=list(DISTINGUISHABILITY), noise=NOISE, dim=3)
+    mix = GaussianMixture.isotropic(
+        weights=list(WEIGHTS), distinguishability=list(DISTINGUISHABILITY), noise=NOISE, dim=3
+    )
     out = population_gd(mix, loss, beta=1.0, learning_rate=0.5, steps=1)
     exact = out.accuracy[1, 0]  # step 1, run 0: [K]
     for behavior in (1, 2):
@@ -77,12 +84,26 @@ def test_printed_one_step_equals_population_gd(loss: str) -> None:
 
 
 def test_discopop_one_step_matches_simulation() -> None:
-    scenario = parse_scenario({
-        "training": {"loss": "discopop", "optimizer": "sgd", "beta": 1.0, "learning_rate": 0.5, "steps": 1,
-                     "samples": SAMPLES, "dim": 3, "test_fraction": 0.5, "runs": RUNS, "seed": SEED},
-        "behaviors": [{"name": f"b{i}", "weight": w, "distinguishability": dist, "noise": NOISE, "positive_fraction": 0.5}
-                      for i, (w, dist) in enumerate(zip(WEIGHTS, DISTINGUISHABILITY))],
-    })
+    scenario = parse_scenario(
+        {
+            "training": {
+                "loss": "discopop",
+                "optimizer": "sgd",
+                "beta": 1.0,
+                "learning_rate": 0.5,
+                "steps": 1,
+                "samples": SAMPLES,
+                "dim": 3,
+                "test_fraction": 0.5,
+                "runs": RUNS,
+                "seed": SEED,
+            },
+            "behaviors": [
+                {"name": f"b{i}", "weight": w, "distinguishability": dist, "noise": NOISE, "positive_fraction": 0.5}
+                for i, (w, dist) in enumerate(zip(WEIGHTS, DISTINGUISHABILITY))
+            ],
+        }
+    )
     data = sample_scenario(scenario, RUNS, dtype=torch.float64)
     result = simulate(data, scenario.training, seed=SEED, device="cpu", dtype=torch.float64)
     observed = result.curve("reward_accuracy", "test")[:, -1]  # [R, K], step 1
@@ -106,7 +127,9 @@ def test_subexponential_one_step_uses_the_loss_sign() -> None:
         assert bound == pytest.approx(-1.0)
         assert bound <= printed_one_step("discopop", behavior)
     dpo = get_theorem("accuracy-subexponential", "dpo").claim("one step")
-    bound = float(realise(dpo.rhs, {**_binding(1), asub.K_b: sp.Float(NOISE * math.sqrt(8 / 3)), asub.alpha: sp.Integer(2)}))
+    bound = float(
+        realise(dpo.rhs, {**_binding(1), asub.K_b: sp.Float(NOISE * math.sqrt(8 / 3)), asub.alpha: sp.Integer(2)})
+    )
     assert 0 < bound <= printed_one_step("dpo", 1)
 
 

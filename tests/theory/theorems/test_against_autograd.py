@@ -51,7 +51,9 @@ def test_gradient_matches_autograd(V, loss_name):
         w, l = torch.randperm(V, generator=gen)[:2].tolist()
         rho = _rho(W, W_ref, g, w, l)
         phi(b * rho, torch.tensor(b, dtype=F64)).backward()
-        expected = np.array([[formula(b * rho.item(), b, g[j].item(), i + 1, w + 1, l + 1) for j in range(d)] for i in range(V)])
+        expected = np.array(
+            [[formula(b * rho.item(), b, g[j].item(), i + 1, w + 1, l + 1) for j in range(d)] for i in range(V)]
+        )
         np.testing.assert_allclose(W.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
@@ -128,7 +130,9 @@ def test_finite_n_self_term_matches_simulation():
     behavior = torch.tensor([b for b, c in enumerate(counts) for _ in range(c)])
     pos = torch.rand(M, size, generator=gen, dtype=F64) < torch.tensor(q, dtype=F64)[behavior]
     s = torch.where(pos, 1.0, -1.0).to(F64)
-    g = torch.where(pos[..., None], mu_p[behavior], mu_m[behavior]) + noise * torch.randn(M, size, d, generator=gen, dtype=F64)
+    g = torch.where(pos[..., None], mu_p[behavior], mu_m[behavior]) + noise * torch.randn(
+        M, size, d, generator=gen, dtype=F64
+    )
     W = torch.zeros(M, 2, d, dtype=F64, requires_grad=True)
     phi = _torch_phi(loss)
     e12 = torch.tensor([1.0, -1.0], dtype=F64)
@@ -148,6 +152,8 @@ def test_finite_n_self_term_matches_simulation():
         values = {U.p[c + 1]: sp.Rational(counts[c], size) for c in range(len(counts))}
         values.update({U.Omega[c + 1, b + 1]: float(m[c] @ m[b]) for c in range(len(counts))})
         values[U.S[b + 1]] = float(second)
-        expected = float(statement.subs(U.K, len(counts)).doit().subs(U.b_, b + 1).subs(values).subs({eta: lr, beta: b_val, n: size}))
+        expected = float(
+            statement.subs(U.K, len(counts)).doit().subs(U.b_, b + 1).subs(values).subs({eta: lr, beta: b_val, n: size})
+        )
         se = float(per_set.std()) / M**0.5
         assert abs(float(per_set.mean()) - expected) <= 5.5 * se, (b, float(per_set.mean()), expected, se)

@@ -63,9 +63,9 @@ def test_verify_relation_methods():
     assert not verify_relation(x**2, ">=", 1).verified
     # undecidable symbolically: Gaussian tail vs Chernoff bound -> numeric fallback
     t = sp.Symbol("t", positive=True)
-    result = verify_relation(sp.erfc(t / sp.sqrt(2)), "<=", 2 * sp.exp(-t**2 / 2))
+    result = verify_relation(sp.erfc(t / sp.sqrt(2)), "<=", 2 * sp.exp(-(t**2) / 2))
     assert result.verified
-    assert verify_relation(sp.erfc(t / sp.sqrt(2)), "<=", sp.exp(-t**2) / 10).verified is False
+    assert verify_relation(sp.erfc(t / sp.sqrt(2)), "<=", sp.exp(-(t**2)) / 10).verified is False
 
 
 def test_statement_is_the_composed_chain():

@@ -33,8 +33,13 @@ def test_the_ordering_is_printed_only_where_its_hypotheses_hold(loss: str) -> No
 
 def test_the_ordering_hypotheses_are_assumptions() -> None:
     text = " ".join(a.latex for a in get_theorem("priority", "dpo").assumptions)
-    for hypothesis in (r"\sigma_b = \sigma", r"p_i\|\delta_i\|^2 \ge p_j\|\delta_j\|^2", r"\phi' \le 0",
-                       r"\eta \le \eta_{\max}", r"\nu_b(t) \ge \nu_{b'}(t)"):
+    for hypothesis in (
+        r"\sigma_b = \sigma",
+        r"p_i\|\delta_i\|^2 \ge p_j\|\delta_j\|^2",
+        r"\phi' \le 0",
+        r"\eta \le \eta_{\max}",
+        r"\nu_b(t) \ge \nu_{b'}(t)",
+    ):
         assert hypothesis in text
 
 
@@ -43,13 +48,28 @@ def test_the_ordering_step_is_not_a_tautology() -> None:
     negative while nu_i(t) > nu_j(t)), and a swapped weight in the printed recursion fails."""
     claim = get_theorem("priority", "dpo").claim("ordering")
     recursion, mean_value, last = claim.steps
-    assert not dataclasses.replace(recursion, rhs=recursion.rhs.xreplace({prio.p_[prio.i]: prio.p_[prio.j_]})).check(claim.lhs).verified
+    assert (
+        not dataclasses.replace(recursion, rhs=recursion.rhs.xreplace({prio.p_[prio.i]: prio.p_[prio.j_]}))
+        .check(claim.lhs)
+        .verified
+    )
 
     def violated() -> list[dict]:
-        base = {prio.K: 2, prio.i: 1, prio.j_: 2, prio.r_t: 1, beta: 1, eta: 4, prio.B_bar: sp.Rational(1, 4),
-                prio.nu_fn: lambda c, time: [1, 0][int(c) - 1], prio.p_: lambda c: sp.Rational(1, 2),
-                prio.sig: lambda c: 1, prio.G: lambda c, e: 1 if c == e else 0,
-                flow.A: lambda v, s: sp.Rational(1, 3), flow.B: lambda v, s: sp.Rational(1, 4)}
+        base = {
+            prio.K: 2,
+            prio.i: 1,
+            prio.j_: 2,
+            prio.r_t: 1,
+            beta: 1,
+            eta: 4,
+            prio.B_bar: sp.Rational(1, 4),
+            prio.nu_fn: lambda c, time: [1, 0][int(c) - 1],
+            prio.p_: lambda c: sp.Rational(1, 2),
+            prio.sig: lambda c: 1,
+            prio.G: lambda c, e: 1 if c == e else 0,
+            flow.A: lambda v, s: sp.Rational(1, 3),
+            flow.B: lambda v, s: sp.Rational(1, 4),
+        }
         return [{**base, prio.nu_i: 1, prio.nu_j: 0}]  # eta = 4 > eta_max = 1/(L2 (2 + 1/4)) ~ 1.8
 
     assert not dataclasses.replace(last, instances=Instances("eta > eta_max", violated)).check(mean_value.rhs).verified
@@ -68,7 +88,11 @@ def test_the_fixed_point_holds_only_at_fixed_points() -> None:
         return out
 
     assert not dataclasses.replace(first, instances=Instances("not a fixed point", moved)).check(claim.lhs).verified
-    without_two = prio.p_[prio.b] * prio.A_star[prio.b] / (beta * sp.Sum(prio.p_[prio.k] * prio.sig[prio.k] ** 2 * prio.B_star[prio.k], (prio.k, 1, prio.K)))
+    without_two = (
+        prio.p_[prio.b]
+        * prio.A_star[prio.b]
+        / (beta * sp.Sum(prio.p_[prio.k] * prio.sig[prio.k] ** 2 * prio.B_star[prio.k], (prio.k, 1, prio.K)))
+    )
     assert not dataclasses.replace(second, rhs=without_two).check(first.rhs).verified
 
 

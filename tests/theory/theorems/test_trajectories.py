@@ -12,7 +12,14 @@ from prefdyn.theory.catalogue import get_theorem
 from prefdyn.theory.functions import to_elementary
 from prefdyn.theory.theorems import _traj
 
-IDS = ["accuracy-gaussian", "accuracy-subexponential", "population-flow", "priority", "misalignment-rate", "stable-step-size"]
+IDS = [
+    "accuracy-gaussian",
+    "accuracy-subexponential",
+    "population-flow",
+    "priority",
+    "misalignment-rate",
+    "stable-step-size",
+]
 
 
 @pytest.mark.parametrize("theorem_id", IDS)
@@ -22,8 +29,18 @@ def test_latex_block_carries_no_failed_step(theorem_id: str) -> None:
     assert latex.startswith(r"\begin{theorem}") and "NOT VERIFIED" not in latex
 
 
-@pytest.mark.parametrize(("loss", "ratio_two"), [("dpo", True), ("ipo", True), ("cdpo", True), ("rdpo", True),
-                                               ("hinge", False), ("exo-pair", False), ("discopop", False)])
+@pytest.mark.parametrize(
+    ("loss", "ratio_two"),
+    [
+        ("dpo", True),
+        ("ipo", True),
+        ("cdpo", True),
+        ("rdpo", True),
+        ("hinge", False),
+        ("exo-pair", False),
+        ("discopop", False),
+    ],
+)
 def test_factor_two_exactly_for_losses_with_symmetric_derivative(loss: str, ratio_two: bool) -> None:
     """phi'(h) + phi'(-h) = 2 phi'(0) (omega = 0) iff phi' - phi'(0) is odd: then the ratio claim ends
     at -2 x the alignment step and the symmetry and kappa claims are printed; otherwise the omega claim
