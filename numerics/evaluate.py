@@ -176,9 +176,10 @@ def _compiled(
     matrices: dict[sp.MatrixSymbol, sp.Matrix] = {}
     for matrix in sorted(expr.atoms(sp.MatrixSymbol), key=lambda m: m.name):
         rows, cols = (size(matrix, n) for n in matrix.shape)
-        matrices[matrix] = sp.Matrix(
-            rows, cols, lambda i, j, m=matrix.name, c=cols: entry(m, (i,) if c == 1 else (i, j))
-        )
+        # a column by its declared shape (d x 1), not its realised one: at d = 1 a d x d matrix is
+        # 1 x 1 too, and its value still carries two trailing axes
+        column = matrix.shape[1] == 1
+        matrices[matrix] = sp.Matrix(rows, cols, lambda i, j, m=matrix.name: entry(m, (i,) if column else (i, j)))
     if matrices:
         expr = realise(expr, matrices)
     scalars = sorted(expr.free_symbols - set(located), key=lambda s: s.name)

@@ -111,3 +111,28 @@ def test_cuda_agrees_with_cpu() -> None:
     gpu = simulate(data, sc.training, device="cuda")
     assert torch.allclose(cpu.curve("margin"), gpu.curve("margin"), rtol=1e-4, atol=1e-6)
     assert torch.allclose(cpu.rows, gpu.rows, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_a_square_matrix_keeps_two_axes_at_every_dimension(dim: int) -> None:
+    """The printed accuracy claim realised at ``dim`` reads a d x d covariance by two trailing
+    axes even at d = 1, where it is 1 x 1 like a column; it equals the closed form
+    q Phi(D.mu+/sqrt(D'SD)) + (1 - q) Phi(-D.mu-/sqrt(D'SD)) evaluated by hand, shape [R, K]."""
+    from prefdyn.numerics.evaluate import claim_function
+
+    generator = torch.Generator().manual_seed(dim)
+    runs, behaviors = 5, 2
+    delta = torch.randn(runs, 1, dim, generator=generator, dtype=torch.float64)
+    plus, minus = (torch.randn(1, behaviors, dim, generator=generator, dtype=torch.float64) for _ in range(2))
+    root = torch.randn(behaviors, dim, dim, generator=generator, dtype=torch.float64)
+    cov = (root @ root.transpose(-1, -2) + torch.eye(dim, dtype=torch.float64))[None]
+    q = torch.tensor([[0.3, 0.8]], dtype=torch.float64)
+    values = {r"\Delta": delta, r"\mu_b^+": plus, r"\mu_b^-": minus, r"\Sigma_b^+": cov, r"\Sigma_b^-": cov, "q_b": q}
+    claimed = claim_function("accuracy-gaussian", "accuracy", loss="dpo", dim=dim)(values)
+    spread = torch.einsum("rkd,rkde,rke->rk", delta.expand(-1, behaviors, -1), cov, delta.expand(-1, behaviors, -1))
+    normal = torch.distributions.Normal(0.0, 1.0)
+    by_hand = q * normal.cdf((delta * plus).sum(-1) / spread.sqrt()) + (1 - q) * normal.cdf(
+        -(delta * minus).sum(-1) / spread.sqrt()
+    )
+    assert claimed.shape == (runs, behaviors)
+    torch.testing.assert_close(claimed, by_hand)

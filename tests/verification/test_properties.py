@@ -67,17 +67,8 @@ def test_an_unknown_id_has_no_property():
 #: the trained Delta of most runs is positive; the same example evaluated afresh gives the right
 #: claim and the same observed accuracy. The cached realised claim is not at fault (after the
 #: search it gives the right values); the suspect is state that differs inside the search.
-KNOWN = {"accuracy-gaussian": "observed and claimed accuracy disagree in sign on some drawn examples (open)"}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "theorem_id",
-    [
-        pytest.param(t, marks=pytest.mark.xfail(reason=KNOWN[t], strict=False)) if t in KNOWN else t
-        for t in theorem_ids()
-    ],
-)
+@pytest.mark.parametrize("theorem_id", theorem_ids())
 def test_theorem_passes(theorem_id, seed, tmp_path):
     report = check_theorem(theorem_id, examples=EXAMPLES, seed=seed, out=tmp_path)
     assert report.passed, report.detail

@@ -70,6 +70,8 @@ def check(scenario: Scenario, device: str) -> Outcome:
     claimed = claim_function("accuracy-gaussian", "accuracy", loss=loss_name(scenario), dim=delta.shape[1])(
         gaussian_values(scenario, delta)
     )
+    if claimed.shape != observed.shape:  # both [R', K]: a broadcast here would compare the wrong things
+        raise ValueError(f"accuracy-gaussian: claim shape {tuple(claimed.shape)} != observed {tuple(observed.shape)}")
     radius = hoeffding_radius(tests * kept.sum(), len(scenario.behaviors))  # runs pooled
     return Outcome([Comparison("held-out accuracy_b", observed.mean(0), claimed.mean(0), "=", radius)])
 
