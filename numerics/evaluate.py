@@ -179,7 +179,9 @@ def _compiled(
         # a column by its declared shape (d x 1), not its realised one: at d = 1 a d x d matrix is
         # 1 x 1 too, and its value still carries two trailing axes
         column = matrix.shape[1] == 1
-        matrices[matrix] = sp.Matrix(rows, cols, lambda i, j, m=matrix.name: entry(m, (i,) if column else (i, j)))
+        matrices[matrix] = sp.Matrix(
+            rows, cols, lambda i, j, m=matrix.name, column=column: entry(m, (i,) if column else (i, j))
+        )
     if matrices:
         expr = realise(expr, matrices)
     scalars = sorted(expr.free_symbols - set(located), key=lambda s: s.name)

@@ -6,7 +6,7 @@ and the response pair), and returns an :class:`EmbeddedCorpus`.
 
 Example (needs the ``[real]`` extra)::
 
-    corpus = load_persona("shared/data/anthropic-evals-persona", behaviours=["narcissism"])
+    corpus = load_persona("shared/data/anthropic-evals-persona", behaviors=["narcissism"])
     data = embed_corpus(corpus, resolve_embedder("minilm"))
     data.behaviours[0].g.shape      # torch.Size([1000, 384])
 """

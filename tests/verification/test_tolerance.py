@@ -27,7 +27,7 @@ phases = false
 steps = 10
 loss = "dpo"
 optimizer = "sgd"
-behaviours = 1
+behaviors = 1
 distribution = "gaussian"
 label_noise = 0.0
 learning_rate = {{min = 0.01, max = 0.5}}
@@ -166,7 +166,7 @@ weight = 0.25
         "training.beta: must be > 0",
         "training.optimizer: must be one of",
         "behaviors[0].noise: must be >= 0",
-        "behaviours.weight: weights must sum to 1 (they sum to 0.75)",
+        "behaviors.weight: weights must sum to 1 (they sum to 0.75)",
     )
     for problem in expected:
         assert sum(problem in line for line in lines) == 1, (problem, lines)
