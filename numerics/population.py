@@ -130,6 +130,12 @@ class GaussianMixture:
         if self.label_noise.numel() == 0:
             object.__setattr__(self, "label_noise", torch.zeros_like(self.weights))
         require(self.label_noise.shape == (K,), "label_noise", "needs shape [K]")
+        names = ("weights", "positive_fraction", "means", "covariances", "label_noise")
+        dtype = torch.float32
+        for name in names:  # one floating dtype for all (float32 weights with float64 means mix)
+            dtype = torch.promote_types(dtype, getattr(self, name).dtype)
+        for name in names:
+            object.__setattr__(self, name, getattr(self, name).to(dtype))
 
     @classmethod
     def isotropic(

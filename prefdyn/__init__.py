@@ -8,10 +8,10 @@ The package is one import name over rooms by role:
 * :mod:`prefdyn.verification` (``verification/``): theorems and conjectures against simulation
   with Hypothesis.
 * :mod:`prefdyn.studies`: the paper's real-data experiments on an embedded persona corpus.
-* :mod:`prefdyn.report`: the paper-ready LaTeX directory.
+* :mod:`prefdyn.reporting`: the paper-ready LaTeX directory.
 * :mod:`prefdyn.cli`: the ``prefdyn`` command.
 
-Dependencies point one way: ``cli -> report -> {verification, studies} -> numerics -> theory``.
+Dependencies point one way: ``cli -> reporting -> {verification, studies} -> numerics -> theory``.
 
 The functions below are the public entry points; they import their layer on first use, so
 ``import prefdyn`` stays fast and loads neither SymPy nor torch.
@@ -328,7 +328,7 @@ def report(
     """
     from pathlib import Path
 
-    from prefdyn.report import Options, build_report
+    from prefdyn.reporting import Options, build_report
 
     return build_report(
         Options(

@@ -81,7 +81,7 @@ def test_predict_table_says_it_is_the_population_limit(tiny: str, capsys: pytest
 def test_report_compares_the_theory_with_the_test_split() -> None:
     """The report's theory-vs-simulation figure and table use held-out data when there is any,
     and say so; without a test split they say why the comparison is skewed."""
-    from prefdyn.report import document, tables
+    from prefdyn.reporting import document, tables
 
     sc = default_scenario()
     summary = simulate(sample_scenario(sc, runs=2, seed=0), sc.training, seed=0, record_every=0).summary()

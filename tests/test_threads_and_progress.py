@@ -125,8 +125,8 @@ def _env() -> dict[str, str]:
 
 
 def test_report_stage_lines_with_times(capsys: pytest.CaptureFixture[str]) -> None:
-    from prefdyn.report import sources
-    from prefdyn.report.build import Stages
+    from prefdyn.reporting import sources
+    from prefdyn.reporting.build import Stages
 
     skipped: dict[str, str] = {}
     stages = Stages(2, skipped, "lines")
@@ -148,7 +148,7 @@ def test_report_stage_lines_with_times(capsys: pytest.CaptureFixture[str]) -> No
 def test_report_takes_persona_settings_and_prints_one_slash(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from prefdyn import report
+    from prefdyn import reporting as report
 
     data = tmp_path / "persona.jsonl"
     data.write_text("{}\n")
@@ -197,7 +197,7 @@ def test_report_persona_source_uses_the_settings(monkeypatch: pytest.MonkeyPatch
     from prefdyn.numerics.persona import corpus as embedded
     from prefdyn.numerics.persona import embedders as embed
     from prefdyn.numerics.persona import loader
-    from prefdyn.report import sources
+    from prefdyn.reporting import sources
     from prefdyn.studies import experiments, stats
 
     seen: dict[str, Any] = {}

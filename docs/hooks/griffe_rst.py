@@ -8,12 +8,6 @@ renders, before the docstrings are parsed.
   of the name a reader sees (``c``, ``a.b``, ``text``);
 * a paragraph ending in ``::`` (a reStructuredText literal block follows) ends in ``:``; the
   indented block after it is a Markdown code block already.
-
-It also keeps the public function ``prefdyn.report`` visible: the subpackage of the same name
-(``prefdyn/report/``) replaces it as a member of ``prefdyn`` when griffe loads the package (as
-importing the subpackage does at run time), so the API reference could not show
-``pd.report``. The function is put back as ``prefdyn.report``; no page documents the
-subpackage.
 """
 
 from __future__ import annotations
@@ -67,19 +61,6 @@ def markdown(text: str) -> str:
 
 
 class SphinxMarkupToMarkdown(griffe.Extension):
-    def __init__(self) -> None:
-        super().__init__()
-        self._shadowed: dict[str, Any] = {}
-
     def on_instance(self, *, obj: Any, **kwargs: Any) -> None:
         if obj.docstring is not None:
             obj.docstring.value = markdown(obj.docstring.value)
-        if obj.path == "prefdyn.report" and obj.is_function:
-            self._shadowed[obj.path] = obj
-
-    def on_package(self, *, pkg: Any, **kwargs: Any) -> None:
-        for path, function in self._shadowed.items():
-            parent, name = path.rsplit(".", 1)
-            if parent == pkg.path and not pkg.members[name].is_function:
-                del pkg.members[name]
-                pkg.set_member(name, function)

@@ -1,11 +1,5 @@
-"""``prefdyn persona stats|train|pair|misalign|finetune``: the paper's measurements on real data.
-
-Every action loads persona-format JSONL (``--data``: a file, a folder or a glob), embeds it with
-``--model`` (default: the bundled all-MiniLM-L6-v2; or a local Hugging Face causal-LM or
-sentence-transformers folder), served from the on-disk cache when possible, and prints a
-summary (``--json``: one JSON document). ``--out DIR`` also writes the JSON document and, for
-``stats`` and ``train``, CSV and LaTeX (booktabs) tables.
-"""
+"""``prefdyn persona stats|train|pair|misalign|finetune|predict``: the paper's measurements on real data
+(what every action shares: :data:`DESCRIPTION`, the ``--help`` text)."""
 
 from __future__ import annotations
 
@@ -25,6 +19,15 @@ from ._persona_options import (
     with_out,
 )
 from ._types import number, positive
+
+#: The ``--help`` text: what every action shares (plain text, no markup).
+DESCRIPTION = (
+    "The paper's measurements on real data. Every action loads persona-format JSONL (--data: a file, a folder or a "
+    "glob), embeds it with --model (default: the bundled all-MiniLM-L6-v2; or a local Hugging Face causal-LM or "
+    "sentence-transformers folder), served from the on-disk cache when possible, and prints a summary (--json: one "
+    "JSON document). --out DIR also writes the JSON document and, for stats and train, CSV and LaTeX (booktabs) "
+    "tables."
+)
 
 STATS_COLUMNS = (
     "name",
@@ -255,7 +258,9 @@ def _finetune(args: argparse.Namespace) -> int:
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "persona", help="measurements on persona-format preference data embedded by a real model", description=__doc__
+        "persona",
+        help="measurements on persona-format preference data embedded by a real model",
+        description=DESCRIPTION,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
     from prefdyn.errors import require
     from prefdyn.numerics.simulator import resolve_device
-    from prefdyn.report import Options, build_report
+    from prefdyn.reporting import Options, build_report
 
     device = resolve_device(args.device).type
     # inputs the user named must exist before minutes of work (absent ones are skipped, and said)
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     )
     require(args.persona is None or bool(glob.glob(args.persona)), "--persona", f"nothing found at {args.persona}")
     if args.benchmarks is not None:
-        from prefdyn.report.sources import read_benchmarks
+        from prefdyn.reporting.sources import read_benchmarks
 
         read_benchmarks(args.benchmarks)  # a malformed file fails now, not after minutes of work
     settings = {

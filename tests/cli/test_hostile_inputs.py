@@ -491,7 +491,7 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_report_leaves_the_previous_one_intact(sig: signal.Signals, arena: Path) -> None:
     from prefdyn.files import FolderLock, remove_stale_builds
-    from prefdyn.report.build import _previous
+    from prefdyn.reporting.build import _previous
 
     scenario = arena.parent / "tiny.toml"
     scenario.write_text(TINY_REPORT)
@@ -525,7 +525,7 @@ def test_interrupted_report_leaves_the_previous_one_intact(sig: signal.Signals, 
 def test_report_replaces_only_its_own_files(arena: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A finished report swaps in whole: the old report's files are replaced, the user's kept."""
     from prefdyn.files import staged_folder
-    from prefdyn.report.build import _carry, _previous
+    from prefdyn.reporting.build import _carry, _previous
 
     outdir = arena / "report"
     _fake_report(outdir)
@@ -770,7 +770,7 @@ def test_a_file_added_during_the_run_keeps_the_earlier_folder(arena: Path, capsy
     from functools import partial
 
     from prefdyn.files import staged_folder
-    from prefdyn.report.build import _carry, _previous, _superseded
+    from prefdyn.reporting.build import _carry, _previous, _superseded
 
     outdir = arena / "report"
     _fake_report(outdir)

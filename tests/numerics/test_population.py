@@ -149,3 +149,16 @@ def test_prediction_error_shrinks_like_inverse_sqrt_n(fitted):
     rms = [scenario_errors(_scenario(n), runs=64, seed=1, fitted=fitted).pow(2).mean().sqrt() for n in (1000, 4000)]
     assert 1.5 <= float(rms[0] / rms[1]) <= 2.7
     assert float(rms[0]) < (0.005 if fitted else 0.05)
+
+
+def test_mixed_dtypes_meet_in_one_floating_dtype() -> None:
+    """float32 weights with float64 means (as a user builds them by hand) run, in float64."""
+    mix = GaussianMixture(
+        weights=torch.tensor([0.5, 0.5]),
+        positive_fraction=torch.tensor([0.5, 0.5]),
+        means=torch.tensor([[[0.5, 0.0], [-0.5, 0.0]], [[0.0, 1.0], [0.0, -1.0]]], dtype=torch.float64),
+        covariances=torch.ones(2, 2),
+    )
+    assert {t.dtype for t in (mix.weights, mix.means, mix.covariances, mix.label_noise)} == {torch.float64}
+    trajectory = population_gd(mix, "dpo", beta=0.1, learning_rate=1.0, steps=3)
+    assert torch.isfinite(trajectory.delta).all()

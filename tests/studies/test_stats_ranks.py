@@ -60,7 +60,7 @@ def test_report_speed_scatter_uses_the_exact_test() -> None:
     """The report's synthetic sweep has 8 behaviours; a perfectly monotone loss area gets the
     exact p = 2/8!, printed ``< 5.0e-05``, not the asymptotic 3.3e-5."""
     from prefdyn.numerics import default_scenario
-    from prefdyn.report import sources, variants
+    from prefdyn.reporting import sources, variants
 
     sweep = variants.speed_sweep(default_scenario())
     K = len(sweep.behaviors)

@@ -73,7 +73,7 @@ def test_verify_line_reports_the_share() -> None:
 
 
 def test_report_table_has_an_informative_column() -> None:
-    from prefdyn.report import tables
+    from prefdyn.reporting import tables
 
     report = summarise("accuracy-subexponential", "bound", _search(), None)
     identity = summarise("dpo-gradient", "identity", SearchResult(outcomes=[Outcome([])]), None)

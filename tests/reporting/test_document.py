@@ -358,8 +358,8 @@ def test_a_foreign_output_directory_is_refused(tmp_path: Path) -> None:
 def test_theorems_tex_compiles_on_its_own(tmp_path: Path) -> None:
     """``theorems.tex`` needs only ``macros.tex`` and the packages: no table, figure or other file."""
     from prefdyn.numerics.scenario import default_scenario
-    from prefdyn.report.document import Parts, macros_tex, theorems_tex
-    from prefdyn.report.latex import PACKAGES
+    from prefdyn.reporting.document import Parts, macros_tex, theorems_tex
+    from prefdyn.reporting.latex import PACKAGES
     from prefdyn.theory.catalogue import get_theorem
 
     parts = Parts(

@@ -10,7 +10,7 @@ and :mod:`.build` (orchestration, progress, manifest).
 Example
 -------
 >>> from pathlib import Path
->>> from prefdyn.report import Options, build_report
+>>> from prefdyn.reporting import Options, build_report
 >>> manifest = build_report(Options(Path("out")))  # doctest: +SKIP
 >>> sorted(manifest["sections"])  # doctest: +SKIP
 ['benchmarks', 'misalignment', 'persona', 'prioritisation', 'simulation', 'speed', ...]

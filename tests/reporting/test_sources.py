@@ -13,7 +13,7 @@ import pytest
 from prefdyn.cli import main
 from prefdyn.errors import PrefdynError
 from prefdyn.numerics import load_scenario
-from prefdyn.report import Options, build_report, sources
+from prefdyn.reporting import Options, build_report, sources
 
 #: The shared tiny scenario (two behaviours, 12 steps, 2 runs).
 TINY = Path(__file__).resolve().parents[1] / "data" / "tiny.toml"

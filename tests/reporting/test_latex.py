@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prefdyn.report import sources
-from prefdyn.report.latex import message, number
+from prefdyn.reporting import sources
+from prefdyn.reporting.latex import message, number
 from prefdyn.tables import LatexTable, escape, to_latex
 from prefdyn.theory.printing import text
 
