@@ -32,23 +32,7 @@ from prefdyn.errors import PrefdynError
 from prefdyn.theory.expressions import parse_expression
 
 #: a scenario that simulates in well under a second
-SMALL = """
-[training]
-steps = 5
-samples = 48
-dim = 4
-test_fraction = 0.25
-batch_size = 8
-seed = 2
-[[behaviors]]
-name = "a"
-weight = 0.5
-distinguishability = 2.0
-[[behaviors]]
-name = "b"
-weight = 0.5
-distinguishability = 0.5
-"""
+SMALL = (Path(__file__).resolve().parents[1] / "data" / "small.toml").read_text()
 
 #: formulas that would run ``touch SENTINEL`` (or exhaust the machine) if evaluated
 PAYLOADS = {

@@ -12,23 +12,7 @@ from prefdyn.cli import build_parser, main
 from prefdyn.numerics.runner import run_scenario
 from prefdyn.numerics.scenario import builtin_text, load_scenario
 
-SMALL = """
-[training]
-steps = 5
-samples = 48
-dim = 4
-test_fraction = 0.25
-batch_size = 8
-seed = 2
-[[behaviors]]
-name = "a"
-weight = 0.5
-distinguishability = 2.0
-[[behaviors]]
-name = "b"
-weight = 0.5
-distinguishability = 0.5
-"""
+SMALL = (Path(__file__).resolve().parents[1] / "data" / "small.toml").read_text()
 
 
 def write(tmp_path: Path, text: str, name: str = "s.toml") -> str:

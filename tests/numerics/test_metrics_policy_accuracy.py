@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -44,22 +45,9 @@ from prefdyn.numerics.sampling import reference_matrix, sample_scenario
 from prefdyn.numerics.scenario import load_scenario, parse_scenario
 from prefdyn.numerics.simulator import simulate
 
-BASE: dict[str, Any] = {
-    "training": {
-        "beta": 0.5,
-        "learning_rate": 0.3,
-        "steps": 12,
-        "samples": 61,
-        "dim": 6,
-        "test_fraction": 0.2,
-        "seed": 3,
-    },
-    "behaviors": [
-        {"name": "a", "weight": 0.5, "distinguishability": 2.0, "positive_fraction": 0.3},
-        {"name": "b", "weight": 0.3, "distinguishability": 1.0, "distribution": "laplace", "offset": 0.7},
-        {"name": "c", "weight": 0.2, "distinguishability": 0.5, "label_noise": 0.1},
-    ],
-}
+BASE: dict[str, Any] = tomllib.loads(
+    (Path(__file__).resolve().parents[1] / "data" / "three-behaviors.toml").read_text()
+)
 
 OPTIMIZERS: dict[str, dict[str, Any]] = {
     "sgd-full": {"optimizer": "sgd"},
