@@ -49,7 +49,7 @@ from prefdyn.numerics.simulator import compute_dtype, simulate
 
 from .experiments import distinguishability
 from .stats import Correlation, spearman
-from .training import TrainSettings, loss_area, preference_data, train, train_each
+from .training import TrainSettings, first_below, loss_area, preference_data, train, train_each
 
 #: the observed accuracy compared with the population accuracy :math:`\sum_s q^s\Phi(m/r)`
 OBSERVED_ACCURACY = "reward_accuracy"
@@ -65,9 +65,7 @@ class CurveSpeed:
 
 def curve_speed(loss: torch.Tensor, threshold: float) -> CurveSpeed:
     """:class:`CurveSpeed` of a loss curve ``[T + 1]`` (index 0 = before training)."""
-    below = torch.nonzero(loss <= threshold)
-    reached = int(below[0]) if len(below) else len(loss)
-    return CurveSpeed(float(loss[0] - loss_area(loss)), reached)
+    return CurveSpeed(float(loss[0] - loss_area(loss)), first_below(loss, threshold))
 
 
 @dataclass(frozen=True)

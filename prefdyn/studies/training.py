@@ -124,6 +124,13 @@ class Speed:
         return self.steps_to_threshold > self.steps
 
 
+def first_below(loss: torch.Tensor, threshold: float) -> int:
+    """Index of the first point of a loss curve ``[T + 1]`` at or below ``threshold``;
+    ``T + 1`` (one past the end: censored) when it never gets there."""
+    below = torch.nonzero(loss <= threshold)
+    return int(below[0]) if len(below) else len(loss)
+
+
 def loss_area(loss: torch.Tensor) -> torch.Tensor:
     r"""The normalised area under loss curves, :math:`\frac1T\sum_{t=1}^{T} L_t` (smaller =
     faster; module docstring).
@@ -144,9 +151,9 @@ def loss_area(loss: torch.Tensor) -> torch.Tensor:
 def speed(result: SimulationResult, behavior: int, threshold: float) -> Speed:
     """Speed of run 0 of ``result`` on ``behavior`` (index)."""
     loss = result.curve("loss", "train")[0, :, behavior]
-    below = torch.nonzero(loss <= threshold)
     steps = result.steps
-    reached = steps[int(below[0])] if len(below) else steps[-1] + 1
+    index = first_below(loss, threshold)
+    reached = steps[index] if index < len(loss) else steps[-1] + 1
 
     def last(metric: str, split: str) -> float:
         return float(result.curve(metric, split)[0, -1, behavior])
