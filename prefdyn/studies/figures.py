@@ -17,6 +17,7 @@ predicted differ by line style and marker as well, so a greyscale print still se
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,9 @@ def curve_grid(doc: Doc, outdir: Path, name: str = "predict-curves", panels: int
                     ax.set_xlabel("training step $t$")
         handles, labels = axes[0, 0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
-        fig.suptitle(_title(doc))
+        # wrapped to the figure's width (about 14 characters an inch at this size): a narrow grid
+        # of two panels would cut a one-line title off at both ends
+        fig.suptitle(textwrap.fill(_title(doc), width=int(14 * fig.get_figwidth())))
         fig.tight_layout(rect=(0, 0.04, 1, 1))
         return save(fig, outdir, name)
 
