@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from prefdyn.theory.losses import Loss
     from prefdyn.verification.runner import Report
 
+from prefdyn._lazy import lazy_attributes
 from prefdyn._version import __version__
 
 __all__ = [
@@ -61,14 +62,7 @@ _LAZY = {
     "plot_persona_curves": "prefdyn.studies.figures",
 }
 
-
-def __getattr__(name: str) -> object:
-    """``pd.Scenario``, ``pd.plot_curves`` and ``pd.plot_persona_curves``, on first use."""
-    if name not in _LAZY:
-        raise AttributeError(f"module 'prefdyn' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(_LAZY[name]), name)
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 def loss(spec: str, **params: float) -> Loss:

@@ -14,7 +14,7 @@ the submodules import torch.
 
 from __future__ import annotations
 
-from typing import Any
+from prefdyn._lazy import lazy_attributes
 
 _EXPORTS = {
     "load_persona": "loader",
@@ -24,11 +24,4 @@ _EXPORTS = {
     "EmbeddedCorpus": "corpus",
 }
 __all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(name)
-    import importlib
-
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_attributes(__name__, {name: f".{module}" for name, module in _EXPORTS.items()})
