@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
+
+from prefdyn.files import atomic_write
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
@@ -78,11 +81,17 @@ def style(size: float = 9) -> AbstractContextManager[Any]:
 
 
 def save(fig: Figure, outdir: Path, name: str) -> list[Path]:
-    """Write ``name.pdf`` and ``name.png`` under ``outdir`` without timestamps; close ``fig``."""
+    """Write ``name.pdf`` and ``name.png`` under ``outdir`` without timestamps, each atomically
+    (a reader sees the old file or the new one, never half of one); close ``fig``."""
     outdir.mkdir(parents=True, exist_ok=True)
     pdf, png = outdir / f"{name}.pdf", outdir / f"{name}.png"
-    fig.savefig(pdf, metadata={"CreationDate": None, "Producer": None, "Creator": None})
-    fig.savefig(png, dpi=200, metadata={"Software": None})
+    for path, options in (
+        (pdf, {"metadata": {"CreationDate": None, "Producer": None, "Creator": None}}),
+        (png, {"dpi": 200, "metadata": {"Software": None}}),
+    ):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=path.suffix[1:], **options)
+        atomic_write(path, buffer.getvalue())
     plt.close(fig)
     return [pdf, png]
 

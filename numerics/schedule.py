@@ -13,6 +13,7 @@ The fast simulator and the reference trainer read the same schedule, so they see
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 
@@ -20,15 +21,15 @@ from .seeds import generator
 
 
 class BatchSchedule:
-    """Batch indices for runs ``first_run .. first_run + runs - 1`` of seed ``seed``."""
+    """Batch indices for the runs ``runs`` (run indices, repeats allowed) of seed ``seed``."""
 
-    def __init__(self, train_indices: torch.Tensor, batch_size: int, seed: int, first_run: int, runs: int):
+    def __init__(self, train_indices: torch.Tensor, batch_size: int, seed: int, runs: Sequence[int]):
         self.train_indices = train_indices.cpu()
         self.n_train = int(train_indices.numel())
         self.batch_size = self.n_train if batch_size <= 0 else min(batch_size, self.n_train)
         self.full_batch = self.batch_size == self.n_train and batch_size <= 0
         self.batches_per_epoch = math.ceil(self.n_train / self.batch_size)
-        self._generators = [generator(seed, first_run + r, "shuffle") for r in range(runs)]
+        self._generators = [generator(seed, r, "shuffle") for r in runs]
         self._epoch = -1
         self._order: torch.Tensor | None = None
 

@@ -31,7 +31,7 @@ Example
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -252,6 +252,7 @@ def simulate(
     learning_rate: float | torch.Tensor | None = None,
     seed: int = 0,
     first_run: int = 0,
+    run_ids: Sequence[int] | None = None,
     record_every: int = 1,
     device: str | torch.device | None = "cpu",
     dtype: torch.dtype | None = None,
@@ -262,7 +263,9 @@ def simulate(
 
     ``R`` is fixed by the data (per-run ``g`` or ``s``), else by per-run ``beta`` /
     ``learning_rate`` tensors (overriding ``config``; the sweep mode), else ``runs`` (default 1).
-    ``seed`` and ``first_run`` select the minibatch shuffles (:mod:`prefdyn.numerics.schedule`).
+    ``seed`` and the runs' indices select the minibatch shuffles (:mod:`prefdyn.numerics.schedule`):
+    ``first_run, first_run + 1, ...``, or ``run_ids`` (one per run; settings of a sweep trained on
+    run ``r``'s data all take run ``r``'s shuffle, so they differ by their settings only).
     ``dtype`` is the storage dtype of ``g`` (default: the data's); bfloat16 storage computes in
     float32. Curves are recorded every ``record_every`` steps (0: only at 0, phase ends and the
     end); ``progress(k)`` is called after every ``k`` steps. A run that diverges (non-finite
@@ -300,7 +303,9 @@ def simulate(
     optimizer = RowOptimizer(config, lr_t, ref_rows[:k])
     reducer = GroupReducer(moved.behavior, moved.train, data.num_behaviors, work)
     train_idx = torch.nonzero(data.train.cpu()).squeeze(1)
-    schedule = BatchSchedule(train_idx, config.batch_size, seed, first_run, R)
+    run_ids = range(first_run, first_run + R) if run_ids is None else run_ids
+    require(len(run_ids) == R, "run_ids", f"needs one run index per run ({R})")
+    schedule = BatchSchedule(train_idx, config.batch_size, seed, run_ids)
     n = moved.g.shape[-2]
     full_weights = (moved.train.to(work) / train_idx.numel()).unsqueeze(0)
     blocks = _run_blocks(R, g_store)

@@ -2,9 +2,10 @@
 
 On a terminal a tqdm bar; otherwise (a log file, a pipe, CI) plain lines, at most one every
 :data:`INTERVAL_S` seconds (``PREFDYN_PROGRESS_INTERVAL`` overrides it; ``0``: every update)
-plus one when the task ends, each saying how far it is and how long it has taken::
+plus one when the task ends, each saying how far it is, how long it has taken and, when the total
+is known, the mean rate and the time left at that rate::
 
-    prefdyn verify: update-rate: 40/100 examples (12 s)
+    prefdyn verify: update-rate: 40/100 examples (12 s, 3.33/s, ETA 18 s)
 
 stdout is left alone (it may carry ``--json``). ``mode`` ``"off"`` prints nothing.
 """
@@ -88,7 +89,15 @@ class Progress:
         if self.mode == "lines" and now - self.last >= self.interval:
             self.last = now
             extra = f", {note}" if note else ""
-            self.line(f"{self.label}: {self._count()}{extra} ({now - self.start:.0f} s)")
+            self.line(f"{self.label}: {self._count()}{extra} ({now - self.start:.0f} s{self._pace(now)})")
+
+    def _pace(self, now: float) -> str:
+        """``", 2.5/s, ETA 40 s"``: the mean rate so far and the time left at that rate."""
+        elapsed = now - self.start
+        if self.total is None or elapsed <= 0 or not 0 < self.done < self.total:
+            return ""
+        rate = self.done / elapsed
+        return f", {rate:.3g}/s, ETA {(self.total - self.done) / rate:.0f} s"
 
     def close(self, summary: str = "") -> float:
         """End the task; in plain-line mode one final line. Returns the seconds it took."""

@@ -29,9 +29,9 @@ import torch
 from prefdyn.errors import require
 from prefdyn.theory.losses import Loss
 
-from .config import TrainConfig
-from .data import PreferenceData
-from .simulator import SimulationResult, simulate
+from ..config import TrainConfig
+from ..data import PreferenceData
+from ..simulator import SimulationResult, simulate
 
 
 @dataclass
@@ -60,6 +60,7 @@ def sweep(
     learning_rates: Sequence[float],
     losses: Sequence[str | Loss] | None = None,
     seed: int = 0,
+    run: int = 0,
     record_every: int = 0,
     device: str | torch.device | None = "cpu",
     dtype: torch.dtype | None = None,
@@ -67,9 +68,9 @@ def sweep(
     """Train every setting of ``losses x betas x learning_rates`` on the shared ``data``.
 
     ``losses`` holds registered names or :class:`Loss` objects (registered or user-defined;
-    default: ``config.loss``). ``data.g`` must be ``[n, d]`` (shared). Minibatch shuffles are
-    those of runs ``0..S-1`` of ``seed`` in grid order; by default only the ends of phases are
-    recorded. Diverging settings do not stop the sweep: see :attr:`SweepResult.diverged`.
+    default: ``config.loss``). ``data.g`` must be ``[n, d]`` (shared), typically run ``run``'s
+    sample; every setting takes run ``run``'s minibatch shuffle of ``seed``, so settings differ by
+    their values only (common random numbers). By default only the ends of phases are recorded. Diverging settings do not stop the sweep: see :attr:`SweepResult.diverged`.
     """
     require(data.runs is None, "data", "a sweep needs shared data (g: [n, d], s: [n])")
     require(len(betas) > 0 and len(learning_rates) > 0, "sweep", "needs at least one beta and one learning rate")
@@ -78,7 +79,6 @@ def sweep(
     parts: list[SimulationResult] = []
     for each in configs:
         grid = list(itertools.product(betas, learning_rates))
-        first = len(settings)
         settings += [{"loss": each.loss, "beta": float(b), "learning_rate": float(lr)} for b, lr in grid]
         parts.append(
             simulate(
@@ -87,7 +87,7 @@ def sweep(
                 beta=torch.tensor([b for b, _ in grid], dtype=torch.float64),
                 learning_rate=torch.tensor([lr for _, lr in grid], dtype=torch.float64),
                 seed=seed,
-                first_run=first,
+                run_ids=[run] * len(grid),
                 record_every=record_every,
                 device=device,
                 dtype=dtype,

@@ -1,0 +1,281 @@
+r"""One unit of a sweep: cells that share their data, trained as one batch, reduced to rows.
+
+Cells whose scenarios differ only in :data:`~prefdyn.numerics.sweep.plan.BATCHED_FIELDS`
+(:math:`\beta`, :math:`\eta`) see the same data: run :math:`r` of each is sampled from the same
+stream :math:`(\text{seed}, r)`. A unit trains all its :math:`C` cells on run :math:`r`'s sample
+as one shared-data batch (the GEMMs of :func:`~prefdyn.numerics.sweep.gemm.sweep`: two
+products of ``[C, d]`` and ``[n, d]`` shapes a step) with run :math:`r`'s minibatch shuffle, for
+:math:`r = 0 \ldots R-1`. Cell :math:`c`'s run :math:`r` therefore sees exactly the data and the
+batches that ``prefdyn simulate`` gives run :math:`r` of the cell's scenario; only the summation
+order of the products differs (agreement to float rounding, tested).
+
+A unit depends on nothing but its :class:`UnitTask`, so wherever it runs (this process, a pool
+worker, a Ray task, a retry after a crash) it gives the same bits on the same device and dtype.
+
+Rows (:func:`unit_rows`), one per cell x source x metric x split x behaviour x step:
+
+* ``source = "simulation"``: ``mean`` across the runs that stayed finite and the two-sided 95 %
+  Student-t interval ``ci_low, ci_high`` = mean :math:`\mp t_{0.975, n-1}\,s/\sqrt n` (``None`` when
+  only one run is finite); behaviour ``all`` is the count-weighted mean over behaviours (the
+  split's overall mean) for the per-sample metrics; ``diverged_fraction`` (step-free) is the
+  share of runs whose curves became non-finite, which are left out of every mean;
+* ``source = "theory"``: :func:`~prefdyn.numerics.predict.predict`'s curves at the recorded steps,
+  split ``population`` (compare with ``test``), behaviour ``all`` weighted by :math:`p_b`;
+* ``source = "bound"``: the step-free bounds of the sweep file.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+import torch
+
+from prefdyn.errors import PrefdynError
+
+from ..metrics import SAMPLE_METRICS, SPLITS
+from ..predict import POPULATION_SPLIT, predict
+from ..sampling import sample_scenario
+from ..scenario import Scenario, parse_scenario, scenario_document
+from ..simulator import DTYPES, compute_dtype, resolve_device, simulate
+
+#: Columns of a unit's rows, in order.
+COLUMNS = ("cell", "source", "metric", "split", "behavior", "step", "mean", "ci_low", "ci_high", "runs")
+#: Metrics that are per-sample means, so that an overall (``all``) mean exists.
+_MEAN_METRICS = {
+    "loss",
+    "accuracy",
+    "policy_accuracy",
+    "reward_accuracy",
+    "margin",
+    "chosen_logp_change",
+    "rejected_logp_change",
+}
+#: The confidence level of the simulation intervals.
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """Everything one unit needs: plain data, so it pickles to any worker unchanged.
+
+    ``documents[i]`` is the scenario document of cell ``cells[i]`` (re-parsed where the unit runs).
+    """
+
+    index: int
+    cells: tuple[int, ...]
+    documents: tuple[dict[str, Any], ...]
+    runs: int
+    seed: int
+    metrics: tuple[str, ...]
+    record_every: int
+    theory: bool
+    bounds: tuple[str, ...]
+    device: str = "cpu"
+    dtype: str = "float32"
+
+
+def batch_key(scenario: Scenario) -> str:
+    """Cells with equal keys share their data and are trained as one batch.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        A cell's scenario.
+
+    Returns
+    -------
+    str
+        The scenario's content hash with :math:`\\beta` and :math:`\\eta` set aside.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from prefdyn.numerics import default_scenario
+    >>> sc = default_scenario()
+    >>> batch_key(sc) == batch_key(replace(sc, training=replace(sc.training, beta=0.3)))
+    True
+    """
+    return replace(scenario, training=replace(scenario.training, beta=1.0, learning_rate=1.0)).content_hash()
+
+
+def make_tasks(cells: tuple[Scenario, ...], max_batch: int, **settings: Any) -> list[UnitTask]:
+    """Group ``cells`` by :func:`batch_key` (groups in order of their first cell), split each group
+    into units of at most ``max_batch`` cells.
+
+    Parameters
+    ----------
+    cells : tuple of Scenario
+        The sweep's cells.
+    max_batch : int
+        The most cells one unit trains at once.
+    **settings
+        The remaining :class:`UnitTask` fields (``runs``, ``seed``, ``metrics``, ...).
+
+    Returns
+    -------
+    list of UnitTask
+        Numbered ``0, 1, ...``; every cell in exactly one.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from prefdyn.numerics import default_scenario
+    >>> sc = default_scenario()
+    >>> cells = tuple(replace(sc, training=replace(sc.training, beta=b)) for b in (0.5, 1.0, 2.0))
+    >>> tasks = make_tasks(cells, 2, runs=2, seed=0, metrics=("accuracy",), record_every=10, theory=False, bounds=())
+    >>> [t.cells for t in tasks]
+    [(0, 1), (2,)]
+    """
+    groups: dict[str, list[int]] = {}
+    for i, cell in enumerate(cells):
+        groups.setdefault(batch_key(cell), []).append(i)
+    tasks = []
+    for members in groups.values():
+        for start in range(0, len(members), max_batch):
+            chunk = tuple(members[start : start + max_batch])
+            documents = tuple(scenario_document(cells[i]) for i in chunk)
+            tasks.append(UnitTask(len(tasks), chunk, documents, **settings))
+    return tasks
+
+
+def unit_rows(task: UnitTask) -> pd.DataFrame:
+    """Train the unit's cells and reduce them to rows (module docstring).
+
+    Parameters
+    ----------
+    task : UnitTask
+        The unit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS`, rows ordered by cell.
+
+    Examples
+    --------
+    >>> from dataclasses import replace
+    >>> from prefdyn.numerics import parse_scenario
+    >>> sc = parse_scenario({"training": {"steps": 4, "samples": 64, "dim": 4},
+    ...                      "behaviors": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}]})
+    >>> cells = tuple(replace(sc, training=replace(sc.training, learning_rate=lr)) for lr in (0.1, 1.0))
+    >>> (task,) = make_tasks(cells, 8, runs=3, seed=0, metrics=("accuracy",), record_every=2, theory=True,
+    ...                      bounds=("max_learning_rate",))
+    >>> rows = unit_rows(task)
+    >>> sorted(set(rows.source)), sorted(set(rows.behavior.dropna()))
+    (['bound', 'simulation', 'theory'], ['a', 'all', 'b'])
+    >>> rows.query("source == 'simulation' and step == 0 and behavior == 'all'")["mean"].tolist()
+    [0.5, 0.5]
+    """
+    cells = [parse_scenario(doc) for doc in task.documents]
+    first = cells[0]
+    dev = resolve_device(task.device)
+    storage = DTYPES[task.dtype]
+    betas = torch.tensor([c.training.beta for c in cells], dtype=torch.float64)
+    rates = torch.tensor([c.training.learning_rate for c in cells], dtype=torch.float64)
+    per_run = []
+    for r in range(task.runs):
+        data = sample_scenario(first, 1, task.seed, first_run=r, dtype=compute_dtype(storage), device=dev)
+        out = simulate(
+            data.shared(0),
+            first.training,
+            beta=betas,
+            learning_rate=rates,
+            seed=task.seed,
+            run_ids=[r] * len(cells),
+            record_every=task.record_every,
+            device=dev,
+            dtype=storage,
+            check_finite=False,
+        )
+        per_run.append(out)
+    curves = torch.stack([p.curves for p in per_run], dim=1)  # [C, R, T, K, 2, M]
+    result = per_run[0]
+    frames = []
+    for c, (cell_id, cell) in enumerate(zip(task.cells, cells, strict=True)):
+        frames.append(_simulation_rows(cell_id, curves[c], result.counts, result.steps, cell, task.metrics))
+        if task.theory:
+            frames.append(_theory_rows(cell_id, cell, result.steps, task.metrics))
+        if task.bounds:
+            frames.append(_bound_rows(cell_id, cell, task.bounds))
+    return pd.DataFrame(pd.concat(frames, ignore_index=True), columns=list(COLUMNS))
+
+
+def _frame(cell: int, source: str, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=list(COLUMNS[2:]))
+    frame.insert(0, "source", source)
+    frame.insert(0, "cell", cell)
+    return frame
+
+
+def _simulation_rows(
+    cell_id: int, curves: torch.Tensor, counts: torch.Tensor, steps: list[int], cell: Scenario, metrics: tuple[str, ...]
+) -> pd.DataFrame:
+    from scipy import stats
+
+    finite = torch.isfinite(curves.flatten(1)).all(1)
+    kept = curves[finite].numpy()  # [n, T, K, 2, M]
+    n = kept.shape[0]
+    rows: list[tuple[Any, ...]] = [
+        ("diverged_fraction", None, None, None, 1 - n / len(finite), None, None, len(finite))
+    ]
+    if n == 0:
+        return _frame(cell_id, "simulation", rows)
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) / math.sqrt(n) if n > 1 else math.nan
+    names = [b.name for b in cell.behaviors]
+    weights = counts.numpy()  # [K, 2]
+    for metric in metrics:
+        stored = SAMPLE_METRICS.index({"policy_accuracy": "accuracy"}.get(metric, metric))
+        for s, split in enumerate(SPLITS):
+            if weights[:, s].sum() == 0:
+                continue
+            values = kept[..., s, stored]  # [n, T, K]
+            columns = [(name, values[..., k]) for k, name in enumerate(names)]
+            if metric in _MEAN_METRICS:
+                columns.append(("all", values @ (weights[:, s] / weights[:, s].sum())))
+            for behavior, x in columns:
+                mean = x.mean(0)
+                spread = x.std(0, ddof=1) * half if n > 1 else None
+                for t, step in enumerate(steps):
+                    low = None if spread is None else float(mean[t] - spread[t])
+                    high = None if spread is None else float(mean[t] + spread[t])
+                    rows.append((metric, split, behavior, step, float(mean[t]), low, high, n))
+    return _frame(cell_id, "simulation", rows)
+
+
+def _theory_rows(cell_id: int, cell: Scenario, steps: list[int], metrics: tuple[str, ...]) -> pd.DataFrame:
+    try:
+        prediction = predict(cell, threads=1)
+    except PrefdynError:
+        return _frame(cell_id, "theory", [])
+    names = [b.name for b in cell.behaviors]
+    weights = cell.weights
+    rows: list[tuple[Any, ...]] = []
+    for metric in metrics:
+        curve = prediction.curves.get(metric)
+        if curve is None:
+            continue
+        values = curve.numpy()[steps]  # [T, K]
+        columns = [(name, values[:, k]) for k, name in enumerate(names)]
+        if metric in _MEAN_METRICS:
+            columns.append(("all", values @ weights))
+        for behavior, x in columns:
+            rows += [
+                (metric, POPULATION_SPLIT, behavior, step, float(x[t]), None, None, 0) for t, step in enumerate(steps)
+            ]
+    return _frame(cell_id, "theory", rows)
+
+
+def _bound_rows(cell_id: int, cell: Scenario, bounds: tuple[str, ...]) -> pd.DataFrame:
+    from ..population import max_learning_rate, scenario_mixture
+
+    eta_max = max_learning_rate(scenario_mixture(cell), cell.training.loss, cell.training.beta)
+    finite = eta_max is not None and math.isfinite(eta_max) and eta_max > 0
+    values = {
+        "max_learning_rate": eta_max if finite else None,
+        "learning_rate_ratio": cell.training.learning_rate / eta_max if finite else None,
+    }
+    rows = [(b, None, None, None, float(values[b]), None, None, 0) for b in bounds if values[b] is not None]
+    return _frame(cell_id, "bound", rows)

@@ -1,0 +1,215 @@
+r"""A sweep's output folder: one sealed file per finished unit, the tables, the manifest.
+
+Layout of ``--out DIR``::
+
+    manifest.json         the sweep's hash, settings, axes, cell and unit counts
+    units/unit-00000.parquet
+                          one per finished unit: its rows (sealed: SHA-256, length, provenance)
+    sweep.parquet         the tidy table: one row per cell x source x metric x split x behaviour
+    sweep.csv             x step, with the cell's axis values as columns (the same rows)
+    cells.csv             one row per cell: its axis values and unit
+    figures/              phase diagrams (written by the runner)
+
+A unit file is written atomically (``fsync`` then rename) the moment its unit finishes, by the
+driver only. ``--resume`` reads the finished units back and computes the rest; a unit file that
+is damaged (truncated, altered) is named on stderr and recomputed, one of another sweep is
+refused. Because a unit's rows depend only on the unit, the resumed tables equal those of an
+uninterrupted run. Parquet is read with pyarrow, which runs no code from the file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from prefdyn.errors import PrefdynError, output_directory, require
+from prefdyn.files import Corrupt, Foreign, atomic_write, read_sealed, write_sealed
+
+from .cells import COLUMNS, UnitTask
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+UNITS = "units"
+
+
+def unit_path(out: Path, index: int) -> Path:
+    """Where unit ``index``'s rows are kept.
+
+    Parameters
+    ----------
+    out : Path
+        The sweep's folder.
+    index : int
+        The unit.
+
+    Returns
+    -------
+    Path
+        ``out/units/unit-XXXXX.parquet``.
+
+    Examples
+    --------
+    >>> unit_path(Path("out"), 3).as_posix()
+    'out/units/unit-00003.parquet'
+    """
+    return out / UNITS / f"unit-{index:05d}.parquet"
+
+
+def prepare(out: Path, manifest: dict[str, Any], resume: bool) -> None:
+    """Make ``out`` ready for a sweep with ``manifest`` (hold its lock).
+
+    Parameters
+    ----------
+    out : Path
+        The folder: new or empty, or (with ``resume``) one this same sweep wrote.
+    manifest : dict
+        The sweep's manifest; a resumed folder's must agree on every key.
+    resume : bool
+        Whether finished units may be reused.
+
+    Raises
+    ------
+    PrefdynError
+        A folder with other content, or one of another sweep.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     prepare(Path(folder), {"hash": "x"}, resume=False)
+    ...     prepare(Path(folder), {"hash": "x"}, resume=True)
+    ...     prepare(Path(folder), {"hash": "y"}, resume=True)
+    Traceback (most recent call last):
+    ...
+    prefdyn.errors.PrefdynError: resume: ... was written with hash = 'x', not 'y'
+    """
+    existing = out / MANIFEST
+    if existing.exists():
+        require(resume, "out", f"{out} already holds a sweep; pass --resume to continue it or choose another directory")
+        try:
+            found = json.loads(existing.read_bytes().decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
+            raise PrefdynError(f"resume: {existing} is not a prefdyn sweep manifest (not UTF-8 JSON)") from None
+        require(isinstance(found, dict), "resume", f"{existing} is not a prefdyn sweep manifest")
+        for key, value in manifest.items():
+            require(
+                found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}"
+            )
+        for stale in (out / UNITS).glob(".unit-*.tmp-*"):  # left by a killed run (we hold the lock)
+            stale.unlink(missing_ok=True)
+        return
+    output_directory(out, "out")
+    require(not any(out.iterdir()), "out", f"{out} holds other files; choose an empty or new directory")
+    (out / UNITS).mkdir()
+    atomic_write(existing, json.dumps(manifest, indent=2))
+
+
+def provenance(manifest: dict[str, Any], task: UnitTask) -> dict[str, Any]:
+    """What a unit file must say of itself: the sweep's hash and the unit's cells.
+
+    Parameters
+    ----------
+    manifest : dict
+        The sweep's manifest (``sweep_hash``).
+    task : UnitTask
+        The unit.
+
+    Returns
+    -------
+    dict
+        ``sweep_hash``, ``unit``, ``cells``.
+
+    Examples
+    --------
+    >>> from prefdyn.numerics.sweep.cells import UnitTask
+    >>> task = UnitTask(0, (0, 1), ({}, {}), 2, 0, ("accuracy",), 1, False, ())
+    >>> provenance({"sweep_hash": "h"}, task)
+    {'sweep_hash': 'h', 'unit': 0, 'cells': [0, 1]}
+    """
+    return {"sweep_hash": manifest["sweep_hash"], "unit": task.index, "cells": list(task.cells)}
+
+
+def save_unit(out: Path, manifest: dict[str, Any], task: UnitTask, rows: pd.DataFrame) -> None:
+    """Seal ``rows`` of ``task`` into :func:`unit_path` (atomic, durable).
+
+    Parameters
+    ----------
+    out : Path
+        The sweep's folder.
+    manifest : dict
+        The sweep's manifest.
+    task : UnitTask
+        The unit.
+    rows : pandas.DataFrame
+        Its rows (:data:`~prefdyn.numerics.sweep.cells.COLUMNS`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from prefdyn.numerics.sweep.cells import UnitTask
+    >>> task = UnitTask(0, (0,), ({},), 2, 0, ("accuracy",), 1, False, ())
+    >>> rows = pd.DataFrame({c: [] for c in COLUMNS})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     prepare(Path(folder), {"sweep_hash": "h"}, resume=False)
+    ...     save_unit(Path(folder), {"sweep_hash": "h"}, task, rows)
+    ...     len(load_unit(Path(folder), {"sweep_hash": "h"}, task))
+    0
+    """
+    buffer = io.BytesIO()
+    rows.to_parquet(buffer, engine="pyarrow", index=False)
+    write_sealed(unit_path(out, task.index), buffer.getvalue(), provenance(manifest, task))
+
+
+def load_unit(out: Path, manifest: dict[str, Any], task: UnitTask) -> pd.DataFrame | None:
+    """The finished rows of ``task``, or ``None`` when it must be computed (absent, or damaged:
+    said on stderr).
+
+    Parameters
+    ----------
+    out : Path
+        The sweep's folder.
+    manifest : dict
+        The sweep's manifest.
+    task : UnitTask
+        The unit.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        The rows as they were saved.
+
+    Raises
+    ------
+    PrefdynError
+        The file belongs to another sweep or is not a prefdyn unit.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from prefdyn.numerics.sweep.cells import UnitTask
+    >>> task = UnitTask(0, (0,), ({},), 2, 0, ("accuracy",), 1, False, ())
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     load_unit(Path(folder), {"sweep_hash": "h"}, task) is None
+    True
+    """
+    path = unit_path(out, task.index)
+    if not (path.exists() or path.is_symlink()):
+        return None
+    try:
+        payload = read_sealed(path, provenance(manifest, task))
+    except Corrupt as err:
+        print(f"prefdyn sweep: {path} is damaged ({err}); recomputing it", file=sys.stderr)
+        return None
+    except Foreign as err:
+        raise PrefdynError(f"resume: {path} does not belong to this sweep ({err}); remove it to recompute it") from None
+    try:
+        rows = pd.read_parquet(io.BytesIO(payload), engine="pyarrow")
+        require(list(rows.columns) == list(COLUMNS), "resume", "unexpected columns")
+    except Exception:  # noqa: BLE001 - sealed but unreadable: written by something else
+        raise PrefdynError(f"resume: {path} holds no prefdyn sweep rows; remove it to recompute it") from None
+    return rows
