@@ -16,6 +16,7 @@ same device and dtype.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -98,6 +99,12 @@ def run_pool(tasks: Sequence[UnitTask], done: Done, workers: int) -> None:
                         pending.append(task)
                         continue
                     done(task, rows)
+        if pending:
+            print(
+                f"prefdyn sweep: a worker process died; resubmitting {len(pending)} unfinished units",
+                file=sys.stderr,
+                flush=True,
+            )
         for task in pending:
             if attempts[task.index] >= ATTEMPTS:
                 raise PrefdynError(

@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
         progress=None if args.progress == "auto" else args.progress,
     )
     resumed = outcome.units - outcome.computed
+    units = f"{outcome.units} unit" + ("s" if outcome.units != 1 else "")
     print(
-        f"{plan.name}: {len(plan.cells)} cells in {outcome.units} units ({outcome.computed} computed, "
-        f"{resumed} resumed); {len(outcome.table)} rows"
+        f"{plan.name}: {len(plan.cells)} cells in {units} ({outcome.computed} computed, {resumed} resumed); "
+        f"{len(outcome.table)} rows"
     )
     print(f"table: {args.out}/sweep.parquet, {args.out}/sweep.csv; cells: {args.out}/cells.csv")
     print(f"phase diagrams: {args.out}/figures/")
