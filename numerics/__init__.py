@@ -8,13 +8,15 @@ Public API (thin facade over the modules below):
   :func:`sample_scenario` (:mod:`~prefdyn.numerics.sampling`);
 * training: :class:`TrainConfig`, :class:`Phase` (:mod:`~prefdyn.numerics.config`),
   :func:`simulate`, :class:`SimulationResult` (:mod:`~prefdyn.numerics.simulator`),
-  :func:`sweep` (:mod:`~prefdyn.numerics.sweep`), :func:`run_scenario` (resumable,
+  :func:`sweep_settings` (settings batched over one data set), :func:`run_scenario` (resumable,
   :mod:`~prefdyn.numerics.runner`), :func:`train_reference` (autograd baseline,
   :mod:`~prefdyn.numerics.reference`);
 * theory on tensors: :func:`evaluate`, :func:`evaluate_theorem`, :func:`parameter_grid`,
   :func:`loss_kernels`, :func:`torch_lambdify` (:mod:`~prefdyn.numerics.evaluate`);
 * theory curves: :func:`predict`, :class:`Prediction` (:mod:`~prefdyn.numerics.predict`; the
-  population flow itself is :mod:`~prefdyn.numerics.population`).
+  population flow itself is :mod:`~prefdyn.numerics.population`);
+* sweeps over any scenario fields: :func:`load_sweep`, :func:`run_sweep`
+  (:mod:`~prefdyn.numerics.sweep`).
 """
 
 from .config import Phase, TrainConfig
@@ -26,7 +28,7 @@ from .runner import run_scenario
 from .sampling import sample_scenario
 from .scenario import Scenario, default_scenario, load_scenario, parse_scenario
 from .simulator import SimulationResult, simulate
-from .sweep import SweepResult, sweep
+from .sweep import SweepOutcome, SweepPlan, SweepResult, load_sweep, run_sweep, sweep_settings
 
 __all__ = [
     "Phase",
@@ -35,20 +37,24 @@ __all__ = [
     "ReferenceHead",
     "Scenario",
     "SimulationResult",
+    "SweepOutcome",
+    "SweepPlan",
     "SweepResult",
     "TrainConfig",
     "default_scenario",
     "evaluate",
     "evaluate_theorem",
     "load_scenario",
+    "load_sweep",
     "loss_kernels",
     "parameter_grid",
     "parse_scenario",
     "predict",
     "run_scenario",
+    "run_sweep",
     "sample_scenario",
     "simulate",
-    "sweep",
+    "sweep_settings",
     "torch_lambdify",
     "train_reference",
 ]

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from prefdyn.numerics.predict import Prediction
     from prefdyn.numerics.scenario import Scenario
     from prefdyn.numerics.simulator import SimulationResult
+    from prefdyn.numerics.sweep import SweepOutcome
     from prefdyn.theory.framework import Theorem
     from prefdyn.theory.losses import Loss
     from prefdyn.verification.runner import Report
@@ -50,6 +51,7 @@ __all__ = [
     "predict",
     "report",
     "simulate",
+    "sweep",
     "theorem",
     "theorems",
     "verify",
@@ -203,6 +205,52 @@ def simulate(
     from prefdyn.numerics.runner import run_scenario
 
     return run_scenario(scenario, runs=runs, seed=seed, device=device)
+
+
+def sweep(
+    path: str | Path,
+    out: str | Path | None = None,
+    *,
+    resume: bool = False,
+    workers: int = 1,
+    cluster: str | None = None,
+) -> SweepOutcome:
+    """Run the sweep file at ``path``: every cell's simulation, prediction and bounds, one table.
+
+    Parameters
+    ----------
+    path
+        A sweep file (:mod:`prefdyn.numerics.sweep.plan`: a base scenario and the axes to vary).
+    out
+        An output folder for the tables, the phase diagrams and the finished units (resumable);
+        ``None`` keeps everything in memory.
+    resume
+        Reuse the finished units in ``out``.
+    workers
+        Local worker processes.
+    cluster
+        A Ray address (``ray://HOST:PORT``, ``auto``, ``local:N``); needs ``prefdyn[cluster]``.
+
+    Returns
+    -------
+    SweepOutcome
+        ``.table``: one row per cell x source x metric x split x behaviour x step, with the cell's
+        axis values as columns; ``.cells``: one row per cell.
+
+    Examples
+    --------
+    >>> import prefdyn as pd, tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "sweep.toml"
+    ...     _ = path.write_text('[sweep]\\nscenario = "builtin:default"\\nruns = 2\\n'
+    ...                         '[[axes]]\\nfield = "training.loss"\\nvalues = ["dpo", "ipo"]\\n')
+    ...     outcome = pd.sweep(path)
+    >>> outcome.cells["training.loss"].tolist()
+    ['dpo', 'ipo']
+    """
+    from prefdyn.numerics.sweep import load_sweep, run_sweep
+
+    return run_sweep(load_sweep(path), out=out, resume=resume, workers=workers, cluster=cluster)
 
 
 def predict(scenario: Scenario, threads: int | None = None) -> Prediction:

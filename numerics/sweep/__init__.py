@@ -1,7 +1,7 @@
 r"""Sweeps: many scenarios, one table.
 
 * :mod:`~prefdyn.numerics.sweep.gemm`: many (loss, :math:`\beta`, :math:`\eta`) settings trained
-  on one shared data set as GEMMs (:func:`sweep`), the batched engine;
+  on one shared data set as GEMMs (:func:`sweep_settings`), the batched engine;
 * :mod:`~prefdyn.numerics.sweep.plan`: sweep files, the grid of cells (:func:`load_sweep`);
 * :mod:`~prefdyn.numerics.sweep.cells`: one unit of work (cells that share their data, batched);
 * :mod:`~prefdyn.numerics.sweep.store`: the output folder, resumable;
@@ -13,6 +13,8 @@ r"""Sweeps: many scenarios, one table.
 
 from __future__ import annotations
 
-from .gemm import SweepResult, sweep
+from .gemm import SweepResult, sweep_settings
+from .plan import SweepPlan, load_sweep, parse_sweep
+from .runner import SweepOutcome, run_sweep
 
-__all__ = ["SweepResult", "sweep"]
+__all__ = ["SweepOutcome", "SweepPlan", "SweepResult", "load_sweep", "parse_sweep", "run_sweep", "sweep_settings"]

@@ -9,10 +9,10 @@ is one batch.
 Example
 -------
 >>> from prefdyn.numerics import default_scenario, sample_scenario
->>> from prefdyn.numerics.sweep import sweep
+>>> from prefdyn.numerics.sweep import sweep_settings
 >>> sc = default_scenario()
 >>> data = sample_scenario(sc, runs=1).shared(0)
->>> out = sweep(data, sc.training, betas=[0.1, 1.0], learning_rates=[0.1, 1.0], losses=["dpo", "ipo"])
+>>> out = sweep_settings(data, sc.training, betas=[0.1, 1.0], learning_rates=[0.1, 1.0], losses=["dpo", "ipo"])
 >>> len(out.settings), out.result.runs
 (8, 8)
 """
@@ -52,7 +52,7 @@ class SweepResult:
         return self.result.curve(metric, split)[:, -1]
 
 
-def sweep(
+def sweep_settings(
     data: PreferenceData,
     config: TrainConfig,
     *,

@@ -148,11 +148,11 @@ def test_weight_norms_match_linalg() -> None:
 
 
 def test_sweep_grid_matches_single_settings() -> None:
-    from prefdyn.numerics.sweep import sweep
+    from prefdyn.numerics.sweep import sweep_settings
 
     sc = scenario()
     data = sample_scenario(sc, runs=1, seed=6).shared(0)
-    out = sweep(data, sc.training, betas=[0.2, 2.0], learning_rates=[0.1, 0.4], losses=["dpo", "ipo"])
+    out = sweep_settings(data, sc.training, betas=[0.2, 2.0], learning_rates=[0.1, 0.4], losses=["dpo", "ipo"])
     assert [(s["loss"], s["beta"], s["learning_rate"]) for s in out.settings][:3] == [
         ("dpo", 0.2, 0.1),
         ("dpo", 0.2, 0.4),
@@ -165,11 +165,11 @@ def test_sweep_grid_matches_single_settings() -> None:
 
 
 def test_sweep_reports_divergence_instead_of_failing() -> None:
-    from prefdyn.numerics.sweep import sweep
+    from prefdyn.numerics.sweep import sweep_settings
 
     sc = scenario()
     data = sample_scenario(sc, runs=1, seed=6, dtype=torch.float32).shared(0)
     # IPO's phi'' = 2/beta^2 makes GD on h unstable for a large step: with eta = 50 the float32
     # loss overflows within 12 steps, while eta = 1e-3 stays small.
-    out = sweep(data, sc.training, betas=[0.01], learning_rates=[1e-3, 50.0], losses=["ipo"])
+    out = sweep_settings(data, sc.training, betas=[0.01], learning_rates=[1e-3, 50.0], losses=["ipo"])
     assert out.diverged.tolist() == [False, True]
