@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..plotting import PALETTE, save, style
-from .plan import SweepPlan
+from .plan import Axis
 
 #: The quantities :func:`phase_values` computes.
 QUANTITIES = ("final_accuracy", "theory_gap", "harmed_behaviors", "diverged_fraction")
@@ -46,30 +47,31 @@ _TITLES = {
 def phase_values(table: pd.DataFrame, quantity: str) -> pd.Series:
     """``quantity`` (module docstring) per cell.
 
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        A sweep table (:func:`~prefdyn.numerics.sweep.runner.run_sweep`).
-    quantity : str
-        One of :data:`QUANTITIES`.
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            A sweep table (:func:`~prefdyn.numerics.sweep.runner.run_sweep`).
+        quantity : str
+            One of :data:`QUANTITIES`.
 
-    Returns
-    -------
-    pandas.Series
-        Indexed by cell; cells without the data (no theory, no accuracy) are absent.
+        Returns
+        -------
+        pandas.Series
+            Indexed by cell; cells without the data (no theory, no accuracy) are absent.
 
-    Examples
-    --------
-    >>> from pathlib import Path
-    >>> from prefdyn.numerics.sweep.plan import parse_sweep
-    >>> from prefdyn.numerics.sweep.runner import run_sweep
-    >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
-    ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]}]}, Path("."))
-    >>> table = run_sweep(plan).table
-    >>> phase_values(table, "diverged_fraction").tolist()
-    [0.0, 0.0]
-    >>> bool((phase_values(table, "theory_gap").abs() < 0.05).all())
-    True
+        Examples
+        --------
+        >>> from collections.abc import Sequence
+    from pathlib import Path
+        >>> from prefdyn.numerics.sweep.plan import parse_sweep
+        >>> from prefdyn.numerics.sweep.runner import run_sweep
+        >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
+        ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]}]}, Path("."))
+        >>> table = run_sweep(plan).table
+        >>> phase_values(table, "diverged_fraction").tolist()
+        [0.0, 0.0]
+        >>> bool((phase_values(table, "theory_gap").abs() < 0.05).all())
+        True
     """
     if quantity == "diverged_fraction":
         rows = table[table.metric == "diverged_fraction"]
@@ -128,37 +130,40 @@ def _edges(x: np.ndarray, log: bool) -> np.ndarray:
     return np.exp(edges) if log else edges
 
 
-def draw_phase(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPlan, quantity: str) -> Any | None:
-    """The figure of ``quantity`` over ``plan``'s first two axes (module docstring).
+def draw_phase(table: pd.DataFrame, cells: pd.DataFrame, axes: Sequence[Axis], name: str, quantity: str) -> Any | None:
+    """The figure of ``quantity`` over the first two of ``axes`` (module docstring).
 
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        The sweep table.
-    cells : pandas.DataFrame
-        One row per cell with its axis values (:func:`~prefdyn.numerics.sweep.runner.cells_frame`).
-    plan : SweepPlan
-        The sweep.
-    quantity : str
-        One of :data:`QUANTITIES`.
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            The sweep table.
+        cells : pandas.DataFrame
+            One row per cell with its axis values (:func:`~prefdyn.numerics.sweep.runner.cells_frame`).
+        axes : sequence of Axis
+            The sweep's axes (``SweepPlan.axes``).
+        name : str
+            The sweep's name, for the title.
+        quantity : str
+            One of :data:`QUANTITIES`.
 
-    Returns
-    -------
-    matplotlib.figure.Figure or None
-        ``None`` when the table holds no data for ``quantity``.
+        Returns
+        -------
+        matplotlib.figure.Figure or None
+            ``None`` when the table holds no data for ``quantity``.
 
-    Examples
-    --------
-    >>> from pathlib import Path
-    >>> from prefdyn.numerics.sweep.plan import parse_sweep
-    >>> from prefdyn.numerics.sweep.runner import run_sweep
-    >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
-    ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]},
-    ...                              {"field": "training.beta", "values": [0.5, 1.0]}]}, Path("."))
-    >>> outcome = run_sweep(plan)
-    >>> figure = draw_phase(outcome.table, outcome.cells, plan, "final_accuracy")
-    >>> [ax.get_xlabel() for ax in figure.axes][:1]
-    ['training.learning_rate']
+        Examples
+        --------
+        >>> from collections.abc import Sequence
+    from pathlib import Path
+        >>> from prefdyn.numerics.sweep.plan import parse_sweep
+        >>> from prefdyn.numerics.sweep.runner import run_sweep
+        >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
+        ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]},
+        ...                              {"field": "training.beta", "values": [0.5, 1.0]}]}, Path("."))
+        >>> outcome = run_sweep(plan)
+        >>> figure = draw_phase(outcome.table, outcome.cells, plan.axes, plan.name, "final_accuracy")
+        >>> [ax.get_xlabel() for ax in figure.axes][:1]
+        ['training.learning_rate']
     """
     import matplotlib.pyplot as plt
 
@@ -166,11 +171,10 @@ def draw_phase(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPlan, quanti
     if values.empty:
         return None
     ratio = table[table.metric == "learning_rate_ratio"].set_index("cell")["mean"]
-    axes = plan.axes
     x_axis = axes[0]
     x_values = [x_axis.label(i) for i in range(len(x_axis.values))]
     if len(axes) == 1:
-        return _line_figure(table, cells, plan, quantity, values)
+        return _line_figure(table, cells, x_axis, name, quantity, values)
     y_axis = axes[1]
     y_values = [y_axis.label(i) for i in range(len(y_axis.values))]
     rest = axes[2:]
@@ -227,14 +231,15 @@ def draw_phase(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPlan, quanti
             ax.set_visible(False)
         fig.colorbar(mesh, ax=grid.ravel().tolist(), shrink=0.9, label=_TITLES[quantity])
         blank = " (blank: every run diverged)" if values.isna().any() or len(values) < len(cells) else ""
-        fig.suptitle(f"{plan.name}: {_TITLES[quantity]}{blank}")
+        fig.suptitle(f"{name}: {_TITLES[quantity]}{blank}")
     return fig
 
 
-def _line_figure(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPlan, quantity: str, values: pd.Series) -> Any:
+def _line_figure(
+    table: pd.DataFrame, cells: pd.DataFrame, axis: Axis, name: str, quantity: str, values: pd.Series
+) -> Any:
     import matplotlib.pyplot as plt
 
-    axis = plan.axes[0]
     labels = [axis.label(i) for i in range(len(axis.values))]
     xs, categorical, log = _positions(labels)
     by_cell = dict(zip(cells["cell"], cells[axis.field], strict=True))
@@ -274,11 +279,13 @@ def _line_figure(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPlan, quan
             ax.set_xticks(range(len(labels)), [str(v) for v in labels])
         ax.set_xlabel(axis.field)
         ax.set_ylabel(_TITLES[quantity])
-        ax.set_title(plan.name)
+        ax.set_title(name)
     return fig
 
 
-def write_phase_diagrams(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPlan, folder: Path) -> list[Path]:
+def write_phase_diagrams(
+    table: pd.DataFrame, cells: pd.DataFrame, axes: Sequence[Axis], name: str, folder: Path
+) -> list[Path]:
     """Draw every quantity of :data:`QUANTITIES` the table supports into ``folder``.
 
     Parameters
@@ -287,8 +294,10 @@ def write_phase_diagrams(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPl
         The sweep table.
     cells : pandas.DataFrame
         One row per cell with its axis values.
-    plan : SweepPlan
-        The sweep.
+    axes : sequence of Axis
+        The sweep's axes.
+    name : str
+        The sweep's name.
     folder : Path
         Where ``phase-QUANTITY.pdf`` and ``.png`` go (each written atomically).
 
@@ -306,12 +315,13 @@ def write_phase_diagrams(table: pd.DataFrame, cells: pd.DataFrame, plan: SweepPl
     ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]}]}, Path("."))
     >>> outcome = run_sweep(plan)
     >>> with tempfile.TemporaryDirectory() as folder:
-    ...     sorted(p.name for p in write_phase_diagrams(outcome.table, outcome.cells, plan, Path(folder)))[:2]
+    ...     written = write_phase_diagrams(outcome.table, outcome.cells, plan.axes, plan.name, Path(folder))
+    ...     sorted(p.name for p in written)[:2]
     ['phase-diverged_fraction.pdf', 'phase-diverged_fraction.png']
     """
     written: list[Path] = []
     for quantity in QUANTITIES:
-        figure = draw_phase(table, cells, plan, quantity)
+        figure = draw_phase(table, cells, axes, name, quantity)
         if figure is not None:
             written += save(figure, folder, f"phase-{quantity}")
     return written

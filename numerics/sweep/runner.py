@@ -271,7 +271,7 @@ def run_sweep(
         _write_tables(folder, table, cells)
         from .phase import write_phase_diagrams
 
-        write_phase_diagrams(table, cells, plan, folder / "figures")
+        write_phase_diagrams(table, cells, plan.axes, plan.name, folder / "figures")
     return SweepOutcome(table, cells, computed, len(tasks))
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from prefdyn.errors import PrefdynError, output_directory, require
 from prefdyn.files import Corrupt, Foreign, atomic_write, read_sealed, write_sealed
 
 from .cells import COLUMNS, UnitTask
+from .plan import Axis
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 1
@@ -213,3 +215,84 @@ def load_unit(out: Path, manifest: dict[str, Any], task: UnitTask) -> pd.DataFra
     except Exception:  # noqa: BLE001 - sealed but unreadable: written by something else
         raise PrefdynError(f"resume: {path} holds no prefdyn sweep rows; remove it to recompute it") from None
     return rows
+
+
+@dataclass(frozen=True)
+class FinishedSweep:
+    """A finished sweep read back from its folder (:func:`read_finished`).
+
+    Attributes
+    ----------
+    name : str
+        The sweep's name.
+    axes : tuple of Axis
+        Its axes, values as the table labels them.
+    table : pandas.DataFrame
+        ``sweep.parquet``.
+    cells : pandas.DataFrame
+        One row per cell: ``cell`` and the axis values.
+    manifest : dict
+        ``manifest.json``.
+    """
+
+    name: str
+    axes: tuple[Axis, ...]
+    table: pd.DataFrame
+    cells: pd.DataFrame
+    manifest: dict[str, Any]
+
+
+def read_finished(folder: str | Path, field: str = "sweep") -> FinishedSweep:
+    """The finished sweep in ``folder``, checked before it is trusted.
+
+    Parameters
+    ----------
+    folder : str or Path
+        A ``prefdyn sweep --out`` folder whose sweep has finished.
+    field : str
+        The field an error names (``--sweep`` on the command line).
+
+    Returns
+    -------
+    FinishedSweep
+        Its table, cells and axes.
+
+    Raises
+    ------
+    PrefdynError
+        Not a folder, no manifest or table, a manifest of another format, or a table whose
+        columns do not match the manifest's axes.
+
+    Examples
+    --------
+    >>> read_finished("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    prefdyn.errors.PrefdynError: sweep: /nonexistent is not a folder
+    """
+    path = Path(folder)
+    require(path.is_dir(), field, f"{path} is not a folder")
+    try:
+        manifest = json.loads((path / MANIFEST).read_bytes().decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        raise PrefdynError(f"{field}: {path} holds no readable prefdyn sweep manifest") from None
+    ok = (
+        isinstance(manifest, dict)
+        and manifest.get("format") == FORMAT_VERSION
+        and isinstance(manifest.get("name"), str)
+        and isinstance(manifest.get("axes"), list)
+        and all(
+            isinstance(a, dict) and isinstance(a.get("field"), str) and isinstance(a.get("values"), list)
+            for a in manifest["axes"]
+        )
+    )
+    require(ok, field, f"{path / MANIFEST} is not a prefdyn sweep manifest (format {FORMAT_VERSION})")
+    axes = tuple(Axis(a["field"], tuple(a["values"])) for a in manifest["axes"])
+    try:
+        table = pd.read_parquet(path / "sweep.parquet", engine="pyarrow")
+    except Exception:  # noqa: BLE001 - absent, truncated or not Parquet
+        raise PrefdynError(f"{field}: {path} holds no finished sweep table (sweep.parquet)") from None
+    expected = ["cell", *(a.field for a in axes), *COLUMNS[1:]]
+    require(list(table.columns) == expected, field, f"{path / 'sweep.parquet'} does not have the manifest's columns")
+    cells = table.drop_duplicates("cell")[["cell", *(a.field for a in axes)]].reset_index(drop=True)
+    return FinishedSweep(manifest["name"], axes, table, cells, manifest)

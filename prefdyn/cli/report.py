@@ -30,6 +30,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     parser.add_argument("--benchmarks", metavar="JSON", help="results of benchmarks/bench_simulator.py to tabulate")
+    parser.add_argument("--sweep", metavar="DIR", help="a finished `prefdyn sweep --out DIR`: its phase diagrams")
     parser.add_argument(
         "--theorem",
         action="append",
@@ -93,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         from prefdyn.reporting.sources import read_benchmarks
 
         read_benchmarks(args.benchmarks)  # a malformed file fails now, not after minutes of work
+    if args.sweep is not None:
+        from prefdyn.numerics.sweep.store import read_finished
+
+        read_finished(args.sweep, "--sweep")  # a folder that is not a finished sweep fails now
     settings = {
         field: getattr(args, flag) for flag, field in PERSONA_SETTINGS.items() if getattr(args, flag) is not None
     }
@@ -122,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         persona_behaviors=None if args.persona_behaviors is None else tuple(args.persona_behaviors),
         persona_settings=settings,
         threads=args.threads,
+        sweep=args.sweep,
     )
     manifest = build_report(options)
     skipped = manifest["skipped"]

@@ -48,6 +48,7 @@ class Options:
     device: str = "cpu"
     benchmarks: str | None = None
     theorems: tuple[str, ...] | None = None
+    sweep: str | None = None
     progress: bool | None = None
     #: behaviours of the persona data to use (``None``: all) and last-layer training settings
     #: overriding :class:`~prefdyn.studies.training.TrainSettings`' paper defaults
@@ -277,6 +278,11 @@ def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
             parts.sweep_label = sources.sweep_label()
         save(figures.speed_scatter(parts.speed), fig_dir, "speed")
 
+    def phase() -> None:
+        if options.sweep is None:
+            raise sources.Skip("no sweep given (pass `--sweep DIR`, a finished `prefdyn sweep --out DIR`)")
+        parts.phase = sources.phase_diagrams(options.sweep, fig_dir)
+
     def verify() -> None:
         parts.verification = sources.verification(
             options.examples, scenario.seed, device, options.theorems or (), options.threads
@@ -299,6 +305,7 @@ def _gather(options: Options, parts: Parts, outdir: Path) -> dict[str, float]:
         ("prioritisation", "prioritisation", prioritise),
         ("misalignment", "misalignment", misalign),
         ("distinguishability vs speed", "speed", speed),
+        ("phase diagrams (sweep)", "sweep", phase),
         ("verification (verify)", "verification", verify),
         ("benchmarks", "benchmarks", bench),
     ]
@@ -351,6 +358,8 @@ def build_report(options: Options) -> dict[str, Any]:
         inputs["persona"] = options.persona
     if options.benchmarks is not None:
         inputs["benchmarks"] = options.benchmarks
+    if options.sweep is not None:
+        inputs["sweep"] = options.sweep
     _previous(outdir)  # refuse a foreign or tampered folder before taking the lock
     check_writable(outdir.parent, "OUTDIR")
     with FolderLock(outdir, "OUTDIR"):

@@ -30,7 +30,7 @@ from .latex import (
     number,
     preamble,
 )
-from .sources import PersonaResults
+from .sources import PersonaResults, PhaseDiagrams
 from .theorems import theorem_block
 from .variants import align_then_flip
 
@@ -41,6 +41,7 @@ SECTIONS = {
     "prioritisation": "Prioritisation",
     "misalignment": "Misalignment",
     "speed": "Distinguishability and learning speed",
+    "sweep": "Phase diagrams",
     "verification": "Verification",
     "persona": "Real data: persona evaluations",
     "benchmarks": "Benchmarks",
@@ -61,6 +62,7 @@ class Parts:
     misalignment: dict[str, Any] | None = None
     speed: Scatter | None = None
     sweep_label: str = ""
+    phase: PhaseDiagrams | None = None
     verification: list[Report] | None = None
     benchmarks: dict[str, Any] | None = None
     persona: PersonaResults | None = None
@@ -251,6 +253,37 @@ def _section_speed(parts: Parts) -> list[str]:
     ]
 
 
+def _section_sweep(parts: Parts) -> list[str]:
+    assert parts.phase is not None
+    p = parts.phase
+    axes = ", ".join(rf"\texttt{{{breakable(a.field)}}} ({len(a.values)} values)" for a in p.axes)
+    out = [
+        (
+            rf"Sweep \texttt{{{escape(p.name)}}}: {p.cells} cells over {axes}, {p.runs} runs per cell; "
+            r"cells that differ only in $\beta$ and $\eta$ share their data (common random numbers). "
+            "Each cell's number is read at its last recorded step; where the sweep recorded "
+            r"$\eta/\eta_{\max}$ and it crosses 1, the dashed contour is "
+            rf"{parts.cite('stable-step-size')}'s stability boundary $\eta = \eta_{{\max}}$."
+        ),
+        "",
+    ]
+    for quantity in p.quantities:
+        ties = f"; {TIES}" if quantity in ("final_accuracy", "theory_gap", "harmed_behaviors") else ""
+        caption = f"Sweep \\texttt{{{escape(p.name)}}}: {PHASE_CAPTIONS[quantity]}{ties}."
+        out.append(figure(f"phase-{quantity}", caption, r"0.9\linewidth"))
+    return out
+
+
+#: What each phase diagram shows, for its caption.
+PHASE_CAPTIONS = {
+    "final_accuracy": "final policy accuracy (mean over runs; test split when held out)",
+    "theory_gap": "simulated minus predicted (population) final accuracy",
+    "harmed_behaviors": "behaviours whose final accuracy's 95\\% interval lies wholly below their accuracy "
+    "before training",
+    "diverged_fraction": "share of runs whose curves became non-finite",
+}
+
+
 def _section_persona(parts: Parts) -> list[str]:
     assert parts.persona is not None
     p = parts.persona
@@ -286,6 +319,7 @@ def _body(parts: Parts, key: str) -> list[str]:
         "misalignment": _section_misalignment,
         "speed": _section_speed,
         "persona": _section_persona,
+        "sweep": _section_sweep,
     }
     return builders[key](parts)
 

@@ -19,6 +19,9 @@ import torch
 from prefdyn.errors import PrefdynError
 from prefdyn.numerics import Scenario, SimulationResult, run_scenario
 from prefdyn.numerics.predict import predict
+from prefdyn.numerics.sweep.phase import write_phase_diagrams
+from prefdyn.numerics.sweep.plan import Axis
+from prefdyn.numerics.sweep.store import read_finished
 from prefdyn.studies.stats import spearman
 from prefdyn.studies.training import loss_area
 from prefdyn.theory.catalogue import get_theorem, theorem_ids
@@ -46,6 +49,44 @@ THEOREM_ERRORS = (PrefdynError, ValueError, KeyError)
 
 class Skip(Exception):
     """This part cannot be produced here; ``str(skip)`` says why."""
+
+
+@dataclass(frozen=True)
+class PhaseDiagrams:
+    """The phase diagrams of a finished sweep, drawn into the report's ``figures/``."""
+
+    name: str
+    axes: tuple[Axis, ...]
+    cells: int
+    runs: int
+    quantities: tuple[str, ...]
+
+
+def phase_diagrams(folder: str, fig_dir: Path) -> PhaseDiagrams:
+    """Read the finished sweep in ``folder`` (checked) and draw its phase diagrams into ``fig_dir``.
+
+    Parameters
+    ----------
+    folder : str
+        A ``prefdyn sweep --out`` folder.
+    fig_dir : Path
+        The report's figure folder.
+
+    Returns
+    -------
+    PhaseDiagrams
+        What was drawn.
+
+    Raises
+    ------
+    PrefdynError
+        ``folder`` is not a finished prefdyn sweep.
+    """
+    finished = read_finished(folder, "--sweep")
+    written = write_phase_diagrams(finished.table, finished.cells, finished.axes, finished.name, fig_dir)
+    quantities = tuple(dict.fromkeys(p.stem.removeprefix("phase-") for p in written))
+    runs = int(finished.manifest.get("runs", 0))
+    return PhaseDiagrams(finished.name, finished.axes, len(finished.cells), runs, quantities)
 
 
 # ----------------------------------------------------------------------------- theory

@@ -194,7 +194,7 @@ STANDARD = {
 PDFLATEX = shutil.which("pdflatex")
 
 
-def _build(directory: Path, scenario: Path, hash_seed: str) -> subprocess.CompletedProcess[str]:
+def _build(directory: Path, scenario: Path, hash_seed: str, sweep: Path) -> subprocess.CompletedProcess[str]:
     # one intra-op thread: tiny products on a loaded 2-core machine otherwise spin-wait
     env = dict(os.environ, PYTHONHASHSEED=hash_seed, OMP_NUM_THREADS="1")
     return subprocess.run(
@@ -210,6 +210,8 @@ def _build(directory: Path, scenario: Path, hash_seed: str) -> subprocess.Comple
             "2",
             "--theorem",
             "dpo-gradient",
+            "--sweep",
+            str(sweep),
         ],
         capture_output=True,
         text=True,
@@ -220,10 +222,18 @@ def _build(directory: Path, scenario: Path, hash_seed: str) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    from prefdyn.numerics.sweep import parse_sweep, run_sweep
+
     root = tmp_path_factory.mktemp("report")
+    axes = [
+        {"field": "training.learning_rate", "values": [0.1, 1.0, 10.0]},
+        {"field": "training.beta", "values": [0.5, 2.0]},
+    ]
+    doc = {"sweep": {"scenario": TINY.name, "runs": 2, "bounds": ["learning_rate_ratio"]}, "axes": axes}
+    run_sweep(parse_sweep(doc, TINY.parent, name="tiny_lr"), out=root / "sweep")
     out = []
     for seed in ("1", "2"):
-        proc = _build(root / f"out{seed}", TINY, seed)
+        proc = _build(root / f"out{seed}", TINY, seed, root / "sweep")
         assert proc.returncode == 0, proc.stderr
         out.append(root / f"out{seed}")
     return out[0], out[1]
@@ -249,7 +259,8 @@ def test_writes_every_promised_file(reports: tuple[Path, Path]) -> None:
         "tables/theorems.tex",
     ):
         assert (out / name).is_file(), name
-    for figure in ("theory-vs-simulation", "prioritisation", "misalignment", "speed"):
+    phase = ("phase-final_accuracy", "phase-theory_gap", "phase-harmed_behaviors", "phase-diverged_fraction")
+    for figure in ("theory-vs-simulation", "prioritisation", "misalignment", "speed", *phase):
         assert (out / "figures" / f"{figure}.pdf").read_bytes().startswith(b"%PDF")
         assert (out / "figures" / f"{figure}.png").read_bytes().startswith(b"\x89PNG")
 
@@ -264,6 +275,7 @@ def test_manifest_records_inputs_hashes_and_skips(reports: tuple[Path, Path]) ->
         assert hashlib.sha256((out / name).read_bytes()).hexdigest() == digest, name
     assert "no persona data given" in manifest["skipped"]["persona"]
     assert manifest["sections"]["persona"] == "skipped"
+    assert manifest["sections"]["sweep"] == "included"
     main = (out / "main.tex").read_text()
     assert "Skipped: no persona data given" in main
     assert r"\section*{What this report skipped}" in main
@@ -296,7 +308,7 @@ def test_every_input_and_graphic_exists(reports: tuple[Path, Path]) -> None:
     inputs = re.findall(r"\\input\{(?:\\PDpath )?([^}]+)\}", text)
     assert inputs and all((out / f"{i}.tex").is_file() for i in inputs), inputs
     graphics = re.findall(r"\\includegraphics(?:\[[^]]*\])?\{\\PDpath ([^}]+)\}", text)
-    assert len(graphics) == 4 and all((out / f"{g}.pdf").is_file() for g in graphics)
+    assert len(graphics) == 8 and all((out / f"{g}.pdf").is_file() for g in graphics)
 
 
 def test_every_reference_has_a_label(reports: tuple[Path, Path]) -> None:
