@@ -304,7 +304,7 @@ def predict(scenario: Scenario, *, threads: int | None = None) -> Prediction:
             "reference.scale",
             "the bounds-only prediction (non-Gaussian behaviors) needs W_ref = 0 (scale = 0)",
         )
-        bound, reason = _lower_bound(scenario, mix)
+        bound, reason = accuracy_bound(scenario, mix)
         method, phases, norms = "bounds-only", None, {}
         curves = {} if bound is None else {LOWER_BOUND: bound}
         unavailable = {} if reason is None else {LOWER_BOUND: reason}
@@ -323,9 +323,32 @@ def predict(scenario: Scenario, *, threads: int | None = None) -> Prediction:
     )
 
 
-def _lower_bound(scenario: Scenario, mix: GaussianMixture) -> tuple[torch.Tensor | None, str | None]:
-    r"""``accuracy-subexponential``'s ``[T + 1, K]`` lower bounds on the reward accuracy, or
-    ``None`` and why there is none."""
+def accuracy_bound(scenario: Scenario, mix: GaussianMixture) -> tuple[torch.Tensor | None, str | None]:
+    r"""``accuracy-subexponential``'s t-step lower bounds on each behaviour's reward accuracy.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its training recipe and noise families).
+    mix : GaussianMixture
+        Its class means and weights (:func:`~prefdyn.numerics.population.scenario_mixture`).
+
+    Returns
+    -------
+    tuple
+        ``[T + 1, K]`` bounds and ``None``, or ``None`` and why there is none (an optimizer other
+        than SGD, several phases, label noise, a non-smooth loss, a noise family without a
+        :math:`\psi_\alpha` bound).
+
+    Examples
+    --------
+    >>> from prefdyn.numerics import default_scenario
+    >>> from prefdyn.numerics.population import scenario_mixture
+    >>> sc = default_scenario()
+    >>> bound, reason = accuracy_bound(sc, scenario_mixture(sc))
+    >>> tuple(bound.shape), reason
+    ((101, 4), None)
+    """
     config = scenario.training
     factors = [torch.as_tensor(behavior_noise_factor(b, scenario.dim)) for b in scenario.behaviors]
     constants = [psi_alpha_constant(b.distribution, b.shape, f) for b, f in zip(scenario.behaviors, factors)]

@@ -21,7 +21,13 @@ Rows (:func:`unit_rows`), one per cell x source x metric x split x behaviour x s
   share of runs whose curves became non-finite, which are left out of every mean;
 * ``source = "theory"``: :func:`~prefdyn.numerics.predict.predict`'s curves at the recorded steps,
   split ``population`` (compare with ``test``), behaviour ``all`` weighted by :math:`p_b`;
-* ``source = "bound"``: the step-free bounds of the sweep file.
+* ``source = "simulation"``, ``misalignment_ratio`` (step-free, per behaviour and ``all``) when
+  the last phase trains on flipped labels: per run the share of the accuracy gained before the
+  flip that the flipped phase takes away, :math:`(A_{t_f} - A_T)/(A_{t_f} - A_0)` (policy
+  accuracy on the original labels, the test split when held out; a run with
+  :math:`A_{t_f} = A_0` is left out of it);
+* ``source = "bound"``: the bounds of the sweep file (``accuracy_lower_bound`` per behaviour and
+  recorded step, the others step-free).
 """
 
 from __future__ import annotations
@@ -30,13 +36,14 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 
 from prefdyn.errors import PrefdynError
 
 from ..metrics import SAMPLE_METRICS, SPLITS
-from ..predict import POPULATION_SPLIT, predict
+from ..predict import POPULATION_SPLIT, accuracy_bound, predict
 from ..sampling import sample_scenario
 from ..scenario import Scenario, parse_scenario, scenario_document
 from ..simulator import DTYPES, compute_dtype, resolve_device, simulate
@@ -199,7 +206,7 @@ def unit_rows(task: UnitTask) -> pd.DataFrame:
         if task.theory:
             frames.append(_theory_rows(cell_id, cell, result.steps, task.metrics))
         if task.bounds:
-            frames.append(_bound_rows(cell_id, cell, task.bounds))
+            frames.append(_bound_rows(cell_id, cell, task.bounds, result.steps))
     return pd.DataFrame(pd.concat(frames, ignore_index=True), columns=list(COLUMNS))
 
 
@@ -210,11 +217,44 @@ def _frame(cell: int, source: str, rows: list[tuple[Any, ...]]) -> pd.DataFrame:
     return frame
 
 
+def _band(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Mean over axis 0 of ``x`` (runs first), the half-width of its 95 % Student-t interval
+    (``None`` for one run) and the number of runs."""
+    from scipy import stats
+
+    n = x.shape[0]
+    if n < 2:
+        return x.mean(0), None, n
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) / math.sqrt(n) * x.std(0, ddof=1)
+    return x.mean(0), half, n
+
+
+def _rows(metric: str, split: str | None, behavior: str, x: np.ndarray, steps: list[int] | None) -> list[tuple]:
+    """Rows of ``x`` (``[n, T]`` at ``steps``, or ``[n]`` step-free with ``steps=None``)."""
+    mean, half, n = _band(x)
+    points = (
+        [(None, mean, half)]
+        if steps is None
+        else [(s, mean[t], None if half is None else half[t]) for t, s in enumerate(steps)]
+    )
+    return [
+        (
+            metric,
+            split,
+            behavior,
+            step,
+            float(m),
+            None if h is None else float(m - h),
+            None if h is None else float(m + h),
+            n,
+        )
+        for step, m, h in points
+    ]
+
+
 def _simulation_rows(
     cell_id: int, curves: torch.Tensor, counts: torch.Tensor, steps: list[int], cell: Scenario, metrics: tuple[str, ...]
 ) -> pd.DataFrame:
-    from scipy import stats
-
     finite = torch.isfinite(curves.flatten(1)).all(1)
     kept = curves[finite].numpy()  # [n, T, K, 2, M]
     n = kept.shape[0]
@@ -223,26 +263,43 @@ def _simulation_rows(
     ]
     if n == 0:
         return _frame(cell_id, "simulation", rows)
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) / math.sqrt(n) if n > 1 else math.nan
     names = [b.name for b in cell.behaviors]
     weights = counts.numpy()  # [K, 2]
+    splits = [split for s, split in enumerate(SPLITS) if weights[:, s].sum() > 0]
+
+    def per_behavior(metric: str, split: str) -> list[tuple[str, np.ndarray]]:
+        s = SPLITS.index(split)
+        values = kept[..., s, SAMPLE_METRICS.index({"policy_accuracy": "accuracy"}.get(metric, metric))]
+        columns = [(name, values[..., k]) for k, name in enumerate(names)]
+        if metric in _MEAN_METRICS:
+            columns.append(("all", values @ (weights[:, s] / weights[:, s].sum())))
+        return columns
+
     for metric in metrics:
-        stored = SAMPLE_METRICS.index({"policy_accuracy": "accuracy"}.get(metric, metric))
-        for s, split in enumerate(SPLITS):
-            if weights[:, s].sum() == 0:
-                continue
-            values = kept[..., s, stored]  # [n, T, K]
-            columns = [(name, values[..., k]) for k, name in enumerate(names)]
-            if metric in _MEAN_METRICS:
-                columns.append(("all", values @ (weights[:, s] / weights[:, s].sum())))
-            for behavior, x in columns:
-                mean = x.mean(0)
-                spread = x.std(0, ddof=1) * half if n > 1 else None
-                for t, step in enumerate(steps):
-                    low = None if spread is None else float(mean[t] - spread[t])
-                    high = None if spread is None else float(mean[t] + spread[t])
-                    rows.append((metric, split, behavior, step, float(mean[t]), low, high, n))
+        for split in splits:
+            for behavior, x in per_behavior(metric, split):
+                rows += _rows(metric, split, behavior, x, steps)
+    rows += _misalignment_rows(cell, steps, splits[-1], per_behavior("accuracy", splits[-1]))
     return _frame(cell_id, "simulation", rows)
+
+
+def _misalignment_rows(
+    cell: Scenario, steps: list[int], split: str, accuracy: list[tuple[str, np.ndarray]]
+) -> list[tuple[Any, ...]]:
+    r"""``misalignment_ratio`` per behaviour when the last phase trains on flipped labels: the
+    share of the accuracy gained before the flip that the flipped phase takes away,
+    :math:`(A_{t_f} - A_T)/(A_{t_f} - A_0)` per run (runs with :math:`A_{t_f} = A_0` left out)."""
+    phases = cell.training.phase_bounds()
+    if len(phases) < 2 or phases[-1][0].labels != "flipped":
+        return []
+    flip = steps.index(phases[-1][1])
+    rows: list[tuple[Any, ...]] = []
+    for behavior, a in accuracy:
+        gained = a[:, flip] - a[:, 0]
+        valid = gained != 0
+        if valid.any():
+            rows += _rows("misalignment_ratio", split, behavior, (a[valid, flip] - a[valid, -1]) / gained[valid], None)
+    return rows
 
 
 def _theory_rows(cell_id: int, cell: Scenario, steps: list[int], metrics: tuple[str, ...]) -> pd.DataFrame:
@@ -268,14 +325,20 @@ def _theory_rows(cell_id: int, cell: Scenario, steps: list[int], metrics: tuple[
     return _frame(cell_id, "theory", rows)
 
 
-def _bound_rows(cell_id: int, cell: Scenario, bounds: tuple[str, ...]) -> pd.DataFrame:
+def _bound_rows(cell_id: int, cell: Scenario, bounds: tuple[str, ...], steps: list[int]) -> pd.DataFrame:
     from ..population import max_learning_rate, scenario_mixture
 
-    eta_max = max_learning_rate(scenario_mixture(cell), cell.training.loss, cell.training.beta)
+    mix = scenario_mixture(cell)
+    eta_max = max_learning_rate(mix, cell.training.loss, cell.training.beta)
     finite = eta_max is not None and math.isfinite(eta_max) and eta_max > 0
     values = {
         "max_learning_rate": eta_max if finite else None,
         "learning_rate_ratio": cell.training.learning_rate / eta_max if finite else None,
     }
-    rows = [(b, None, None, None, float(values[b]), None, None, 0) for b in bounds if values[b] is not None]
+    rows = [(b, None, None, None, float(values[b]), None, None, 0) for b in bounds if values.get(b) is not None]
+    if "accuracy_lower_bound" in bounds and cell.reference.scale == 0:
+        curve, _ = accuracy_bound(cell, mix)
+        if curve is not None:
+            for k, behavior in enumerate(b.name for b in cell.behaviors):
+                rows += [("accuracy_lower_bound", None, behavior, t, float(curve[t, k]), None, None, 0) for t in steps]
     return _frame(cell_id, "bound", rows)

@@ -7,6 +7,8 @@ recorded step (split ``test`` when the scenario holds one, else ``train``; behav
 * ``theory_gap``: simulated minus predicted (population) final accuracy;
 * ``harmed_behaviors``: how many behaviours end with an accuracy whose 95 % interval lies wholly
   below their accuracy before training (a significant loss, not noise);
+* ``misalignment_ratio``: for scenarios whose last phase trains on flipped labels, the share of
+  the accuracy gained before the flip that the flipped phase takes away (mean over runs);
 * ``diverged_fraction``: the share of runs whose curves became non-finite.
 
 Layout: heatmap of the first axis (x) against the second (y); each value of the remaining axes
@@ -33,13 +35,14 @@ from ..plotting import PALETTE, save, style
 from .plan import Axis
 
 #: The quantities :func:`phase_values` computes.
-QUANTITIES = ("final_accuracy", "theory_gap", "harmed_behaviors", "diverged_fraction")
+QUANTITIES = ("final_accuracy", "theory_gap", "harmed_behaviors", "misalignment_ratio", "diverged_fraction")
 #: The most panels one figure draws.
 MAX_PANELS = 12
 _TITLES = {
     "final_accuracy": "final policy accuracy",
     "theory_gap": "simulation - theory (final accuracy)",
     "harmed_behaviors": "behaviours significantly harmed",
+    "misalignment_ratio": "share of the alignment undone by flipped labels",
     "diverged_fraction": "share of runs diverged",
 }
 
@@ -73,8 +76,8 @@ def phase_values(table: pd.DataFrame, quantity: str) -> pd.Series:
         >>> bool((phase_values(table, "theory_gap").abs() < 0.05).all())
         True
     """
-    if quantity == "diverged_fraction":
-        rows = table[table.metric == "diverged_fraction"]
+    if quantity in ("diverged_fraction", "misalignment_ratio"):
+        rows = table[(table.metric == quantity) & (table.behavior.isna() | (table.behavior == "all"))]
         return rows.set_index("cell")["mean"]
     accuracy = table[(table.metric == "accuracy") & table.step.notna()]
     if accuracy.empty:

@@ -31,7 +31,8 @@ row-major in axis order (the last axis varies fastest).
 Axis fields (the ``field`` of an axis):
 
 * ``training.KEY``: any key of the scenario's ``[training]`` table (``loss`` takes registered
-  names and user-loss tables);
+  names and user-loss tables); ``training.loss.params.NAME``: a parameter of the base
+  scenario's user loss;
 * ``behaviors.B.KEY``: a key of behaviour ``B`` (its name or 0-based index); ``behaviors.*.KEY``
   sets it for every behaviour. ``weight`` sets :math:`p_B` and rescales the other behaviours'
   weights in proportion, so that they still sum to one;
@@ -43,9 +44,10 @@ Values: ``values`` (a list of TOML values), ``grid`` (``start``, ``stop``, ``num
 ``scale = "linear" | "log"``) or ``random`` (the same keys and a ``seed``: ``num`` independent
 uniform draws, log-uniform with ``scale = "log"``). Integer fields take ``values`` only.
 
-Bounds (per cell, step-free): ``max_learning_rate`` (``stable-step-size``'s
-:math:`\eta_{\max}`), ``learning_rate_ratio`` (:math:`\eta/\eta_{\max}`; above 1 descent is no
-longer guaranteed).
+Bounds (per cell): ``max_learning_rate`` (``stable-step-size``'s :math:`\eta_{\max}`),
+``learning_rate_ratio`` (:math:`\eta/\eta_{\max}`; above 1 descent is no longer guaranteed),
+``accuracy_lower_bound`` (``accuracy-subexponential``'s t-step lower bound on each behaviour's
+reward accuracy, at the recorded steps; where the theorem applies).
 
 Every error names its field (``axes[1].grid.num: must be >= 1``) and every cell is validated
 before any work starts: a value that makes a bad scenario is reported as the axis value it is
@@ -74,8 +76,8 @@ from ..scenario import Behavior, Scenario, builtin_text, parse_scenario, scenari
 MAX_CELLS = 100_000
 #: The largest number of values on one axis.
 MAX_AXIS_VALUES = 100_000
-#: Step-free quantities a sweep can record per cell.
-BOUNDS = ("max_learning_rate", "learning_rate_ratio")
+#: Theory bounds a sweep can record per cell (module docstring).
+BOUNDS = ("max_learning_rate", "learning_rate_ratio", "accuracy_lower_bound")
 _SWEEP_KEYS = {"name", "scenario", "runs", "seed", "metrics", "record_every", "theory", "bounds", "max_batch"}
 _AXIS_KEYS = {"field", "values", "grid", "random"}
 _RANGE_KEYS = {"start", "stop", "num", "scale", "seed"}
@@ -360,6 +362,11 @@ def _resolve(path: str, base: Scenario, where: str) -> Any:
     """The base scenario's current value of ``path`` (validating the path)."""
     doc = scenario_document(base)
     parts = path.split(".")
+    if parts[:3] == ["training", "loss", "params"] and len(parts) == 4:
+        loss = doc["training"]["loss"]
+        params = loss.get("params", {}) if isinstance(loss, dict) else {}
+        require(parts[3] in params, where, f"the base scenario's loss has no parameter {parts[3]!r}")
+        return float(params[parts[3]])
     if parts[0] == "training" and len(parts) == 2:
         require(parts[1] in _TRAINING_FIELDS, where, f"unknown training field {parts[1]!r}")
         return doc["training"].get(parts[1])
@@ -375,7 +382,7 @@ def _resolve(path: str, base: Scenario, where: str) -> Any:
         require(parts[1] in ("vocab", "scale"), where, f"unknown reference field {parts[1]!r}")
         return {"vocab": base.reference.vocab, "scale": float(base.reference.scale)}[parts[1]]
     raise PrefdynError(
-        f"{where}: unknown field {path!r} (training.KEY, behaviors.NAME.KEY, behaviors.*.KEY, "
+        f"{where}: unknown field {path!r} (training.KEY, training.loss.params.NAME, behaviors.NAME.KEY, behaviors.*.KEY, "
         "geometry.cosine.A.B, reference.vocab, reference.scale)"
     )
 
@@ -393,7 +400,9 @@ def _cell(base: Scenario, axes: tuple[Axis, ...], index: tuple[int, ...]) -> Sce
 
 def _substitute(doc: dict[str, Any], base: Scenario, path: str, value: Any, where: str) -> None:
     parts = path.split(".")
-    if parts[0] in ("training", "reference"):
+    if parts[:3] == ["training", "loss", "params"]:
+        doc["training"]["loss"]["params"][parts[3]] = value
+    elif parts[0] in ("training", "reference"):
         doc.setdefault(parts[0], {})[parts[1]] = value
     elif parts[0] == "geometry":
         a, b = (_behavior_index(base, p, where)[0] for p in parts[2:])

@@ -280,6 +280,7 @@ PHASE_CAPTIONS = {
     "theory_gap": "simulated minus predicted (population) final accuracy",
     "harmed_behaviors": "behaviours whose final accuracy's 95\\% interval lies wholly below their accuracy "
     "before training",
+    "misalignment_ratio": "share of the accuracy gained before the label flip that the flipped phase takes away",
     "diverged_fraction": "share of runs whose curves became non-finite",
 }
 

@@ -109,3 +109,18 @@ def test_huge_grids_are_refused_before_any_cell_is_built() -> None:
     ]
     with pytest.raises(PrefdynError, match="axes: the grid has 1,000,000 cells"):
         plan(*axes)
+
+
+def test_a_user_loss_parameter_is_an_axis(tmp_path: Path) -> None:
+    text = (DATA / "small.toml").read_text()
+    loss = 'loss = { expr = "log(1 + exp(-(h - gamma)))", params = { gamma = 0.5 }, name = "shifted" }\n'
+    (tmp_path / "base.toml").write_text(text.replace("[training]\n", "[training]\n" + loss))
+    doc = {
+        "sweep": {"scenario": "base.toml", "runs": 2},
+        "axes": [{"field": "training.loss.params.gamma", "values": [0.0, 2.0]}],
+    }
+    cells = parse_sweep(doc, tmp_path).cells
+    assert [c.training.loss.name for c in cells] == ["shifted", "shifted"]
+    assert [float(next(iter(c.training.loss.params.values()))) for c in cells] == [0.0, 2.0]
+    with pytest.raises(PrefdynError, match=r"axes\[0\]\.field: the base scenario's loss has no parameter 'gamma'"):
+        plan({"field": "training.loss.params.gamma", "values": [1.0]})

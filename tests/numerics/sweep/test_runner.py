@@ -168,3 +168,32 @@ def test_batched_settings_share_one_shuffle_per_run() -> None:
     alone = simulate(data, config, first_run=5, dtype=torch.float64)
     assert torch.equal(pair.rows[0], pair.rows[1])
     assert torch.allclose(pair.rows[0], alone.rows[0], rtol=0, atol=1e-14)
+
+
+def test_misalignment_ratio_and_the_accuracy_bound_are_recorded(tmp_path: Path) -> None:
+    base = load_scenario(DATA / "small.toml")
+    doc = {
+        "sweep": {"scenario": "small.toml", "runs": 4, "bounds": ["accuracy_lower_bound"], "theory": False},
+        "axes": [{"field": "training.learning_rate", "values": [0.1, 1.0]}],
+    }
+    bounds = run_sweep(parse_sweep(doc, DATA)).table.query("metric == 'accuracy_lower_bound'")
+    assert set(bounds.behavior) == {b.name for b in base.behaviors}
+    assert set(bounds.step) == set(range(base.training.steps + 1))
+    assert bounds["mean"].between(0, 1).all() and (bounds.query("step == 0")["mean"] == 0).all()
+
+    text = (DATA / "small.toml").read_text().replace("steps = 5\n", "")
+    phases = '[[phases]]\nname = "align"\nsteps = 6\n[[phases]]\nname = "flip"\nsteps = 6\nlabels = "flipped"\n'
+    (tmp_path / "flip.toml").write_text(text + phases)
+    doc["sweep"] = {"scenario": "flip.toml", "runs": 4, "theory": False}
+    plan = parse_sweep(doc, tmp_path)
+    table = run_sweep(plan, dtype="float64").table
+    ratio = table.query("metric == 'misalignment_ratio' and behavior == 'a'")
+    assert len(ratio) == 2 and ratio.step.isna().all()
+    for cell, row in ratio.set_index("cell").iterrows():
+        scenario = plan.cells[cell]
+        data = sample_scenario(scenario, runs=4, seed=plan.seed, dtype=torch.float64)
+        a = simulate(data, scenario.training, seed=plan.seed, dtype=torch.float64).curve("accuracy", "test")[..., 0]
+        gained = a[:, 6] - a[:, 0]
+        runs = (a[gained != 0, 6] - a[gained != 0, -1]) / gained[gained != 0]
+        assert row["runs"] == len(runs) > 0
+        assert row["mean"] == pytest.approx(float(runs.mean()), abs=1e-12)
