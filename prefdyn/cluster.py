@@ -32,6 +32,7 @@ import os
 import re
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 from prefdyn.errors import PrefdynError, require
 
@@ -124,7 +125,7 @@ def connect(address: str, field: str = "cluster") -> Iterator[ModuleType]:
         raise PrefdynError(f"{field}: Ray is not installed; {EXTRA}")
     import ray
 
-    options: dict[str, object] = {"log_to_driver": False, "include_dashboard": False, "configure_logging": False}
+    options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False, "configure_logging": False}
     local = _LOCAL.fullmatch(address)
     if local:
         from prefdyn.threads import usable_cores

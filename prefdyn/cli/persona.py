@@ -1,4 +1,4 @@
-"""``prefdyn persona stats|train|pair|misalign|finetune|predict``: the paper's measurements on real data
+"""``prefdyn persona stats|train|pair|misalign|finetune|predict|embed``: the paper's measurements on real data
 (what every action shares: :data:`DESCRIPTION`, the ``--help`` text)."""
 
 from __future__ import annotations
@@ -307,3 +307,7 @@ def register(subparsers: Any) -> None:
     from ._persona_predict import register_predict  # theory vs real curves
 
     register_predict(actions)
+
+    from ._persona_embed import register_embed  # fill the cache, here or on a Ray cluster
+
+    register_embed(actions)
