@@ -54,9 +54,10 @@ def test_configure_threads_sets_torch(no_omp: None) -> None:
         ["predict"],
         ["verify"],
         ["report"],
+        ["sweep", "s.toml", "--out", "o"],
         *[
             ["persona", action, "--data", "x"]
-            for action in ("stats", "train", "pair", "misalign", "finetune", "predict")
+            for action in ("embed", "stats", "train", "pair", "misalign", "finetune", "predict")
         ],
     ],
 )
