@@ -50,31 +50,30 @@ _TITLES = {
 def phase_values(table: pd.DataFrame, quantity: str) -> pd.Series:
     """``quantity`` (module docstring) per cell.
 
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            A sweep table (:func:`~prefdyn.numerics.sweep.runner.run_sweep`).
-        quantity : str
-            One of :data:`QUANTITIES`.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A sweep table (:func:`~prefdyn.numerics.sweep.runner.run_sweep`).
+    quantity : str
+        One of :data:`QUANTITIES`.
 
-        Returns
-        -------
-        pandas.Series
-            Indexed by cell; cells without the data (no theory, no accuracy) are absent.
+    Returns
+    -------
+    pandas.Series
+        Indexed by cell; cells without the data (no theory, no accuracy) are absent.
 
-        Examples
-        --------
-        >>> from collections.abc import Sequence
-    from pathlib import Path
-        >>> from prefdyn.numerics.sweep.plan import parse_sweep
-        >>> from prefdyn.numerics.sweep.runner import run_sweep
-        >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
-        ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]}]}, Path("."))
-        >>> table = run_sweep(plan).table
-        >>> phase_values(table, "diverged_fraction").tolist()
-        [0.0, 0.0]
-        >>> bool((phase_values(table, "theory_gap").abs() < 0.05).all())
-        True
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from prefdyn.numerics.sweep.plan import parse_sweep
+    >>> from prefdyn.numerics.sweep.runner import run_sweep
+    >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
+    ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]}]}, Path("."))
+    >>> table = run_sweep(plan).table
+    >>> phase_values(table, "diverged_fraction").tolist()
+    [0.0, 0.0]
+    >>> bool((phase_values(table, "theory_gap").abs() < 0.05).all())
+    True
     """
     if quantity in ("diverged_fraction", "misalignment_ratio"):
         rows = table[(table.metric == quantity) & (table.behavior.isna() | (table.behavior == "all"))]
@@ -136,37 +135,36 @@ def _edges(x: np.ndarray, log: bool) -> np.ndarray:
 def draw_phase(table: pd.DataFrame, cells: pd.DataFrame, axes: Sequence[Axis], name: str, quantity: str) -> Any | None:
     """The figure of ``quantity`` over the first two of ``axes`` (module docstring).
 
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            The sweep table.
-        cells : pandas.DataFrame
-            One row per cell with its axis values (:func:`~prefdyn.numerics.sweep.runner.cells_frame`).
-        axes : sequence of Axis
-            The sweep's axes (``SweepPlan.axes``).
-        name : str
-            The sweep's name, for the title.
-        quantity : str
-            One of :data:`QUANTITIES`.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The sweep table.
+    cells : pandas.DataFrame
+        One row per cell with its axis values (:func:`~prefdyn.numerics.sweep.runner.cells_frame`).
+    axes : sequence of Axis
+        The sweep's axes (``SweepPlan.axes``).
+    name : str
+        The sweep's name, for the title.
+    quantity : str
+        One of :data:`QUANTITIES`.
 
-        Returns
-        -------
-        matplotlib.figure.Figure or None
-            ``None`` when the table holds no data for ``quantity``.
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        ``None`` when the table holds no data for ``quantity``.
 
-        Examples
-        --------
-        >>> from collections.abc import Sequence
-    from pathlib import Path
-        >>> from prefdyn.numerics.sweep.plan import parse_sweep
-        >>> from prefdyn.numerics.sweep.runner import run_sweep
-        >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
-        ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]},
-        ...                              {"field": "training.beta", "values": [0.5, 1.0]}]}, Path("."))
-        >>> outcome = run_sweep(plan)
-        >>> figure = draw_phase(outcome.table, outcome.cells, plan.axes, plan.name, "final_accuracy")
-        >>> [ax.get_xlabel() for ax in figure.axes][:1]
-        ['training.learning_rate']
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> from prefdyn.numerics.sweep.plan import parse_sweep
+    >>> from prefdyn.numerics.sweep.runner import run_sweep
+    >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2, "record_every": 50},
+    ...                     "axes": [{"field": "training.learning_rate", "values": [0.5, 2.0]},
+    ...                              {"field": "training.beta", "values": [0.5, 1.0]}]}, Path("."))
+    >>> outcome = run_sweep(plan)
+    >>> figure = draw_phase(outcome.table, outcome.cells, plan.axes, plan.name, "final_accuracy")
+    >>> figure.axes[0].get_xlabel()
+    'training.learning_rate'
     """
     import matplotlib.pyplot as plt
 
