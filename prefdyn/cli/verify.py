@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from ._types import SEED, add_threads_option, positive
@@ -17,8 +15,9 @@ def register(subparsers: Any) -> None:
         description=(
             "Run each built-in theorem's property on Hypothesis-drawn examples (statistical tolerances "
             "with false-alarm probability <= 1e-6 per example), or search a conjecture file for a "
-            "counterexample, written as a scenario TOML runnable with `prefdyn simulate`. "
-            "Exit status 1 when a theorem or conjecture fails."
+            "counterexample, written as a scenario TOML runnable with `prefdyn simulate`. With --cluster, each "
+            "item's examples are split over the workers of a Ray cluster, one Hypothesis seed per worker, and the "
+            "first worker's shrunk counterexample is reported. Exit status 1 when a theorem or conjecture fails."
         ),
     )
     parser.add_argument(
@@ -34,8 +33,37 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     parser.add_argument("--out", default="counterexamples", help="directory for counterexample TOML files")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--cluster",
+        type=_address,
+        default=None,
+        metavar="ADDRESS",
+        help=(
+            "split each item's examples over the workers of a Ray cluster (ray://HOST:PORT, auto, local or local:N), "
+            "one Hypothesis seed per worker; the first worker's counterexample, shrunk, is reported"
+        ),
+    )
+    parser.add_argument(
+        "--workers",
+        type=positive(int),
+        default=None,
+        metavar="N",
+        help="with --cluster: Ray tasks that share each item's examples (default: the cluster's CPUs over --threads)",
+    )
     add_threads_option(parser)
     parser.set_defaults(func=run)
+
+
+def _address(text: str) -> str:
+    """``--cluster``: an address of :func:`prefdyn.cluster.parse_address` (an argparse error naming
+    the flag otherwise; the module is light: no Ray import)."""
+    from prefdyn.cluster import parse_address
+    from prefdyn.errors import PrefdynError
+
+    try:
+        return parse_address(text, "--cluster")
+    except PrefdynError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--cluster: ")) from None
 
 
 def _line(report: Any) -> str:
@@ -91,19 +119,50 @@ def _load_conjectures(paths: list[str]) -> list[Any]:
     return conjectures
 
 
+def _found_line(run: Any) -> str:
+    """With ``--cluster``, under a failure's lines: the worker whose counterexample it is, with its
+    seed and examples (``prefdyn verify ITEM --seed S --examples N`` searches as it did), and the
+    other workers that found one."""
+    if run.found_by is None:
+        return ""
+    share = run.shares[run.found_by].share
+    others = [s.share.index for s in run.shares if not s.passed and s.share.index != run.found_by]
+    also = (
+        ""
+        if not others
+        else f"; worker {others[0]} found one too"
+        if len(others) == 1
+        else f"; workers {', '.join(map(str, others))} found one too"
+    )
+    return (
+        f"\n  found by worker {share.index} of {len(run.shares)}: --seed {share.seed} --examples {share.examples}"
+        + also
+    )
+
+
 def run(args: argparse.Namespace) -> int:
+    from contextlib import ExitStack, closing
     from pathlib import Path
 
+    from prefdyn import cluster
     from prefdyn.cli._output import emit_json
     from prefdyn.errors import require
     from prefdyn.numerics.simulator import resolve_device
     from prefdyn.progress import Progress
     from prefdyn.theory.catalogue import get_theorem, theorem_ids
     from prefdyn.threads import configure_threads, simulation_work
-    from prefdyn.verification import check_conjecture, check_theorem
+    from prefdyn.verification import check_conjecture, check_theorem, distributed
     from prefdyn.verification.strategies import MAX_DIM, MAX_RUNS, MAX_SAMPLES
 
-    device = str(resolve_device(args.device))
+    on_cluster = args.cluster is not None
+    require(args.workers is None or on_cluster, "--workers", "needs --cluster")
+    if on_cluster:
+        require(
+            args.device in ("cpu", "auto"),
+            "--device",
+            f"must be cpu with --cluster (the workers simulate on their CPUs), not {args.device}",
+        )
+    device = "cpu" if on_cluster else str(resolve_device(args.device))
     conjectures = _load_conjectures(args.conjecture)  # bad files fail before any work
     ids = args.ids or ([] if conjectures else theorem_ids())
     for theorem_id in ids:
@@ -113,30 +172,65 @@ def run(args: argparse.Namespace) -> int:
     from prefdyn.files import check_writable
 
     check_writable(out, "--out")  # a counterexample found after minutes must have a place to go
-    # every example is a tiny simulation: one thread unless asked (or OMP_NUM_THREADS says) otherwise
+    # every example is a tiny simulation: one thread unless asked (or OMP_NUM_THREADS says) otherwise;
+    # on a cluster every worker runs with --threads (default 1) threads and asks Ray for as many CPUs
     threads = configure_threads(args.threads, work=simulation_work(MAX_RUNS, MAX_SAMPLES, MAX_DIM))
-    reports = []
-    items: list[tuple[str, Callable[..., Any]]] = [
-        (theorem_id, partial(check_theorem, theorem_id)) for theorem_id in ids
-    ]
-    items += [(c.name, partial(check_conjecture, c)) for c in conjectures]
-    for label, check in items:
-        progress = Progress("verify", label, args.examples, "examples")
-        report = check(
-            examples=args.examples, seed=args.seed, device=device, out=out, threads=threads, on_example=progress.update
-        )
-        progress.close("PASS" if report.passed else "FAIL")
-        reports.append(report)
-        if not args.json:
-            print(_line(reports[-1]), flush=True)
+    if on_cluster:
+        threads = args.threads or 1
+    # what Hypothesis draws depends on the modules loaded (their constants): every module a search can
+    # import is loaded first, with or without --cluster, so a seed draws the same examples whichever
+    # items run, and `--seed S --examples N` reruns here what a worker searched (verification.distributed)
+    distributed.load_search_modules()
+    items: list[tuple[str, Any]] = [(theorem_id, theorem_id) for theorem_id in ids]
+    items += [(c.name, c) for c in conjectures]
+    reports: list[Any] = []
+    cluster_runs: list[Any] = []
+    progress: Any = None  # the current item's (read by the cluster's on_share when it is called)
+    with ExitStack() as stack:
+        if on_cluster:
+            ray = stack.enter_context(cluster.connect(args.cluster))
+            workers = args.workers or distributed.default_workers(ray, threads)
+            stream = distributed.verify_on_cluster(
+                ray,
+                [item for _, item in items],
+                examples=args.examples,
+                seed=args.seed,
+                workers=workers,
+                out=out,
+                threads=threads,
+                on_share=lambda done: progress.update(done.share.examples, f"worker {done.share.index}"),
+            )
+            stack.enter_context(closing(stream))  # closed before the cluster: no task outlives the run
+        for label, item in items:
+            progress = Progress("verify", label, args.examples, "examples")
+            if on_cluster:
+                cluster_runs.append(next(stream))
+                report, tail = cluster_runs[-1].report, _found_line(cluster_runs[-1])
+            else:
+                check = check_theorem if isinstance(item, str) else check_conjecture
+                report = check(
+                    item,
+                    examples=args.examples,
+                    seed=args.seed,
+                    device=device,
+                    out=out,
+                    threads=threads,
+                    on_example=progress.update,
+                )
+                tail = ""
+            progress.close("PASS" if report.passed else "FAIL")
+            reports.append(report)
+            if not args.json:
+                print(_line(report) + tail, flush=True)
     if args.json:
-        emit_json(
-            {
-                "seed": args.seed,
-                "examples": args.examples,
-                "device": device,
-                "threads": threads,
-                "results": [r.as_dict() for r in reports],
-            }
-        )
+        document: dict[str, Any] = {
+            "seed": args.seed,
+            "examples": args.examples,
+            "device": device,
+            "threads": threads,
+            "results": [r.as_dict() for r in reports],
+        }
+        if on_cluster:
+            document["cluster"] = {"address": args.cluster, "results": [r.as_dict() for r in cluster_runs]}
+        emit_json(document)
     return 0 if all(r.passed for r in reports) else 1

@@ -36,6 +36,7 @@ OPTIONAL = {
     "chosen_logp_change",
     "rejected_logp_change",
     "accuracy_lower_bound",
+    "cluster",
 }
 
 
