@@ -8,7 +8,8 @@ same device and dtype.
 * :func:`run_serial`: one unit after another, in this process.
 * :func:`run_pool`: a ``spawn`` process pool, one torch thread per worker. A worker that dies
   (killed, out of memory) breaks the pool: a new pool is started and the unfinished units are
-  submitted again, each at most :data:`ATTEMPTS` times.
+  submitted again; the sweep stops when :data:`ATTEMPTS` pools in a row break before any unit
+  finishes. A unit that raises stops the sweep at once (the queued units are cancelled).
 * :func:`run_ray`: one Ray task per unit (``num_cpus = 1``, or ``num_gpus = 1`` on CUDA), retried
   by Ray on worker failure up to ``ATTEMPTS - 1`` times; results come back to the driver.
 """
@@ -18,12 +19,12 @@ from __future__ import annotations
 import multiprocessing
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
 import pandas as pd
 
-from prefdyn.errors import PrefdynError
+from prefdyn.errors import PrefdynError, require
 
 from .cells import UnitTask, unit_rows
 
@@ -72,21 +73,19 @@ def run_pool(tasks: Sequence[UnitTask], done: Done, workers: int) -> None:
     Raises
     ------
     PrefdynError
-        A unit killed its worker :data:`ATTEMPTS` times.
+        The pool broke :data:`ATTEMPTS` times in a row without finishing a unit.
 
     Examples
     --------
     >>> run_pool([], print, workers=2)
     """
-    attempts = {task.index: 0 for task in tasks}
     pending = list(tasks)
+    breaks = 0  # pools broken since a unit last finished
     context = multiprocessing.get_context("spawn")
     while pending:
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread) as pool:
-            futures: dict[Future[pd.DataFrame], UnitTask] = {}
-            for task in pending:
-                attempts[task.index] += 1
-                futures[pool.submit(unit_rows, task)] = task
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_one_thread)
+        try:
+            futures = {pool.submit(unit_rows, task): task for task in pending}
             pending = []
             waiting = set(futures)
             while waiting:
@@ -98,19 +97,24 @@ def run_pool(tasks: Sequence[UnitTask], done: Done, workers: int) -> None:
                     except BrokenProcessPool:
                         pending.append(task)
                         continue
+                    breaks = 0
                     done(task, rows)
+        finally:  # on an error, do not wait for the queued units: cancel them
+            pool.shutdown(wait=True, cancel_futures=True)
         if pending:
+            breaks += 1
+            require(
+                breaks < ATTEMPTS,
+                "sweep",
+                f"worker processes died {ATTEMPTS} times in a row before finishing a unit "
+                f"({len(pending)} units unfinished; out of memory?)",
+            )
             print(
                 f"prefdyn sweep: a worker process died; resubmitting {len(pending)} unfinished units",
                 file=sys.stderr,
                 flush=True,
             )
-        for task in pending:
-            if attempts[task.index] >= ATTEMPTS:
-                raise PrefdynError(
-                    f"sweep: unit {task.index} (cells {list(task.cells)}) crashed its worker {ATTEMPTS} times"
-                )
-        pending.sort(key=lambda t: t.index)
+            pending.sort(key=lambda t: t.index)
 
 
 def run_ray(tasks: Sequence[UnitTask], done: Done, address: str) -> None:

@@ -3,7 +3,7 @@ r"""One unit of a sweep: cells that share their data, trained as one batch, redu
 Cells whose scenarios differ only in :data:`~prefdyn.numerics.sweep.plan.BATCHED_FIELDS`
 (:math:`\beta`, :math:`\eta`) see the same data: run :math:`r` of each is sampled from the same
 stream :math:`(\text{seed}, r)`. A unit trains all its :math:`C` cells on run :math:`r`'s sample
-as one shared-data batch (the GEMMs of :func:`~prefdyn.numerics.sweep.gemm.sweep`: two
+as one shared-data batch (the GEMMs of :func:`~prefdyn.numerics.sweep.gemm.sweep_settings`: two
 products of ``[C, d]`` and ``[n, d]`` shapes a step) with run :math:`r`'s minibatch shuffle, for
 :math:`r = 0 \ldots R-1`. Cell :math:`c`'s run :math:`r` therefore sees exactly the data and the
 batches that ``prefdyn simulate`` gives run :math:`r` of the cell's scenario; only the summation
@@ -42,7 +42,7 @@ import torch
 
 from prefdyn.errors import PrefdynError
 
-from ..metrics import SAMPLE_METRICS, SPLITS
+from ..metrics import REPORTED_METRICS, SAMPLE_METRICS, SPLITS
 from ..predict import POPULATION_SPLIT, accuracy_bound, predict
 from ..sampling import sample_scenario
 from ..scenario import Scenario, parse_scenario, scenario_document
@@ -51,15 +51,7 @@ from ..simulator import DTYPES, compute_dtype, resolve_device, simulate
 #: Columns of a unit's rows, in order.
 COLUMNS = ("cell", "source", "metric", "split", "behavior", "step", "mean", "ci_low", "ci_high", "runs")
 #: Metrics that are per-sample means, so that an overall (``all``) mean exists.
-_MEAN_METRICS = {
-    "loss",
-    "accuracy",
-    "policy_accuracy",
-    "reward_accuracy",
-    "margin",
-    "chosen_logp_change",
-    "rejected_logp_change",
-}
+_MEAN_METRICS = set(REPORTED_METRICS) - {"margin_std"}
 #: The confidence level of the simulation intervals.
 CONFIDENCE = 0.95
 
@@ -119,7 +111,8 @@ def make_tasks(cells: tuple[Scenario, ...], max_batch: int, **settings: Any) -> 
     max_batch : int
         The most cells one unit trains at once.
     **settings
-        The remaining :class:`UnitTask` fields (``runs``, ``seed``, ``metrics``, ...).
+        The remaining :class:`UnitTask` fields (``metrics``, ``record_every``, ...); ``runs`` and
+        ``seed`` are the cells' own.
 
     Returns
     -------
@@ -132,7 +125,7 @@ def make_tasks(cells: tuple[Scenario, ...], max_batch: int, **settings: Any) -> 
     >>> from prefdyn.numerics import default_scenario
     >>> sc = default_scenario()
     >>> cells = tuple(replace(sc, training=replace(sc.training, beta=b)) for b in (0.5, 1.0, 2.0))
-    >>> tasks = make_tasks(cells, 2, runs=2, seed=0, metrics=("accuracy",), record_every=10, theory=False, bounds=())
+    >>> tasks = make_tasks(cells, 2, metrics=("accuracy",), record_every=10, theory=False, bounds=())
     >>> [t.cells for t in tasks]
     [(0, 1), (2,)]
     """
@@ -144,7 +137,8 @@ def make_tasks(cells: tuple[Scenario, ...], max_batch: int, **settings: Any) -> 
         for start in range(0, len(members), max_batch):
             chunk = tuple(members[start : start + max_batch])
             documents = tuple(scenario_document(cells[i]) for i in chunk)
-            tasks.append(UnitTask(len(tasks), chunk, documents, **settings))
+            first = cells[chunk[0]]  # runs and seed are part of the batch key: shared by the unit
+            tasks.append(UnitTask(len(tasks), chunk, documents, first.runs, first.seed, **settings))
     return tasks
 
 
@@ -168,7 +162,7 @@ def unit_rows(task: UnitTask) -> pd.DataFrame:
     >>> sc = parse_scenario({"training": {"steps": 4, "samples": 64, "dim": 4},
     ...                      "behaviors": [{"name": "a", "weight": 0.5}, {"name": "b", "weight": 0.5}]})
     >>> cells = tuple(replace(sc, training=replace(sc.training, learning_rate=lr)) for lr in (0.1, 1.0))
-    >>> (task,) = make_tasks(cells, 8, runs=3, seed=0, metrics=("accuracy",), record_every=2, theory=True,
+    >>> (task,) = make_tasks(cells, 8, metrics=("accuracy",), record_every=2, theory=True,
     ...                      bounds=("max_learning_rate",))
     >>> rows = unit_rows(task)
     >>> sorted(set(rows.source)), sorted(set(rows.behavior.dropna()))
@@ -270,7 +264,7 @@ def _simulation_rows(
     def per_behavior(metric: str, split: str) -> list[tuple[str, np.ndarray]]:
         s = SPLITS.index(split)
         values = kept[..., s, SAMPLE_METRICS.index({"policy_accuracy": "accuracy"}.get(metric, metric))]
-        columns = [(name, values[..., k]) for k, name in enumerate(names)]
+        columns = [(name, values[..., k]) for k, name in enumerate(names) if weights[k, s] > 0]
         if metric in _MEAN_METRICS:
             columns.append(("all", values @ (weights[:, s] / weights[:, s].sum())))
         return columns
@@ -330,7 +324,8 @@ def _bound_rows(cell_id: int, cell: Scenario, bounds: tuple[str, ...], steps: li
 
     mix = scenario_mixture(cell)
     eta_max = max_learning_rate(mix, cell.training.loss, cell.training.beta)
-    finite = eta_max is not None and math.isfinite(eta_max) and eta_max > 0
+    sgd = cell.training.optimizer == "sgd"  # stable-step-size's guarantee is for SGD
+    finite = sgd and eta_max is not None and math.isfinite(eta_max) and eta_max > 0
     values = {
         "max_learning_rate": eta_max if finite else None,
         "learning_rate_ratio": cell.training.learning_rate / eta_max if finite else None,

@@ -67,10 +67,36 @@ def sweep_settings(
 ) -> SweepResult:
     """Train every setting of ``losses x betas x learning_rates`` on the shared ``data``.
 
-    ``losses`` holds registered names or :class:`Loss` objects (registered or user-defined;
-    default: ``config.loss``). ``data.g`` must be ``[n, d]`` (shared), typically run ``run``'s
-    sample; every setting takes run ``run``'s minibatch shuffle of ``seed``, so settings differ by
-    their values only (common random numbers). By default only the ends of phases are recorded. Diverging settings do not stop the sweep: see :attr:`SweepResult.diverged`.
+    Per step, the logit changes of all :math:`S` settings of a loss are one ``[S, d] x [d, n]``
+    GEMM and their gradients one ``[S, n] x [n, d]`` GEMM.
+
+    Parameters
+    ----------
+    data : PreferenceData
+        Shared data (``g``: ``[n, d]``), typically run ``run``'s sample.
+    config : TrainConfig
+        Everything but the swept values.
+    betas, learning_rates : sequence of float
+        The grid's :math:`\\beta` and :math:`\\eta`.
+    losses : sequence of str or Loss, optional
+        Registered names or :class:`Loss` objects (default: ``config.loss``); one batch each.
+    seed, run : int
+        Every setting takes run ``run``'s minibatch shuffle of ``seed``, so settings differ by
+        their values only (common random numbers).
+    record_every : int
+        Record every k steps (default 0: only the ends of phases).
+    device, dtype
+        Where and in which storage dtype to train.
+
+    Returns
+    -------
+    SweepResult
+        ``settings[i]`` produced run ``i``; a diverging setting does not stop the sweep
+        (:attr:`SweepResult.diverged`).
+
+    Examples
+    --------
+    See the module docstring.
     """
     require(data.runs is None, "data", "a sweep needs shared data (g: [n, d], s: [n])")
     require(len(betas) > 0 and len(learning_rates) > 0, "sweep", "needs at least one beta and one learning rate")

@@ -47,6 +47,20 @@ _TITLES = {
 }
 
 
+def _final_accuracy(table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Per cell, the simulated accuracy rows of its compared split (``test`` when the cell holds
+    one, else ``train``): all of them, those at the cell's last step, and the theory's rows at
+    that step."""
+    accuracy = table[(table.metric == "accuracy") & table.step.notna()]
+    simulated = accuracy[accuracy.source == "simulation"]
+    has_test = simulated.groupby("cell")["split"].agg(lambda s: (s == "test").any())
+    simulated = simulated[simulated.split == simulated.cell.map(has_test).map({True: "test", False: "train"})]
+    final = simulated[simulated.step == simulated.groupby("cell")["step"].transform("max")]
+    theory = accuracy[(accuracy.source == "theory") & (accuracy.behavior == "all")]
+    theory = theory[theory.step == theory.cell.map(final.groupby("cell")["step"].max())]
+    return simulated, final, theory
+
+
 def phase_values(table: pd.DataFrame, quantity: str) -> pd.Series:
     """``quantity`` (module docstring) per cell.
 
@@ -78,19 +92,12 @@ def phase_values(table: pd.DataFrame, quantity: str) -> pd.Series:
     if quantity in ("diverged_fraction", "misalignment_ratio"):
         rows = table[(table.metric == quantity) & (table.behavior.isna() | (table.behavior == "all"))]
         return rows.set_index("cell")["mean"]
-    accuracy = table[(table.metric == "accuracy") & table.step.notna()]
-    if accuracy.empty:
+    simulated, final, theory = _final_accuracy(table)
+    if simulated.empty:
         return pd.Series(dtype=float)
-    simulated = accuracy[accuracy.source == "simulation"]
-    has_test = simulated.groupby("cell")["split"].agg(lambda s: (s == "test").any())
-    simulated = simulated[simulated.split == simulated.cell.map(has_test).map({True: "test", False: "train"})]
-    last = simulated.groupby("cell")["step"].transform("max")
-    final = simulated[simulated.step == last]
     if quantity == "final_accuracy":
         return final[final.behavior == "all"].set_index("cell")["mean"]
     if quantity == "theory_gap":
-        theory = accuracy[(accuracy.source == "theory") & (accuracy.behavior == "all")]
-        theory = theory[theory.step == theory.cell.map(final.groupby("cell")["step"].max())]
         sim = final[final.behavior == "all"].set_index("cell")["mean"]
         return (sim - theory.set_index("cell")["mean"]).dropna()
     if quantity == "harmed_behaviors":
@@ -231,7 +238,8 @@ def draw_phase(table: pd.DataFrame, cells: pd.DataFrame, axes: Sequence[Axis], n
         for ax in list(grid.flat)[len(combos) :]:
             ax.set_visible(False)
         fig.colorbar(mesh, ax=grid.ravel().tolist(), shrink=0.9, label=_TITLES[quantity])
-        blank = " (blank: every run diverged)" if values.isna().any() or len(values) < len(cells) else ""
+        why = "no theory for the cell, or " if quantity == "theory_gap" else ""
+        blank = f" (blank: {why}every run diverged)" if values.isna().any() or len(values) < len(cells) else ""
         fig.suptitle(f"{name}: {_TITLES[quantity]}{blank}")
     return fig
 
@@ -250,9 +258,9 @@ def _line_figure(
         order = sorted(values.index, key=lambda c: cell_x[c])
         ax.plot([cell_x[c] for c in order], [values[c] for c in order], "-o", color=PALETTE[0], label="simulation")
         if quantity == "final_accuracy":
-            final = table[(table.metric == "accuracy") & (table.behavior == "all") & (table.source == "simulation")]
-            final = final[final.split == ("test" if (final.split == "test").any() else "train")]
-            final = final[final.step == final.groupby("cell")["step"].transform("max")].set_index("cell")
+            _, final, theory = _final_accuracy(table)
+            final = final[final.behavior == "all"].set_index("cell")
+            theory = theory.set_index("cell")
             ax.fill_between(
                 [cell_x[c] for c in order],
                 [final.loc[c, "ci_low"] for c in order],
@@ -262,8 +270,6 @@ def _line_figure(
                 linewidth=0,
                 label="95 % interval",
             )
-            theory = table[(table.metric == "accuracy") & (table.behavior == "all") & (table.source == "theory")]
-            theory = theory[theory.step == theory.groupby("cell")["step"].transform("max")].set_index("cell")
             if not theory.empty:
                 kept = [c for c in order if c in theory.index]
                 ax.plot(

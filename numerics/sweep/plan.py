@@ -50,8 +50,8 @@ Bounds (per cell): ``max_learning_rate`` (``stable-step-size``'s :math:`\eta_{\m
 reward accuracy, at the recorded steps; where the theorem applies).
 
 Every error names its field (``axes[1].grid.num: must be >= 1``) and every cell is validated
-before any work starts: a value that makes a bad scenario is reported as the axis value it is
-(``axes[0].values[2]: ...``).
+before any work starts: a value that makes a bad scenario is reported with the coordinates of the
+first such cell (``axes[0].values[2], axes[1].values[0]: makes an invalid scenario (...)``).
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ import hashlib
 import itertools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,9 @@ from ..metrics import REPORTED_METRICS
 from ..scenario import Behavior, Scenario, builtin_text, parse_scenario, scenario_document
 
 #: The largest sweep accepted (cells), whatever the memory.
-MAX_CELLS = 100_000
+MAX_CELLS = 20_000
+#: The most runs per cell.
+MAX_RUNS = 10_000
 #: The largest number of values on one axis.
 MAX_AXIS_VALUES = 100_000
 #: Theory bounds a sweep can record per cell (module docstring).
@@ -227,7 +229,9 @@ def parse_sweep(doc: dict[str, Any], folder: Path, name: str = "sweep") -> Sweep
     _known(table, _SWEEP_KEYS, "sweep.")
     base = _base_scenario(table.get("scenario"), folder)
     runs = _whole(table.get("runs", base.runs), "sweep.runs", minimum=2)
+    require(runs <= MAX_RUNS, "sweep.runs", f"at most {MAX_RUNS:,} runs per cell")
     seed = _whole(table.get("seed", base.seed), "sweep.seed", minimum=0)
+    base = replace(base, runs=runs, seed=seed)  # every cell's default; training.runs/seed axes override
     metrics = table.get("metrics", ["accuracy", "loss"])
     require(
         isinstance(metrics, list) and bool(metrics) and all(m in REPORTED_METRICS for m in metrics),
@@ -237,11 +241,24 @@ def parse_sweep(doc: dict[str, Any], folder: Path, name: str = "sweep") -> Sweep
     raw_axes = doc.get("axes")
     require(isinstance(raw_axes, list) and bool(raw_axes), "axes", "at least one [[axes]] table is required")
     axes = tuple(_parse_axis(a, i, base) for i, a in enumerate(raw_axes))
-    fields = [a.field for a in axes]
-    require(len(set(fields)) == len(fields), "axes", "each field may be swept by one axis only")
+    written: dict[tuple[Any, ...], int] = {}
+    for i, axis in enumerate(axes):
+        for key in _writes(axis.field, base):
+            require(key not in written, f"axes[{i}].field", f"sets what axes[{written.get(key)}] sets already")
+            written[key] = i
+        labels = [axis.label(j) for j in range(len(axis.values))]
+        require(
+            len(set(labels)) == len(labels),
+            f"axes[{i}].values",
+            "must be distinct (give user losses distinct names: name = ...)",
+        )
     total = math.prod(len(a.values) for a in axes)
     require(total <= MAX_CELLS, "axes", f"the grid has {total:,} cells; at most {MAX_CELLS:,} are accepted")
     cells = tuple(_cell(base, axes, index) for index in itertools.product(*(range(len(a.values)) for a in axes)))
+    for i, axis in enumerate(axes):
+        if axis.field == "training.runs":
+            ok = all(isinstance(v, int) and 2 <= v <= MAX_RUNS for v in axis.values)
+            require(ok, f"axes[{i}].values", f"runs per cell must lie in [2, {MAX_RUNS:,}] (the CI is across runs)")
     steps = max(c.training.steps for c in cells)
     record_every = _whole(table.get("record_every", max(1, steps // 10)), "sweep.record_every", minimum=0)
     theory = table.get("theory", True)
@@ -354,7 +371,8 @@ def _behavior_index(base: Scenario, key: str, where: str) -> list[int]:
         return list(range(len(names)))
     if key in names:
         return [names.index(key)]
-    require(key.isdigit() and int(key) < len(names), where, f"no behaviour {key!r} (behaviours: {', '.join(names)})")
+    ok = key.isascii() and key.isdecimal() and int(key) < len(names)
+    require(ok, where, f"no behaviour {key!r} (behaviours: {', '.join(names)}; or a 0-based index)")
     return [int(key)]
 
 
@@ -377,7 +395,7 @@ def _resolve(path: str, base: Scenario, where: str) -> Any:
     if parts[0] == "geometry" and len(parts) == 4 and parts[1] == "cosine":
         a, b = (_behavior_index(base, p, where)[0] for p in parts[2:])
         require(a != b and parts[2] != "*" and parts[3] != "*", where, "needs two different behaviours")
-        return 1.0 if base.cosines is None else float(base.cosines[a][b])
+        return 0.0 if base.cosines is None else float(base.cosines[a][b])
     if parts[0] == "reference" and len(parts) == 2:
         require(parts[1] in ("vocab", "scale"), where, f"unknown reference field {parts[1]!r}")
         return {"vocab": base.reference.vocab, "scale": float(base.reference.scale)}[parts[1]]
@@ -385,6 +403,22 @@ def _resolve(path: str, base: Scenario, where: str) -> Any:
         f"{where}: unknown field {path!r} (training.KEY, training.loss.params.NAME, behaviors.NAME.KEY, behaviors.*.KEY, "
         "geometry.cosine.A.B, reference.vocab, reference.scale)"
     )
+
+
+def _writes(path: str, base: Scenario) -> set[tuple[Any, ...]]:
+    """The scenario entries an axis on ``path`` sets (a weight sets every behaviour's weight, a
+    loss parameter sets the loss), so that two axes never set the same entry."""
+    parts = path.split(".")
+    if parts[0] == "training":
+        return {("training", parts[1])}
+    if parts[0] == "geometry":
+        a, b = (_behavior_index(base, p, path)[0] for p in parts[2:])
+        return {("cosine", min(a, b), max(a, b))}
+    if parts[0] == "behaviors":
+        if parts[2] == "weight":
+            return {("behaviors", k, "weight") for k in range(len(base.behaviors))}
+        return {("behaviors", k, parts[2]) for k in _behavior_index(base, parts[1], path)}
+    return {tuple(parts)}
 
 
 def _cell(base: Scenario, axes: tuple[Axis, ...], index: tuple[int, ...]) -> Scenario:

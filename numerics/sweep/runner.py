@@ -9,6 +9,9 @@ missing units; the final tables are written atomically at the end.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +89,10 @@ def table_rows(plan: SweepPlan) -> int:
     return total
 
 
-def check_memory(plan: SweepPlan, tasks: list[UnitTask], dtype: str, available: int | None = None) -> None:
-    """Refuse ``plan`` up front when its table or its largest unit does not fit in memory.
+def check_memory(
+    plan: SweepPlan, tasks: list[UnitTask], dtype: str, workers: int = 1, available: int | None = None
+) -> None:
+    """Refuse ``plan`` up front when its table and the units at work at once do not fit in memory.
 
     Parameters
     ----------
@@ -97,6 +102,8 @@ def check_memory(plan: SweepPlan, tasks: list[UnitTask], dtype: str, available: 
         Its units.
     dtype : str
         The storage dtype.
+    workers : int
+        Units at work at the same time (each holds its cells' curves for all their runs).
     available : int, optional
         Bytes available (default: measured).
 
@@ -111,7 +118,7 @@ def check_memory(plan: SweepPlan, tasks: list[UnitTask], dtype: str, available: 
     >>> from prefdyn.numerics.sweep.plan import parse_sweep
     >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2},
     ...                     "axes": [{"field": "training.beta", "values": [0.5, 1.0]}]}, Path("."))
-    >>> tasks = make_tasks(plan.cells, 8, runs=2, seed=0, metrics=("accuracy",), record_every=1, theory=False, bounds=())
+    >>> tasks = make_tasks(plan.cells, 8, metrics=("accuracy",), record_every=1, theory=False, bounds=())
     >>> check_memory(plan, tasks, "float32", available=1000)
     Traceback (most recent call last):
     ...
@@ -119,11 +126,15 @@ def check_memory(plan: SweepPlan, tasks: list[UnitTask], dtype: str, available: 
     """
     element = DTYPES[dtype].itemsize
     table = table_rows(plan) * ROW_BYTES
+    # a unit trains C cells on one run's data at a time and keeps the curves of all C x R runs
     unit = max(
-        estimate(plan.cells[t.cells[0]], runs=len(t.cells), chunk_runs=len(t.cells), element_size=element)["total"]
+        estimate(plan.cells[t.cells[0]], runs=len(t.cells) * t.runs, chunk_runs=len(t.cells), element_size=element)[
+            "total"
+        ]
         for t in tasks
     )
-    total = 2 * table + unit  # the rows of the units and the assembled table, and one unit at work
+    at_once = min(workers, len(tasks))
+    total = 2 * table + at_once * unit  # the units' rows and the assembled table, and the units at work
     available = available_bytes() if available is None else available
     if available is not None and total > HEADROOM * available:
         raise PrefdynError(
@@ -170,7 +181,7 @@ def cells_frame(plan: SweepPlan, tasks: list[UnitTask]) -> pd.DataFrame:
     >>> from prefdyn.numerics.sweep.plan import parse_sweep
     >>> plan = parse_sweep({"sweep": {"scenario": "builtin:default", "runs": 2},
     ...                     "axes": [{"field": "training.loss", "values": ["dpo", "ipo"]}]}, Path("."))
-    >>> tasks = make_tasks(plan.cells, 8, runs=2, seed=0, metrics=("accuracy",), record_every=1, theory=False, bounds=())
+    >>> tasks = make_tasks(plan.cells, 8, metrics=("accuracy",), record_every=1, theory=False, bounds=())
     >>> cells_frame(plan, tasks).to_dict("records")
     [{'cell': 0, 'training.loss': 'dpo', 'unit': 0}, {'cell': 1, 'training.loss': 'ipo', 'unit': 1}]
     """
@@ -240,8 +251,6 @@ def run_sweep(
     tasks = make_tasks(
         plan.cells,
         plan.max_batch,
-        runs=plan.runs,
-        seed=plan.seed,
         metrics=plan.metrics,
         record_every=plan.record_every,
         theory=plan.theory,
@@ -249,7 +258,7 @@ def run_sweep(
         device=str(dev),
         dtype=dtype,
     )
-    check_memory(plan, tasks, dtype)
+    check_memory(plan, tasks, dtype, 1 if cluster is not None else workers)
     manifest = _manifest(plan, len(tasks), dev.type, dtype)
     cells = cells_frame(plan, tasks)
     if out is None:
@@ -268,7 +277,7 @@ def run_sweep(
         computed = len(tasks) - len(finished)
         results = _execute(tasks, finished, folder, manifest, workers, cluster, progress, plan.name)
         table = _assemble(results, cells)
-        _write_tables(folder, table, cells)
+        _write_tables(folder, table, cells, manifest)
         from .phase import write_phase_diagrams
 
         write_phase_diagrams(table, cells, plan.axes, plan.name, folder / "figures")
@@ -318,11 +327,12 @@ def _assemble(results: dict[int, pd.DataFrame], cells: pd.DataFrame) -> pd.DataF
     return coordinates.merge(rows, on="cell", how="right", validate="one_to_many")
 
 
-def _write_tables(folder: Path, table: pd.DataFrame, cells: pd.DataFrame) -> None:
-    import io
-
+def _write_tables(folder: Path, table: pd.DataFrame, cells: pd.DataFrame, manifest: dict[str, Any]) -> None:
+    """The tables, then the manifest with the table's SHA-256: the mark of a finished sweep."""
     buffer = io.BytesIO()
     table.to_parquet(buffer, engine="pyarrow", index=False)
     atomic_write(folder / "sweep.parquet", buffer.getvalue())
     atomic_write(folder / "sweep.csv", table.to_csv(index=False))
     atomic_write(folder / "cells.csv", cells.to_csv(index=False))
+    finished = {**manifest, "table_sha256": hashlib.sha256(buffer.getvalue()).hexdigest()}
+    atomic_write(folder / store.MANIFEST, json.dumps(finished, indent=2))

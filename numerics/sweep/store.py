@@ -2,7 +2,8 @@ r"""A sweep's output folder: one sealed file per finished unit, the tables, the 
 
 Layout of ``--out DIR``::
 
-    manifest.json         the sweep's hash, settings, axes, cell and unit counts
+    manifest.json         the sweep's hash, settings, axes, cell and unit counts; once the sweep
+                          has finished, the SHA-256 of sweep.parquet
     units/unit-00000.parquet
                           one per finished unit: its rows (sealed: SHA-256, length, provenance)
     sweep.parquet         the tidy table: one row per cell x source x metric x split x behaviour
@@ -19,6 +20,7 @@ uninterrupted run. Parquet is read with pyarrow, which runs no code from the fil
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import sys
@@ -102,7 +104,11 @@ def prepare(out: Path, manifest: dict[str, Any], resume: bool) -> None:
             require(
                 found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}"
             )
-        for stale in (out / UNITS).glob(".unit-*.tmp-*"):  # left by a killed run (we hold the lock)
+        units = out / UNITS
+        if not units.exists() and not units.is_symlink():
+            units.mkdir()
+        require(units.is_dir() and not units.is_symlink(), "resume", f"{units} is not this sweep's folder of units")
+        for stale in units.glob(".unit-*.tmp-*"):  # left by a killed run (we hold the lock)
             stale.unlink(missing_ok=True)
         return
     output_directory(out, "out")
@@ -289,10 +295,25 @@ def read_finished(folder: str | Path, field: str = "sweep") -> FinishedSweep:
     require(ok, field, f"{path / MANIFEST} is not a prefdyn sweep manifest (format {FORMAT_VERSION})")
     axes = tuple(Axis(a["field"], tuple(a["values"])) for a in manifest["axes"])
     try:
-        table = pd.read_parquet(path / "sweep.parquet", engine="pyarrow")
-    except Exception:  # noqa: BLE001 - absent, truncated or not Parquet
+        payload = (path / "sweep.parquet").read_bytes()
+    except OSError:
         raise PrefdynError(f"{field}: {path} holds no finished sweep table (sweep.parquet)") from None
+    require(
+        hashlib.sha256(payload).hexdigest() == manifest.get("table_sha256"),
+        field,
+        f"{path / 'sweep.parquet'} is not the table this sweep finished with (unfinished, or changed since)",
+    )
+    try:
+        table = pd.read_parquet(io.BytesIO(payload), engine="pyarrow")
+    except Exception:  # noqa: BLE001 - sealed by its checksum, but not Parquet
+        raise PrefdynError(f"{field}: {path / 'sweep.parquet'} is not a Parquet table") from None
     expected = ["cell", *(a.field for a in axes), *COLUMNS[1:]]
     require(list(table.columns) == expected, field, f"{path / 'sweep.parquet'} does not have the manifest's columns")
+    for axis in axes:
+        require(
+            set(table[axis.field]) <= set(axis.values),
+            field,
+            f"{path / 'sweep.parquet'} holds {axis.field} values the manifest does not list",
+        )
     cells = table.drop_duplicates("cell")[["cell", *(a.field for a in axes)]].reset_index(drop=True)
     return FinishedSweep(manifest["name"], axes, table, cells, manifest)

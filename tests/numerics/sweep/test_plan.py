@@ -99,8 +99,36 @@ def test_bad_sweep_table_fields() -> None:
             plan(axis, **sweep)
     with pytest.raises(PrefdynError, match="sweep.scenario: file not found"):
         parse_sweep({"sweep": {"scenario": "missing.toml"}, "axes": [axis]}, DATA)
-    with pytest.raises(PrefdynError, match="axes: each field may be swept by one axis only"):
+    with pytest.raises(PrefdynError, match=r"axes\[1\]\.field: sets what axes\[0\] sets already"):
         plan(axis, axis)
+
+
+CONFLICTS = {
+    "two weights": ("behaviors.a.weight", "behaviors.b.weight"),
+    "name and index": ("behaviors.a.noise", "behaviors.0.noise"),
+    "one and all": ("behaviors.a.noise", "behaviors.*.noise"),
+    "cosine both ways": ("geometry.cosine.a.b", "geometry.cosine.b.a"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFLICTS))
+def test_two_axes_never_set_the_same_entry(case: str) -> None:
+    first, second = CONFLICTS[case]
+    with pytest.raises(PrefdynError, match=r"axes\[1\]\.field: sets what axes\[0\] sets already"):
+        plan({"field": first, "values": [0.3]}, {"field": second, "values": [0.4]})
+
+
+def test_axis_labels_are_distinct_and_seed_and_runs_axes_reach_the_cells() -> None:
+    with pytest.raises(PrefdynError, match=r"axes\[0\]\.values: must be distinct"):
+        plan({"field": "training.loss", "values": [{"expr": "h**2"}, {"expr": "(h - 1)**2"}]})
+    with pytest.raises(PrefdynError, match=r"axes\[0\]\.values: must be distinct"):
+        plan({"field": "training.beta", "values": [1.0, 1.0]})
+    cells = plan({"field": "training.seed", "values": [0, 5]}, {"field": "training.runs", "values": [2, 3]}).cells
+    assert [(c.seed, c.runs) for c in cells] == [(0, 2), (0, 3), (5, 2), (5, 3)]
+    with pytest.raises(PrefdynError, match=r"axes\[0\]\.values: runs per cell must lie in \[2"):
+        plan({"field": "training.runs", "values": [1, 2]})
+    with pytest.raises(PrefdynError, match=r"axes\[0\]\.field: no behaviour '²'"):
+        plan({"field": "behaviors.².noise", "values": [1.0]})
 
 
 def test_huge_grids_are_refused_before_any_cell_is_built() -> None:

@@ -82,15 +82,15 @@ def test_out_folder_resume_and_pool_give_the_reference_table(tmp_path: Path, ref
     plan = load_sweep(sweep_file(tmp_path))
     out = tmp_path / "out"
     first = run_sweep(plan, out=out, workers=2)
-    pd.testing.assert_frame_equal(first.table, reference)
-    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), reference)
+    pd.testing.assert_frame_equal(first.table, reference, check_exact=True)
+    pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), reference, check_exact=True)
     with pytest.raises(PrefdynError, match="already holds a sweep; pass --resume"):
         run_sweep(plan, out=out)
     unit_path(out, 2).unlink()
     unit_path(out, 4).write_bytes(unit_path(out, 4).read_bytes()[:-10])  # damaged: recomputed
     again = run_sweep(plan, out=out, resume=True)
     assert again.computed == 2
-    pd.testing.assert_frame_equal(again.table, reference)
+    pd.testing.assert_frame_equal(again.table, reference, check_exact=True)
     other = parse_sweep({**plan.document, "sweep": {**plan.document["sweep"], "runs": 4}}, tmp_path)
     with pytest.raises(PrefdynError, match="resume: .* was written with sweep_hash"):
         run_sweep(other, out=out, resume=True)
@@ -130,7 +130,7 @@ def test_a_killed_worker_is_replaced_and_the_table_is_unchanged(tmp_path: Path, 
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert "a worker process died; resubmitting" in err
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "sweep.parquet"), reference)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "sweep.parquet"), reference, check_exact=True)
 
 
 def test_an_interrupted_sweep_resumes_to_the_same_table(tmp_path: Path, reference: pd.DataFrame) -> None:
@@ -144,7 +144,7 @@ def test_an_interrupted_sweep_resumes_to_the_same_table(tmp_path: Path, referenc
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     assert f"({6 - finished} computed, {finished} resumed)" in out
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "sweep.parquet"), reference)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out" / "sweep.parquet"), reference, check_exact=True)
     csv = pd.read_csv(tmp_path / "out" / "sweep.csv")
     assert len(csv) == len(reference) and list(csv.columns) == list(reference.columns)
     assert "cells" in err and "ETA" in err
@@ -155,7 +155,7 @@ def test_ray_cluster_gives_the_local_table_bit_for_bit(tmp_path: Path, reference
     from prefdyn.numerics.sweep.plan import load_sweep
 
     table = run_sweep(load_sweep(sweep_file(tmp_path)), cluster="local:2").table
-    pd.testing.assert_frame_equal(table, reference)
+    pd.testing.assert_frame_equal(table, reference, check_exact=True)
 
 
 def test_batched_settings_share_one_shuffle_per_run() -> None:
@@ -197,3 +197,46 @@ def test_misalignment_ratio_and_the_accuracy_bound_are_recorded(tmp_path: Path) 
         runs = (a[gained != 0, 6] - a[gained != 0, -1]) / gained[gained != 0]
         assert row["runs"] == len(runs) > 0
         assert row["mean"] == pytest.approx(float(runs.mean()), abs=1e-12)
+
+
+def test_a_finished_folder_is_checked_before_it_is_trusted(tmp_path: Path) -> None:
+    from prefdyn.numerics.sweep.store import read_finished
+
+    doc = {
+        "sweep": {"scenario": "small.toml", "runs": 2, "theory": False},
+        "axes": [{"field": "training.beta", "values": [0.5, 1.0]}],
+    }
+    out = tmp_path / "out"
+    run_sweep(parse_sweep(doc, DATA), out=out)
+    assert read_finished(out).cells["training.beta"].tolist() == [0.5, 1.0]
+    table = pd.read_parquet(out / "sweep.parquet")
+    table.loc[0, "training.beta"] = 0.123
+    table.to_parquet(out / "sweep.parquet", index=False)
+    with pytest.raises(PrefdynError, match="is not the table this sweep finished with"):
+        read_finished(out)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".unit-00000.parquet.tmp-keep").write_text("not ours")
+    for unit in (out / "units").iterdir():
+        unit.unlink()
+    (out / "units").rmdir()
+    (out / "units").symlink_to(elsewhere)
+    with pytest.raises(PrefdynError, match="units is not this sweep's folder of units"):
+        run_sweep(parse_sweep(doc, DATA), out=out, resume=True)
+    assert (elsewhere / ".unit-00000.parquet.tmp-keep").exists()
+
+
+def test_a_behavior_without_test_samples_has_no_test_rows(tmp_path: Path) -> None:
+    text = (DATA / "small.toml").read_text().replace("test_fraction = 0.25", "test_fraction = 0.02")
+    (tmp_path / "base.toml").write_text(text)
+    doc = {
+        "sweep": {"scenario": "base.toml", "runs": 2, "theory": False},
+        "axes": [{"field": "training.beta", "values": [1.0]}],
+    }
+    table = run_sweep(parse_sweep(doc, tmp_path)).table
+    counts = load_scenario(tmp_path / "base.toml")
+    from prefdyn.numerics.scenario import stratified_counts
+
+    empty = [b.name for b, (_, test) in zip(counts.behaviors, stratified_counts(counts), strict=True) if test == 0]
+    assert empty, "the scenario should leave a behaviour without test samples"
+    assert table.query("split == 'test' and behavior in @empty").empty
