@@ -301,7 +301,7 @@ def simulate(
     rows = torch.zeros(R, k, d, dtype=work, device=dev)
     row_sign = torch.tensor([1.0, -1.0], dtype=work, device=dev)[:k].view(1, k, 1)
     optimizer = RowOptimizer(config, lr_t, ref_rows[:k])
-    reducer = GroupReducer(moved.behavior, moved.train, data.num_behaviors, work)
+    reducer = GroupReducer(moved.behavior, moved.train, data.num_behaviors)
     train_idx = torch.nonzero(data.train.cpu()).squeeze(1)
     run_ids = range(first_run, first_run + R) if run_ids is None else run_ids
     require(len(run_ids) == R, "run_ids", f"needs one run index per run ({R})")

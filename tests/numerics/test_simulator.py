@@ -173,3 +173,15 @@ def test_sweep_reports_divergence_instead_of_failing() -> None:
     # loss overflows within 12 steps, while eta = 1e-3 stays small.
     out = sweep_settings(data, sc.training, betas=[0.01], learning_rates=[1e-3, 50.0], losses=["ipo"])
     assert out.diverged.tolist() == [False, True]
+
+
+def test_metrics_are_reduced_in_float64_whatever_the_training_dtype() -> None:
+    """At step 0 every sample's DPO loss is float32(log 2); their mean over the samples must be
+    that value, not a float32 sum's (which drifted to 0.6931513, larger than the whole change of a
+    training run at small learning rates)."""
+    import math
+
+    sc = scenario()
+    data = sample_scenario(sc, runs=2, seed=0, dtype=torch.float32)
+    loss = simulate(data, sc.training, dtype=torch.float32).curve("loss")[:, 0]
+    assert torch.all(loss == float(torch.tensor(math.log(2), dtype=torch.float32)))
