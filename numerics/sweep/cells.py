@@ -132,7 +132,7 @@ def make_tasks(cells: tuple[Scenario, ...], max_batch: int, **settings: Any) -> 
     groups: dict[str, list[int]] = {}
     for i, cell in enumerate(cells):
         groups.setdefault(batch_key(cell), []).append(i)
-    tasks = []
+    tasks: list[UnitTask] = []
     for members in groups.values():
         for start in range(0, len(members), max_batch):
             chunk = tuple(members[start : start + max_batch])
@@ -324,13 +324,11 @@ def _bound_rows(cell_id: int, cell: Scenario, bounds: tuple[str, ...], steps: li
 
     mix = scenario_mixture(cell)
     eta_max = max_learning_rate(mix, cell.training.loss, cell.training.beta)
+    rows: list[tuple[Any, ...]] = []
     sgd = cell.training.optimizer == "sgd"  # stable-step-size's guarantee is for SGD
-    finite = sgd and eta_max is not None and math.isfinite(eta_max) and eta_max > 0
-    values = {
-        "max_learning_rate": eta_max if finite else None,
-        "learning_rate_ratio": cell.training.learning_rate / eta_max if finite else None,
-    }
-    rows = [(b, None, None, None, float(values[b]), None, None, 0) for b in bounds if values.get(b) is not None]
+    if sgd and eta_max is not None and math.isfinite(eta_max) and eta_max > 0:
+        values = {"max_learning_rate": eta_max, "learning_rate_ratio": cell.training.learning_rate / eta_max}
+        rows += [(b, None, None, None, float(values[b]), None, None, 0) for b in bounds if b in values]
     if "accuracy_lower_bound" in bounds and cell.reference.scale == 0:
         curve, _ = accuracy_bound(cell, mix)
         if curve is not None:

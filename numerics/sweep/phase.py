@@ -237,6 +237,7 @@ def draw_phase(table: pd.DataFrame, cells: pd.DataFrame, axes: Sequence[Axis], n
                 ax.set_title(", ".join(f"{a.field} = {a.label(j)}" for a, j in zip(rest, combo, strict=True)))
         for ax in list(grid.flat)[len(combos) :]:
             ax.set_visible(False)
+        assert mesh is not None  # at least one panel was drawn
         fig.colorbar(mesh, ax=grid.ravel().tolist(), shrink=0.9, label=_TITLES[quantity])
         why = "no theory for the cell, or " if quantity == "theory_gap" else ""
         blank = f" (blank: {why}every run diverged)" if values.isna().any() or len(values) < len(cells) else ""

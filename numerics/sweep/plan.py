@@ -225,7 +225,8 @@ def parse_sweep(doc: dict[str, Any], folder: Path, name: str = "sweep") -> Sweep
     """
     _known(doc, {"sweep", "axes"}, "")
     table = doc.get("sweep")
-    require(isinstance(table, dict), "sweep", "the [sweep] table is required")
+    if not isinstance(table, dict):
+        raise PrefdynError("sweep: the [sweep] table is required")
     _known(table, _SWEEP_KEYS, "sweep.")
     base = _base_scenario(table.get("scenario"), folder)
     runs = _whole(table.get("runs", base.runs), "sweep.runs", minimum=2)
@@ -239,7 +240,8 @@ def parse_sweep(doc: dict[str, Any], folder: Path, name: str = "sweep") -> Sweep
         f"must be a non-empty list of {', '.join(REPORTED_METRICS)}",
     )
     raw_axes = doc.get("axes")
-    require(isinstance(raw_axes, list) and bool(raw_axes), "axes", "at least one [[axes]] table is required")
+    if not isinstance(raw_axes, list) or not raw_axes:
+        raise PrefdynError("axes: at least one [[axes]] table is required")
     axes = tuple(_parse_axis(a, i, base) for i, a in enumerate(raw_axes))
     written: dict[tuple[Any, ...], int] = {}
     for i, axis in enumerate(axes):
@@ -390,6 +392,7 @@ def _resolve(path: str, base: Scenario, where: str) -> Any:
         return doc["training"].get(parts[1])
     if parts[0] == "behaviors" and len(parts) == 3:
         require(parts[2] in _BEHAVIOR_FIELDS, where, f"unknown behaviour field {parts[2]!r}")
+        require(parts[1:] != ["*", "weight"], where, "behaviors.*.weight cannot be swept (the weights sum to 1)")
         index = _behavior_index(base, parts[1], where)[0]
         return getattr(base.behaviors[index], parts[2])
     if parts[0] == "geometry" and len(parts) == 4 and parts[1] == "cosine":
@@ -446,8 +449,7 @@ def _substitute(doc: dict[str, Any], base: Scenario, path: str, value: Any, wher
     elif parts[2] == "weight":
         require(isinstance(value, (int, float)) and not isinstance(value, bool), where, "a weight must be a number")
         require(0 < value < 1 or len(base.behaviors) == 1, where, "a weight must lie in (0, 1)")
-        (b,) = _behavior_index(base, parts[1], where) if parts[1] != "*" else (None,)
-        require(b is not None, where, "behaviors.*.weight is not a sweepable field (weights must sum to 1)")
+        (b,) = _behavior_index(base, parts[1], where)
         rest = sum(t["weight"] for k, t in enumerate(doc["behaviors"]) if k != b)
         for k, t in enumerate(doc["behaviors"]):
             t["weight"] = float(value) if k == b else t["weight"] * (1 - value) / rest
