@@ -20,7 +20,7 @@ from prefdyn.numerics import (
     parse_scenario,
     run_scenario,
     sample_scenario,
-    sweep,
+    sweep_settings,
 )
 from prefdyn.numerics.scenario import default_scenario, loss_document, parse_loss, scenario_toml
 from prefdyn.theory.losses import get_loss, loss_from_expression, loss_names
@@ -139,13 +139,13 @@ def test_sweep_accepts_loss_objects():
     data = sample_scenario(scenario, runs=1).shared(0)
     grid = {"betas": [0.1, 1.0], "learning_rates": [0.5]}
     user = scenario.training.loss
-    by_name = sweep(data, dataclasses.replace(scenario.training, loss="ipo"), **grid)
-    by_object = sweep(data, dataclasses.replace(scenario.training, loss=get_loss("ipo")), **grid)
+    by_name = sweep_settings(data, dataclasses.replace(scenario.training, loss="ipo"), **grid)
+    by_object = sweep_settings(data, dataclasses.replace(scenario.training, loss=get_loss("ipo")), **grid)
     assert torch.equal(by_name.result.curves, by_object.result.curves)
-    mixed = sweep(data, scenario.training, losses=[get_loss("ipo"), user], **grid)
+    mixed = sweep_settings(data, scenario.training, losses=[get_loss("ipo"), user], **grid)
     assert [s["loss"] for s in mixed.settings] == ["ipo", "ipo", user, user]
     assert torch.equal(mixed.result.curves[:2], by_name.result.curves)
-    alone = sweep(data, scenario.training, **grid)  # config.loss, a user Loss
+    alone = sweep_settings(data, scenario.training, **grid)  # config.loss, a user Loss
     assert torch.equal(alone.result.curves, mixed.result.curves[2:])
     with pytest.raises(PrefdynError, match="training.loss: unknown loss 'nope'"):
-        sweep(data, scenario.training, losses=["nope"], **grid)
+        sweep_settings(data, scenario.training, losses=["nope"], **grid)
