@@ -17,18 +17,7 @@ import time
 from typing import Any
 
 from ._persona_options import common_options, finish, load_corpus, with_out
-from ._types import positive
-
-
-def _address(text: str) -> str:
-    """``--cluster``: a Ray address (:func:`prefdyn.cluster.parse_address`), else an argparse error."""
-    from prefdyn.cluster import parse_address
-    from prefdyn.errors import PrefdynError
-
-    try:
-        return parse_address(text, "--cluster")
-    except PrefdynError as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("--cluster: ")) from None
+from ._types import cluster_address, positive
 
 
 def _embed(args: argparse.Namespace) -> int:
@@ -111,7 +100,7 @@ def register_embed(actions: Any) -> None:
     g = p.add_argument_group("Ray cluster (the cluster extra: pip install 'prefdyn[cluster]')")
     g.add_argument(
         "--cluster",
-        type=_address,
+        type=cluster_address,
         default=None,
         metavar="ADDRESS",
         help="embed on Ray actors: ray://HOST:PORT, auto (RAY_ADDRESS), local or local:N (a private instance)",

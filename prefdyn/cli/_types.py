@@ -41,6 +41,18 @@ def positive(kind: type[int | float]) -> Callable[[str], float]:
 SEED = number(int, minimum=0)
 
 
+def cluster_address(text: str) -> str:
+    """``--cluster``: a Ray address of :func:`prefdyn.cluster.parse_address`, else an argparse
+    error naming the flag (the module is light: no Ray import)."""
+    from prefdyn.cluster import parse_address
+    from prefdyn.errors import PrefdynError
+
+    try:
+        return parse_address(text, "--cluster")
+    except PrefdynError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--cluster: ")) from None
+
+
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
     """``--threads N``: torch's CPU threads for the command (default: the policy of
     :mod:`prefdyn.threads` -- one thread for small work, never more than the idle cores,

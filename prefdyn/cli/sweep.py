@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._types import add_threads_option, positive
+from ._types import add_threads_option, cluster_address, positive
 from .simulate import DTYPE_CHOICES
 
 
@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--workers", type=positive(int), default=1, help="local worker processes (default 1)")
     parser.add_argument(
         "--cluster",
+        type=cluster_address,
         metavar="ADDRESS",
         help="run on Ray: ray://HOST:PORT, auto (RAY_ADDRESS) or local[:N] (needs prefdyn[cluster])",
     )
@@ -38,14 +39,11 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from prefdyn.cluster import parse_address
     from prefdyn.numerics.simulator import resolve_device
     from prefdyn.numerics.sweep.plan import load_sweep
     from prefdyn.numerics.sweep.runner import run_sweep
     from prefdyn.threads import configure_threads
 
-    if args.cluster is not None:
-        parse_address(args.cluster, "--cluster")
     plan = load_sweep(args.sweep)
     configure_threads(args.threads, work=None if args.workers == 1 else 0.0)
     outcome = run_sweep(

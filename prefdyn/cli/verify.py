@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._types import SEED, add_threads_option, positive
+from ._types import SEED, add_threads_option, cluster_address, positive
 
 
 def register(subparsers: Any) -> None:
@@ -35,7 +35,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
         "--cluster",
-        type=_address,
+        type=cluster_address,
         default=None,
         metavar="ADDRESS",
         help=(
@@ -52,18 +52,6 @@ def register(subparsers: Any) -> None:
     )
     add_threads_option(parser)
     parser.set_defaults(func=run)
-
-
-def _address(text: str) -> str:
-    """``--cluster``: an address of :func:`prefdyn.cluster.parse_address` (an argparse error naming
-    the flag otherwise; the module is light: no Ray import)."""
-    from prefdyn.cluster import parse_address
-    from prefdyn.errors import PrefdynError
-
-    try:
-        return parse_address(text, "--cluster")
-    except PrefdynError as err:
-        raise argparse.ArgumentTypeError(str(err).removeprefix("--cluster: ")) from None
 
 
 def _line(report: Any) -> str:

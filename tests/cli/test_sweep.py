@@ -38,8 +38,11 @@ def test_malformed_sweep_files_exit_2_with_one_line(case: str, tmp_path: Path, c
 def test_bad_cluster_address_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     path = tmp_path / "s.toml"
     path.write_text(HEAD + '[[axes]]\nfield = "training.beta"\nvalues = [1.0]\n')
-    assert main(["sweep", str(path), "--out", str(tmp_path / "out"), "--cluster", "http://x"]) == 2
-    assert "--cluster: must be ray://HOST:PORT, auto, local or local:N" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_status:
+        main(["sweep", str(path), "--out", str(tmp_path / "out"), "--cluster", "http://x"])
+    assert exit_status.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --cluster: must be ray://HOST:PORT, auto, local or local:N" in err and err.count("\n") == 1
 
 
 def test_a_small_sweep_prints_where_its_outputs_are(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
