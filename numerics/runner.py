@@ -20,7 +20,6 @@ written by prefdyn is refused, so a resumed result never mixes runs.
 from __future__ import annotations
 
 import io
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -28,13 +27,13 @@ from typing import Any
 
 import torch
 
-from prefdyn.errors import PrefdynError, output_directory, require
+from prefdyn.errors import PrefdynError, require
 from prefdyn.files import (
     Corrupt,
     FolderLock,
     Foreign,
-    atomic_write,
     check_writable,
+    open_resumable,
     read_sealed,
     write_sealed,
 )
@@ -52,26 +51,9 @@ def _chunk_path(out: Path, index: int) -> Path:
 
 
 def _prepare_out(out: Path, manifest: dict[str, Any], resume: bool) -> None:
-    existing = out / MANIFEST
-    if existing.exists():
-        require(
-            resume, "out", f"{out} already holds results; pass --resume to continue them or choose another directory"
-        )
-        try:
-            found = json.loads(existing.read_bytes().decode("utf-8"))
-        except (OSError, ValueError, RecursionError):
-            raise PrefdynError(f"resume: {existing} is not a prefdyn simulate manifest (not UTF-8 JSON)") from None
-        require(isinstance(found, dict), "resume", f"{existing} is not a prefdyn simulate manifest")
-        for key, value in manifest.items():
-            require(
-                found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}"
-            )
+    if open_resumable(out, manifest, resume, "simulate"):
         for stale in out.glob(".chunk-*.pt.tmp-*"):  # left by a killed run (we hold the lock)
             stale.unlink(missing_ok=True)
-        return
-    output_directory(out, "out")
-    require(not any(out.iterdir()), "out", f"{out} holds other files; choose an empty or new directory")
-    atomic_write(existing, json.dumps(manifest, indent=2))
 
 
 def _save_chunk(path: Path, part: SimulationResult, provenance: dict[str, Any]) -> None:

@@ -144,7 +144,8 @@ class Scenario:
         return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
 
 
-_TRAINING_KEYS = {
+#: The keys of a scenario file's [training] table.
+TRAINING_KEYS = {
     "loss",
     "beta",
     "learning_rate",
@@ -418,7 +419,7 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
     require(isinstance(table, dict), "training", "must be a table")
     errors = ErrorCollector()
     with errors.check():
-        _check_keys(table, _TRAINING_KEYS, "training")
+        _check_keys(table, TRAINING_KEYS, "training")
     loss: str | Loss = "dpo"
     with errors.check():
         loss = parse_loss(table.get("loss", "dpo"))

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Self
 
-from prefdyn.errors import PrefdynError
+from prefdyn.errors import PrefdynError, output_directory, require
 
 SEAL_MAGIC = b"PREFDYN-SEALED 1\n"
 #: longest header a sealed file may have (a header is a short JSON object)
@@ -179,6 +179,62 @@ class FolderLock:
 
 
 # --------------------------------------------------------------------------- sealed files
+
+
+def open_resumable(out: Path, manifest: Mapping[str, Any], resume: bool, what: str) -> bool:
+    """Make ``out`` ready for a resumable run described by ``manifest`` (hold its lock).
+
+    Parameters
+    ----------
+    out : Path
+        The output folder.
+    manifest : mapping
+        The run's ``manifest.json``; a continued run's must agree on every key.
+    resume : bool
+        Whether an earlier run in ``out`` may be continued.
+    what : str
+        The command (``simulate``, ``sweep``), for the messages.
+
+    Returns
+    -------
+    bool
+        ``True`` when an earlier run is continued; ``False`` when ``out`` was new or empty (its
+        manifest is then written).
+
+    Raises
+    ------
+    PrefdynError
+        A folder with other files, an earlier run without ``resume``, or a manifest that is not
+        JSON or disagrees.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     open_resumable(Path(folder), {"seed": 1}, False, "simulate"), open_resumable(Path(folder), {"seed": 1}, True, "simulate")
+    (False, True)
+    """
+    existing = out / "manifest.json"
+    if existing.exists():
+        require(
+            resume,
+            "out",
+            f"{out} already holds {what} results; pass --resume to continue them or choose another directory",
+        )
+        try:
+            found = json.loads(existing.read_bytes().decode("utf-8"))
+        except (OSError, ValueError, RecursionError):
+            raise PrefdynError(f"resume: {existing} is not a prefdyn {what} manifest (not UTF-8 JSON)") from None
+        require(isinstance(found, dict), "resume", f"{existing} is not a prefdyn {what} manifest")
+        for key, value in manifest.items():
+            require(
+                found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}"
+            )
+        return True
+    output_directory(out, "out")
+    require(not any(out.iterdir()), "out", f"{out} holds other files; choose an empty or new directory")
+    atomic_write(existing, json.dumps(dict(manifest), indent=2))
+    return False
 
 
 class Corrupt(Exception):

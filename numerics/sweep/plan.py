@@ -70,7 +70,7 @@ import numpy as np
 from prefdyn.errors import PrefdynError, read_toml, require
 
 from ..metrics import REPORTED_METRICS
-from ..scenario import Behavior, Scenario, builtin_text, parse_scenario, scenario_document
+from ..scenario import TRAINING_KEYS, Behavior, Scenario, builtin_text, parse_scenario, scenario_document
 
 #: The largest sweep accepted (cells), whatever the memory.
 MAX_CELLS = 20_000
@@ -83,22 +83,6 @@ BOUNDS = ("max_learning_rate", "learning_rate_ratio", "accuracy_lower_bound")
 _SWEEP_KEYS = {"name", "scenario", "runs", "seed", "metrics", "record_every", "theory", "bounds", "max_batch"}
 _AXIS_KEYS = {"field", "values", "grid", "random"}
 _RANGE_KEYS = {"start", "stop", "num", "scale", "seed"}
-_TRAINING_FIELDS = {
-    "loss",
-    "beta",
-    "learning_rate",
-    "steps",
-    "samples",
-    "batch_size",
-    "optimizer",
-    "seed",
-    "dim",
-    "test_fraction",
-    "runs",
-    "adam_betas",
-    "adam_eps",
-    "weight_decay",
-}
 _BEHAVIOR_FIELDS = set(Behavior.__dataclass_fields__) - {"name"}
 #: Training fields the simulator batches: cells differing only in these share one computation.
 BATCHED_FIELDS = ("training.beta", "training.learning_rate")
@@ -388,7 +372,7 @@ def _resolve(path: str, base: Scenario, where: str) -> Any:
         require(parts[3] in params, where, f"the base scenario's loss has no parameter {parts[3]!r}")
         return float(params[parts[3]])
     if parts[0] == "training" and len(parts) == 2:
-        require(parts[1] in _TRAINING_FIELDS, where, f"unknown training field {parts[1]!r}")
+        require(parts[1] in TRAINING_KEYS, where, f"unknown training field {parts[1]!r}")
         return doc["training"].get(parts[1])
     if parts[0] == "behaviors" and len(parts) == 3:
         require(parts[2] in _BEHAVIOR_FIELDS, where, f"unknown behaviour field {parts[2]!r}")

@@ -30,8 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from prefdyn.errors import PrefdynError, output_directory, require
-from prefdyn.files import Corrupt, Foreign, atomic_write, read_sealed, write_sealed
+from prefdyn.errors import PrefdynError, require
+from prefdyn.files import Corrupt, Foreign, open_resumable, read_sealed, write_sealed
 
 from .cells import COLUMNS, UnitTask
 from .plan import Axis
@@ -92,29 +92,15 @@ def prepare(out: Path, manifest: dict[str, Any], resume: bool) -> None:
     ...
     prefdyn.errors.PrefdynError: resume: ... was written with hash = 'x', not 'y'
     """
-    existing = out / MANIFEST
-    if existing.exists():
-        require(resume, "out", f"{out} already holds a sweep; pass --resume to continue it or choose another directory")
-        try:
-            found = json.loads(existing.read_bytes().decode("utf-8"))
-        except (OSError, ValueError, RecursionError):
-            raise PrefdynError(f"resume: {existing} is not a prefdyn sweep manifest (not UTF-8 JSON)") from None
-        require(isinstance(found, dict), "resume", f"{existing} is not a prefdyn sweep manifest")
-        for key, value in manifest.items():
-            require(
-                found.get(key) == value, "resume", f"{out} was written with {key} = {found.get(key)!r}, not {value!r}"
-            )
-        units = out / UNITS
-        if not units.exists() and not units.is_symlink():
-            units.mkdir()
-        require(units.is_dir() and not units.is_symlink(), "resume", f"{units} is not this sweep's folder of units")
-        for stale in units.glob(".unit-*.tmp-*"):  # left by a killed run (we hold the lock)
-            stale.unlink(missing_ok=True)
+    if not open_resumable(out, manifest, resume, "sweep"):
+        (out / UNITS).mkdir()
         return
-    output_directory(out, "out")
-    require(not any(out.iterdir()), "out", f"{out} holds other files; choose an empty or new directory")
-    (out / UNITS).mkdir()
-    atomic_write(existing, json.dumps(manifest, indent=2))
+    units = out / UNITS
+    if not units.exists() and not units.is_symlink():
+        units.mkdir()
+    require(units.is_dir() and not units.is_symlink(), "resume", f"{units} is not this sweep's folder of units")
+    for stale in units.glob(".unit-*.tmp-*"):  # left by a killed run (we hold the lock)
+        stale.unlink(missing_ok=True)
 
 
 def provenance(manifest: dict[str, Any], task: UnitTask) -> dict[str, Any]:

@@ -84,7 +84,7 @@ def test_out_folder_resume_and_pool_give_the_reference_table(tmp_path: Path, ref
     first = run_sweep(plan, out=out, workers=2)
     pd.testing.assert_frame_equal(first.table, reference, check_exact=True)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "sweep.parquet"), reference, check_exact=True)
-    with pytest.raises(PrefdynError, match="already holds a sweep; pass --resume"):
+    with pytest.raises(PrefdynError, match="already holds sweep results; pass --resume"):
         run_sweep(plan, out=out)
     unit_path(out, 2).unlink()
     unit_path(out, 4).write_bytes(unit_path(out, 4).read_bytes()[:-10])  # damaged: recomputed
