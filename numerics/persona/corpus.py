@@ -172,12 +172,15 @@ def embed_corpus(
     template: str | None = None,
     cache: EmbeddingCache | None = None,
     use_cache: bool = True,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> EmbeddedCorpus:
-    """Embed every behaviour of ``corpus`` (cached on disk unless ``use_cache`` is false);
-    ``progress(name)`` is called after each behaviour."""
+    """Embed every behaviour of ``corpus`` (cached on disk unless ``use_cache`` is false) in
+    batches of ``batch_size`` statements (default: chosen by memory,
+    :meth:`~.embedders.Embedder.batch_size`); ``progress(name)`` is called after each behaviour."""
     template = check_template(template or embedder.default_template)
+    if batch_size is None:
+        batch_size = embedder.batch_size()
     store = (cache or EmbeddingCache()) if use_cache else None
     results = []
     for b in corpus.behaviors:

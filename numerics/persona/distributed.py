@@ -10,7 +10,8 @@ head -- but the model runs on ``W`` Ray actors instead of this process:
    local path's own, not a copy of them.
 2. :func:`shard_texts` cuts those prompts into contiguous shards of at most ``shard_size``
    statements, never across two behaviours; a shard of the default 256 statements is a whole
-   number of the sentence encoder's 4 x 64-text chunks, so each shard is encoded in exactly the
+   number of the sentence encoder's 4 x B-text chunks (the batch size B is a power of two of at
+   most 64, :mod:`.batching`, chosen once by the plan), so each shard is encoded in exactly the
    batches the local path uses.
 3. :func:`run_on_actors` hands the shards to actors that each load the model once (in their
    ``__init__``), one shard at a time as each actor becomes free, so fast and slow workers
@@ -40,13 +41,14 @@ import torch
 
 from prefdyn.errors import PrefdynError, require
 
+from .batching import MAX_BATCH
 from .cache import EmbeddingCache
 from .corpus import EmbeddedCorpus, check_template, embed_corpus
 from .embedders import AnswerHead, Embedder, Features, resolve_embedder
 from .loader import PersonaCorpus
 
-#: statements per shard: a multiple of the sentence encoder's 4 x 64-text chunk
-DEFAULT_SHARD = 256
+#: statements per shard: a multiple of the sentence encoder's 4 x B-text chunk for every batch size B
+DEFAULT_SHARD = 4 * MAX_BATCH
 #: times a shard is given to another actor after its actor was lost for good
 RESUBMITS = 2
 
@@ -97,10 +99,13 @@ class _StandIn(Embedder):
         self.default_template = real.default_template
         self.__dict__["identity"] = real.identity  # the cached property, filled in
 
+    def footprint(self) -> int | None:
+        return self.real.footprint()
+
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         raise NotImplementedError
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 64) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
         raise NotImplementedError
 
 
@@ -111,16 +116,14 @@ class _Recorder(_StandIn):
     def __init__(self, real: Embedder) -> None:
         super().__init__(real)
         self.calls: list[tuple[str, ...]] = []
-        self.batch_sizes: list[int] = []
         self.heads: list[tuple[str, str]] = []
 
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         self.heads.append(responses)
         return AnswerHead(torch.zeros(2, 0), vocab_size=2, token_ids=None)
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 64) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
         self.calls.append(tuple(texts))
-        self.batch_sizes.append(batch_size)
         return Features(torch.zeros(len(texts), 0), None)
 
 
@@ -135,7 +138,7 @@ class _Replay(_StandIn):
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         return self.heads[responses]
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 64) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
         index, self.served = self.served, self.served + 1
         if index >= len(self.calls) or tuple(texts) != self.calls[index]:
             raise RuntimeError("the corpus or the cache changed between planning and writing")
@@ -211,7 +214,7 @@ def plan_embedding(
     template: str | None = None,
     cache: EmbeddingCache | None = None,
     use_cache: bool = True,
-    batch_size: int = 64,
+    batch_size: int | None = None,
 ) -> EmbeddingPlan:
     """The statements of ``corpus`` that miss the cache, found by a dry run of :func:`~.corpus.embed_corpus`.
 
@@ -232,8 +235,9 @@ def plan_embedding(
         The cache (default: ``$PREFDYN_CACHE`` or ``~/.cache/prefdyn``).
     use_cache : bool
         ``False``: every behaviour is planned, and nothing will be written.
-    batch_size : int
-        Batch size of the embedding calls.
+    batch_size : int, optional
+        Batch size of the embedding calls (default: chosen by memory on this machine,
+        :meth:`~.embedders.Embedder.batch_size`); the plan keeps it for the run that follows.
 
     Returns
     -------
@@ -250,6 +254,8 @@ def plan_embedding(
     template = check_template(template or embedder.default_template)
     store = _MemoCache(cache or EmbeddingCache()) if use_cache else None
     recorder = _Recorder(embedder)
+    if batch_size is None:
+        batch_size = embedder.batch_size()
     embed_corpus(corpus, recorder, template=template, cache=store, use_cache=use_cache, batch_size=batch_size)
     return EmbeddingPlan(embedder, template, use_cache, batch_size, recorder.calls, recorder.heads, store)
 
@@ -548,7 +554,7 @@ def embed_on_cluster(
     template: str | None = None,
     cache: EmbeddingCache | None = None,
     use_cache: bool = True,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     shard_size: int = DEFAULT_SHARD,
     progress: Callable[[int], None] | None = None,
 ) -> ClusterRun:
@@ -582,8 +588,9 @@ def embed_on_cluster(
         The cache (default: ``$PREFDYN_CACHE`` or ``~/.cache/prefdyn``).
     use_cache : bool
         ``False``: everything is computed and nothing written (``--no-cache``).
-    batch_size : int
-        Batch size of the embedding calls (as :func:`~.corpus.embed_corpus`).
+    batch_size : int, optional
+        Batch size of the embedding calls (default: chosen by memory on this machine, as
+        :func:`~.corpus.embed_corpus`).
     shard_size : int
         Most statements per shard.
     progress : callable, optional

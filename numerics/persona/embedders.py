@@ -36,8 +36,11 @@ import torch
 from prefdyn.errors import PrefdynError
 
 from ..simulator import resolve_device
+from .batching import MAX_BATCH, available_memory, memory_batch_size, read_config, read_json, statement_bytes
 
 DEFAULT_MODEL = "minilm"
+#: longest prompt, in tokens, a causal LM's batch size is sized for (persona prompts are < 100)
+PROMPT_TOKENS = 512
 _WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
 
 
@@ -105,11 +108,21 @@ class Embedder(ABC):
         return f"{type(self).__name__}:{self.name}:{_folder_identity(self.path)}"
 
     @abstractmethod
+    def footprint(self) -> int | None:
+        """Peak activation bytes of one statement (:func:`~.batching.statement_bytes`), read from
+        the model folder without loading the model; ``None`` when unknown."""
+
+    def batch_size(self) -> int:
+        """Statements per batch on this machine: :func:`~.batching.memory_batch_size` of
+        :meth:`footprint` and the memory available on :attr:`device`."""
+        return memory_batch_size(self.footprint(), available_memory(self.device))
+
+    @abstractmethod
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         """The reference head restricted to the two responses."""
 
     @abstractmethod
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 64) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
         """Embed ``texts`` (prompts already formatted) in order."""
 
 
@@ -139,6 +152,22 @@ class SentenceEmbedder(Embedder):
 
         return SentenceTransformer(str(self.path), device=str(self.device), local_files_only=True)
 
+    def footprint(self) -> int | None:
+        """At the encoder's truncation length (``max_seq_length``), from the folder of its
+        Transformer module."""
+        modules = read_json(self.path / "modules.json")
+        paths = [
+            str(m.get("path", ""))
+            for m in (modules if isinstance(modules, list) else [])
+            if isinstance(m, dict) and str(m.get("type", "")).endswith(".Transformer")
+        ]
+        folder = self.path / paths[0] if paths else self.path
+        config = read_config(folder / "config.json")
+        tokens = read_config(folder / "sentence_bert_config.json").get("max_seq_length")
+        if not isinstance(tokens, int) or tokens < 1:
+            tokens = int(config.get("max_position_embeddings") or PROMPT_TOKENS)
+        return statement_bytes(config, tokens)
+
     @property
     def dim(self) -> int:
         model = self.model
@@ -148,7 +177,7 @@ class SentenceEmbedder(Embedder):
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         return AnswerHead(torch.zeros(2, self.dim), vocab_size=2, token_ids=None)
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 64) -> Features:
+    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
         chunks = []
         with _progress(len(texts), f"embed {self.name}") as bar:
             for start in range(0, len(texts), 4 * batch_size):
@@ -188,6 +217,13 @@ class CausalLMEmbedder(Embedder):
         dtype = torch.float32 if self.device.type == "cpu" else "auto"
         model: Any = AutoModelForCausalLM.from_pretrained(str(self.path), local_files_only=True, dtype=dtype)
         return model.to(self.device).eval()
+
+    def footprint(self) -> int | None:
+        """At a prompt of :data:`PROMPT_TOKENS` tokens (fewer when the model's context is
+        shorter)."""
+        config = read_config(self.path / "config.json")
+        tokens = min(int(config.get("max_position_embeddings") or PROMPT_TOKENS), PROMPT_TOKENS)
+        return statement_bytes(config, tokens)
 
     def token_id(self, response: str) -> int:
         """The single token id of ``response``; leading whitespace-only pieces (the
