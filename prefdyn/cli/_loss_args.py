@@ -30,6 +30,13 @@ def add_loss_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def loss_inputs(args: argparse.Namespace) -> dict[str, object]:
+    """The loss options exactly as given, for a cache key: the ``--loss-expr`` text is never parsed."""
+    if args.loss_expr is not None:
+        return {"loss_expr": args.loss_expr, "param": args.param}
+    return {"loss": args.loss, "param": args.param}
+
+
 def parse_params(items: list[str]) -> dict[str, float]:
     """``["gamma=0.5", ...]`` -> ``{"gamma": 0.5, ...}``: identifiers and finite numbers only."""
     params: dict[str, float] = {}

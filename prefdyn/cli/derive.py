@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 from typing import TYPE_CHECKING
 
-from ._loss_args import add_loss_options, loss_from_args
+from ._loss_args import add_loss_options, loss_from_args, loss_inputs
+from ._output_cache import add_no_cache_option, replay_or_record
 
 if TYPE_CHECKING:
     from prefdyn.theory.framework import CheckReport, Theorem
@@ -15,9 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("derive", help="print one theorem and its SymPy-verified derivation")
     parser.add_argument("id", help="theorem id (see `prefdyn theorems`)")
     add_loss_options(parser)
-    parser.add_argument(
-        "--no-cache", action="store_true", help="re-verify every step instead of reading the theorem cache"
-    )
+    add_no_cache_option(parser)
     fmt = parser.add_mutually_exclusive_group()
     fmt.add_argument("--latex", action="store_const", dest="format", const="latex", help="theorem + proof block")
     fmt.add_argument("--json", action="store_const", dest="format", const="json", help="one JSON document")
@@ -26,6 +26,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = {"id": args.id, "format": args.format, **loss_inputs(args)}
+    if args.format == "text":  # SymPy's pretty printer wraps at the terminal's width
+        inputs["columns"] = shutil.get_terminal_size(fallback=(0, 0)).columns
+    return replay_or_record("derive", inputs, lambda: _derive(args), refresh=args.no_cache)
+
+
+def _derive(args: argparse.Namespace) -> int:
     import sympy as sp
 
     from prefdyn.theory.catalogue import checked_theorem

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._loss_args import add_loss_options, loss_from_args
+from ._loss_args import add_loss_options, loss_from_args, loss_inputs
+from ._output_cache import add_no_cache_option, replay_or_record
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -12,13 +13,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("ids", nargs="*", metavar="ID", help="theorem ids to check (default: the whole catalogue)")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     add_loss_options(parser)
-    parser.add_argument(
-        "--no-cache", action="store_true", help="re-verify every step instead of reading the theorem cache"
-    )
+    add_no_cache_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    inputs = {"ids": args.ids, "json": args.json, **loss_inputs(args)}
+    return replay_or_record("theorems", inputs, lambda: _check_all(args), refresh=args.no_cache)
+
+
+def _check_all(args: argparse.Namespace) -> int:
     from prefdyn.theory.catalogue import checked_theorem, theorem_ids
 
     from ._output import emit_json
