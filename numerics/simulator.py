@@ -11,8 +11,9 @@ so only the two answer rows move and no :math:`V`-way softmax is ever formed. On
 independent runs is two batched products over the data: the logit changes
 :math:`a = U g` (``[R, k, d] @ [d, n]``) and :math:`G = c\,g` with
 :math:`c_i = w_i\phi'(h_i)\beta s_i` (``[R, 1, n] @ [n, d]``); with shared data
-(``g``: ``[n, d]``) both are single GEMMs, which is the sweep mode. On the CPU, per-run data is
-processed in cache-sized blocks of runs, so both products of a block read it once from memory.
+(``g``: ``[n, d]``) both are single GEMMs, which is the sweep mode. On per-run data a compiled
+step (:mod:`prefdyn.numerics.kernels`: numba on the CPU, Triton on CUDA) computes both from one
+read of the embeddings.
 
 State: :math:`U = W_{\mathrm{ans}} - W_{\mathrm{ref,ans}}` (``[R, k, d]``). Its two rows receive
 gradients :math:`+G` and :math:`-G`; SGD and Adam are odd in the gradient and AdamW's decay
@@ -43,6 +44,7 @@ from .config import TrainConfig
 from .data import PreferenceData
 from .evaluate import loss_kernels
 from .frames import summary_frame
+from .kernels import fused_step
 from .metrics import (
     METRIC_ALIASES,
     NORM_METRICS,
@@ -214,27 +216,6 @@ def _per_run(value: float | torch.Tensor | None, default: float, runs: int, **kw
     return tensor.expand(runs).contiguous()
 
 
-#: On the CPU, per-run data is processed in blocks of runs of about this many bytes, so that the
-#: two products of a step find a block's embeddings still in cache: one pass over memory, not
-#: two (x1.2 for R = 256 runs of 1024 x 64 float32 on a 2-core EPYC with 32 MiB L3, one thread;
-#: ``benchmarks/bench_simulator.py`` reports it).
-CPU_BLOCK_BYTES = 4 * 2**20
-
-
-def _run_blocks(runs: int, g: torch.Tensor) -> list[slice]:
-    """Slices of the run axis processed together: all runs on CUDA or with shared data."""
-    if g.dim() == 2 or g.device.type != "cpu":
-        return [slice(None)]
-    size = max(1, CPU_BLOCK_BYTES // (g[0].numel() * g.element_size()))
-    return [slice(i, i + size) for i in range(0, runs, size)]
-
-
-def _block(x: torch.Tensor, block: slice) -> torch.Tensor:
-    """The runs ``block`` of a per-run tensor; a tensor shared by all runs (leading axis 1, or
-    shared ``[n, d]`` data, whose block is always ``slice(None)``) is returned whole."""
-    return x if x.shape[0] == 1 else x[block]
-
-
 def _record_steps(config: TrainConfig, every: int) -> list[int]:
     total = config.steps
     marks = {0, total} | {end for _, _, end in config.phase_bounds()}
@@ -258,6 +239,7 @@ def simulate(
     dtype: torch.dtype | None = None,
     progress: Callable[[int], None] | None = None,
     check_finite: bool = True,
+    kernel: str = "auto",
 ) -> SimulationResult:
     """Train ``R`` heads from :math:`W_{\\mathrm{ref}}` and record their curves.
 
@@ -269,7 +251,9 @@ def simulate(
     ``dtype`` is the storage dtype of ``g`` (default: the data's); bfloat16 storage computes in
     float32. Curves are recorded every ``record_every`` steps (0: only at 0, phase ends and the
     end); ``progress(k)`` is called after every ``k`` steps. A run that diverges (non-finite
-    curves) is an error unless ``check_finite=False``.
+    curves) is an error unless ``check_finite=False``. ``kernel`` chooses the step on per-run
+    data: ``auto`` (a compiled single-pass step for large runs), ``fused`` or ``torch``
+    (:mod:`prefdyn.numerics.kernels`).
     """
     dev = resolve_device(device)
     storage = data.g.dtype if dtype is None else dtype
@@ -308,7 +292,7 @@ def simulate(
     schedule = BatchSchedule(train_idx, config.batch_size, seed, run_ids)
     n = moved.g.shape[-2]
     full_weights = (moved.train.to(work) / train_idx.numel()).unsqueeze(0)
-    blocks = _run_blocks(R, g_store)
+    fused = fused_step(kernels.loss, g_store, work, kernel, config.steps)
 
     def logits(state: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = state @ g.mT  # [R, k, n]
@@ -348,18 +332,16 @@ def simulate(
                 idx = schedule.indices(t).to(dev)
                 weights = torch.zeros(R, n, dtype=work, device=dev)
                 weights.scatter_(1, idx, 1.0 / idx.shape[1])
-            logit_parts, grad_parts = [], []
-            for block in blocks:  # both products of a block read its data while it is in cache
-                g = _block(g_store, block).to(work)
-                a1, a2 = logits(rows[block], g)
-                beta_b, s_b = beta_t[block], _block(s_train, block)
-                h = beta_b * s_b * (a1 - a2)
-                c = kernels.dphi(h, beta_b) * beta_b * s_b * _block(weights, block)
-                grad_parts.append((c.unsqueeze(1) @ g).squeeze(1))  # [runs in block, d]
-                logit_parts.append((a1, a2))
+            if fused is not None:  # one read of the embeddings
+                a1, a2, grad = fused(g_store, rows, s_train, weights, beta_t)
+            else:  # two batched products: U g^T, then c g
+                g = g_store.to(work)
+                a1, a2 = logits(rows, g)
+                h = beta_t * s_train * (a1 - a2)
+                c = kernels.dphi(h, beta_t) * beta_t * s_train * weights
+                grad = (c.unsqueeze(1) @ g).squeeze(1)
             if t in wanted:
-                record(torch.cat([a[0] for a in logit_parts]), torch.cat([a[1] for a in logit_parts]), rows)
-            grad = torch.cat(grad_parts)
+                record(a1, a2, rows)
             rows = optimizer.step(rows, row_sign * grad.unsqueeze(1))
             if progress is not None:
                 progress(1)
