@@ -96,11 +96,14 @@ def run_scenario(
     record_every: int = 1,
     progress: bool | None = None,
     on_chunk: Callable[[int], None] | None = None,
+    kernel: str = "auto",
 ) -> SimulationResult:
     """Sample and train ``runs`` runs of ``scenario`` (defaults from its ``[training]`` table).
 
     ``on_chunk(i)`` is called after chunk ``i`` is finished (and saved); ``progress`` shows a
-    tqdm bar (default: only when stderr is a TTY).
+    tqdm bar (default: only when stderr is a TTY). ``kernel`` chooses the simulator's step
+    (:mod:`prefdyn.numerics.kernels`); it is part of the manifest, since the steps round
+    differently.
     """
     runs = scenario.runs if runs is None else runs
     seed = scenario.seed if seed is None else seed
@@ -126,15 +129,18 @@ def run_scenario(
         "device": dev.type,
         "chunk_runs": chunk_runs,
         "record_every": record_every,
+        "kernel": kernel,
     }
     if out is None:
-        return _run(scenario, runs, seed, dev, dtype, None, manifest, chunk_runs, record_every, progress, on_chunk)
+        return _run(scenario, runs, seed, dev, dtype, None, manifest, chunk_runs, record_every, progress, on_chunk, kernel)
     out_dir = Path(out)
     require(not out_dir.exists() or out_dir.is_dir(), "out", f"{out_dir} exists and is not a directory")
     check_writable(out_dir, "out")
     with FolderLock(out_dir, "out"):
         _prepare_out(out_dir, manifest, resume)
-        return _run(scenario, runs, seed, dev, dtype, out_dir, manifest, chunk_runs, record_every, progress, on_chunk)
+        return _run(
+            scenario, runs, seed, dev, dtype, out_dir, manifest, chunk_runs, record_every, progress, on_chunk, kernel
+        )
 
 
 def _run(
@@ -149,6 +155,7 @@ def _run(
     record_every: int,
     progress: bool | None,
     on_chunk: Callable[[int], None] | None,
+    kernel: str,
 ) -> SimulationResult:
     starts = list(range(0, runs, chunk_runs))
     show = sys.stderr.isatty() if progress is None else progress
@@ -180,6 +187,7 @@ def _run(
             device=dev,
             dtype=dtype,
             progress=advance,
+            kernel=kernel,
         )
         if path is not None:
             _save_chunk(path, part, provenance)

@@ -24,6 +24,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=SEED, help="seed (default: training.seed)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
     parser.add_argument("--dtype", default="float32", choices=DTYPE_CHOICES, help="embedding storage dtype")
+    parser.add_argument(
+        "--kernel",
+        default="auto",
+        choices=("auto", "fused", "torch"),
+        help="simulator step: fused (one read of the embeddings, compiled), torch (two products), "
+        "or auto (fused for large runs; default)",
+    )
     parser.add_argument("--out", help="write results incrementally to this directory")
     parser.add_argument("--resume", action="store_true", help="continue the unfinished chunks in --out")
     parser.add_argument("--chunk-runs", type=positive(int), default=256, help="runs per chunk (unit of resumption)")
@@ -101,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         chunk_runs=args.chunk_runs,
         record_every=args.record_every,
+        kernel=args.kernel,
     )
     summary = {
         "scenario": scenario.name,
