@@ -49,6 +49,9 @@ TILE_BYTES = 16384
 def _numba() -> Any:
     import numba
 
+    # numba's own thread pool: its OpenMP layer would share torch's OpenMP runtime and reset
+    # torch's thread count (omp_set_num_threads) behind prefdyn's thread policy
+    numba.config.THREADING_LAYER = "workqueue"
     return numba
 
 
