@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import mpmath
 import sympy as sp
@@ -99,15 +100,25 @@ THETAS = (sp.Rational(1, 10), sp.Rational(1, 2), 1)
 DIGITS = 30
 
 
+@lru_cache(maxsize=64)
+def _population_functions(
+    phi: sp.Expr, law: tuple, beta_value: sp.Expr
+) -> tuple[Callable[..., mpmath.mpf], Callable[..., list[mpmath.mpf]]]:
+    r"""mpmath functions of :math:`\Delta`: the population loss
+    :math:`L(\Delta) = \mathbb E\,\phi(\beta\Delta^\top x)` of ``law`` at :math:`\beta` =
+    ``beta_value`` and its SymPy gradient (built once per loss, law and :math:`\beta`; every start and
+    step size of :func:`_numeric_gd` evaluates the same two functions)."""
+    D = sp.symbols(f"_D1:{len(law[0][0]) + 1}", real=True)
+    value = to_elementary(_population(lambda x: phi.subs(h, x), law)(list(D)).subs(beta, beta_value))
+    return sp.lambdify(D, value, "mpmath"), sp.lambdify(D, [sp.diff(value, x) for x in D], "mpmath")
+
+
 def _numeric_gd(
     phi: sp.Expr, law: tuple, start: Sequence[sp.Expr], beta_value: sp.Expr, step: sp.Expr, top: sp.Expr
 ) -> dict:
     r""":func:`_gd_binding` evaluated to :data:`DIGITS` digits (mpmath): the loss values and the squared
     gradient norm are numbers, :math:`\eta` and :math:`\lambda_{\max}` stay exact."""
-    D = sp.symbols(f"_D1:{len(start) + 1}", real=True)
-    value = to_elementary(_population(lambda x: phi.subs(h, x), law)(list(D)).subs(beta, beta_value))
-    loss_at = sp.lambdify(D, value, "mpmath")
-    grad_at = sp.lambdify(D, [sp.diff(value, x) for x in D], "mpmath")
+    loss_at, grad_at = _population_functions(phi, law, beta_value)
     with mpmath.workdps(DIGITS + 10):
         point = [mpmath.mpf(sp.Rational(c).p) / sp.Rational(c).q for c in start]
         grad = grad_at(*point)
