@@ -51,7 +51,7 @@ def _numba() -> Any:
 
     # numba's own thread pool: its OpenMP layer would share torch's OpenMP runtime and reset
     # torch's thread count (omp_set_num_threads) behind prefdyn's thread policy
-    numba.config.THREADING_LAYER = "workqueue"
+    numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
     return numba
 
 
@@ -116,7 +116,7 @@ def _compiled(source: str) -> Any:
     dphi = nb.njit(inline="always", error_model="numpy")(define(source, _namespace()))
 
     @nb.njit(parallel=True, fastmath=_FAST, error_model="numpy")
-    def step(g, u, s, w, beta, a1, a2, grad):  # type: ignore[no-untyped-def]
+    def step(g, u, s, w, beta, a1, a2, grad):
         runs, n, d = g.shape
         k = u.shape[1]
         tile = max(1, TILE_BYTES // (d * g.itemsize))

@@ -65,7 +65,7 @@ _FUNCTIONS |= {sigmoid: "sigmoid"}
 _FUNCTIONS |= {logsigmoid: "logsigmoid", Phi: "ndtr"}
 
 
-class _ScalarPrinter(Printer):  # type: ignore[misc]
+class _ScalarPrinter(Printer):
     """Prints an expression of ``h`` and ``beta`` over :data:`VOCABULARY`."""
 
     printmethod = "_prefdyn_scalar"

@@ -7,74 +7,76 @@ a copy of it per loss whose global ``dphi`` is that loss's compiled :math:`\phi'
 this module does not postpone annotations.
 """
 
+from typing import Any
+
 import triton
 import triton.language as tl
 
-dphi = None  # replaced per loss in the copies that are compiled
+dphi: Any = None  # replaced per loss in the copies that are compiled
 
 
 @triton.jit
-def exp(x):  # type: ignore[no-untyped-def]
+def exp(x):
     return tl.exp(x)
 
 
 @triton.jit
-def log(x):  # type: ignore[no-untyped-def]
+def log(x):
     return tl.log(x)
 
 
 @triton.jit
-def sqrt(x):  # type: ignore[no-untyped-def]
+def sqrt(x):
     return tl.sqrt(x)
 
 
 @triton.jit
-def fabs(x):  # type: ignore[no-untyped-def]
+def fabs(x):
     return tl.abs(x)
 
 
 @triton.jit
-def erf(x):  # type: ignore[no-untyped-def]
+def erf(x):
     return tl.math.erf(x)
 
 
 @triton.jit
-def where(condition, a, b):  # type: ignore[no-untyped-def]
+def where(condition, a, b):
     return tl.where(condition, a, b)
 
 
 @triton.jit
-def sigmoid(x):  # type: ignore[no-untyped-def]
+def sigmoid(x):
     return tl.sigmoid(x)
 
 
 @triton.jit
-def logsigmoid(x):  # type: ignore[no-untyped-def]
+def logsigmoid(x):
     return tl.minimum(x, 0.0) - tl.log(1.0 + tl.exp(-tl.abs(x)))
 
 
 @triton.jit
-def ndtr(x):  # type: ignore[no-untyped-def]
+def ndtr(x):
     return 0.5 * (1.0 + tl.math.erf(x * 0.7071067811865476))
 
 
 @triton.jit
-def tanh(x):  # type: ignore[no-untyped-def]
+def tanh(x):
     return 2.0 * tl.sigmoid(2.0 * x) - 1.0
 
 
 @triton.jit
-def cosh(x):  # type: ignore[no-untyped-def]
+def cosh(x):
     return 0.5 * (tl.exp(x) + tl.exp(-x))
 
 
 @triton.jit
-def sinh(x):  # type: ignore[no-untyped-def]
+def sinh(x):
     return 0.5 * (tl.exp(x) - tl.exp(-x))
 
 
 @triton.jit
-def power(x, p):  # type: ignore[no-untyped-def]
+def power(x, p):
     return tl.exp(p * tl.log(x))
 
 
@@ -101,7 +103,7 @@ def step_body(
     BLOCK_N: tl.constexpr,
     BLOCK_D: tl.constexpr,
     CHUNKS: tl.constexpr,
-):  # type: ignore[no-untyped-def]
+):
     pid = tl.program_id(0)
     r = pid // tiles
     t = pid % tiles
