@@ -23,6 +23,8 @@ from prefdyn.theory.losses import REGISTRY, Loss, loss_names
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LABEL_MODES = ("original", "flipped")
+#: How minibatches are drawn (:mod:`prefdyn.numerics.schedule`).
+BATCHINGS = ("epoch", "independent")
 
 
 def require_finite(value: float, name: str) -> None:
@@ -88,10 +90,13 @@ class TrainConfig:
     ``loss`` is a registered loss name (``prefdyn.theory.losses.loss_names()``) or a
     :class:`~prefdyn.theory.losses.Loss` (a registered one is kept as its name, a user loss as
     it is; :func:`canonical_loss`); ``beta`` is :math:`\beta`; ``learning_rate`` is
-    :math:`\eta`; ``batch_size`` 0 means full-batch gradient descent, otherwise minibatch SGD
-    with a fresh seeded shuffle of the training set every epoch (the last batch of an epoch may
-    be smaller). ``weight_decay`` is AdamW's decoupled decay, applied to the two answer rows (the
-    only trainable rows: the other :math:`V-2` rows of the head get no gradient).
+    :math:`\eta`; ``batch_size`` 0 means full-batch gradient descent, otherwise minibatches of
+    ``batch_size`` drawn as ``batching`` says (:mod:`prefdyn.numerics.schedule`): ``epoch``
+    passes over a fresh seeded shuffle of the training set every epoch, whose last, smaller
+    batch is kept unless ``drop_last``; ``independent`` draws every step's batch afresh,
+    without replacement within the step. ``weight_decay`` is AdamW's decoupled decay, applied
+    to the two answer rows (the only trainable rows: the other :math:`V-2` rows of the head get
+    no gradient).
     """
 
     loss: str | Loss = "dpo"
@@ -103,6 +108,8 @@ class TrainConfig:
     adam_betas: tuple[float, float] = (0.9, 0.999)
     adam_eps: float = 1e-8
     weight_decay: float = 0.0
+    batching: str = "epoch"
+    drop_last: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "loss", canonical_loss(self.loss, "training.loss"))
@@ -121,6 +128,18 @@ class TrainConfig:
             isinstance(self.batch_size, int) and self.batch_size >= 0,
             "training.batch_size",
             "must be an integer >= 0 (0 means full batch)",
+        )
+        require(self.batching in BATCHINGS, "training.batching", f"must be one of {', '.join(BATCHINGS)}")
+        require(
+            self.batching == "epoch" or self.batch_size > 0,
+            "training.batching",
+            f"{self.batching!r} draws batch_size samples a step; needs batch_size > 0",
+        )
+        require(isinstance(self.drop_last, bool), "training.drop_last", "must be true or false")
+        require(
+            not self.drop_last or (self.batching == "epoch" and self.batch_size > 0),
+            "training.drop_last",
+            "is only used by batching = 'epoch' with batch_size > 0",
         )
         require(self.optimizer in OPTIMIZERS, "training.optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
         require(len(self.adam_betas) == 2, "training.adam_betas", "must be two numbers [beta1, beta2]")

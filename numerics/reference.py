@@ -54,7 +54,7 @@ def train_reference(
     answers = torch.nn.Parameter(w_ref[:2].clone())
     others = w_ref[2:]
     ref_logp = torch.log_softmax(g @ w_ref.T, dim=-1)
-    schedule = BatchSchedule(torch.nonzero(train).squeeze(1), config.batch_size, seed, [run])
+    schedule = BatchSchedule.from_config(torch.nonzero(train).squeeze(1), config, seed, [run])
     history = [torch.zeros_like(answers.detach())]
     for phase, start, end in config.phase_bounds():
         optimizer = _optimizer(config, [answers])

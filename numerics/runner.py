@@ -15,6 +15,9 @@ before it is renamed into place; its tensors are ``torch.save`` data read back w
 ``torch.load(weights_only=True)``, which runs no code. On resume a damaged chunk (empty,
 truncated, checksum mismatch) is named on stderr and recomputed; a chunk of another run or not
 written by prefdyn is refused, so a resumed result never mixes runs.
+
+A change of a behaviour's training loss too small for the training dtype to resolve is warned
+about (:func:`~prefdyn.numerics.resolution.warn_unresolved_loss`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from prefdyn.files import (
     write_sealed,
 )
 
+from .resolution import warn_unresolved_loss
 from .sampling import sample_scenario
 from .scenario import Scenario
 from .simulator import SimulationResult, compute_dtype, resolve_device, simulate
@@ -103,7 +107,8 @@ def run_scenario(
     ``on_chunk(i)`` is called after chunk ``i`` is finished (and saved); ``progress`` shows a
     tqdm bar (default: only when stderr is a TTY). ``kernel`` chooses the simulator's step
     (:mod:`prefdyn.numerics.kernels`); it is part of the manifest, since the steps round
-    differently.
+    differently. A loss change that ``dtype`` does not resolve is warned about
+    (:class:`~prefdyn.errors.PrefdynWarning`, :mod:`prefdyn.numerics.resolution`).
     """
     runs = scenario.runs if runs is None else runs
     seed = scenario.seed if seed is None else seed
@@ -132,7 +137,9 @@ def run_scenario(
         "kernel": kernel,
     }
     if out is None:
-        return _run(scenario, runs, seed, dev, dtype, None, manifest, chunk_runs, record_every, progress, on_chunk, kernel)
+        return _run(
+            scenario, runs, seed, dev, dtype, None, manifest, chunk_runs, record_every, progress, on_chunk, kernel
+        )
     out_dir = Path(out)
     require(not out_dir.exists() or out_dir.is_dir(), "out", f"{out_dir} exists and is not a directory")
     check_writable(out_dir, "out")
@@ -197,4 +204,6 @@ def _run(
     bar.close()
     if not parts:
         raise PrefdynError("runs: nothing to simulate")
-    return SimulationResult.concat(parts)
+    result = SimulationResult.concat(parts)
+    warn_unresolved_loss(result, compute_dtype(dtype))
+    return result

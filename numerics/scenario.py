@@ -4,7 +4,9 @@ Tables (``prefdyn scenario --example`` prints a commented template):
 
 * ``[training]``: ``loss``, ``beta``, ``learning_rate``, ``steps``, ``samples``, ``batch_size``,
   ``optimizer``, ``seed``, ``dim``, ``test_fraction`` and optionally ``runs``,
-  ``adam_betas``, ``adam_eps``, ``weight_decay``. ``loss`` is a registered loss's name or a user
+  ``adam_betas``, ``adam_eps``, ``weight_decay``, ``batching`` (``epoch``, the default, or
+  ``independent``) and ``drop_last`` (default false): how minibatches are drawn
+  (:mod:`prefdyn.numerics.schedule`). ``loss`` is a registered loss's name or a user
   loss :math:`\phi(h)`, a table ``{ expr = "log(1 + exp(-(h - gamma)))", params = { gamma = 0.5 } }``
   (``expr`` in the margin ``h``, ``beta`` and the ``params`` names, read by the whitelisting parser
   of :mod:`prefdyn.theory.expressions`; ``params`` optional, each a finite number used by ``expr``;
@@ -160,6 +162,8 @@ TRAINING_KEYS = {
     "adam_betas",
     "adam_eps",
     "weight_decay",
+    "batching",
+    "drop_last",
 }
 _BEHAVIOR_KEYS = set(Behavior.__dataclass_fields__)
 _TOP_KEYS = {"name", "description", "training", "behaviors", "geometry", "reference", "phases"}
@@ -402,16 +406,27 @@ def _parse_behavior(table: dict[str, Any], i: int, dim: int | None) -> Behavior:
     )
 
 
+#: The other fields a field is probed with, so that its own rules apply: settings that only
+#: matter beside another one (AdamW's decay, the minibatch schedule).
+_PROBE_CONTEXT: dict[str, dict[str, Any]] = {
+    "weight_decay": {"optimizer": "adamw"},
+    "batching": {"batch_size": 1},
+    "drop_last": {"batch_size": 1},
+}
+
+
 def _probe_config(errors: ErrorCollector, **fields: Any) -> None:
     """Check ``fields`` against :class:`TrainConfig`'s own rules one at a time (the others at
-    their defaults), so that every bad training field is reported, not only the first."""
+    their defaults, or at :data:`_PROBE_CONTEXT`), so that every bad training field is
+    reported, not only the first; then, when no training field has failed, all together, for
+    the rules that relate fields (``weight_decay`` needs ``adamw``, ``drop_last`` the epoch
+    schedule, ...)."""
     for key, value in fields.items():
         with errors.check():
-            extra = {"optimizer": "adamw"} if key == "weight_decay" else {}
-            TrainConfig(**{**extra, key: value})
-    if fields.get("weight_decay") and fields.get("optimizer") not in (None, "adamw"):
+            TrainConfig(**{**_PROBE_CONTEXT.get(key, {}), key: value})
+    if not errors:
         with errors.check():
-            require(False, "training.weight_decay", "is only used by optimizer = 'adamw'")
+            TrainConfig(**fields)
 
 
 def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConfig, dict[str, Any]]:
@@ -460,6 +475,8 @@ def _parse_training(table: dict[str, Any], phases: list[Any]) -> tuple[TrainConf
     with errors.check():
         numbers["batch_size"] = _integer(table, "batch_size", "training", 0)
     numbers["optimizer"] = table.get("optimizer", "sgd")
+    numbers["batching"] = table.get("batching", "epoch")
+    numbers["drop_last"] = table.get("drop_last", False)
     if isinstance(betas, list):
         numbers["adam_betas"] = tuple(betas)
     _probe_config(errors, **numbers)
@@ -648,6 +665,8 @@ def scenario_document(scenario: Scenario) -> dict[str, Any]:
         adam_betas=list(config.adam_betas),
         adam_eps=config.adam_eps,
         weight_decay=config.weight_decay,
+        batching=config.batching,
+        drop_last=config.drop_last,
     )
     defaults = Behavior(name="", weight=0.0)
     behaviors = [

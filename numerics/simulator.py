@@ -289,7 +289,7 @@ def simulate(
     train_idx = torch.nonzero(data.train.cpu()).squeeze(1)
     run_ids = range(first_run, first_run + R) if run_ids is None else run_ids
     require(len(run_ids) == R, "run_ids", f"needs one run index per run ({R})")
-    schedule = BatchSchedule(train_idx, config.batch_size, seed, run_ids)
+    schedule = BatchSchedule.from_config(train_idx, config, seed, run_ids)
     n = moved.g.shape[-2]
     full_weights = (moved.train.to(work) / train_idx.numel()).unsqueeze(0)
     fused = fused_step(kernels.loss, g_store, work, kernel, config.steps)

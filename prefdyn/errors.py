@@ -1,8 +1,10 @@
-"""User-facing errors.
+"""User-facing errors and warnings.
 
 Every error a user can cause with bad input is a :class:`PrefdynError`. Its message names the
 offending field (or file, or identifier) and the rule it broke; the command line prints it on
-one line and exits with status 2, without a traceback.
+one line and exits with status 2, without a traceback. A result that is computed but should not
+be trusted as it stands is a :class:`PrefdynWarning` (``warnings.warn``); the command line
+prints it as one ``warning:`` line on stderr.
 """
 
 import tomllib
@@ -14,6 +16,10 @@ from typing import Any
 
 class PrefdynError(ValueError):
     """Bad input: the message names the field and the rule."""
+
+
+class PrefdynWarning(UserWarning):
+    """A result to read with care: the message says why and what to do instead."""
 
 
 def require(condition: bool, field: str, rule: str) -> None:

@@ -7,21 +7,25 @@ never edits a shared table. Registration must stay cheap (no torch import); heav
 happen inside the command.
 
 Exit status: 0 success, 1 a check failed (e.g. a theorem did not verify), 2 bad input (one
-``prefdyn COMMAND: error: field: rule`` line per error found).
+``prefdyn COMMAND: error: field: rule`` line per error found). A result to read with care
+(:class:`~prefdyn.errors.PrefdynWarning`) adds one ``prefdyn COMMAND: warning: ...`` line on
+stderr when the command ends, however many times the library warned of it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from prefdyn._version import __version__
-from prefdyn.errors import PrefdynError
+from prefdyn.errors import PrefdynError, PrefdynWarning
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +55,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _warning_lines(command: str) -> Iterator[None]:
+    """Print the :class:`PrefdynWarning` s raised inside as one stderr line per warning class
+    when the block ends (the first message, and how many more there were); other warnings are
+    shown as Python shows them."""
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", PrefdynWarning)
+            yield
+    finally:
+        kinds: dict[type[Warning], list[str]] = {}
+        for w in caught:
+            if issubclass(w.category, PrefdynWarning):
+                kinds.setdefault(w.category, []).append(_one_line(w.message))
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+        for messages in kinds.values():
+            more = f" (and {len(messages) - 1} more such warning(s))" if len(messages) > 1 else ""
+            print(f"prefdyn {command}: warning: {messages[0]}{more}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -58,7 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _warning_lines(args.command):
+            return int(args.func(args) or 0)
     except PrefdynError as err:  # several errors of one input (PrefdynErrors): one line each
         for message in getattr(err, "messages", None) or [str(err)]:
             print(f"prefdyn {args.command}: error: {_one_line(message)}", file=sys.stderr)

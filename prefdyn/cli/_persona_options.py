@@ -46,10 +46,25 @@ def training_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--loss", default="dpo")
     g.add_argument("--optimizer", default="sgd", choices=("sgd", "adam", "adamw"))
     g.add_argument("--batch-size", type=number(int, minimum=0), default=128, help="0 = full batch")
+    g.add_argument(
+        "--batching",
+        default="epoch",
+        choices=("epoch", "independent"),
+        help="minibatches: epoch = passes over a reshuffled training set, the last batch of an epoch "
+        "keeping the remainder (default); independent = a fresh draw of --batch-size samples every "
+        "step, as the authors' loop does",
+    )
     g.add_argument("--steps", type=positive(int), default=100)
     g.add_argument("--lr", "--learning-rate", dest="lr", type=positive(float), default=0.1)
     g.add_argument("--beta", type=positive(float), default=0.01)
     g.add_argument("--weight-decay", type=number(float, minimum=0), default=0.0)
+    g.add_argument(
+        "--dtype",
+        default=None,
+        choices=("float32", "float64"),
+        help="training dtype (default: the embeddings', float32); float64 resolves loss changes below "
+        "float32's rounding",
+    )
     g.add_argument("--test-fraction", type=number(float, minimum=0, below=1), default=0.1)
     g.add_argument(
         "--threshold", type=positive(float), default=0.6, help="training-loss threshold for steps-to-threshold"
@@ -70,6 +85,8 @@ def train_settings(args: argparse.Namespace) -> Any:
         test_fraction=args.test_fraction,
         seed=args.seed,
         device=args.device or "auto",
+        batching=args.batching,
+        dtype=args.dtype,
     )
 
 

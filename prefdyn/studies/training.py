@@ -8,7 +8,11 @@ logits for a causal LM).
 
 Defaults are the paper's last-layer runs (Im & Li 2024, Sec. 5): DPO, SGD, batch 128, 100
 steps, :math:`\eta = 0.1`, :math:`\beta = 0.01`, a seeded 90/10 train/test split stratified per
-behaviour.
+behaviour. Batches are drawn by epochs over a reshuffled training set (``batching = "epoch"``,
+the last batch of an epoch keeping the remainder); the authors' loop draws every step's batch
+afresh, which is ``batching = "independent"`` (:mod:`prefdyn.numerics.schedule`). Training runs
+in the embeddings' dtype (float32) unless ``dtype`` says float64; a loss change float32 does not
+resolve is warned about (:mod:`prefdyn.numerics.resolution`).
 
 Learning speed of a behaviour from its training-loss curve :math:`L_0, \dots, L_T`:
 
@@ -31,14 +35,19 @@ from prefdyn.errors import require
 from prefdyn.numerics.config import Phase, TrainConfig
 from prefdyn.numerics.data import PreferenceData, ReferenceHead
 from prefdyn.numerics.persona.corpus import EmbeddedCorpus
+from prefdyn.numerics.resolution import warn_unresolved_loss
 from prefdyn.numerics.seeds import generator
-from prefdyn.numerics.simulator import SimulationResult, simulate
+from prefdyn.numerics.simulator import SimulationResult, compute_dtype, simulate
+
+#: Training dtypes by name (:attr:`TrainSettings.dtype`).
+TRAIN_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     """Last-layer training knobs (paper defaults); ``test_fraction`` of each behaviour is held
-    out, chosen by ``seed``."""
+    out, chosen by ``seed``; ``batching`` is :class:`TrainConfig`'s; ``dtype`` (``float32`` or
+    ``float64``; ``None``: the embeddings' own) is the training dtype."""
 
     loss: str = "dpo"
     optimizer: str = "sgd"
@@ -50,6 +59,8 @@ class TrainSettings:
     test_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"
+    batching: str = "epoch"
+    dtype: str | None = None
 
     def config(self, *phases: tuple[str, int, str]) -> TrainConfig:
         """A :class:`TrainConfig`; ``phases`` are ``(name, steps, labels)`` (default: one
@@ -63,6 +74,7 @@ class TrainSettings:
             batch_size=self.batch_size,
             optimizer=self.optimizer,
             weight_decay=self.weight_decay,
+            batching=self.batching,
         )
 
 
@@ -99,9 +111,14 @@ def preference_data(corpus: EmbeddedCorpus, test_fraction: float = 0.1, seed: in
 
 def train(corpus: EmbeddedCorpus, settings: TrainSettings, *phases: tuple[str, int, str]) -> SimulationResult:
     """One head trained jointly on every behaviour of ``corpus`` (see :meth:`TrainSettings.config`
-    for ``phases``)."""
+    for ``phases``), in ``settings.dtype``; a loss change that dtype does not resolve is warned
+    about (:func:`~prefdyn.numerics.resolution.warn_unresolved_loss`)."""
     data = preference_data(corpus, settings.test_fraction, settings.seed)
-    return simulate(data, settings.config(*phases), seed=settings.seed, device=settings.device)
+    require(settings.dtype in (None, *TRAIN_DTYPES), "dtype", f"must be one of {', '.join(TRAIN_DTYPES)}")
+    dtype = data.g.dtype if settings.dtype is None else TRAIN_DTYPES[settings.dtype]
+    result = simulate(data, settings.config(*phases), seed=settings.seed, device=settings.device, dtype=dtype)
+    warn_unresolved_loss(result, compute_dtype(dtype))
+    return result
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,22 @@ BAD = {
         SMALL.replace('name = "a"', 'name = "a"\ndistribution = "gennorm"\nshape = 0.001'),
         "behaviors[0].shape: must be >= 0.1",
     ),
+    "batching": (
+        SMALL.replace("seed = 2", 'seed = 2\nbatching = "random"'),
+        "training.batching: must be one of epoch, independent",
+    ),
+    "independent full batch": (
+        SMALL.replace("batch_size = 8", 'batch_size = 0\nbatching = "independent"'),
+        "training.batching: 'independent' draws batch_size samples a step; needs batch_size > 0",
+    ),
+    "drop_last type": (
+        SMALL.replace("seed = 2", 'seed = 2\ndrop_last = "yes"'),
+        "training.drop_last: must be true or false",
+    ),
+    "drop_last independent": (
+        SMALL.replace("seed = 2", 'seed = 2\nbatching = "independent"\ndrop_last = true'),
+        "training.drop_last: is only used by batching = 'epoch' with batch_size > 0",
+    ),
 }
 
 
@@ -244,3 +260,15 @@ def test_persona_learning_rate_spellings_agree(action: str) -> None:
     assert parser.parse_args([*base, "--learning-rate", "3.5"]).lr == 3.5
     assert parser.parse_args([*base, "--lr", "3.5"]).lr == 3.5
     assert parser.parse_args(base).lr == 0.1  # the paper's default
+
+
+@pytest.mark.parametrize("action", ["train", "pair", "misalign", "finetune", "predict"])
+def test_persona_batching_and_dtype_reach_the_training(action: str) -> None:
+    from prefdyn.cli._persona_options import train_settings
+
+    parser = build_parser()
+    base = ["persona", action, "--data", "x.jsonl", "--device", "cpu"]
+    default = train_settings(parser.parse_args(base))
+    assert (default.batching, default.dtype, default.config().drop_last) == ("epoch", None, False)
+    chosen = train_settings(parser.parse_args([*base, "--batching", "independent", "--dtype", "float64"]))
+    assert (chosen.config().batching, chosen.dtype) == ("independent", "float64")
