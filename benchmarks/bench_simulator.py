@@ -7,8 +7,9 @@ Run as a script (never a test; no wall-clock number gates CI)::
         [--sweep-samples 4096] [--sweep-dim 256] [--json]
 
 Everything is measured in one process on the same data, so the ratios hold on a loaded machine.
-A step's time is marginal: the time of a run of ``2T`` steps minus that of ``T`` steps, over
-``T`` (setup, recording and the one-off compilation cancel). Reported:
+A step's time is marginal: the time of a run of ``4T`` steps minus that of ``T`` steps, over
+``3T`` (setup, recording and the one-off compilation cancel; best of three each; ``null`` when
+noise makes the difference non-positive). Reported:
 
 * ``read_GB_per_s``: the machine's read bandwidth, ``torch.sum`` over the same ``R x n x d``
   embeddings (the limit a step that reads them once can reach);
@@ -78,9 +79,15 @@ def config(steps: int) -> TrainConfig:
     return TrainConfig(beta=0.1, learning_rate=0.5, phases=(Phase("train", steps),))
 
 
-def step_time(run: Callable[[int], object], steps: int, device: torch.device) -> float:
-    """Marginal seconds per step: ``(time(2T) - time(T)) / T``."""
-    return max(timed(lambda: run(2 * steps), device) - timed(lambda: run(steps), device), 1e-12) / steps
+def step_time(run: Callable[[int], object], steps: int, device: torch.device) -> float | None:
+    """Marginal seconds per step, ``(time(4T) - time(T)) / 3T``; ``None`` when not positive."""
+    extra = timed(lambda: run(4 * steps), device) - timed(lambda: run(steps), device)
+    return extra / (3 * steps) if extra > 0 else None
+
+
+def rate(amount: float, seconds: float | None, unit: float) -> float | None:
+    """``amount / seconds`` in ``unit``s, or ``None`` for an unmeasured time."""
+    return None if seconds is None else amount / seconds / unit
 
 
 def main() -> None:
@@ -136,6 +143,9 @@ def main() -> None:
         "loop_sample_steps_per_s": loop_rate,
     }
     for name, seconds in step.items():
+        if seconds is None:
+            report[name] = None
+            continue
         effective = fp32_bytes / seconds / 1e9
         report[name] = {
             "step_ms": seconds * 1e3,
@@ -159,11 +169,11 @@ def main() -> None:
 
     flops = 4 * S * args.sweep_samples * args.sweep_dim
     sweep_report: dict[str, object] = {"settings": S, "samples": args.sweep_samples, "dim": args.sweep_dim}
-    sweep_report["fp32_TFLOP_per_s"] = flops / step_time(sweep, T, device) / 1e12
+    sweep_report["fp32_TFLOP_per_s"] = rate(flops, step_time(sweep, T, device), 1e12)
     if device.type == "cuda":
         reference = sweep(T)
         torch.backends.cuda.matmul.allow_tf32 = True
-        sweep_report["tf32_TFLOP_per_s"] = flops / step_time(sweep, T, device) / 1e12
+        sweep_report["tf32_TFLOP_per_s"] = rate(flops, step_time(sweep, T, device), 1e12)
         sweep_report["tf32_error"] = float((sweep(T) - reference).abs().max() / reference.abs().max())
         torch.backends.cuda.matmul.allow_tf32 = False
     report["sweep"] = sweep_report
