@@ -18,6 +18,9 @@ shared machine falls on every row alike, best of ``--repeats``:
   (prompt formatting, embedding, and the sealed cache entry of each behaviour written);
 * **prefdyn cached**: the same call again on the last cold run's folder (served from the cache).
 
+Each row also reports the tokens its batches hold, padding included (``tokens_with_padding``,
+per pass), against the statements' own tokens (``tokens``): the work the encoder does.
+
 Both sides run on the same torch thread count (``--threads``, default prefdyn's own choice for an
 encoder, :func:`prefdyn.threads.configure_threads`), which is reported.
 """
@@ -105,9 +108,21 @@ def measure(args: argparse.Namespace, scratch: Path, threads: int) -> dict[str, 
         "prefdyn_cached": lambda: embed_corpus(corpus, embedder, cache=EmbeddingCache(folders[-1])),
     }
     best = dict.fromkeys(rows, float("inf"))
+    padded = dict.fromkeys(rows, 0)
+    running = [""]
+    preprocess = model.preprocess
+
+    def counting(*a: object, **k: object) -> dict[str, object]:
+        features = preprocess(*a, **k)
+        padded[running[0]] += features["attention_mask"].numel()
+        return features
+
+    model.preprocess = counting
     for _ in range(args.repeats):
         for name, fn in rows.items():
+            running[0] = name
             best[name] = min(best[name], timed(fn))
+    model.preprocess = preprocess
 
     cached = embed_corpus(corpus, embedder, cache=EmbeddingCache(folders[-1]))
     reference = model.encode(texts, batch_size=batch, convert_to_tensor=True).cpu()
@@ -122,7 +137,11 @@ def measure(args: argparse.Namespace, scratch: Path, threads: int) -> dict[str, 
         "repeats": args.repeats,
         "encode_default_batch_size": default_batch,
         "prefdyn_batch_size": batch,
-        **{name: {"seconds": s, "statements_per_s": n / s} for name, s in best.items()},
+        "tokens": int(preprocess(texts)["attention_mask"].sum()),
+        **{
+            name: {"seconds": s, "statements_per_s": n / s, "tokens_with_padding": padded[name] // args.repeats}
+            for name, s in best.items()
+        },
         "ratio_prefdyn_cold_over_encode_default": best["encode_default_batch"] / best["prefdyn_cold"],
         "ratio_prefdyn_cold_over_encode_prefdyn_batch": best["encode_prefdyn_batch"] / best["prefdyn_cold"],
         "cached_hits": cached.cache_hits,

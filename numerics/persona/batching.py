@@ -16,19 +16,23 @@ size (:func:`memory_batch_size`) is the largest power of two whose batch fits in
 :data:`MEMORY_SHARE` of the memory available on the device (:func:`available_memory`), at least
 1 and at most :data:`MAX_BATCH`.
 
-The cap is where a larger batch stops paying on a CPU, and it keeps the sentence encoder's
-batches those the cache was filled with (features agree to the last bit only between runs that
-batch alike). A power of two divides the cap, so a cluster shard of a multiple of
-``4 * MAX_BATCH`` statements is always a whole number of the sentence encoder's ``4 * B``-text
-chunks. For all-MiniLM-L6-v2 (:math:`h = 384`, :math:`i = 1536`, :math:`a = 12`, truncated at
-:math:`L = 256` tokens) one statement is at most 13.4 MB, so the cap holds whenever more than
-3.4 GB are available.
+The cap is where a larger batch stops paying on a CPU. For all-MiniLM-L6-v2 (:math:`h = 384`,
+:math:`i = 1536`, :math:`a = 12`, truncated at :math:`L = 256` tokens) one statement is at most
+13.4 MB, so the cap holds whenever more than 3.4 GB are available.
+
+How the statements are batched (:data:`SCHEME`, :func:`length_order`): each behaviour's statements
+are sorted by their token count, longest first (ties in file order), and cut into consecutive
+batches of :math:`B`, so a batch is padded only to its own longest statement; the features are put
+back in file order afterwards. The values depend, in their last bits, on which statements share a
+batch, so the scheme and :math:`B` are part of every features cache key, and a cluster shard is a
+run of whole batches of that order.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,8 @@ MAX_BATCH = 64
 MEMORY_SHARE = 0.25
 #: bytes per activation element (float32: the CPU dtype, and an upper bound for half precision)
 ELEMENT_BYTES = 4
+#: the batching scheme of :func:`length_order`, recorded in every features cache key
+SCHEME = "token-count-sorted/1"
 
 
 def read_json(path: Path) -> Any:
@@ -136,3 +142,15 @@ def memory_batch_size(per_statement: int | None, available: int | None) -> int:
         return MAX_BATCH
     fits = int(MEMORY_SHARE * available) // max(1, per_statement)
     return min(MAX_BATCH, 1 << max(0, fits.bit_length() - 1))
+
+
+def length_order(lengths: Sequence[int]) -> list[int]:
+    """Indices of the statements of token counts ``lengths``, longest first, ties in the given order:
+    the order in which they are cut into batches (:data:`SCHEME`).
+
+    Examples
+    --------
+    >>> length_order([3, 5, 3, 7])
+    [3, 1, 0, 2]
+    """
+    return sorted(range(len(lengths)), key=lambda i: -lengths[i])

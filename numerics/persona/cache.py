@@ -2,9 +2,9 @@
 
 Root: ``$PREFDYN_CACHE`` if set, else ``~/.cache/prefdyn``; entries live under
 ``<root>/embeddings/<key>.pt``. A key is the SHA-256 of a JSON description of what was computed
-(model identity, the data file's content hash, the prompt template, the response pair), so a
-changed file, template, model or answer pair is a different entry and stale data can never be
-served.
+(model identity, the data file's content hash, the prompt template, the response pair and, for
+features, the batching scheme and batch size), so a changed file, template, model, answer pair or
+batching is a different entry and stale data can never be served.
 
 Each entry is a sealed file (:func:`~prefdyn.files.write_sealed`: SHA-256, length, and its own
 key as provenance) written to a unique temporary file, ``fsync``'ed and renamed into place, under

@@ -1,8 +1,9 @@
 r"""A persona corpus embedded by a frozen model: per behaviour :math:`(g_i, s_i)` and the head.
 
 :func:`embed_corpus` formats each record with the prompt template, embeds it (or reads the
-cache: one entry per behaviour file, keyed by model identity, the file's SHA-256, the template
-and the response pair), and returns an :class:`EmbeddedCorpus`.
+cache: one entry per behaviour file, keyed by :func:`features_key`: model identity, the file's
+SHA-256, the template, the response pair and how the statements were batched), and returns an
+:class:`EmbeddedCorpus`.
 
 Example (needs the ``[real]`` extra)::
 
@@ -20,6 +21,7 @@ import torch
 
 from prefdyn.errors import PrefdynError
 
+from .batching import SCHEME
 from .cache import EmbeddingCache, cache_key
 from .embedders import AnswerHead, Embedder, Features
 from .loader import Behavior, PersonaCorpus, PersonaRecord
@@ -104,6 +106,45 @@ def format_prompt(template: str, record: PersonaRecord) -> str:
         ) from err
 
 
+def features_key(identity: str, digest: str, template: str, responses: tuple[str, str], batch_size: int) -> str:
+    """The cache key of one behaviour's features.
+
+    Parameters
+    ----------
+    identity : str
+        The model's :attr:`~.embedders.Embedder.identity`.
+    digest : str
+        The behaviour file's SHA-256.
+    template : str
+        The prompt template.
+    responses : tuple of str
+        The answer pair (in either order: the features do not depend on it).
+    batch_size : int
+        Statements per batch: with the batching scheme (:data:`~.batching.SCHEME`) it fixes which
+        statements share a batch, hence the features' last bits.
+
+    Returns
+    -------
+    str
+        A SHA-256 hex digest (:func:`~.cache.cache_key`).
+
+    Examples
+    --------
+    >>> parts = ("model", "sha256", "{question}", ("Yes", "No"))
+    >>> features_key(*parts, batch_size=64) != features_key(*parts, batch_size=32)
+    True
+    """
+    return cache_key(
+        kind="features",
+        model=identity,
+        file=digest,
+        template=template,
+        responses=_canonical(responses),
+        batching=SCHEME,
+        batch_size=batch_size,
+    )
+
+
 def _embed_behavior(
     behavior: Behavior,
     embedder: Embedder,
@@ -112,13 +153,7 @@ def _embed_behavior(
     cache: EmbeddingCache | None,
     batch_size: int,
 ) -> tuple[EmbeddedBehavior, bool]:
-    key = cache_key(
-        kind="features",
-        model=embedder.identity,
-        file=behavior.digest,
-        template=template,
-        responses=_canonical(responses),
-    )
+    key = features_key(embedder.identity, behavior.digest, template, responses, batch_size)
     stored = cache.get(key) if cache is not None else None
     hit = stored is not None
     if stored is None:
@@ -177,7 +212,8 @@ def embed_corpus(
 ) -> EmbeddedCorpus:
     """Embed every behaviour of ``corpus`` (cached on disk unless ``use_cache`` is false) in
     batches of ``batch_size`` statements (default: chosen by memory,
-    :meth:`~.embedders.Embedder.batch_size`); ``progress(name)`` is called after each behaviour."""
+    :meth:`~.embedders.Embedder.batch_size`; part of the cache key, as the values depend on the
+    batches); ``progress(name)`` is called after each behaviour."""
     template = check_template(template or embedder.default_template)
     if batch_size is None:
         batch_size = embedder.batch_size()

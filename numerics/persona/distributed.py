@@ -8,11 +8,13 @@ head -- but the model runs on ``W`` Ray actors instead of this process:
    which records the prompts of every behaviour that misses the cache (and whether the head does)
    instead of computing them: the cache keys, the prompt template and the batch size are the
    local path's own, not a copy of them.
-2. :func:`shard_texts` cuts those prompts into contiguous shards of at most ``shard_size``
-   statements, never across two behaviours; a shard of the default 256 statements is a whole
-   number of the sentence encoder's 4 x B-text chunks (the batch size B is a power of two of at
-   most 64, :mod:`.batching`, chosen once by the plan), so each shard is encoded in exactly the
-   batches the local path uses.
+2. Each behaviour's prompts are put in the order the local path batches them
+   (:meth:`~.embedders.Embedder.batch_order`: by token count, counted by the model folder's
+   tokenizer, loaded here without the weights), and :func:`shard_texts` cuts that order into
+   contiguous shards of whole batches (``shard_size`` rounded down to a multiple of the plan's
+   batch size B, at least one batch), never across two behaviours; so each shard is embedded
+   (:meth:`~.embedders.Embedder.embed_in_batches`) in exactly the batches the local path uses,
+   and its rows are put back in file order here (:func:`~.embedders.restore_order`).
 3. :func:`run_on_actors` hands the shards to actors that each load the model once (in their
    ``__init__``), one shard at a time as each actor becomes free, so fast and slow workers
    balance. An actor is restarted once when its process dies (``max_restarts=1``) and its task
@@ -44,10 +46,10 @@ from prefdyn.errors import PrefdynError, require
 from .batching import MAX_BATCH
 from .cache import EmbeddingCache
 from .corpus import EmbeddedCorpus, check_template, embed_corpus
-from .embedders import AnswerHead, Embedder, Features, resolve_embedder
+from .embedders import AnswerHead, Embedder, Features, resolve_embedder, restore_order
 from .loader import PersonaCorpus
 
-#: statements per shard: a multiple of the sentence encoder's 4 x B-text chunk for every batch size B
+#: statements per shard (rounded down to whole batches): four batches of the largest batch size
 DEFAULT_SHARD = 4 * MAX_BATCH
 #: times a shard is given to another actor after its actor was lost for good
 RESUBMITS = 2
@@ -102,10 +104,14 @@ class _StandIn(Embedder):
     def footprint(self) -> int | None:
         return self.real.footprint()
 
+    @property
+    def tokenizer(self) -> Any:
+        return self.real.tokenizer
+
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         raise NotImplementedError
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
+    def embed_in_batches(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int) -> Features:
         raise NotImplementedError
 
 
@@ -278,9 +284,9 @@ def shard_texts(calls: Sequence[Sequence[str]], size: int = DEFAULT_SHARD) -> li
     Parameters
     ----------
     calls : sequence of sequences of str
-        The prompts of each embedding call (one per behaviour).
+        The prompts of each embedding call (one per behaviour), in the order they are batched.
     size : int
-        Most statements per shard (>= 1).
+        Most statements per shard (>= 1; a multiple of the batch size keeps every batch whole).
 
     Returns
     -------
@@ -337,9 +343,9 @@ class EmbedWorker:
             raise self.refused
         return self.embedder.identity
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int) -> Features:
-        """``texts`` embedded, as :meth:`~.embedders.Embedder.features`."""
-        return self.embedder.features(list(texts), responses, batch_size=batch_size)
+    def embed_in_batches(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int) -> Features:
+        """``texts`` embedded in consecutive batches, as :meth:`~.embedders.Embedder.embed_in_batches`."""
+        return self.embedder.embed_in_batches(list(texts), responses, batch_size)
 
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         """The reference head of the pair, as :meth:`~.embedders.Embedder.head`."""
@@ -501,8 +507,12 @@ def _compute(
     shard_size: int,
     progress: Callable[[int], None] | None,
 ) -> tuple[list[Features], dict[tuple[str, str], AnswerHead], int, int, str]:
-    shards = shard_texts(plan.calls, shard_size)
-    jobs: list[tuple[str, tuple[Any, ...]]] = [("features", (s.texts, responses, plan.batch_size)) for s in shards]
+    orders = [plan.embedder.batch_order(texts) for texts in plan.calls]
+    whole_batches = max(1, shard_size // plan.batch_size) * plan.batch_size
+    shards = shard_texts([[texts[i] for i in o] for texts, o in zip(plan.calls, orders, strict=True)], whole_batches)
+    jobs: list[tuple[str, tuple[Any, ...]]] = [
+        ("embed_in_batches", (s.texts, responses, plan.batch_size)) for s in shards
+    ]
     jobs += [("head", (pair,)) for pair in plan.heads]
     kind = _device(ray, device)
     count = min(_workers(ray, kind, workers), len(jobs))
@@ -532,14 +542,13 @@ def _compute(
     for s, result in zip(shards, results, strict=False):
         parts[s.call].append(result)
     features = []
-    for pieces in parts:
+    for pieces, order in zip(parts, orders, strict=True):
         lse = [p.lse_other for p in pieces]
-        features.append(
-            Features(
-                torch.cat([p.g for p in pieces]),
-                None if any(x is None for x in lse) else torch.cat([x for x in lse if x is not None]),
-            )
+        joined = Features(
+            torch.cat([p.g for p in pieces]),
+            None if any(x is None for x in lse) else torch.cat([x for x in lse if x is not None]),
         )
+        features.append(restore_order(joined, order))
     heads = dict(zip(plan.heads, results[len(shards) :], strict=True))
     return features, heads, len(shards), count, kind
 
@@ -560,13 +569,13 @@ def embed_on_cluster(
 ) -> ClusterRun:
     """``corpus`` embedded as by :func:`~.corpus.embed_corpus`, the missing statements on Ray actors.
 
-    The statements that miss the cache (:func:`plan_embedding`) are cut into shards of
-    ``shard_size`` (:func:`shard_texts`) and embedded by ``workers`` actors, each holding the model
-    once (:func:`run_on_actors`); the arrays come back here, and this process alone writes them
-    into the cache, by :func:`~.corpus.embed_corpus` itself: same keys, same format, and the values
-    of a local run on the same device (the sentence encoder's to the last bit in the tests: each
-    shard is one of the local run's chunks). When nothing misses, no actor is started (and no
-    cluster connected).
+    The statements that miss the cache (:func:`plan_embedding`), in the order the local path
+    batches them, are cut into shards of whole batches (:func:`shard_texts`) and embedded by
+    ``workers`` actors, each holding the model once (:func:`run_on_actors`); the arrays come back
+    here, and this process alone writes them into the cache, by :func:`~.corpus.embed_corpus`
+    itself: same keys, same format, and the values of a local run on the same device (the sentence
+    encoder's to the last bit in the tests: each shard holds some of the local run's batches).
+    When nothing misses, no actor is started (and no cluster connected).
 
     Parameters
     ----------
@@ -592,7 +601,8 @@ def embed_on_cluster(
         Batch size of the embedding calls (default: chosen by memory on this machine, as
         :func:`~.corpus.embed_corpus`).
     shard_size : int
-        Most statements per shard.
+        Most statements per shard, rounded down to a multiple of the batch size (at least one
+        batch).
     progress : callable, optional
         ``progress(n)`` after each shard, with its number of statements.
 

