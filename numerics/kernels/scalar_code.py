@@ -30,6 +30,7 @@ def dphi(h, beta):
 from __future__ import annotations
 
 import linecache
+import math
 from collections.abc import Callable, Mapping
 from itertools import count
 from typing import Any
@@ -60,9 +61,17 @@ VOCABULARY = (
     "fabs",
 )
 
-_FUNCTIONS = {sp.exp: "exp", sp.log: "log", sp.tanh: "tanh", sp.cosh: "cosh", sp.sinh: "sinh", sp.erf: "erf"}
-_FUNCTIONS |= {sigmoid: "sigmoid"}
-_FUNCTIONS |= {logsigmoid: "logsigmoid", Phi: "ndtr"}
+_FUNCTIONS = {
+    sp.exp: "exp",
+    sp.log: "log",
+    sp.tanh: "tanh",
+    sp.cosh: "cosh",
+    sp.sinh: "sinh",
+    sp.erf: "erf",
+    sigmoid: "sigmoid",
+    logsigmoid: "logsigmoid",
+    Phi: "ndtr",
+}
 
 
 class _ScalarPrinter(Printer):
@@ -71,13 +80,17 @@ class _ScalarPrinter(Printer):
     printmethod = "_prefdyn_scalar"
 
     def _print_Symbol(self, expr: sp.Symbol) -> str:
-        return {h_symbol: "h", beta_symbol: "beta"}[expr]
+        if expr not in (h_symbol, beta_symbol):
+            raise PrefdynError(f"loss: the symbol {expr} has no value (fused step)")
+        return expr.name
 
     def _print_Float(self, expr: sp.Float) -> str:
-        return repr(float(expr))
+        value = float(expr)
+        if not math.isfinite(value):
+            raise PrefdynError(f"loss: the constant {expr} has no compiled form (fused step)")
+        return repr(value)
 
-    def _print_Rational(self, expr: sp.Rational) -> str:
-        return repr(float(expr))
+    _print_Rational = _print_Float
 
     _print_Integer = _print_Rational
     _print_NumberSymbol = _print_Float
