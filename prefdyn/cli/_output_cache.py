@@ -86,6 +86,11 @@ class _Tee(io.TextIOBase):
         self.target = target
         self.copy = io.StringIO()
 
+    @property
+    def encoding(self) -> str | None:  # type: ignore[override]
+        """The target's encoding: SymPy's pretty printer draws Unicode only where it can be encoded."""
+        return getattr(self.target, "encoding", None)
+
     def write(self, text: str) -> int:
         self.target.write(text)
         return self.copy.write(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from typing import TYPE_CHECKING
 
 from ._loss_args import add_loss_options, loss_from_args, loss_inputs
@@ -27,8 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     inputs = {"id": args.id, "format": args.format, **loss_inputs(args)}
-    if args.format == "text":  # SymPy's pretty printer wraps at the terminal's width
+    if args.format == "text":  # SymPy's pretty printer wraps at the terminal's width, in Unicode if it can
         inputs["columns"] = shutil.get_terminal_size(fallback=(0, 0)).columns
+        inputs["encoding"] = sys.stdout.encoding
     return replay_or_record("derive", inputs, lambda: _derive(args), refresh=args.no_cache)
 
 
