@@ -37,7 +37,7 @@ from collections.abc import Callable
 import torch
 
 from prefdyn.numerics import Phase, PreferenceData, TrainConfig, simulate, train_reference
-from prefdyn.numerics.kernels import fused_step
+from prefdyn.numerics.kernels import select_step
 from prefdyn.numerics.simulator import resolve_device
 from prefdyn.theory.losses import get_loss
 
@@ -118,7 +118,7 @@ def main() -> None:
     def run_simulate(source: PreferenceData, kernel: str) -> Callable[[int], object]:
         return lambda steps: simulate(source, config(steps), device=device, record_every=0, kernel=kernel)
 
-    fused = fused_step(get_loss("dpo"), data.g, torch.float32, "auto", 2**62)  # None: not available
+    fused = select_step(get_loss("dpo"), data.g, torch.float32, "auto", 2**62)  # None: not available
     kinds = {"torch": (data, "torch")} | ({"fused": (data, "fused")} if fused else {})
     if fused and device.type == "cuda":
         kinds["fused_bf16"] = (make_data(R, n, d, device, torch.bfloat16), "fused")

@@ -44,7 +44,7 @@ from .config import TrainConfig
 from .data import PreferenceData
 from .evaluate import loss_kernels
 from .frames import summary_frame
-from .kernels import fused_step
+from .kernels import select_step
 from .metrics import (
     METRIC_ALIASES,
     NORM_METRICS,
@@ -292,7 +292,7 @@ def simulate(
     schedule = BatchSchedule.from_config(train_idx, config, seed, run_ids)
     n = moved.g.shape[-2]
     full_weights = (moved.train.to(work) / train_idx.numel()).unsqueeze(0)
-    fused = fused_step(kernels.loss, g_store, work, kernel, config.steps)
+    fused = select_step(kernels.loss, g_store, work, kernel, config.steps)
 
     def logits(state: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = state @ g.mT  # [R, k, n]

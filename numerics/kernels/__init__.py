@@ -69,7 +69,7 @@ def _why_not(g: torch.Tensor, work: torch.dtype) -> str | None:
     return None if cuda.available() else "Triton is not installed"
 
 
-def fused_step(loss: Loss, g: torch.Tensor, work: torch.dtype, kernel: str, steps: int) -> FusedStep | None:
+def select_step(loss: Loss, g: torch.Tensor, work: torch.dtype, kernel: str, steps: int) -> FusedStep | None:
     """The fused step ``kernel`` asks for, or ``None`` for the torch step.
 
     Parameters

@@ -153,7 +153,7 @@ def _compiled(source: str) -> Any:
 
 
 def compile_step(loss: Loss) -> Any:
-    """The compiled single-pass step of ``loss`` (see :func:`fused_step`)."""
+    """The compiled single-pass step of ``loss`` (see :func:`fused_step`; :func:`prefdyn.numerics.kernels.select_step` chooses it)."""
     return _compiled(dphi_source(loss))
 
 

@@ -66,7 +66,7 @@ def _compiled(source: str) -> Any:
 
 
 def compile_step(loss: Loss) -> Any:
-    """The Triton single-pass step of ``loss`` (see :func:`fused_step`)."""
+    """The Triton single-pass step of ``loss`` (see :func:`fused_step`; :func:`prefdyn.numerics.kernels.select_step` chooses it)."""
     return _compiled(dphi_source(loss))
 
 

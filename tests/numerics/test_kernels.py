@@ -15,7 +15,7 @@ from prefdyn.errors import PrefdynError
 from prefdyn.numerics import PreferenceData, TrainConfig, simulate
 from prefdyn.numerics.config import Phase
 from prefdyn.numerics.evaluate import loss_kernels
-from prefdyn.numerics.kernels import fused_step
+from prefdyn.numerics.kernels import select_step
 from prefdyn.numerics.kernels.scalar_code import define, dphi_source
 from prefdyn.theory.losses import get_loss, loss_from_expression, loss_names
 
@@ -87,7 +87,7 @@ def test_cpu_fused_step_equals_the_step_in_float64(loss, k: int, dtype: torch.dt
     # can cancel to ~0), and the logits against their own scale.
     pytest.importorskip("numba")
     g, u, s, w, beta = random_step(k, dtype)
-    step = fused_step(loss, g, dtype, "fused", steps=1)
+    step = select_step(loss, g, dtype, "fused", steps=1)
     a1, a2, grad = step(g, u, s, w, beta)
     r1, r2, r_grad, scale, logit_scale, _ = reference_step(loss, dtype, g, u, s, w, beta)
     assert ((a1 - r1).abs().max() / logit_scale) <= rtol and ((a2 - r2).abs().max() / logit_scale) <= rtol
@@ -97,12 +97,12 @@ def test_cpu_fused_step_equals_the_step_in_float64(loss, k: int, dtype: torch.dt
 def test_fused_kernel_is_asked_for_where_it_cannot_run() -> None:
     g2 = torch.randn(10, 3, dtype=torch.float64)
     with pytest.raises(PrefdynError, match="kernel: no fused step here: data shared"):
-        fused_step(get_loss("dpo"), g2, torch.float64, "fused", steps=1)
+        select_step(get_loss("dpo"), g2, torch.float64, "fused", steps=1)
     with pytest.raises(PrefdynError, match="kernel: must be one of auto, fused, torch"):
-        fused_step(get_loss("dpo"), g2, torch.float64, "numba", steps=1)
+        select_step(get_loss("dpo"), g2, torch.float64, "numba", steps=1)
     g3 = torch.randn(2, 10, 3, dtype=torch.float64)
-    assert fused_step(get_loss("dpo"), g3, torch.float64, "auto", steps=1) is None  # too small to compile
-    assert fused_step(get_loss("dpo"), g3, torch.float64, "torch", steps=10**12) is None
+    assert select_step(get_loss("dpo"), g3, torch.float64, "auto", steps=1) is None  # too small to compile
+    assert select_step(get_loss("dpo"), g3, torch.float64, "torch", steps=10**12) is None
 
 
 TRITON_CHECK = textwrap.dedent(
