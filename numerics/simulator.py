@@ -293,6 +293,8 @@ def simulate(
     n = moved.g.shape[-2]
     full_weights = (moved.train.to(work) / train_idx.numel()).unsqueeze(0)
     fused = select_step(kernels.loss, g_store, work, kernel, config.steps)
+    # the torch step's operand, widened once (the storage itself when it is the compute dtype)
+    g_work = g_store.to(work) if fused is None else None
 
     def logits(state: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         p = state @ g.mT  # [R, k, n]
@@ -335,17 +337,17 @@ def simulate(
             if fused is not None:  # one read of the embeddings
                 a1, a2, grad = fused(g_store, rows, s_train, weights, beta_t)
             else:  # two batched products: U g^T, then c g
-                g = g_store.to(work)
-                a1, a2 = logits(rows, g)
+                assert g_work is not None
+                a1, a2 = logits(rows, g_work)
                 h = beta_t * s_train * (a1 - a2)
                 c = kernels.dphi(h, beta_t) * beta_t * s_train * weights
-                grad = (c.unsqueeze(1) @ g).squeeze(1)
+                grad = (c.unsqueeze(1) @ g_work).squeeze(1)
             if t in wanted:
                 record(a1, a2, rows)
             rows = optimizer.step(rows, row_sign * grad.unsqueeze(1))
             if progress is not None:
                 progress(1)
-    a1, a2 = logits(rows, g_store.to(work))
+    a1, a2 = logits(rows, g_store.to(work) if g_work is None else g_work)
     record(a1, a2, rows)
     if check_finite and not all(torch.isfinite(c).all() for c in curves):
         raise PrefdynError(

@@ -1,23 +1,23 @@
 r"""The single-pass simulator step on the CPU, compiled by numba.
 
 One step of ``R`` runs reads each run's embeddings :math:`g_r \in \mathbb R^{n \times d}` once.
-For every sample :math:`i` the row :math:`g_{ri}` is loaded, and while it is in the L1 cache the
-kernel computes
+The samples are walked in tiles of :data:`TILE_BYTES`; while a tile sits in the L1 cache the
+kernel computes, for its rows :math:`i`, first the logits
 
 .. math::
 
     a^{(1)}_{ri} = \langle u_{r1}, g_{ri}\rangle,\quad
     a^{(2)}_{ri} = \langle u_{r2}, g_{ri}\rangle \ (\text{or } -a^{(1)}_{ri} \text{ when } k = 1),
 
-    h_{ri} = \beta_r s_{ri} (a^{(1)}_{ri} - a^{(2)}_{ri}),\quad
-    c_{ri} = w_{ri}\,\phi'(h_{ri})\,\beta_r s_{ri},\quad
-    G_r \mathrel{+}= c_{ri}\, g_{ri},
-
-so the gradient :math:`G_r = \sum_i c_{ri} g_{ri}` and the logits come out of one read of the
-data, where two batched products (:math:`a = U g^\top`, then :math:`G = c\,g`) read it twice.
-Runs are spread over threads (``prange``); the inner loops over :math:`d` are vectorised
-(``fastmath`` allows reassociation and contraction only, so NaN and infinity still propagate and
-a diverging run is still detected). Sums are in the compute dtype, as the batched products' are.
+then the weights :math:`h_{ri} = \beta_r s_{ri} (a^{(1)}_{ri} - a^{(2)}_{ri})`,
+:math:`c_{ri} = w_{ri}\,\phi'(h_{ri})\,\beta_r s_{ri}`, then the tile's share
+:math:`G_r \mathrel{+}= \sum_i c_{ri}\, g_{ri}` (the tile read again, from L1). So the gradient and
+the logits come out of one read of the data from memory, where two batched products
+(:math:`a = U g^\top`, then :math:`G = c\,g`) read it twice; the phases keep each loop free of
+the others' dependencies, so they pipeline. Runs are spread over threads (``prange``); the
+inner loops over :math:`d` are vectorised (``fastmath`` allows reassociation and contraction
+only, so NaN and infinity still propagate and a diverging run is still detected). Sums are in
+the data's dtype, as the batched products' are; :math:`\phi'` is evaluated in float64.
 
 Why numba: it compiles the loss's :math:`\phi'` (printed by
 :mod:`~prefdyn.numerics.kernels.scalar_code`) into the loop for any loss, needs no C++ compiler
