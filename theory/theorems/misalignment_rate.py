@@ -393,6 +393,7 @@ def build(loss: Loss) -> Theorem:
     if symmetric:
         claims += [_symmetry(loss), _kappa(loss)]
     else:
+        assert witness is not None  # omega_vanishes names a margin whenever the loss is not symmetric
         claims.append(_omega_claim(loss))
         value = sp.N(to_elementary(2 * dphi(sp.Integer(0)) - dphi(witness) - dphi(-witness)).subs(beta, 1), 6)
         notes.append(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 
 import mpmath
 import sympy as sp
@@ -80,6 +80,21 @@ def _top(law: tuple) -> tuple[sp.Expr, sp.Matrix]:
 def _population(phi: Callable[[sp.Expr], sp.Expr], law: tuple) -> Callable[[Sequence[sp.Expr]], sp.Expr]:
     atoms, weights = law
     return lambda D: sp.Add(*(w * phi(beta * dot(D, x)) for x, w in zip(atoms, weights)))
+
+
+def _substituted(expr: sp.Expr, symbol: sp.Symbol, value: sp.Expr) -> sp.Expr:
+    """``expr`` with ``symbol`` replaced by ``value``."""
+    return expr.subs(symbol, value)
+
+
+def _at_beta(population: Callable[[Sequence[sp.Expr]], sp.Expr], beta_value: sp.Expr, D: Sequence[sp.Expr]) -> sp.Expr:
+    r"""The population loss at :math:`\Delta` = ``D`` with :math:`\beta` = ``beta_value``."""
+    return population(D).subs(beta, beta_value)
+
+
+def _extremal_quadratic(L2: sp.Expr, offset: sp.Expr, x: sp.Expr) -> sp.Expr:
+    r""":math:`\phi(x) = L_2(x^2 - c)/2`, the quadratic attaining the smoothness bound."""
+    return L2 * (x**2 - offset) / 2
 
 
 def _gd_binding(
@@ -147,16 +162,15 @@ def _descent_instances(loss: Loss, L2: sp.Expr) -> Instances:
                 step = (t_ / (beta**2 * L2 * top)).subs(beta, b_)
                 if exact:  # polynomial phi (IPO): exact values, the lemma may hold with equality
                     at_beta = phi.subs(beta, b_)
-                    population = _population(lambda x, f=at_beta: f.subs(h, x), law)
+                    population = _population(partial(_substituted, at_beta, h), law)
                     at = [sp.Integer(c) for c in start]
-                    out.append(
-                        {beta: b_, **_gd_binding(lambda D, L=population, v=b_: L(D).subs(beta, v), at, step, top)}
-                    )
+                    loss_at_beta = partial(_at_beta, population, b_)
+                    out.append({beta: b_, **_gd_binding(loss_at_beta, at, step, top)})
                 else:
                     out.append(_numeric_gd(phi, law, start, b_, step, top))
             step = theta / (beta**2 * L2 * top)  # eta = theta eta_max
             for offset in (0, 10 * top):  # extremal: phi = L2 (h^2 - c) / 2 on the top eigenvector
-                quadratic = lambda x, c=offset: L2 * (x**2 - c) / 2
+                quadratic = partial(_extremal_quadratic, L2, offset)
                 out.append(_gd_binding(_population(quadratic, law), [r * c / beta for c in v], step, top))
         return out
 
