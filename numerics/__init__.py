@@ -5,7 +5,8 @@ Public API (thin facade over the modules below):
 * scenarios: :func:`load_scenario`, :func:`parse_scenario`, :func:`default_scenario`,
   :class:`Scenario` (:mod:`~prefdyn.numerics.scenario`);
 * data: :class:`PreferenceData`, :class:`ReferenceHead` (:mod:`~prefdyn.numerics.data`),
-  :func:`sample_scenario` (:mod:`~prefdyn.numerics.sampling`);
+  :func:`sample_scenario` (:mod:`~prefdyn.numerics.sampling`), :func:`separable`,
+  :class:`Separability` (linear separability and the SVM direction, :mod:`~prefdyn.numerics.separable`);
 * training: :class:`TrainConfig`, :class:`Phase` (:mod:`~prefdyn.numerics.config`),
   :func:`simulate`, :class:`SimulationResult` (:mod:`~prefdyn.numerics.simulator`),
   :func:`sweep_settings` (settings batched over one data set), :func:`run_scenario` (resumable,
@@ -27,6 +28,7 @@ from .reference import train_reference
 from .runner import run_scenario
 from .sampling import sample_scenario
 from .scenario import Scenario, default_scenario, load_scenario, parse_scenario
+from .separable import Separability, separable
 from .simulator import SimulationResult, simulate
 from .sweep import SweepOutcome, SweepPlan, SweepResult, load_sweep, run_sweep, sweep_settings
 
@@ -36,6 +38,7 @@ __all__ = [
     "PreferenceData",
     "ReferenceHead",
     "Scenario",
+    "Separability",
     "SimulationResult",
     "SweepOutcome",
     "SweepPlan",
@@ -53,6 +56,7 @@ __all__ = [
     "run_scenario",
     "run_sweep",
     "sample_scenario",
+    "separable",
     "simulate",
     "sweep_settings",
     "torch_lambdify",

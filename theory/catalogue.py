@@ -32,6 +32,10 @@ _MODULES: dict[str, str] = {
     "misalignment-rate": "misalignment_rate",
     "stable-step-size": "stable_step_size",
     "cross-example-influence": "cross_example_influence",
+    "quadratic-trajectory": "quadratic_trajectory",
+    "implicit-bias": "implicit_bias",
+    "adam-first-step": "adam_first_step",
+    "invariance": "invariance",
 }
 
 
