@@ -6,13 +6,13 @@ moves every parameter entry by
 .. math::
    \Delta W_1 = -\eta\lambda_{wd} W_0 - \frac{\eta}{1-\beta_1}\,
    \frac{\mathsf m_1}{\sqrt{\mathsf v_1}/\sqrt{1-\beta_2} + \epsilon_A}
-   = -\eta\lambda_{wd} W_0 - \eta\,\frac{G}{|G| + \epsilon_A},
+   = -\eta\lambda_{wd} W_0 - \eta\,\frac{\mathcal{G}}{|\mathcal{G}| + \epsilon_A},
 
-since :math:`\mathsf m_1 = (1-\beta_1)G` and :math:`\mathsf v_1 = (1-\beta_2)G^2`
+since :math:`\mathsf m_1 = (1-\beta_1)\mathcal{G}` and :math:`\mathsf v_1 = (1-\beta_2)\mathcal{G}^2`
 (:math:`\lambda_{wd} = 0` for Adam; AdamW's decoupled decay, Loshchilov & Hutter 2019, multiplies
 :math:`W` by :math:`1 - \eta\lambda_{wd}` first). So
-:math:`|\Delta W_1 + \eta\lambda_{wd}W_0 + \eta\operatorname{sign}G| \le \eta\epsilon_A/(|G| + \epsilon_A)`:
-the first step is sign descent up to :math:`O(\epsilon_A/|G|)`.
+:math:`|\Delta W_1 + \eta\lambda_{wd}W_0 + \eta\operatorname{sign}\mathcal{G}| \le \eta\epsilon_A/(|\mathcal{G}| + \epsilon_A)`:
+the first step is sign descent up to :math:`O(\epsilon_A/|\mathcal{G}|)`.
 
 On a softmax head from :math:`W_0 = W_{\rm ref}` (every margin :math:`h = 0`), the batch gradient
 is :math:`G_{ij} = \beta\phi'(0)(\mathbb 1[i=1] - \mathbb 1[i=2])\hat m_j`,
@@ -76,12 +76,12 @@ beta_2 = sp.Symbol("beta_2", nonnegative=True)
 eps_A = sp.Symbol("epsilon_A", positive=True)
 decay = sp.Symbol("lambda_wd", nonnegative=True)
 W0 = sp.Symbol("W_0", real=True)
-G_entry = sp.Symbol("G", real=True)
+G_entry = sp.Symbol(r"\mathcal{G}", real=True)
 dW1 = Atom(r"\Delta W_1")
 moment_1 = Atom(r"\mathsf{m}_1")
 moment_2 = Atom(r"\mathsf{v}_1")
 
-G = sp.IndexedBase("G")
+G = sp.IndexedBase(r"\mathcal{G}")
 hat_m = sp.IndexedBase(r"\hat m")
 m = sp.IndexedBase("m")
 w_ref = sp.IndexedBase(r"w^{\mathrm{ref}}")
@@ -103,8 +103,8 @@ def adam_first_update(
     r"""The first step of ``torch.optim.AdamW`` on one entry, run from its recursion.
 
     From :math:`\mathsf m_0 = \mathsf v_0 = 0` at :math:`t = 1`:
-    :math:`\mathsf m_t = \beta_1\mathsf m_{t-1} + (1-\beta_1)G`,
-    :math:`\mathsf v_t = \beta_2\mathsf v_{t-1} + (1-\beta_2)G^2`, :math:`W \leftarrow (1-\eta\lambda)W`,
+    :math:`\mathsf m_t = \beta_1\mathsf m_{t-1} + (1-\beta_1)\mathcal{G}`,
+    :math:`\mathsf v_t = \beta_2\mathsf v_{t-1} + (1-\beta_2)\mathcal{G}^2`, :math:`W \leftarrow (1-\eta\lambda)W`,
     then :math:`W \leftarrow W - \frac{\eta}{1-\beta_1^t}\mathsf m_t/(\sqrt{\mathsf v_t}/\sqrt{1-\beta_2^t}
     + \epsilon_A)` (``weight_decay`` :math:`= 0`: ``torch.optim.Adam``).
 
@@ -165,8 +165,8 @@ def _adam_step() -> Claim:
                 "=",
                 -eta * decay * W0 - eta * G_entry / (sp.Abs(G_entry) + eps_A),
                 (
-                    r"$\mathsf{m}_1 = (1 - \beta_1)G$ and $\mathsf{v}_1 = (1 - \beta_2)G^2$ from "
-                    r"$\mathsf{m}_0 = \mathsf{v}_0 = 0$, so $\sqrt{\mathsf{v}_1}/\sqrt{1 - \beta_2} = |G|$"
+                    r"$\mathsf{m}_1 = (1 - \beta_1)\mathcal{G}$ and $\mathsf{v}_1 = (1 - \beta_2)\mathcal{G}^2$ from "
+                    r"$\mathsf{m}_0 = \mathsf{v}_0 = 0$, so $\sqrt{\mathsf{v}_1}/\sqrt{1 - \beta_2} = |\mathcal{G}|$"
                 ),
             ),
         ],
@@ -189,14 +189,14 @@ def _sign_bound() -> Claim:
             (
                 "=",
                 eta * sp.Abs(sp.sign(G_entry)) * one_minus,
-                r"$G = \operatorname{sign}(G)|G|$ and $|G|/(|G| + \epsilon_A) < 1$",
+                r"$\mathcal{G} = \operatorname{sign}(\mathcal{G})|\mathcal{G}|$ and $|\mathcal{G}|/(|\mathcal{G}| + \epsilon_A) < 1$",
             ),
-            ("<=", eta * one_minus, r"$|\operatorname{sign}(G)| \le 1$"),
+            ("<=", eta * one_minus, r"$|\operatorname{sign}(\mathcal{G})| \le 1$"),
             ("=", eta * eps_A / (sp.Abs(G_entry) + eps_A), "algebra"),
         ],
         instances=instances,
-        prose=r"with equality when $G \neq 0$: the first step is $-\eta\operatorname{sign}(G)(1 + O(\epsilon_A/|G|))$, "
-        r"whatever the size of $G$.",
+        prose=r"with equality when $\mathcal{G} \neq 0$: the first step is $-\eta\operatorname{sign}(\mathcal{G})(1 + O(\epsilon_A/|\mathcal{G}|))$, "
+        r"whatever the size of $\mathcal{G}$.",
     )
 
 
@@ -250,7 +250,7 @@ def _canonical(expr: sp.Expr) -> sp.Expr:
 def _gradient_entry(expr: sp.Expr, dphi0: sp.Expr) -> sp.Expr:
     r"""A batch-gradient entry at :math:`W_{\rm ref}` written as :math:`\phi'(0)\,\beta\,L(g)` with the
     loss's own constant :math:`\phi'(0)` and :math:`L` a rational linear form (:func:`_canonical`),
-    so that :math:`|G| = |\phi'(0)|\beta|L|` reads as the displays do. The rewriting is used only
+    so that :math:`|\mathcal{G}| = |\phi'(0)|\beta|L|` reads as the displays do. The rewriting is used only
     where SymPy proves it exact; otherwise (and when :math:`\phi'(0) = 0`) the entry is only factored."""
     expanded = sp.expand(expr)
     if expanded == 0 or dphi0 == 0:
@@ -291,7 +291,7 @@ def _head_step(loss: Loss, layout: str) -> _HeadStep:
 
 
 def _head_objects(step: _HeadStep) -> dict[Any, Any]:
-    """The bindings every head claim shares: :math:`G`, :math:`\\hat m`, :math:`w^{\\rm ref}`, :math:`d`."""
+    """The bindings every head claim shares: :math:`\\mathcal{G}`, :math:`\\hat m`, :math:`w^{\\rm ref}`, :math:`d`."""
     return {
         G: lambda a, c: step.gradient[int(a) - 1, int(c) - 1],
         hat_m: lambda c: step.batch_mean[int(c) - 1],
@@ -621,8 +621,8 @@ def build(loss: Loss) -> Theorem:
         notation=notation,
         provenance=(
             r"Adam's update is Kingma \& Ba's (2015) and the decoupled weight decay Loshchilov \& Hutter's (2019); "
-            r"that Adam's bias-corrected first step is $-\eta G/(|G| + \epsilon)$, sign descent up to "
-            r"$O(\epsilon/|G|)$, is known (the sign-descent view of Adam: Balles \& Hennig 2018; signSGD: Bernstein "
+            r"that Adam's bias-corrected first step is $-\eta\mathcal{G}/(|\mathcal{G}| + \epsilon)$, sign descent up to "
+            r"$O(\epsilon/|\mathcal{G}|)$, is known (the sign-descent view of Adam: Balles \& Hennig 2018; signSGD: Bernstein "
             r"et al. 2018). The setting is Im \& Li's (2024), who fine-tune with AdamW. The specialisation to the "
             r"preference head, the first step of the preference direction, the per-behaviour margin growth with its "
             r"exact $\epsilon_A$ correction and its $\ell_1$ form are prefdyn's."

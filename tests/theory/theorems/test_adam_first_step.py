@@ -31,7 +31,7 @@ def test_adam_step_is_torch_first_step(weight_decay: float, eps: float) -> None:
     )
     param.grad = grad.clone()
     optimizer.step()
-    values = {"eta": 0.1, "epsilon_A": eps, "lambda_wd": weight_decay, "W_0": w0, "G": grad}
+    values = {"eta": 0.1, "epsilon_A": eps, "lambda_wd": weight_decay, "W_0": w0, r"\mathcal{G}": grad}
     claimed = claim_function(THEOREM, "adam step")(values)
     torch.testing.assert_close(param.detach() - w0, claimed, rtol=1e-12, atol=1e-15)
     deviation = claim_function(THEOREM, "sign bound", side="lhs")({**values, r"\Delta W_1": claimed})
