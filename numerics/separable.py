@@ -167,9 +167,10 @@ def separable(data: PreferenceData | torch.Tensor, *, tol: float = TOLERANCE) ->
         :class:`~prefdyn.numerics.data.PreferenceData` (its training samples) or ``z = s g`` as a
         ``[n, d]`` or ``[R, n, d]`` tensor.
     tol
-        Relative tolerance in :math:`(0, 10^{-2}]`: separable when the :math:`\ell_\infty` margin exceeds
-        ``tol`` times :math:`\max_i\|z_i\|_1`; the margin's certified bracket must be narrower than
-        ``tol`` times the margin.
+        Relative tolerance in :math:`(0, 10^{-2}]`: separable when the returned direction separates
+        the set and the margin's certified bracket is narrower than ``tol`` times the margin; not
+        separable when a convex combination of the :math:`z_i` lies within ``tol`` times
+        :math:`\max_i\|z_i\|` (Euclidean) of the origin.
 
     Returns
     -------

@@ -26,7 +26,7 @@ and the mean margin of behaviour :math:`b` (signed mean :math:`m_b` over its sam
 :math:`\bar h_b(1) = \beta\sum_j\Delta^{(1)}_j m_{b,j}`, which is
 :math:`2\eta\beta\sum_j\operatorname{sign}(-\phi'(0)\hat m_j)\,m_{b,j}` minus the decay term, up to
 :math:`2\eta\beta\sum_j\epsilon_A|m_{b,j}|/(|\phi'(0)\beta\hat m_j| + \epsilon_A)`: for one behaviour
-trained on its full batch, :math:`\mp 2\eta\beta\|m_b\|_1` (:math:`\phi'(0) \lessgtr 0`), an
+trained on its full batch, :math:`\pm 2\eta\beta\|m_b\|_1` (:math:`\phi'(0) \lessgtr 0`: raised when :math:`\phi'(0) < 0`), an
 :math:`\ell_1` quantity, where gradient descent gives :math:`-2\eta\beta^2\phi'(0)\langle\hat m, m_b\rangle`
 (``update-rate``).
 
@@ -595,7 +595,8 @@ def build(loss: Loss) -> Theorem:
                 "optimizer",
                 r"one step of \texttt{torch.optim.Adam} or \texttt{AdamW} from zero moments ($t = 1$) with bias "
                 r"corrections $1 - \beta_1^t$, $1 - \beta_2^t$, learning rate $\eta$, $\epsilon_A > 0$, "
-                r"$0 \le \beta_1, \beta_2 < 1$; AdamW first multiplies the trained entries by $1 - \eta\lambda_{wd}$.",
+                r"$0 \le \beta_1, \beta_2 < 1$; Adam without its coupled L2 term (\texttt{weight\_decay} $= 0$); AdamW "
+                r"first multiplies the trained entries by $1 - \eta\lambda_{wd}$.",
             ),
             Assumption(
                 "head",

@@ -23,8 +23,10 @@ classified from its own :math:`\phi'` (:func:`classify`):
 * **finite stationary margin** (:math:`h^\star < \infty`: IPO, cDPO, EXO, DiscoPOP, hinge): a
   :math:`\Delta` with every :math:`h_i = h^\star` is a stationary point of :math:`L` (claim
   ``stationary margin``: :math:`\phi'(h^\star) = 0`), and there is one when the :math:`z_i` are
-  linearly independent, so the exponential-tail mechanism (no minimiser, divergence) is absent;
-  GD converges to a minimiser for the convex smooth ones (IPO, cDPO; classical, cited in a note).
+  linearly independent, so the cited theorem (no stationary point, divergence) does not apply;
+  GD converges to a minimiser for the convex smooth ones with :math:`\eta < \eta_{\max}` (IPO, cDPO;
+  classical, cited in a note). DiscoPOP's :math:`h^\star` is only a local minimum of :math:`\phi`
+  (:math:`\phi > 0` with infimum 0 at :math:`+\infty`), so divergence from other starts is not excluded.
   For the hinge, GD stops for good after at most
   :math:`n(1/(\eta\beta^2) + R^2)/\gamma^2` moving steps (claim ``finite stop``, a margin-perceptron
   argument), with every margin :math:`\ge 1`;
@@ -195,7 +197,16 @@ def _tail(tail: TailClass, loss: Loss) -> Claim:
     return chain(
         "tail",
         slope * sp.exp(tail.a * h),
-        [("=", tail.c * (1 + tail.error), r"SymPy: $a = \lim -\log(-\phi'(h))/h$, $c = \lim -\phi'(h)e^{ah}$")],
+        [
+            (
+                "=",
+                tail.c * (1 + tail.error),
+                (
+                    r"defines $\varepsilon$, with $a = \lim -\log(-\phi'(h))/h$ and $c = \lim -\phi'(h)e^{ah}$ "
+                    r"(SymPy limits, not interval-certified)"
+                ),
+            )
+        ],
         prose=rf"so $-\phi'(h)e^{{ah}} = c(1 + \varepsilon(h))$ with $a = {sp.latex(tail.a)}$, "
         rf"$c = {sp.latex(tail.c)}$ and ${sp.latex(epsilon(h))} = {sp.latex(tail.error)}$.",
     )
@@ -209,7 +220,7 @@ def _tail_rate(tail: TailClass) -> Claim:
     return chain(
         "tail rate",
         lim_tail_error,
-        [("=", -mu, r"SymPy limit of the printed $\varepsilon(h)$")],
+        [("=", -mu, r"SymPy limit of the printed $\varepsilon(h)$ (not interval-certified)")],
         instances=Instances(rf"the loss's $\varepsilon(h)$, $\mu = {sp.latex(tail.mu)}$", build),
         prose=r"Hence $|\varepsilon(h)| \le e^{-\mu' h}$ for every $\mu' < \mu$ and large $h$: the tail is "
         r"tight (two-sided $c(1 \pm e^{-\mu' h})e^{-ah}$), as the cited theorem requires.",
@@ -513,7 +524,8 @@ def build(loss: Loss) -> Theorem:
                 Assumption(
                     "step size",
                     r"$\eta < \eta_{\max} = 1/(\beta^2L_2\lambda_{\max})$, $\lambda_{\max}$ the top eigenvalue of "
-                    r"$\frac1n\sum_iz_iz_i^\top$ (claim step size: the cited $\eta_S < 2/(L_2\sigma_{\max}^2(Z))$).",
+                    r"$\mathbb{E}[gg^\top]$ over the training set, $\frac1n\sum_iz_iz_i^\top$ (claim step size: the cited "
+                    r"$\eta_S < 2/(L_2\sigma_{\max}^2(Z))$).",
                 ),
                 Assumption(
                     "cited asymptotics (claims margin rate, norm rate)",
@@ -539,7 +551,7 @@ def build(loss: Loss) -> Theorem:
                     r"Cited, not checked by prefdyn: the asymptotic form $\beta\Delta_t = \hat w\log(t)/a + r(t)$ and "
                     r"the direction $\Delta_t/\|\Delta_t\| \to \gamma\hat w$ (Soudry, Hoffer, Nacson, Gunasekar \& Srebro "
                     r"2018, JMLR 19(70), Theorem 3; rates: $\|\Delta_t/\|\Delta_t\| - \gamma\hat w\| = O(\log\log t/\log t)$, "
-                    r"$O(1/\log t)$ for almost every data set, their Theorem 5; Ji \& Telgarsky 2019 for general data). "
+                    r"$O(1/\log t)$ for almost every data set, in the same paper). "
                     r"Checked: the hypotheses (tail form and tightness, sign of $\phi'$, certified $L_2$, the step-size "
                     r"translation) and the consequences derived from the cited form (margin and norm rates)."
                 ),
@@ -590,17 +602,25 @@ def build(loss: Loss) -> Theorem:
         if not hinge and _convex_and_coercive(loss):
             notes.append(
                 r"This loss is convex ($\phi'' \ge 0$, proved by SymPy) and $\phi \to \infty$ on both sides, so the empirical loss attains its "
-                r"minimum on any data, and GD with $\eta \le \eta_{\max}$ (stable-step-size) converges to a minimiser "
+                r"minimum on any data, and GD with $\eta < \eta_{\max}$ (stable-step-size; at $\eta = \eta_{\max}$ a quadratic "
+                r"$\phi$ can oscillate) converges to a minimiser "
                 r"(classical for convex smooth objectives; cited, not checked here)."
             )
-        if tail.hstar.is_negative:
+        if loss.dphi_at_zero_sign == 1:
             notes.append(
-                r"Here $h^\star < 0$ and $\phi'(0) > 0$: $\phi$ is not monotone, the cited implicit-bias theorem "
-                r"does not apply although $-\phi'(h) \sim e^{-h}$; GD from $\Delta_0 = 0$ first lowers every margin."
+                r"Here $\phi'(0) > 0$: $\phi$ is not decreasing, so the cited implicit-bias theorem does not apply; "
+                r"the first GD step from $\Delta_0 = 0$ lowers the mean margin "
+                r"($\sum_i h_i(1) = -\frac{2\eta\beta^2}{n}\phi'(0)\|\sum_i z_i\|^2$), though not necessarily every margin."
             )
         title = "GD on separable data: a finite stationary margin, stationary points exist"
     else:
         claims = [_linear_growth(tail, loss)]
+        assumptions.append(
+            Assumption(
+                "linear tail (claim linear growth)",
+                rf"$\phi'' \ge 0$ and $-\phi'(h)$ decreases to $\ell = {sp.latex(tail.ell)} > 0$ as $h \to \infty$.",
+            )
+        )
         notation.update(
             {
                 progress: r"is the component of $\Delta_t$ along the unit SVM direction $\gamma\hat w$",
@@ -627,7 +647,8 @@ def build(loss: Loss) -> Theorem:
         provenance=(
             r"The directional convergence to the hard-margin SVM and the $\log t$ growth for exponential-tailed, "
             r"smooth, strictly decreasing losses are Soudry, Hoffer, Nacson, Gunasekar \& Srebro (2018, JMLR, "
-            r"Theorems 3 and 5) and Ji \& Telgarsky (2018, 2019); cited, not re-proved. prefdyn's: the "
+            r"Theorem 3, and the rates there); cited, not re-proved (Ji \& Telgarsky 2019 treat non-separable data). "
+            r"prefdyn's: the "
             r"classification of each loss by the tail of its own $\phi'$, the check of the cited hypotheses "
             r"(tail form and tightness, sign, certified smoothness, the step size in prefdyn's units), the margin "
             r"and norm rates derived from the cited form, the finite stop of hinge GD (a margin-perceptron "

@@ -345,8 +345,9 @@ def _notes(loss: Loss) -> list[str]:
         ),
         (
             r"Converse: $\phi'(0) \neq 0$, so by claim first step a change of $\mathcal{I}$ changes the first step's margin of "
-            r"every sample with $\sum_j s_l s_j\hat G_{lj} \neq 0$; among the scalings of claim scaled step, the group "
-            r"is exactly the set that keeps the margins from the reference."
+            r"every sample with $\sum_j s_l s_j\hat G_{lj} \neq 0$; so when some sample of the first batch has "
+            r"$\sum_j s_l s_j\hat G_{lj} \neq 0$, the group is exactly the set, among the scalings of claim scaled step, "
+            r"that keeps the margins from the reference."
             if loss.dphi_at_zero_sign != 0
             else r"Converse: $\phi'(0) = 0$, so by claim first step the reference is a fixed point: the margins stay 0 "
             r"under every $(\eta, \beta, c)$, and the trajectory from the reference does not single out the group "

@@ -3,7 +3,9 @@ r"""``quadratic-trajectory``: the exact population-GD trajectory of a loss quadr
 With :math:`h = \beta s\Delta^\top g` and population gradient descent
 :math:`\Delta_{t+1} = \Delta_t + 2\eta\beta\,\mathbb E[-\phi'(h)\,s\,g]` (population-flow's
 ``recursion``), the Jacobian of one step is :math:`I - 2\eta\beta^2\,\mathbb E[\phi''(h)\,gg^\top]`
-for every twice-differentiable :math:`\phi` (claim ``jacobian``). It is constant in :math:`\Delta`
+for every :math:`\phi \in C^2` with bounded :math:`\phi''`, and on a finite law (a training set) whose
+margins avoid the points where :math:`\phi` is not twice differentiable (claim ``jacobian``; under a
+continuous law a kink of :math:`\phi'` adds a density term). It is constant in :math:`\Delta`
 exactly when :math:`\phi''` is: for :math:`\phi(h) = a_2h^2 + a_1h + a_0` with :math:`a_2 > 0`
 (IPO: :math:`a_2 = 1/\beta^2`, :math:`a_1 = -1/\beta^2`) the step is affine,
 
@@ -467,7 +469,8 @@ def _accuracy_curve(loss: Loss, linear: sp.Expr) -> Claim:
             gaussian,
             LAWS_LABEL
             + r", the loss's exact GD iterates at $t = 1$ (from $\Delta_0 = 0$ when $a_1 \ne 0$); $\operatorname{Acc}_b$ is accuracy-gaussian's "
-            r"verified claim accuracy; rational class means and diagonal covariances",
+            r"verified claim accuracy; rational class means and diagonal covariances, not tied to the law of the "
+            r"iterates (the step substitutes $\Delta_t$ into that formula)",
         ),
         prose=r"the exact accuracy curve of behaviour $b$ when its classes are Gaussian.",
     )
@@ -523,7 +526,8 @@ def build(loss: Loss) -> Theorem:
             rf"For {loss.name}, $\phi$ is not a quadratic polynomial in $h$ with a positive leading coefficient "
             r"($\phi''' \not\equiv 0$, or $\phi$ is not a polynomial): the step is not affine in $\Delta_t$, so the "
             r"claims quadratic, affine step, fixed point, induction, trajectory, limit and accuracy curve (the closed "
-            r"form) are omitted; claim jacobian holds where $\phi$ is twice differentiable at the margins."
+            r"form) are omitted; claim jacobian holds under the loss assumption (for a $\phi'$ with a kink, such as "
+            r"the hinge's, only on a finite law whose margins avoid the kink)."
         )
     assumptions = [
         Assumption(
@@ -536,7 +540,10 @@ def build(loss: Loss) -> Theorem:
             "loss",
             r"$\phi(h) = a_2h^2 + a_1h + a_0$ with $a_2 > 0$ (here " + rf"${loss.latex()}$)."
             if quadratic
-            else rf"$\phi$ twice differentiable at the margins $h$ almost surely (claim jacobian; here ${loss.latex()}$).",
+            else r"either $\phi \in C^2$ with $L_2 = \sup_h|\phi''(h)| < \infty$, or the law of $g$ is finite (a "
+            r"training set) and $\phi$ is twice differentiable at every margin $h$ it gives (claim jacobian; a kink of "
+            r"$\phi'$ under a continuous law adds a density term the formula does not have; here "
+            + rf"${loss.latex()}$).",
         ),
     ]
     if quadratic:
@@ -558,8 +565,8 @@ def build(loss: Loss) -> Theorem:
         claims=claims,
         summary=(
             r"For a loss quadratic in the margin, population GD on the preference direction is an affine map, "
-            r"$\Delta_t = \Delta^{\star} + (I - 4\eta\beta^2a_2M)^t(\Delta_0 - \Delta^{\star})$ exactly, converging iff "
-            r"$4\eta\beta^2a_2\lambda_{\max}(M) < 2$."
+            r"$\Delta_t = \Delta^{\star} + (I - 4\eta\beta^2a_2M)^t(\Delta_0 - \Delta^{\star})$ exactly, converging from "
+            r"every start iff $4\eta\beta^2a_2\lambda_{\max}(M) < 2$."
             if quadratic
             else r"The Jacobian of a population-GD step depends on $\Delta_t$ through $\phi''(h)$; the closed form needs "
             r"a quadratic loss."

@@ -27,7 +27,7 @@ surely, certified per run by :func:`prefdyn.numerics.separable`), trained by ful
   :math:`u = 0.5` (Laplace noise with one axis four times wider); hence :math:`u \ge 0.5` and
   Gaussian classes of isotropic shape (``docs/results/implicit-bias.md``). It cannot pass trivially: a finite stationary margin
   gives increments near 0, a linear tail increments of order :math:`T_2/\log 10`, and a claimed
-  :math:`1/a` off by more than 0.5 (an exponent :math:`a \ge 3` or :math:`a \le 2/3`) fails.
+  :math:`1/a` off by more than 0.5 (an exponent :math:`a > 2` or :math:`a < 2/3`) fails.
 * **hinge** (finite stationary margin) with :math:`\eta \ge n/(500\beta^2\gamma^2)`, for
   :math:`\lceil B\rceil` steps, :math:`B` the theorem's claim ``finite stop``
   (:math:`n(1/(\eta\beta^2) + R^2)/\gamma^2`): the training loss is then exactly 0 (every
