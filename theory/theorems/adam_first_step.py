@@ -147,7 +147,7 @@ def _elementwise_instances(
 
 def _adam_step() -> Claim:
     instances = _elementwise_instances(
-        [G_entry], "the torch.optim.AdamW recursion from zero moments at t = 1, G real, W_0 real"
+        [sp.Symbol("G", real=True)], "the torch.optim.AdamW recursion from zero moments at t = 1, G real, W_0 real"
     )
     return chain(
         "adam step",
@@ -595,7 +595,7 @@ def build(loss: Loss) -> Theorem:
                 "optimizer",
                 r"one step of \texttt{torch.optim.Adam} or \texttt{AdamW} from zero moments ($t = 1$) with bias "
                 r"corrections $1 - \beta_1^t$, $1 - \beta_2^t$, learning rate $\eta$, $\epsilon_A > 0$, "
-                r"$0 \le \beta_1, \beta_2 < 1$; Adam without its coupled L2 term (\texttt{weight\_decay} $= 0$); AdamW "
+                r"$0 \le \beta_1, \beta_2 < 1$; Adam without its coupled L2 term (zero weight decay); AdamW "
                 r"first multiplies the trained entries by $1 - \eta\lambda_{wd}$.",
             ),
             Assumption(
